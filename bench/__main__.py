@@ -1,0 +1,12 @@
+"""`make bench`: run every benchmark and print its figures."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bench import broadcast, telegram_updates
+
+if __name__ == "__main__":
+    asyncio.run(telegram_updates.main(citizens=40, database_url=None))
+    print()
+    asyncio.run(broadcast.main(recipients=20_000, baseline=300))

@@ -1,0 +1,254 @@
+"""Benchmark: citizens registering through Telegram (polling) vs a bare aiogram echo bot.
+
+Both bots run the real aiogram polling loop against the same fake Bot API server
+(tests/fakes/telegram_api.py), started in its own process as the real API is
+remote. Each simulated citizen sends its updates one after another, as a person
+does; citizens run concurrently. Latency: from queueing an update to the bot
+having finished with it (all replies sent). Throughput: updates per second.
+
+    python -m bench.telegram_updates [--citizens 40] [--database-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.methods import EditMessageReplyMarkup, SendMessage, TelegramMethod
+from aiogram.types import CallbackQuery, Message
+from sqlalchemy import select
+
+from bot.app import App, build_app
+from bot.channels.telegram.runner import TelegramBot, make_bot
+from bot.demo import DEMO_ENDPOINTS
+from bot.settings import Settings
+from storage import migrate
+from storage.endpoints import read_endpoint_file, upsert_endpoints
+from storage.models import Endpoint
+from storage.sessions import create_session
+from tests.fakes.telegram_api import TOKEN, callback_update, message_update
+from tests.telegram_harness import Completion
+
+# One registration as a citizen does it: ("text", ...) is typed, ("press", ...) a button.
+REGISTRATION: list[tuple[str, str]] = [
+    ("text", "/start"),
+    ("press", "Tiếng Việt"),
+    ("press", "Tôi đồng ý"),
+    ("press", "Đăng ký tiếp công dân"),
+    ("text", "tan binh"),
+    ("press", "Phường Tân Bình"),
+    ("press", "còn"),
+    ("text", "Nguyễn Văn An"),
+    ("text", "0912 345 678"),
+    ("text", "079203001234"),
+    ("text", "12 Lý Thường Kiệt, phường Tân Bình"),
+    ("press", "Khiếu nại"),
+    ("press", "Đất đai"),
+    ("text", "Gia đình tôi bị thu hồi đất năm 2024 nhưng chưa nhận được tiền bồi thường."),
+    ("press", "Không gửi tệp"),
+    ("press", "Chưa có cơ quan nào"),
+    ("press", "Chỉ mình tôi"),
+    ("press", "Xác nhận"),
+]
+
+
+@dataclass
+class Result:
+    name: str
+    updates: int
+    seconds: float
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def per_second(self) -> float:
+        return self.updates / self.seconds
+
+    def percentile(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    def line(self) -> str:
+        return (
+            f"{self.name:<22} {self.updates:>6} updates  {self.per_second:>8.1f} updates/s  "
+            f"p50 {self.percentile(0.50):>7.1f} ms  p99 {self.percentile(0.99):>7.1f} ms"
+        )
+
+
+class Keyboards(BaseRequestMiddleware):
+    """Remembers, per chat, the last message the bot sent with an inline keyboard."""
+
+    def __init__(self) -> None:
+        self.last: dict[int, dict[str, Any]] = {}
+        self.confirmed = 0
+
+    async def __call__(
+        self, make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
+    ) -> Any:
+        result = await make_request(bot, method)  # aiogram hands back the parsed result
+        if isinstance(method, SendMessage | EditMessageReplyMarkup) and isinstance(result, Message):
+            message = result
+            if "ĐĂNG KÝ THÀNH CÔNG" in (message.text or ""):
+                self.confirmed += 1
+            if message.reply_markup is not None:
+                self.last[message.chat.id] = message.model_dump(mode="json", exclude_none=True, by_alias=True)
+        return result
+
+
+class Driver:
+    """Queues citizens' updates on the fake server and waits for the bot to finish each."""
+
+    def __init__(self, base_url: str, completion: Completion, keyboards: Keyboards) -> None:
+        self.base_url = base_url
+        self.completion = completion
+        self.keyboards = keyboards
+
+    async def converse(
+        self, http: aiohttp.ClientSession, user_id: int, script: list[tuple[str, str]], latencies: list[float]
+    ) -> None:
+        for kind, value in script:
+            if kind == "text":
+                update = message_update(user_id, value)
+            else:
+                message = self.keyboards.last[user_id]
+                button = next(
+                    row[0]
+                    for row in message["reply_markup"]["inline_keyboard"]
+                    if value.lower() in row[0]["text"].lower()
+                )
+                update = callback_update(user_id, message, button["callback_data"])
+            started = time.perf_counter()
+            async with http.post(f"{self.base_url}/control/updates", json=update) as response:
+                update_id = (await response.json())["update_id"]
+            await asyncio.wait_for(self.completion.expect(update_id).wait(), timeout=120)
+            latencies.append(time.perf_counter() - started)
+
+
+async def measure(
+    name: str,
+    base_url: str,
+    dp: Dispatcher,
+    bot: Bot,
+    completion: Completion,
+    keyboards: Keyboards,
+    scripts: dict[int, list[tuple[str, str]]],
+) -> Result:
+    polling = asyncio.create_task(
+        dp.start_polling(bot, polling_timeout=1, handle_signals=False, close_bot_session=False)
+    )
+    driver = Driver(base_url, completion, keyboards)
+    latencies: list[float] = []
+    async with aiohttp.ClientSession() as http:
+        started = time.perf_counter()
+        await asyncio.gather(
+            *(driver.converse(http, uid, script, latencies) for uid, script in scripts.items())
+        )
+        seconds = time.perf_counter() - started
+    await dp.stop_polling()
+    await polling
+    await bot.session.close()
+    return Result(name, len(latencies), seconds, latencies)
+
+
+def echo_dispatcher() -> Dispatcher:
+    dp = Dispatcher()
+
+    @dp.message()
+    async def echo(message: Message) -> None:
+        await message.answer(message.text or "…")
+
+    @dp.callback_query()
+    async def pressed(query: CallbackQuery) -> None:
+        await query.answer()
+
+    return dp
+
+
+async def seeded_app(database_url: str, now: datetime) -> App:
+    await migrate.upgrade(database_url)
+    settings = Settings(_env_file=None, database_url=database_url)  # type: ignore[call-arg]
+    app = build_app(settings)
+    async with app.sessions() as db, db.begin():
+        await upsert_endpoints(db, read_endpoint_file(DEMO_ENDPOINTS))
+        endpoints = list(await db.scalars(select(Endpoint)))
+        await create_session(
+            db,
+            title="Benchmark",
+            starts_at=now + timedelta(days=20),
+            now=now,
+            endpoints=[(endpoint, 100_000) for endpoint in endpoints],
+        )
+    return app
+
+
+async def start_fake_server() -> tuple[asyncio.subprocess.Process, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.fakes.telegram_api", "--port", "0", stdout=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None
+    line = (await asyncio.wait_for(process.stdout.readline(), timeout=30)).decode()
+    return process, f"http://127.0.0.1:{line.split()[1]}"
+
+
+def instrumented(bot: Bot, dp: Dispatcher) -> tuple[Completion, Keyboards]:
+    completion, keyboards = Completion(), Keyboards()
+    dp.update.outer_middleware(completion)
+    bot.session.middleware(keyboards)
+    return completion, keyboards
+
+
+async def main(citizens: int, database_url: str | None) -> None:
+    now = datetime.now(UTC)
+    fake, base_url = await start_fake_server()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
+            # Baseline: a bare aiogram echo bot, as many updates, all typed text.
+            echo_bot, echo = make_bot(TOKEN, base_url, 5), echo_dispatcher()
+            completion, keyboards = instrumented(echo_bot, echo)
+            echo_scripts = {
+                1000 + n: [("text", f"xin chào {i}") for i in range(len(REGISTRATION))]
+                for n in range(citizens)
+            }
+            baseline = await measure(
+                "aiogram echo bot", base_url, echo, echo_bot, completion, keyboards, echo_scripts
+            )
+
+            app = await seeded_app(url, now)
+            app.settings.telegram_polling_timeout = 1
+            telegram = TelegramBot(app, bot=make_bot(TOKEN, base_url, 5))
+            completion, keyboards = instrumented(telegram.bot, telegram.dp)
+            scripts = {2000 + n: REGISTRATION for n in range(citizens)}
+            full = await measure(
+                "tiepdan registration", base_url, telegram.dp, telegram.bot, completion, keyboards, scripts
+            )
+            await app.close()
+        async with aiohttp.ClientSession() as http, http.get(f"{base_url}/control/violations") as response:
+            violations = await response.json()
+    finally:
+        fake.terminate()
+        await fake.wait()
+
+    print(f"citizens: {citizens}, updates each: {len(REGISTRATION)}, database: {url.split(':', 1)[0]}")
+    print(baseline.line())
+    print(full.line())
+    print(f"registrations confirmed: {keyboards.confirmed}/{citizens}; Bot API violations: {len(violations)}")
+    print(f"throughput ratio (tiepdan / echo): {full.per_second / baseline.per_second:.2f}  (target >= 0.5)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--citizens", type=int, default=40)
+    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    args = parser.parse_args()
+    asyncio.run(main(args.citizens, args.database_url))

@@ -1,0 +1,33 @@
+"""Wiring: settings, database, clock and the dialog engine, built once per process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import Clock, SystemClock
+from bot.dialog.engine import Dialog
+from bot.settings import Settings
+from handlers.registry import all_flows
+from storage.db import create_engine, session_factory
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Clock
+    dialog: Dialog
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def build_app(settings: Settings, clock: Clock | None = None) -> App:
+    engine = create_engine(settings.database_url)
+    sessions = session_factory(engine)
+    clock = clock or SystemClock()
+    dialog = Dialog(sessions, settings, clock, all_flows())
+    return App(settings=settings, engine=engine, sessions=sessions, clock=clock, dialog=dialog)

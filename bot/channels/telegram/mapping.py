@@ -1,0 +1,65 @@
+"""Telegram updates to platform-neutral Incoming events."""
+
+from __future__ import annotations
+
+from aiogram.types import CallbackQuery, Message
+
+from bot.dialog.types import Attachment, Incoming
+
+CHANNEL = "telegram"
+# Message kinds we recognise but do not take as files: the flow answers them politely.
+OTHER_KINDS = ("sticker", "video", "voice", "audio", "animation", "video_note", "location", "venue", "poll")
+
+
+def attachments_of(message: Message) -> tuple[Attachment, ...]:
+    if message.photo:
+        largest = message.photo[-1]
+        return (Attachment("photo", largest.file_id, "photo.jpg", "image/jpeg", largest.file_size or 0),)
+    if message.document:
+        document = message.document
+        return (
+            Attachment(
+                "document",
+                document.file_id,
+                document.file_name or "",
+                document.mime_type or "",
+                document.file_size or 0,
+            ),
+        )
+    for kind in OTHER_KINDS:
+        if getattr(message, kind, None) is not None:
+            return (Attachment(kind, "", kind),)
+    return ()
+
+
+def message_to_incoming(message: Message, update_id: int) -> Incoming | None:
+    user = message.from_user
+    if user is None or message.chat.type != "private":
+        return None  # the bot serves private chats only
+    phone = None
+    text = message.text or message.caption or ""
+    if message.contact is not None:
+        # Only the sender's own contact counts as "shared"; another contact is just a typed number.
+        if message.contact.user_id == user.id:
+            phone = message.contact.phone_number
+        else:
+            text = message.contact.phone_number
+    return Incoming(
+        channel=CHANNEL,
+        user_id=str(user.id),
+        text=text,
+        phone=phone,
+        attachments=attachments_of(message),
+        event_id=str(update_id),
+        language=user.language_code,
+    )
+
+
+def callback_to_incoming(query: CallbackQuery, update_id: int) -> Incoming:
+    return Incoming(
+        channel=CHANNEL,
+        user_id=str(query.from_user.id),
+        option=query.data or "",
+        event_id=str(update_id),
+        language=query.from_user.language_code,
+    )

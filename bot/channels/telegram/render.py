@@ -1,0 +1,91 @@
+"""A Reply in Telegram's native form: plain text (no parse mode, so nothing a citizen
+types can be taken as markup), inline keyboards, a "share my phone" keyboard."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+
+from bot.dialog.types import Option, Reply
+
+MAX_TEXT = 4096
+MAX_CALLBACK_BYTES = 64
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Chunks of at most `limit` characters, cut at line ends where possible."""
+    text = text or "…"
+    chunks: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:  # a single line too long for one message
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            chunks.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not chunks:
+        chunks.append(current or "…")
+    return chunks
+
+
+def inline_keyboard(options: tuple[Option, ...]) -> InlineKeyboardMarkup:
+    for option in options:
+        if len(option.payload.encode()) > MAX_CALLBACK_BYTES:
+            raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes: {option.payload!r}")
+    return InlineKeyboardMarkup(
+        inline_keyboard=[
+            [InlineKeyboardButton(text=option.label, callback_data=option.payload)] for option in options
+        ]
+    )
+
+
+def phone_keyboard(reply: Reply) -> ReplyKeyboardMarkup:
+    """The share-contact button; options come back as their label text, which the engine matches."""
+    rows = [[KeyboardButton(text=reply.ask_phone, request_contact=True)]]
+    rows += [[KeyboardButton(text=option.label)] for option in reply.options]
+    return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, one_time_keyboard=True)
+
+
+def markup_for(reply: Reply) -> Markup | None:
+    if reply.ask_phone:
+        return phone_keyboard(reply)
+    if reply.options:
+        return inline_keyboard(reply.options)
+    if reply.close_keyboard:
+        return ReplyKeyboardRemove()
+    return None
+
+
+def merge_texts(replies: list[Reply], limit: int = MAX_TEXT) -> list[Reply]:
+    """Join a plain text into the reply after it: fewer messages, fewer notifications."""
+    merged: list[Reply] = []
+    for reply in replies:
+        previous = merged[-1] if merged else None
+        plain = previous is not None and not (
+            previous.options or previous.ask_phone or previous.document or previous.files
+        )
+        if previous is not None and plain and len(previous.text) + 2 + len(reply.text) <= limit:
+            merged[-1] = replace(
+                reply,
+                text=f"{previous.text}\n\n{reply.text}",
+                close_keyboard=previous.close_keyboard or reply.close_keyboard,
+            )
+        else:
+            merged.append(reply)
+    return merged

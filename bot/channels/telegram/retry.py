@@ -1,0 +1,64 @@
+"""Retries for Bot API requests: wait out 429s, back off on 5xx and network errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import GetUpdates, TelegramMethod
+from aiogram.methods.base import Response
+
+log = logging.getLogger(__name__)
+
+
+class RetryMiddleware(BaseRequestMiddleware):
+    """429: sleep `retry_after`. 5xx, timeouts, garbled answers: exponential backoff with jitter.
+
+    getUpdates is left alone: the polling loop has its own backoff.
+    """
+
+    def __init__(self, max_retries: int = 5, base_delay: float = 0.5, max_delay: float = 30.0) -> None:
+        self.max_retries = max_retries
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[Any],
+        bot: Bot,
+        method: TelegramMethod[Any],
+    ) -> Response[Any]:
+        if isinstance(method, GetUpdates):
+            return await make_request(bot, method)
+        attempt = 0
+        while True:
+            try:
+                return await make_request(bot, method)
+            except TelegramRetryAfter as error:
+                failure: Exception = error
+                delay = float(error.retry_after)
+            except (TelegramServerError, TelegramNetworkError, ClientDecodeError) as error:
+                failure = error
+                delay = min(self.max_delay, self.base_delay * 2**attempt) * random.uniform(0.5, 1.0)
+            attempt += 1
+            if attempt > self.max_retries:
+                raise failure
+            log.warning(
+                "%s failed (%s), retry %d/%d in %.2fs",
+                type(method).__name__,
+                type(failure).__name__,
+                attempt,
+                self.max_retries,
+                delay,
+            )
+            await asyncio.sleep(delay)

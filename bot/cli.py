@@ -1,0 +1,227 @@
+"""The `tiepdan` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+
+from bot import demo, retention
+from bot.app import App, build_app
+from bot.channels.console import ConsoleChannel
+from bot.dialog.types import Channel
+from bot.scheduler import Ticker
+from bot.settings import Settings
+from storage import migrate
+from storage.endpoints import EndpointFileError, read_endpoint_file, upsert_endpoints
+from storage.session_plan import SessionFileError, import_sessions, read_session_file
+
+log = logging.getLogger("tiepdan")
+
+
+async def _with_app(settings: Settings, work: Callable[[App], Awaitable[int]]) -> int:
+    app = build_app(settings)
+    try:
+        return await work(app)
+    finally:
+        await app.close()
+
+
+async def cmd_db_upgrade(settings: Settings) -> int:
+    await migrate.upgrade(settings.database_url)
+    print("database is at the latest schema")
+    return 0
+
+
+async def cmd_db_downgrade(settings: Settings, revision: str) -> int:
+    await migrate.downgrade(settings.database_url, revision)
+    print(f"database downgraded to {revision}")
+    return 0
+
+
+async def cmd_endpoints_import(settings: Settings, path: Path) -> int:
+    try:
+        rows = read_endpoint_file(path)
+    except (OSError, EndpointFileError) as error:
+        print(f"cannot import: {error}", file=sys.stderr)
+        return 2
+
+    async def work(app: App) -> int:
+        async with app.sessions() as db, db.begin():
+            added, updated = await upsert_endpoints(db, rows)
+        print(f"endpoints: {added} added, {updated} updated")
+        return 0
+
+    return await _with_app(settings, work)
+
+
+async def cmd_sessions_import(settings: Settings, path: Path) -> int:
+    await migrate.upgrade(settings.database_url)
+    try:
+        planned = read_session_file(path, settings.tz, settings.default_capacity)
+    except (OSError, SessionFileError) as error:
+        print(f"cannot import: {error}", file=sys.stderr)
+        return 2
+
+    async def work(app: App) -> int:
+        try:
+            async with app.sessions() as db, db.begin():
+                result = await import_sessions(db, planned, now=app.clock.now())
+        except SessionFileError as error:
+            print(f"cannot import: {error}", file=sys.stderr)
+            return 2
+        print(f"sessions: {result.added} added, {result.skipped} skipped")
+        return 0
+
+    return await _with_app(settings, work)
+
+
+async def cmd_demo_seed(settings: Settings) -> int:
+    async def work(app: App) -> int:
+        async with app.sessions() as db, db.begin():
+            seeded = await demo.seed(db, settings, app.clock.now())
+        print("demo data loaded" if seeded else "the database already has sessions; nothing loaded")
+        return 0
+
+    return await _with_app(settings, work)
+
+
+def start_background(app: App, channels: Mapping[str, Channel]) -> Ticker:
+    """The clock's work in this process: the outbox sender and the retention sweep."""
+    ticker = Ticker(app, channels)
+    ticker.start()
+    return ticker
+
+
+async def cmd_chat(settings: Settings) -> int:
+    await migrate.upgrade(settings.database_url)
+    return await _with_app(settings, console_chat)
+
+
+async def console_chat(app: App) -> int:
+    channel = ConsoleChannel(app.dialog)
+    background = start_background(app, {channel.name: channel})
+    try:
+        await channel.run(greeting="tiepdan — console chat. Ctrl-D to quit.\n")
+    finally:
+        await background.stop()
+    return 0
+
+
+async def cmd_privacy_sweep(settings: Settings) -> int:
+    async def work(app: App) -> int:
+        print(f"citizens anonymised: {await retention.sweep(app)}")
+        return 0
+
+    return await _with_app(settings, work)
+
+
+async def cmd_run(settings: Settings) -> int:
+    settings.check_production_secrets()
+    await migrate.upgrade(settings.database_url)
+    if settings.endpoints_file:
+        status = await cmd_endpoints_import(settings, Path(settings.endpoints_file))
+        if status:
+            return status
+    if settings.environment != "production":
+        await cmd_demo_seed(settings)
+    if settings.telegram_bot_token:
+        return await _with_app(settings, serve_telegram)
+    return await _with_app(settings, console_chat)
+
+
+async def serve_telegram(app: App) -> int:
+    """Serve Telegram (webhook if TELEGRAM_WEBHOOK_URL is set, else polling) until SIGINT/SIGTERM."""
+    from bot.channels.telegram.runner import TelegramBot  # aiogram stays out of console-only runs
+
+    telegram = TelegramBot(app)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signal_number, stop.set)
+    background = start_background(app, {telegram.channel.name: telegram.channel})
+    try:
+        if app.settings.telegram_webhook_url:
+            runner = await telegram.start_webhook()
+            log.info("serving the Telegram webhook on %s:%s", app.settings.web_host, app.settings.web_port)
+            await stop.wait()
+            await runner.cleanup()
+        else:
+            polling = asyncio.create_task(telegram.run_polling())
+            log.info("polling Telegram")
+            await asyncio.wait(
+                [polling, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+            )
+            if polling.done():
+                polling.result()  # polling ended by itself: surface why (e.g. a wrong token)
+    finally:
+        await telegram.stop()
+        await background.stop()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="tiepdan", description="Citizen-reception chatbot")
+    commands = root.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="migrate, load demo data if empty, and serve the bot")
+    commands.add_parser("chat", help="chat with the bot in this terminal (console channel)")
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="apply all migrations")
+    down = db.add_parser("downgrade", help="revert migrations")
+    down.add_argument("revision", nargs="?", default="base")
+    endpoints = commands.add_parser("endpoints", help="endpoints (điểm cầu)").add_subparsers(
+        dest="endpoints_command", required=True
+    )
+    load = endpoints.add_parser("import", help="load endpoints from a CSV or YAML file")
+    load.add_argument("file", type=Path)
+    plans = commands.add_parser("sessions", help="sessions (buổi tiếp công dân)").add_subparsers(
+        dest="sessions_command", required=True
+    )
+    plan = plans.add_parser("import", help="create sessions from a CSV or YAML plan")
+    plan.add_argument("file", type=Path)
+    demo_parser = commands.add_parser("demo", help="demo data").add_subparsers(
+        dest="demo_command", required=True
+    )
+    demo_parser.add_parser("seed", help="load demo endpoints and sessions into an empty database")
+    privacy = commands.add_parser("privacy", help="personal data").add_subparsers(
+        dest="privacy_command", required=True
+    )
+    privacy.add_parser("sweep", help="anonymise citizens inactive for longer than RETENTION_DAYS")
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings()
+    interactive = args.command == "chat" or (args.command == "run" and not settings.telegram_bot_token)
+    logging.basicConfig(
+        level=logging.WARNING if interactive else settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "run":
+        work = cmd_run(settings)
+    elif args.command == "chat":
+        work = cmd_chat(settings)
+    elif args.command == "db":
+        work = (
+            cmd_db_upgrade(settings)
+            if args.db_command == "upgrade"
+            else cmd_db_downgrade(settings, args.revision)
+        )
+    elif args.command == "endpoints":
+        work = cmd_endpoints_import(settings, args.file)
+    elif args.command == "sessions":
+        work = cmd_sessions_import(settings, args.file)
+    elif args.command == "privacy":
+        work = cmd_privacy_sweep(settings)
+    else:
+        work = cmd_demo_seed(settings)
+    return asyncio.run(work)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

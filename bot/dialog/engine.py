@@ -1,0 +1,269 @@
+"""The dialog engine: one event in, replies out, state kept in the database.
+
+For each event it loads the user and their conversation state in one
+transaction, applies global commands (cancel, menu, help, language), decodes
+a pressed or typed option, runs the current step and asks the next one, then
+saves the state. Events of one user are handled one at a time, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.dialog.types import Capabilities, Incoming, Option, Reply
+from bot.i18n import Translator, normalize_locale
+from bot.identity import UserKey
+from bot.settings import Settings
+from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid
+from storage import citizens, inbound, staff
+from storage.conversations import lock_state
+from storage.staff import Actor
+from storage.text import fold, normalize
+
+log = logging.getLogger(__name__)
+
+MAX_HOPS = 12  # steps chained in one event; more means a loop in a flow
+MAX_INPUT_CHARS = 20_000  # longer input is cut before it reaches any step
+
+# Words that work anywhere, compared without diacritics and case.
+COMMANDS = {
+    "cancel": {"/cancel", "/huy", "huy", "cancel", "thoat", "/thoat"},
+    "start": {"/start"},
+    "menu": {"/menu", "menu"},
+    "help": {"/help", "/trogiup", "tro giup", "help"},
+    "language": {"/language", "/ngonngu", "/lang"},
+}
+COMMAND_OF_WORD = {word: name for name, words in COMMANDS.items() for word in words}
+
+STATE_TURN = "_turn"
+STATE_OFFERED = "_offered"
+STATE_PHONE_ASKED = "_phone_asked"
+
+
+class KeyedLocks:
+    """One asyncio lock per user, dropped when nobody waits on it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[UserKey, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: UserKey) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+def encode_option(turn: int, payload: str) -> str:
+    """The wire payload: the prompt's turn number, so a button from an old message is known."""
+    return f"{turn}:{payload}"
+
+
+def decode_option(wire: str) -> tuple[int, str] | None:
+    turn, sep, payload = wire.partition(":")
+    if not sep or not turn.isdigit():
+        return None
+    return int(turn), payload
+
+
+class Dialog:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        clock: Clock,
+        flows: dict[str, Flow],
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.clock = clock
+        self.flows = flows
+        self.commands = {flow.command: flow for flow in flows.values() if flow.command}
+        self._locks = KeyedLocks()
+
+    async def handle(self, incoming: Incoming, capabilities: Capabilities) -> list[Reply]:
+        async with self._locks.hold(incoming.key):
+            try:
+                async with self.sessions() as db, db.begin():
+                    return await self._handle(db, incoming, capabilities)
+            except Exception:
+                reference = uuid.uuid4().hex[:8]
+                log.exception("event %s of %s failed (ref %s)", incoming.event_id, incoming.key, reference)
+                locale = normalize_locale(incoming.language, self.settings.default_locale)
+                t = Translator(await self._locale_of(incoming.key) or locale, self.settings.tz)
+                return [Reply(t("error.internal", ref=reference))]
+
+    async def _locale_of(self, key: UserKey) -> str | None:
+        try:
+            async with self.sessions() as db, db.begin():
+                citizen = await citizens.get_or_create(db, key, now=self.clock.now())
+                return citizen.locale
+        except Exception:
+            log.exception("could not read the locale of %s", key)
+            return None
+
+    async def _handle(self, db: AsyncSession, incoming: Incoming, capabilities: Capabilities) -> list[Reply]:
+        now = self.clock.now()
+        state = await lock_state(db, incoming.key, now=now)  # first: it orders the user's events
+        if incoming.event_id and not await inbound.first_handling(
+            db, incoming.channel, incoming.event_id, now
+        ):
+            log.info("event %s of %s was handled before; ignored", incoming.event_id, incoming.key)
+            return []
+        citizen = await citizens.get_or_create(db, incoming.key, now=now)
+        if citizen.unreachable:  # they wrote to us, so they can be reached again
+            await citizens.set_reachable(db, incoming.key, True, now=now)
+        data: dict[str, Any] = dict(state.data or {})
+        turn = int(data.pop(STATE_TURN, 0))
+        offered = [Option(p, label) for p, label in data.pop(STATE_OFFERED, [])]
+        phone_asked = bool(data.pop(STATE_PHONE_ASKED, False))
+        locale = citizen.locale or normalize_locale(incoming.language, self.settings.default_locale)
+        actor = await staff.actor_for(db, incoming.key, self.settings.admin_keys)
+        ctx = Ctx(
+            db=db,
+            citizen=citizen,
+            t=Translator(locale, self.settings.tz),
+            settings=self.settings,
+            now=now,
+            capabilities=capabilities,
+            data=data,
+            actor=actor,
+        )
+        flow, step = state.flow, state.step
+        text = normalize(incoming.text[:MAX_INPUT_CHARS])
+        consented = citizens.has_consent(citizen, self.settings.consent_version)
+        command = COMMAND_OF_WORD.get(fold(text)) if text and not incoming.option else None
+        opened = self._slash_command(text) if not incoming.option else None
+        current = self.flows.get(flow)
+        needs_consent = current is None or current.needs_consent
+        if not consented and command != "start" and needs_consent:
+            command = None  # before consent only the notice itself is on offer
+
+        target: Goto | None = None
+        if opened is not None:
+            target = opened
+        elif actor.is_staff and text.startswith("/") and command is None and not incoming.option:
+            ctx.say("staff.unknown_command")  # a mistyped command: show staff what they can use
+            target = Goto("staff_home", data={})
+        elif (not consented and needs_consent and flow != "onboarding") or command == "start":
+            target = Goto("onboarding", data={})
+        elif command == "cancel":
+            if flow and flow != "menu":
+                ctx.say("common.cancelled")
+            target = Goto(self._home(ctx), data={})
+        elif command in ("menu", "help", "language"):
+            target = Goto(command, data={})
+        elif current is None or not current.has_step(step):
+            target = Goto(self._home(ctx), data={})
+        elif not self._allowed(actor, current):
+            ctx.say("staff.not_allowed")
+            target = Goto(self._home(ctx), data={})
+        else:
+            answer, stale = self._answer(incoming, text, turn, offered, capabilities)
+            if stale:
+                ctx.say("common.stale_button")
+                target = Goto(flow, step)
+            elif incoming.attachments and step not in current.file_steps:
+                ctx.say("common.files_not_here")
+                target = Goto(flow, step)
+            else:
+                try:
+                    target = self._as_goto(flow, await current.handlers[step](ctx, answer))
+                except Invalid as invalid:
+                    ctx.replies.append(Reply(ctx.t(invalid.message_id, **invalid.fields)))
+                    target = Goto(flow, step)
+
+        flow, step, prompt = await self._enter(ctx, target)
+        if prompt.options:
+            turn += 1
+            data[STATE_OFFERED] = [[o.payload, o.label] for o in prompt.options]
+            wire_options = tuple(Option(encode_option(turn, o.payload), o.label) for o in prompt.options)
+            prompt = replace(prompt, options=wire_options)
+        data[STATE_TURN] = turn
+        ctx.replies.append(prompt)
+        if prompt.ask_phone:
+            data[STATE_PHONE_ASKED] = True
+        elif phone_asked:
+            ctx.replies[0] = replace(ctx.replies[0], close_keyboard=True)
+        state.flow, state.step, state.data, state.updated_at = flow, step, dict(data), now
+        return ctx.replies
+
+    def _answer(
+        self,
+        incoming: Incoming,
+        text: str,
+        turn: int,
+        offered: list[Option],
+        capabilities: Capabilities,
+    ) -> tuple[Answer, bool]:
+        """Decode a pressed or typed choice. Returns (answer, pressed_an_old_button)."""
+        choice = None
+        if incoming.option is not None:
+            decoded = decode_option(incoming.option)
+            if decoded is None or decoded[0] != turn or decoded[1] not in {o.payload for o in offered}:
+                return Answer(), True
+            choice = decoded[1]
+        elif text:
+            if not capabilities.buttons and text.isdecimal() and 1 <= int(text) <= len(offered):
+                choice = offered[int(text) - 1].payload
+            else:
+                folded = fold(text)
+                choice = next((o.payload for o in offered if fold(o.label) == folded), None)
+        return Answer(text=text, choice=choice, phone=incoming.phone, attachments=incoming.attachments), False
+
+    def _slash_command(self, text: str) -> Goto | None:
+        """`/session 12` opens the flow whose command is "session", with args "12"."""
+        if not text.startswith("/"):
+            return None
+        word, _, rest = text[1:].partition(" ")
+        flow = self.commands.get(word.split("@")[0].lower())
+        return Goto(flow.name, data={"args": rest.strip()}) if flow else None
+
+    @staticmethod
+    def _allowed(actor: Actor, flow: Flow) -> bool:
+        """The one place that decides who may use a flow (and so a command)."""
+        return not flow.roles or actor.role in flow.roles
+
+    @staticmethod
+    def _home(ctx: Ctx) -> str:
+        """Where "cancel" leads: the staff command list for staff, else the main menu."""
+        return "staff_home" if ctx.actor.is_staff else "menu"
+
+    def _as_goto(self, flow: str, target: str | Goto) -> Goto:
+        return Goto(flow, target) if isinstance(target, str) else target
+
+    async def _enter(self, ctx: Ctx, target: Goto) -> tuple[str, str, Reply]:
+        """Move to `target` and ask its step; an ask may redirect elsewhere."""
+        for _ in range(MAX_HOPS):
+            if target == END:
+                target = Goto("menu")
+            flow = self.flows[target.flow]
+            if not self._allowed(ctx.actor, flow):
+                ctx.say("staff.not_allowed")
+                target = Goto(self._home(ctx), data={})
+                continue
+            step = target.step or flow.first
+            if target.data is not None:
+                ctx.data.clear()
+                ctx.data.update(target.data)
+            asked = await flow.asks[step](ctx)
+            if isinstance(asked, Reply):
+                return flow.name, step, asked
+            target = self._as_goto(flow.name, asked)
+        raise RuntimeError(f"dialog loop near {target}")

@@ -1,0 +1,101 @@
+"""What channels and the dialog engine exchange: platform-neutral and frozen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.identity import UserKey
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file the user sent, kept as a reference on the platform."""
+
+    kind: str  # "photo" | "document"
+    file_id: str
+    name: str = ""
+    mime_type: str = ""
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One event from a user, whatever the platform."""
+
+    channel: str
+    user_id: str
+    text: str = ""
+    option: str | None = None  # the wire payload of a pressed button
+    phone: str | None = None  # a phone number shared through the platform
+    attachments: tuple[Attachment, ...] = ()
+    event_id: str = ""  # the platform's id of the event; set: a repeat of it is ignored
+    language: str | None = None  # the platform's guess of the user's language
+
+    @property
+    def key(self) -> UserKey:
+        return UserKey(self.channel, self.user_id)
+
+
+@dataclass(frozen=True)
+class Option:
+    """A choice offered to the user. `payload` is short ASCII; channels send it back."""
+
+    payload: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Document:
+    filename: str
+    content: bytes
+    mime_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+    options: tuple[Option, ...] = ()
+    ask_phone: str = ""  # label of a "share my phone number" button, if any
+    document: Document | None = None
+    files: tuple[Attachment, ...] = ()  # files the platform already holds, sent back by reference
+    # The previous prompt asked for the phone: a channel with a persistent
+    # "share my phone" keyboard removes it with this reply.
+    close_keyboard: bool = False
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    buttons: bool = False  # native buttons; otherwise options are numbered text
+    phone_request: bool = False
+    documents: bool = False
+    max_text_length: int = 4096
+
+
+class RecipientUnreachable(Exception):
+    """The platform says the user cannot be reached (blocked the bot, left)."""
+
+
+class RateLimited(Exception):
+    """The platform asks us to wait `retry_after` seconds before sending more."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limited for {retry_after} s")
+        self.retry_after = retry_after
+
+
+class Channel(Protocol):
+    """An adapter at the edge: turns platform updates into Incoming, renders Replies."""
+
+    name: str
+    capabilities: Capabilities
+
+    async def send(self, user_id: str, replies: list[Reply]) -> None: ...
+
+
+@dataclass
+class Offered:
+    """The options of the last prompt, kept in the conversation state."""
+
+    turn: int = 0
+    options: list[Option] = field(default_factory=list)

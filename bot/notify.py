@@ -1,0 +1,335 @@
+"""The outbox sender: delivers notices written in the same transaction as their cause.
+
+Rows are claimed with `FOR UPDATE SKIP LOCKED` (PostgreSQL; SQLite has one writer at a
+time anyway), rendered in the recipient's language at send time, sent through the
+recipient's channel, and marked so that no notice is sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.dialog.types import Channel, Document, RateLimited, RecipientUnreachable, Reply
+from bot.exports import export_filename, to_xlsx
+from bot.i18n import Translator
+from bot.identity import UserKey
+from bot.ratelimit import RateLimiter
+from bot.settings import Settings
+from storage import broadcasts, citizens, reminders, staff_notices
+from storage.models import (
+    Broadcast,
+    Citizen,
+    Notification,
+    ReceptionSession,
+    Registration,
+    RegistrationStatus,
+)
+from storage.reception_book import reception_book
+from storage.rules import OPEN_STATUSES
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+RETRY_BASE = timedelta(seconds=30)
+RETRY_CAP = timedelta(minutes=30)
+STALE_CLAIM = timedelta(minutes=5)
+BATCH = 50  # rows claimed at once at the least; two seconds' worth at the rate limit when more
+
+
+async def render_waitlist_promoted(db: AsyncSession, notice: Notification, t: Translator) -> str:
+    registration = await db.get(Registration, notice.params["registration_id"])
+    if registration is None:
+        raise LookupError(f"registration {notice.params['registration_id']} is gone")
+    endpoint = registration.session_endpoint.endpoint
+    return t(
+        "notice.waitlist_promoted",
+        code=registration.code,
+        when=t.datetime(registration.session.starts_at),
+        endpoint=endpoint.name,
+        address=endpoint.address or "—",
+    )
+
+
+async def render_review(db: AsyncSession, notice: Notification, t: Translator) -> str:
+    """The staff's decision or the outcome of the case, told to the citizen."""
+    registration = await db.get(Registration, notice.params["registration_id"])
+    if registration is None:
+        raise LookupError(f"registration {notice.params['registration_id']} is gone")
+    return t(
+        f"notice.{notice.kind}",
+        code=registration.code,
+        when=t.datetime(registration.session.starts_at),
+        agency=registration.forwarded_to,
+        note=registration.route_note or "—",
+        outcome=registration.outcome,
+    )
+
+
+async def render_reminder(db: AsyncSession, notice: Notification, t: Translator) -> str | None:
+    """None when the reminder no longer fits: the registration was cancelled or the session moved."""
+    registration = await db.get(Registration, notice.params["registration_id"])
+    if registration is None or registration.status != RegistrationStatus.CONFIRMED:
+        return None
+    session = registration.session
+    if session.starts_at.isoformat() != notice.params["starts_at"] or session.status not in OPEN_STATUSES:
+        return None
+    endpoint = registration.session_endpoint.endpoint
+    return t(
+        "notice.reminder_day" if notice.params["hours"] >= 24 else "notice.reminder_soon",
+        code=registration.code,
+        title=session.title,
+        when=t.datetime(session.starts_at),
+        endpoint=endpoint.name,
+        address=endpoint.address or "—",
+        room=session.online_room or "—",
+    )
+
+
+async def render_schedule_change(db: AsyncSession, notice: Notification, t: Translator) -> str:
+    registration = await db.get(Registration, notice.params["registration_id"])
+    if registration is None:
+        raise LookupError(f"registration {notice.params['registration_id']} is gone")
+    params = notice.params
+    return t(
+        f"notice.{notice.kind}",
+        code=registration.code,
+        title=registration.session.title,
+        old=t.datetime(datetime.fromisoformat(params["old"])) if "old" in params else "",
+        new=t.datetime(datetime.fromisoformat(params["new"])) if "new" in params else "",
+        reason=params["reason"],
+        deadline=t.datetime(datetime.fromisoformat(params["deadline"])) if "deadline" in params else "",
+    )
+
+
+async def render_broadcast(db: AsyncSession, notice: Notification, t: Translator) -> str:
+    broadcast = await db.get(Broadcast, notice.params["broadcast_id"])
+    if broadcast is None:
+        raise LookupError(f"broadcast {notice.params['broadcast_id']} is gone")
+    if notice.kind == "broadcast":
+        return t("notice.broadcast", text=broadcast.text)
+    done = await broadcasts.progress(db, broadcast)
+    return t(
+        "notice.broadcast_done",
+        id=broadcast.id,
+        total=done.total,
+        sent=done.sent,
+        failed=done.failed,
+        unreachable=done.unreachable,
+    )
+
+
+async def render_staff_notice(db: AsyncSession, notice: Notification, t: Translator) -> Reply | None:
+    """The deadline export (with the XLSX), the connection check and the empty-session flag."""
+    session = await db.get(ReceptionSession, notice.params["session_id"])
+    if session is None or session.status not in OPEN_STATUSES:
+        return None
+    if session.starts_at.isoformat() != notice.params["starts_at"]:
+        return None  # the session moved: a notice for the new time comes instead
+    fields = {
+        "id": session.id,
+        "title": session.title,
+        "when": t.datetime(session.starts_at),
+        "room": session.online_room or "—",
+        "days": staff_notices.EMPTY_FLAG_DAYS,
+    }
+    if notice.kind != "deadline_export":
+        return Reply(t(f"notice.{notice.kind}", **fields))
+    book = await reception_book(
+        db,
+        session.id,
+        endpoint_ids=None,
+        reveal_denouncers=True,
+        actor="system:deadline_export",
+        now=notice.due_at,
+        t=t,
+    )
+    document = Document(export_filename(book, "xlsx"), to_xlsx(book, t), XLSX_TYPE)
+    return Reply(t("notice.deadline_export", rows=book.row_count, **fields), document=document)
+
+
+Renderer = Callable[[AsyncSession, Notification, Translator], Awaitable[str | Reply | None]]
+RENDERERS: dict[str, Renderer] = {
+    "waitlist_promoted": render_waitlist_promoted,
+    "route_accept": render_review,
+    "route_return": render_review,
+    "route_forward": render_review,
+    "outcome": render_review,
+    "reminder": render_reminder,
+    "session_moved": render_schedule_change,
+    "session_cancelled": render_schedule_change,
+    "broadcast": render_broadcast,
+    "broadcast_done": render_broadcast,
+    "deadline_export": render_staff_notice,
+    "connection_check": render_staff_notice,
+    "empty_session": render_staff_notice,
+}
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff with jitter: about 30 s, 1 min, 2 min … at most 30 min."""
+    delay: timedelta = min(RETRY_CAP, RETRY_BASE * 2 ** (attempts - 1)) * random.uniform(0.5, 1.0)
+    return delay
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A notice taken for sending, rendered while its row was locked."""
+
+    notice_id: int
+    attempts: int
+    channel: str
+    user_id: str
+    reply: Reply | None  # None: nothing to send (unreachable, withdrawn, or a rendering error)
+    outcome: str = ""
+
+
+class Outbox:
+    """Claim due notices (short transaction), send them (no transaction held), record results."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        clock: Clock,
+        channels: Mapping[str, Channel],
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.clock = clock
+        self.channels = channels
+        self.limiters = {
+            name: RateLimiter(settings.outbox_rate_per_second, settings.outbox_chat_interval_seconds)
+            for name in channels
+        }
+
+    async def send_due(self) -> int:
+        """Queue the reminders due now, then send every due notice for the channels this
+        process serves. Returns how many were sent."""
+        async with self.sessions() as db, db.begin():
+            now, settings = self.clock.now(), self.settings
+            await reminders.queue_due(db, now=now, hours_before=settings.reminder_hours_before)
+            await staff_notices.queue_due(
+                db, now=now, lead_days=settings.summary_lead_days, tz=settings.tz, admins=settings.admin_keys
+            )
+        claimed = await self._claim()
+        # Concurrently, each paced by its channel's limiter (slots are booked in order), and
+        # each result recorded as soon as it is known: a crash re-sends as little as possible.
+        sent = sum(await asyncio.gather(*(self._deliver(item) for item in claimed)))
+        await self._report_finished_broadcasts()
+        return sent
+
+    async def _deliver(self, item: Claimed) -> bool:
+        state, outcome = await self._send(item)
+        async with self.sessions() as db, db.begin():
+            now = self.clock.now()
+            notice = await db.get(Notification, item.notice_id)
+            assert notice is not None
+            notice.state, notice.result = state, outcome[:300]
+            if state == "sent":
+                notice.sent_at = now
+            elif state == "pending":  # a failure to try again: later each time
+                notice.due_at = now + retry_delay(item.attempts)
+        return state == "sent"
+
+    async def _report_finished_broadcasts(self) -> None:
+        """Tell whoever started a broadcast that it is done, with its figures."""
+        async with self.sessions() as db, db.begin():
+            now = self.clock.now()
+            for broadcast in await broadcasts.finish_done(db, now=now):
+                channel, _, user_id = broadcast.created_by.partition(":")
+                creator = await citizens.get_or_create(db, UserKey(channel, user_id), now=now)
+                db.add(
+                    Notification(
+                        citizen_id=creator.id,
+                        kind="broadcast_done",
+                        params={"broadcast_id": broadcast.id},
+                        due_at=now,
+                        dedupe_key=f"broadcast_done:{broadcast.id}",
+                        created_at=now,
+                    )
+                )
+
+    async def _claim(self) -> list[Claimed]:
+        now = self.clock.now()
+        async with self.sessions() as db, db.begin():
+            # The citizens come in the same query (then from the identity map in _render).
+            due = await db.execute(
+                select(Notification, Citizen)
+                .join(Citizen, Citizen.id == Notification.citizen_id)
+                .where(
+                    Notification.due_at <= now,
+                    Citizen.channel.in_(list(self.channels)),
+                    or_(
+                        Notification.state == "pending",
+                        # a sender that died mid-send: try again
+                        (Notification.state == "sending") & (Notification.claimed_at < now - STALE_CLAIM),
+                    ),
+                )
+                .order_by(Notification.due_at, Notification.id)
+                .limit(max(BATCH, int(self.settings.outbox_rate_per_second * 2)))
+                .with_for_update(skip_locked=True, of=Notification)
+            )
+            claimed = []
+            for notice, _citizen in due.all():
+                notice.state, notice.claimed_at = "sending", now
+                notice.attempts += 1
+                claimed.append(await self._render(db, notice))
+            return claimed
+
+    async def _render(self, db: AsyncSession, notice: Notification) -> Claimed:
+        citizen = await db.get(Citizen, notice.citizen_id)
+        assert citizen is not None
+
+        def claimed(reply: Reply | None, outcome: str = "") -> Claimed:
+            return Claimed(
+                notice.id, notice.attempts, citizen.channel, citizen.channel_user_id, reply, outcome
+            )
+
+        if citizen.unreachable:
+            return claimed(None, "unreachable")
+        t = Translator(citizen.locale or self.settings.default_locale, self.settings.tz)
+        try:
+            text = await RENDERERS[notice.kind](db, notice, t)
+        except Exception as error:
+            log.exception("notice %s (%s) cannot be rendered", notice.id, notice.kind)
+            return claimed(None, f"render: {error}")
+        if text is None:
+            return claimed(None, "withdrawn")
+        return claimed(Reply(text) if isinstance(text, str) else text)
+
+    async def _send(self, item: Claimed) -> tuple[str, str]:
+        """(state, result) for one claimed notice."""
+        if item.reply is None:  # nothing to send: say why in the row
+            if item.outcome in ("unreachable", "withdrawn"):
+                return item.outcome, f"not sent: {item.outcome}"
+            return "failed", item.outcome
+        try:
+            await self.limiters[item.channel].wait(item.user_id)
+            await self.channels[item.channel].send(item.user_id, [item.reply])
+        except RecipientUnreachable:
+            return "unreachable", "blocked by the user"
+        except RateLimited as limited:  # the whole channel waits; this notice goes again after
+            self.limiters[item.channel].pause(limited.retry_after)
+            return "pending", f"rate limited: {limited.retry_after} s"
+        except Exception as error:
+            log.exception("notice %s to %s:%s failed", item.notice_id, item.channel, item.user_id)
+            state = "failed" if item.attempts >= MAX_ATTEMPTS else "pending"
+            return state, f"{type(error).__name__}: {error}"
+        return "sent", "ok"
+
+    async def drain(self) -> int:
+        """Send batch after batch while there is progress (a broadcast takes many). Returns how many."""
+        total = 0
+        while sent := await self.send_due():
+            total += sent
+        return total

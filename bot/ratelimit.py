@@ -1,0 +1,48 @@
+"""Pacing of outgoing messages per channel: so many a second overall, one chat at a time.
+
+Slots are booked synchronously, before any wait, so messages start in the order they
+were asked for, and two messages to one chat keep their order and their distance. A
+message waiting for its chat holds back the ones behind it; notices rarely go to one chat
+twice in a batch, and order is worth more than those seconds.
+Time and sleep are injected so tests can run on a virtual clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        per_second: float,
+        chat_interval: float,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.interval = 1.0 / per_second
+        self.chat_interval = chat_interval
+        self.monotonic = monotonic
+        self.sleep = sleep
+        self._next_slot = 0.0
+        self._next_for_chat: dict[str, float] = {}
+
+    def book(self, chat: str) -> float:
+        """Reserve the earliest slot for `chat`; returns when it starts."""
+        now = self.monotonic()
+        start = max(now, self._next_slot, self._next_for_chat.get(chat, 0.0))
+        self._next_slot = start + self.interval
+        self._next_for_chat[chat] = start + self.chat_interval
+        return start
+
+    async def wait(self, chat: str) -> None:
+        start = self.book(chat)
+        delay = start - self.monotonic()
+        if delay > 0:
+            await self.sleep(delay)
+
+    def pause(self, seconds: float) -> None:
+        """The platform said 429: nothing goes out for `seconds`."""
+        self._next_slot = max(self._next_slot, self.monotonic() + seconds)

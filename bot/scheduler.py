@@ -1,0 +1,110 @@
+"""The clock's work: APScheduler only wakes the outbox sender and the retention sweep.
+
+The truth is in the database, so a tick can be missed or repeated safely. With several
+processes on PostgreSQL exactly one ticks: the one holding a session-level advisory lock
+(the others try again at their next tick and take over if the holder dies). SQLite is one
+process, so it always ticks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot import retention
+from bot.app import App
+from bot.dialog.types import Channel
+from bot.notify import Outbox
+
+log = logging.getLogger(__name__)
+
+TICK_LOCK = 0x7469_6570  # "tiep": the advisory lock id of the ticking process
+SWEEP_EVERY_S = 3600
+
+
+class Ticker:
+    def __init__(self, app: App, channels: Mapping[str, Channel]) -> None:
+        self.app = app
+        self.outbox = Outbox(app.sessions, app.settings, app.clock, channels)
+        self.scheduler = AsyncIOScheduler()
+        self._lock_connection: AsyncConnection | None = None
+        self._running: set[asyncio.Task[None]] = set()
+
+    async def holds_lock(self) -> bool:
+        """True if this process may tick (always on SQLite)."""
+        if self.app.engine.dialect.name != "postgresql":
+            return True
+        if self._lock_connection is None:
+            self._lock_connection = await self.app.engine.connect()
+        try:
+            held = await self._lock_connection.scalar(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": TICK_LOCK}
+            )
+            await self._lock_connection.commit()
+            return bool(held)
+        except Exception:
+            log.exception("could not ask for the tick lock")
+            await self._release()
+            return False
+
+    async def tick(self) -> None:
+        await self._run_if_holder(self.outbox.drain, "outbox tick")
+
+    async def sweep(self) -> None:
+        await self._run_if_holder(lambda: retention.sweep(self.app), "retention sweep")
+
+    async def _run_if_holder(self, work: Callable[[], Awaitable[object]], name: str) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._running.add(task)  # so that stop() can wait for it to end
+        try:
+            if await self.holds_lock():
+                await work()
+        except Exception:
+            log.exception("%s failed", name)
+        finally:
+            self._running.discard(task)
+
+    def start(self) -> None:
+        interval = self.app.settings.outbox_interval_seconds
+        # max_instances=1: a long drain (a big broadcast) is never run twice at once.
+        self.scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=interval,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),  # at once: pick up what fell due while down
+        )
+        self.scheduler.add_job(self.sweep, "interval", seconds=SWEEP_EVERY_S, max_instances=1, coalesce=True)
+        self.scheduler.start()
+
+    async def _release(self) -> None:
+        """Give the lock up: unlock, and drop the connection rather than pool it."""
+        connection, self._lock_connection = self._lock_connection, None
+        if connection is None:
+            return
+        try:
+            await connection.execute(text("SELECT pg_advisory_unlock_all()"))
+            await connection.commit()
+        except Exception:
+            log.exception("could not release the tick lock; dropping the connection")
+        finally:
+            await connection.invalidate()  # a closed database session holds no lock
+
+    async def stop(self) -> None:
+        """Stop ticking; a tick in progress is cancelled and awaited, so that it never outlives
+        the database engine (its claimed rows are taken again after STALE_CLAIM)."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)  # cancels the running jobs' tasks
+        running = list(self._running)
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        await self._release()

@@ -1,0 +1,136 @@
+"""Settings from the environment and `.env` (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.identity import UserKey
+
+EXAMPLE_SECRET_MARKER = "change-me"
+
+
+def parse_admins(value: str) -> frozenset[UserKey]:
+    """`ADMINS=telegram:123,zalo:88` as a set of (channel, user id)."""
+    keys = set()
+    for item in value.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        channel, sep, user_id = item.partition(":")
+        if not sep or not channel.strip() or not user_id.strip():
+            raise ValueError(f"ADMINS entry {item!r} is not 'channel:user_id'")
+        keys.add(UserKey(channel.strip(), user_id.strip()))
+    return frozenset(keys)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: str = Field("development", description="development | production")
+    database_url: str = "sqlite+aiosqlite:///./data/tiepdan.db"
+    default_locale: str = "vi"
+    timezone: str = "Asia/Ho_Chi_Minh"
+    summary_lead_days: int = Field(5, ge=0)
+    change_notice_days: int = Field(5, ge=0)
+    default_capacity: int = Field(30, ge=1)
+    summary_min_chars: int = Field(30, ge=1)
+    summary_max_chars: int = Field(3000, ge=10)
+    retention_days: int = Field(1825, ge=365)
+    consent_version: str = "2026-11"
+    case_fields: str = (
+        "land,environment,social_insurance,health,education,transport,agriculture,urban,justice,other"
+    )
+    agencies: str = (
+        "Thanh tra tỉnh;Công an tỉnh;Tòa án nhân dân tỉnh;Viện kiểm sát nhân dân tỉnh;"
+        "Sở Nông nghiệp và Môi trường;Sở Nội vụ;Sở Y tế;Sở Giáo dục và Đào tạo;"
+        "Ủy ban nhân dân cấp xã nơi cư trú"
+    )
+    admins: str = ""
+    endpoints_file: str = ""
+    telegram_bot_token: str = ""
+    telegram_api_base: str = "https://api.telegram.org"
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: str = ""
+    telegram_polling_timeout: int = Field(30, ge=1, le=50)
+    telegram_max_retries: int = Field(5, ge=0)
+    web_host: str = "0.0.0.0"
+    web_port: int = Field(8080, ge=1, le=65535)
+    max_attachments: int = Field(5, ge=0, le=10)
+    max_attachment_mb: float = Field(20.0, gt=0)
+    reminder_hours: str = "24,2"
+    outbox_rate_per_second: float = Field(25.0, gt=0)
+    outbox_chat_interval_seconds: float = Field(1.0, ge=0)
+    outbox_interval_seconds: float = Field(5.0, gt=0)
+    log_level: str = "INFO"
+
+    @field_validator("default_locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        if value not in ("vi", "en"):
+            raise ValueError("DEFAULT_LOCALE must be 'vi' or 'en'")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"TIMEZONE {value!r} is not a known time zone (e.g. Asia/Ho_Chi_Minh)") from None
+        return value
+
+    @field_validator("admins")
+    @classmethod
+    def _admins_parse(cls, value: str) -> str:
+        parse_admins(value)  # a typo in ADMINS stops the start, not a staff member later
+        return value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def case_field_codes(self) -> tuple[str, ...]:
+        return tuple(code.strip() for code in self.case_fields.split(",") if code.strip())
+
+    @cached_property
+    def reminder_hours_before(self) -> tuple[int, ...]:
+        """REMINDER_HOURS=24,2: remind a day and two hours before the session."""
+        return tuple(int(part) for part in self.reminder_hours.split(",") if part.strip())
+
+    @field_validator("reminder_hours")
+    @classmethod
+    def _reminder_hours_parse(cls, value: str) -> str:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not all(part.isdecimal() and int(part) > 0 for part in parts):
+            raise ValueError("REMINDER_HOURS must be whole hours above 0 separated by commas, e.g. 24,2")
+        return value
+
+    @cached_property
+    def agency_names(self) -> tuple[str, ...]:
+        """Competent agencies a case can be forwarded to (AGENCIES, separated by ';')."""
+        return tuple(name.strip() for name in self.agencies.split(";") if name.strip())
+
+    @cached_property
+    def admin_keys(self) -> frozenset[UserKey]:
+        return parse_admins(self.admins)
+
+    @property
+    def retention_years(self) -> int:
+        return max(1, round(self.retention_days / 365))
+
+    def check_production_secrets(self) -> None:
+        """Refuse to start in production with a secret copied from `.env.example`."""
+        if self.environment != "production":
+            return
+        for name in ("telegram_bot_token", "telegram_webhook_secret"):
+            if EXAMPLE_SECRET_MARKER in getattr(self, name):
+                raise ValueError(f"{name.upper()} still holds the example value")
+        if self.telegram_webhook_url and len(self.telegram_webhook_secret) < 16:
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET must be set (16+ characters) for a webhook")
+        if self.database_url.startswith("sqlite"):
+            raise ValueError("production needs PostgreSQL (DATABASE_URL=postgresql+asyncpg://...)")

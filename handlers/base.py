@@ -1,0 +1,120 @@
+"""Conversations as tables of small steps.
+
+A flow is a set of named steps. Each step has `ask` (the prompt) and `handle`
+(what to do with the answer). `handle` returns the next step's name, a `Goto`
+to another flow, `END` — or raises `Invalid` to re-ask with a hint. The engine
+persists where the user is, so a flow never keeps state in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.dialog.types import Attachment, Capabilities, Option, Reply
+from bot.i18n import Translator
+from bot.settings import Settings
+from storage.models import Citizen, StaffRole
+from storage.staff import Actor
+
+
+class Invalid(Exception):
+    """The answer does not fit the step: tell the user why and ask again."""
+
+    def __init__(self, message_id: str, **fields: Any) -> None:
+        super().__init__(message_id)
+        self.message_id = message_id
+        self.fields = fields
+
+
+@dataclass(frozen=True)
+class Goto:
+    flow: str
+    step: str | None = None  # None: the flow's first step
+    data: dict[str, Any] | None = None  # None: keep the data; a dict replaces it
+
+
+END = Goto("", None)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The user's input as a step sees it."""
+
+    text: str = ""
+    choice: str | None = None  # payload of the chosen option, if any
+    phone: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass
+class Ctx:
+    db: AsyncSession
+    citizen: Citizen
+    t: Translator
+    settings: Settings
+    now: datetime
+    capabilities: Capabilities
+    data: dict[str, Any]
+    actor: Actor
+    replies: list[Reply] = field(default_factory=list)
+
+    def say(self, message_id: str, **fields: Any) -> None:
+        self.replies.append(Reply(self.t(message_id, **fields)))
+
+    def say_text(self, text: str) -> None:
+        """Text already built from catalog messages (a table, a list)."""
+        self.replies.append(Reply(text))
+
+    def option(self, payload: str, message_id: str, **fields: Any) -> Option:
+        return Option(payload, self.t(message_id, **fields))
+
+    def dt(self, moment: datetime) -> str:
+        return self.t.datetime(moment)
+
+    @property
+    def args(self) -> str:
+        """What followed the slash command that opened the flow (`/session 12` -> "12")."""
+        return str(self.data.get("args", ""))
+
+
+Next = str | Goto
+AskFn = Callable[[Ctx], Awaitable[Reply | Next]]
+HandleFn = Callable[[Ctx, Answer], Awaitable[Next]]
+
+
+@dataclass
+class Flow:
+    """A conversation: steps registered with `@flow.asks(name)` and `@flow.handles(name)`."""
+
+    name: str
+    first: str
+    command: str | None = None  # the slash command that opens it from anywhere ("sessions")
+    roles: frozenset[StaffRole] = frozenset()  # empty: anyone; else only staff with one of these
+    needs_consent: bool = True  # a citizen flow; staff work and /join are not personal-data collection
+    asks: dict[str, AskFn] = field(default_factory=dict)
+    handlers: dict[str, HandleFn] = field(default_factory=dict)
+    file_steps: set[str] = field(default_factory=set)  # steps that accept photos and documents
+
+    def ask(self, step: str) -> Callable[[AskFn], AskFn]:
+        def register(func: AskFn) -> AskFn:
+            self.asks[step] = func
+            return func
+
+        return register
+
+    def handle(self, step: str, *, files: bool = False) -> Callable[[HandleFn], HandleFn]:
+        def register(func: HandleFn) -> HandleFn:
+            self.handlers[step] = func
+            if files:
+                self.file_steps.add(step)
+            return func
+
+        return register
+
+    def has_step(self, step: str) -> bool:
+        return step in self.asks and step in self.handlers

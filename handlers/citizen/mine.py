@@ -1,0 +1,149 @@
+"""My registrations: list, view, edit the summary before the deadline, cancel."""
+
+from __future__ import annotations
+
+from bot.dialog.types import Option, Reply
+from handlers import inputs
+from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
+from handlers.citizen.views import registration_details
+from storage import registrations
+from storage.citizens import actor_of
+from storage.errors import DeadlinePassed, NotFound, SessionNotOpen
+from storage.models import Registration, RegistrationStatus
+from storage.rules import is_open_for_registration
+
+flow = Flow("mine", first="list")
+
+LIST_LIMIT = 10
+
+
+async def current(ctx: Ctx) -> Registration:
+    try:
+        return await registrations.own_registration(ctx.db, ctx.citizen.id, int(ctx.data["reg_id"]))
+    except (KeyError, NotFound):
+        raise Invalid("mine.not_found") from None
+
+
+@flow.ask("list")
+async def ask_list(ctx: Ctx) -> Reply:
+    own = (await registrations.list_own(ctx.db, ctx.citizen.id))[:LIST_LIMIT]
+    if not own:
+        return Reply(
+            ctx.t("mine.none"),
+            (ctx.option("register", "menu.register"), ctx.option("menu", "common.back_to_menu")),
+        )
+    options = [
+        Option(
+            f"r:{registration.id}",
+            ctx.t(
+                "mine.option",
+                code=registration.code,
+                when=ctx.dt(registration.session.starts_at),
+                status=ctx.t(f"registration.status.{registration.status.value}"),
+            ),
+        )
+        for registration in own
+    ]
+    return Reply(ctx.t("mine.ask"), (*options, ctx.option("menu", "common.back_to_menu")))
+
+
+@flow.handle("list")
+async def on_list(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "menu":
+        return END
+    if answer.choice == "register":
+        return Goto("register", data={})
+    if answer.choice and answer.choice.startswith("r:"):
+        ctx.data["reg_id"] = int(answer.choice[2:])
+        return "view"
+    raise Invalid("common.choose_option")
+
+
+def can_change(ctx: Ctx, registration: Registration) -> bool:
+    return registration.status != RegistrationStatus.CANCELLED and is_open_for_registration(
+        registration.session, ctx.now, ctx.settings.summary_lead_days
+    )
+
+
+@flow.ask("view")
+async def ask_view(ctx: Ctx) -> Reply:
+    registration = await current(ctx)
+    options = []
+    if can_change(ctx, registration):
+        options.append(ctx.option("edit", "mine.edit_summary"))
+    if registration.status != RegistrationStatus.CANCELLED and registration.session.starts_at > ctx.now:
+        options.append(ctx.option("cancel", "mine.cancel"))
+    options.append(ctx.option("list", "mine.back_to_list"))
+    text = registration_details(ctx, registration)
+    if registration.status != RegistrationStatus.CANCELLED and not can_change(ctx, registration):
+        text += "\n\n" + ctx.t("mine.locked")
+    return Reply(text, tuple(options))
+
+
+@flow.handle("view")
+async def on_view(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "list":
+        return "list"
+    if answer.choice == "edit":
+        return "edit_summary"
+    if answer.choice == "cancel":
+        return "cancel_confirm"
+    raise Invalid("common.choose_option")
+
+
+@flow.ask("edit_summary")
+async def ask_edit_summary(ctx: Ctx) -> Reply:
+    s = ctx.settings
+    return Reply(
+        ctx.t("mine.edit_summary.ask", min=s.summary_min_chars, max=s.summary_max_chars),
+        (ctx.option("view", "mine.keep_summary"),),
+    )
+
+
+@flow.handle("edit_summary")
+async def on_edit_summary(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "view":
+        return "view"
+    s = ctx.settings
+    summary = inputs.parse_summary(answer.text, s.summary_min_chars, s.summary_max_chars)
+    try:
+        await registrations.edit_summary(
+            ctx.db,
+            ctx.citizen,
+            int(ctx.data["reg_id"]),
+            summary,
+            now=ctx.now,
+            lead_days=s.summary_lead_days,
+        )
+    except DeadlinePassed as closed:
+        ctx.say("mine.deadline_passed", deadline=ctx.dt(closed.deadline))
+        return "view"
+    except (SessionNotOpen, NotFound):
+        ctx.say("mine.cannot_change")
+        return "view"
+    ctx.say("mine.summary_saved")
+    return "view"
+
+
+@flow.ask("cancel_confirm")
+async def ask_cancel(ctx: Ctx) -> Reply:
+    registration = await current(ctx)
+    return Reply(
+        ctx.t("mine.cancel.ask", code=registration.code),
+        (ctx.option("yes", "mine.cancel.yes"), ctx.option("no", "mine.cancel.no")),
+    )
+
+
+@flow.handle("cancel_confirm")
+async def on_cancel(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "no":
+        return "view"
+    if answer.choice != "yes":
+        raise Invalid("common.choose_option")
+    registration = await current(ctx)
+    if registration.session.starts_at <= ctx.now:
+        ctx.say("mine.cannot_change")
+        return "view"
+    await registrations.cancel(ctx.db, registration, now=ctx.now, actor=actor_of(ctx.citizen))
+    ctx.say("mine.cancelled", code=registration.code)
+    return "list"

@@ -1,0 +1,472 @@
+"""Registering for a session: endpoint → session → identity → case → review → code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.dialog.types import Option, Reply
+from handlers import inputs
+from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
+from handlers.citizen.views import case_type_label, field_label, seat_details, seat_label
+from storage import registrations, sessions
+from storage.endpoints import search_endpoints
+from storage.errors import AlreadyRegistered, DeadlinePassed, SessionNotOpen, TooManyPeople
+from storage.models import CaseType, RegistrationStatus
+from storage.registrations import Draft, max_representatives
+
+flow = Flow("register", first="endpoint")
+
+ENDPOINT_PAGE_SIZE = 6
+IDENTITY_STEPS = ("name", "phone", "id_number", "address")
+EDITABLE = (
+    *IDENTITY_STEPS,
+    "case_type",
+    "field",
+    "summary",
+    "attachments",
+    "agency",
+    "group",
+    "session",
+)
+
+
+def after(ctx: Ctx, natural_next: str) -> str:
+    """Back to the review screen when the step was opened from it."""
+    return "review" if ctx.data.get("editing") else natural_next
+
+
+# --- endpoint -----------------------------------------------------------------
+
+
+@flow.ask("endpoint")
+async def ask_endpoint(ctx: Ctx) -> Reply:
+    query = ctx.data.get("ep_query", "")
+    page = await search_endpoints(ctx.db, query, ctx.data.get("ep_page", 0), ENDPOINT_PAGE_SIZE)
+    options = [Option(f"ep:{endpoint.id}", endpoint.name) for endpoint in page.items]
+    if page.page > 0:
+        options.append(ctx.option("prev", "common.prev_page"))
+    if page.page + 1 < page.pages:
+        options.append(ctx.option("next", "common.next_page"))
+    if query:
+        options.append(ctx.option("all", "register.endpoint.show_all"))
+    text = ctx.t("register.endpoint.ask", page=page.page + 1, pages=page.pages)
+    if query:
+        text = ctx.t("register.endpoint.results", query=query, count=page.total) + "\n" + text
+    return Reply(text, tuple(options))
+
+
+@flow.handle("endpoint")
+async def on_endpoint(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice in ("prev", "next"):
+        ctx.data["ep_page"] = ctx.data.get("ep_page", 0) + (1 if answer.choice == "next" else -1)
+        return "endpoint"
+    if answer.choice == "all":
+        ctx.data["ep_query"], ctx.data["ep_page"] = "", 0
+        return "endpoint"
+    if answer.choice and answer.choice.startswith("ep:"):
+        endpoint_id = int(answer.choice[3:])
+        if endpoint_id != ctx.data.get("endpoint_id"):
+            ctx.data.pop("se_id", None)
+        ctx.data["endpoint_id"] = endpoint_id
+        return "session"
+    query = " ".join(answer.text.split())[:100]
+    if not query:
+        raise Invalid("register.endpoint.type_name")
+    found = await search_endpoints(ctx.db, query, 0, ENDPOINT_PAGE_SIZE)
+    if not found.total:
+        raise Invalid("register.endpoint.none", query=query)
+    ctx.data["ep_query"], ctx.data["ep_page"] = query, 0
+    return "endpoint"
+
+
+# --- session --------------------------------------------------------------------
+
+
+@flow.ask("session")
+async def ask_session(ctx: Ctx) -> Reply:
+    seats = await sessions.open_seats_at(
+        ctx.db, ctx.data["endpoint_id"], ctx.now, ctx.settings.summary_lead_days
+    )
+    back = ctx.option("back", "register.session.other_endpoint")
+    if not seats:
+        none = ctx.t("register.session.none", days=ctx.settings.summary_lead_days)
+        return Reply(none, (back, ctx.option("menu", "common.back_to_menu")))
+    details = "\n\n".join(seat_details(ctx, seat) for seat in seats)
+    options = tuple(Option(f"s:{seat.session_endpoint_id}", seat_label(ctx, seat)) for seat in seats)
+    return Reply(ctx.t("register.session.ask") + "\n\n" + details, (*options, back))
+
+
+@flow.handle("session")
+async def on_session(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "back":
+        return "endpoint"
+    if answer.choice == "menu":
+        return END
+    if not answer.choice or not answer.choice.startswith("s:"):
+        raise Invalid("common.choose_option")
+    seat = await sessions.seat(ctx.db, int(answer.choice[2:]), ctx.settings.summary_lead_days)
+    if seat is None or ctx.now > seat.deadline:
+        raise Invalid("register.session.closed_now")
+    ctx.data["se_id"] = seat.session_endpoint_id
+    if not seat.seats_left:
+        return "waitlist"
+    return after(ctx, "name")
+
+
+@flow.ask("waitlist")
+async def ask_waitlist(ctx: Ctx) -> Reply:
+    return Reply(
+        ctx.t("register.waitlist.ask"),
+        (ctx.option("yes", "register.waitlist.join"), ctx.option("no", "register.session.other")),
+    )
+
+
+@flow.handle("waitlist")
+async def on_waitlist(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "yes":
+        return after(ctx, "name")
+    if answer.choice == "no":
+        return "session"
+    raise Invalid("common.choose_option")
+
+
+# --- identity (prefilled from the profile when known) ----------------------------
+
+
+async def keep_option(ctx: Ctx, known: str | None) -> tuple[Option, ...]:
+    """Offer the saved value. A denouncer's identity is not echoed, so only "keep" is shown."""
+    if not known:
+        return ()
+    if await registrations.has_denounced(ctx.db, ctx.citizen.id):
+        return (ctx.option("keep", "register.keep_saved"),)
+    return (ctx.option("keep", "register.keep", value=known),)
+
+
+def known_value(ctx: Ctx, field: str) -> str | None:
+    value = ctx.data.get(field) or getattr(ctx.citizen, field)
+    return str(value) if value else None
+
+
+IdentityParser = Callable[[Ctx, Answer], str]
+
+
+def identity_step(step: str, field: str, next_step: str, parse: IdentityParser) -> None:
+    """One identity step: ask (offering the saved value), check the answer, store it."""
+
+    @flow.ask(step)
+    async def ask(ctx: Ctx) -> Reply:
+        phone_button = step == "phone" and ctx.capabilities.phone_request
+        return Reply(
+            ctx.t(f"register.{step}.ask"),
+            await keep_option(ctx, known_value(ctx, field)),
+            ask_phone=ctx.t("register.phone.share") if phone_button else "",
+        )
+
+    @flow.handle(step)
+    async def handle(ctx: Ctx, answer: Answer) -> Next:
+        known = known_value(ctx, field)
+        ctx.data[field] = known if answer.choice == "keep" and known else parse(ctx, answer)
+        if step == "phone":
+            ctx.say("register.phone.saved", phone=ctx.data[field])
+        return after(ctx, next_step)
+
+
+identity_step("name", "full_name", "phone", lambda ctx, answer: inputs.parse_name(answer.text))
+identity_step(
+    "phone", "phone", "id_number", lambda ctx, answer: inputs.parse_phone(answer.phone or answer.text)
+)
+identity_step(
+    "id_number", "id_number", "address", lambda ctx, answer: inputs.parse_id_number(answer.text, ctx.now)
+)
+identity_step("address", "address", "case_type", lambda ctx, answer: inputs.parse_address(answer.text))
+
+
+# --- the case ---------------------------------------------------------------------
+
+
+@flow.ask("case_type")
+async def ask_case_type(ctx: Ctx) -> Reply:
+    return Reply(
+        ctx.t("register.case_type.ask"),
+        tuple(Option(kind.value, case_type_label(ctx, kind)) for kind in CaseType),
+    )
+
+
+@flow.handle("case_type")
+async def on_case_type(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice not in {kind.value for kind in CaseType}:
+        raise Invalid("common.choose_option")
+    ctx.data["case_type"] = answer.choice
+    if answer.choice == CaseType.DENUNCIATION:
+        ctx.say("register.case_type.denunciation_note")
+    return after(ctx, "field")
+
+
+@flow.ask("field")
+async def ask_field(ctx: Ctx) -> Reply:
+    codes = ctx.settings.case_field_codes
+    return Reply(ctx.t("register.field.ask"), tuple(Option(code, field_label(ctx, code)) for code in codes))
+
+
+@flow.handle("field")
+async def on_field(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice not in ctx.settings.case_field_codes:
+        raise Invalid("common.choose_option")
+    ctx.data["field"] = answer.choice
+    return after(ctx, "summary")
+
+
+@flow.ask("summary")
+async def ask_summary(ctx: Ctx) -> Reply:
+    s = ctx.settings
+    return Reply(ctx.t("register.summary.ask", min=s.summary_min_chars, max=s.summary_max_chars))
+
+
+@flow.handle("summary")
+async def on_summary(ctx: Ctx, answer: Answer) -> Next:
+    s = ctx.settings
+    ctx.data["summary"] = inputs.parse_summary(answer.text, s.summary_min_chars, s.summary_max_chars)
+    return after(ctx, "attachments")
+
+
+def attachment_names(ctx: Ctx) -> str:
+    return ", ".join(item["name"] for item in ctx.data.get("attachments", [])) or "—"
+
+
+@flow.ask("attachments")
+async def ask_attachments(ctx: Ctx) -> Reply | Next:
+    if not ctx.capabilities.documents or not ctx.settings.max_attachments:
+        return after(ctx, "agency")  # this channel cannot carry files
+    files = ctx.data.get("attachments", [])
+    s = ctx.settings
+    text = ctx.t("register.attachments.ask", most=s.max_attachments, max_mb=int(s.max_attachment_mb))
+    options = [ctx.option("done", "register.attachments.done" if files else "register.attachments.skip")]
+    if files:
+        text += "\n\n" + ctx.t("register.attachments.list", count=len(files), names=attachment_names(ctx))
+        options.append(ctx.option("clear", "register.attachments.clear"))
+    return Reply(text, tuple(options))
+
+
+@flow.handle("attachments", files=True)
+async def on_attachments(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "done":
+        return after(ctx, "agency")
+    if answer.choice == "clear":
+        ctx.data["attachments"] = []
+        return "attachments"
+    if not answer.attachments:
+        raise Invalid("register.attachments.hint")
+    files = list(ctx.data.get("attachments", []))
+    max_bytes = int(ctx.settings.max_attachment_mb * 1_000_000)
+    for attachment in answer.attachments:
+        if len(files) >= ctx.settings.max_attachments:
+            ctx.say("input.attachment.too_many", most=ctx.settings.max_attachments)
+            break
+        try:
+            inputs.check_attachment(attachment, max_bytes)
+        except Invalid as refused:
+            ctx.say(refused.message_id, **refused.fields)
+            continue
+        files.append(
+            {
+                "kind": attachment.kind,
+                "file_id": attachment.file_id,
+                "name": attachment.name or f"{attachment.kind}.jpg",
+                "mime_type": attachment.mime_type,
+                "size": attachment.size,
+            }
+        )
+    ctx.data["attachments"] = files
+    return "attachments"
+
+
+@flow.ask("agency")
+async def ask_agency(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("register.agency.ask"), (ctx.option("none", "register.agency.none"),))
+
+
+@flow.handle("agency")
+async def on_agency(ctx: Ctx, answer: Answer) -> Next:
+    ctx.data["agency"] = "" if answer.choice == "none" else inputs.parse_agency(answer.text)
+    return after(ctx, "group")
+
+
+@flow.ask("group")
+async def ask_group(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("register.group.ask"), (ctx.option("alone", "register.group.alone"),))
+
+
+@flow.handle("group")
+async def on_group(ctx: Ctx, answer: Answer) -> Next:
+    size = 1 if answer.choice == "alone" else inputs.parse_group_size(answer.text)
+    ctx.data["group_size"] = size
+    if max_representatives(size):
+        return "representatives"
+    ctx.data["representatives"] = []
+    return "review"
+
+
+@flow.ask("representatives")
+async def ask_representatives(ctx: Ctx) -> Reply:
+    size = ctx.data["group_size"]
+    return Reply(ctx.t("register.representatives.ask", size=size, most=max_representatives(size)))
+
+
+@flow.handle("representatives")
+async def on_representatives(ctx: Ctx, answer: Answer) -> Next:
+    most = max_representatives(ctx.data["group_size"])
+    ctx.data["representatives"] = inputs.parse_representatives(answer.text, most)
+    return "review"
+
+
+# --- review and submit ------------------------------------------------------------
+
+
+@flow.ask("review")
+async def ask_review(ctx: Ctx) -> Reply | Next:
+    ctx.data["editing"] = True
+    seat = await sessions.seat(ctx.db, ctx.data["se_id"], ctx.settings.summary_lead_days)
+    if seat is None:
+        return "session"
+    d = ctx.data
+    representatives = ", ".join(d.get("representatives") or []) or "—"
+    text = ctx.t(
+        "register.review",
+        session=seat_details(ctx, seat),
+        name=d["full_name"],
+        phone=d["phone"],
+        id_number=d["id_number"],
+        address=d["address"],
+        case_type=case_type_label(ctx, d["case_type"]),
+        field=field_label(ctx, d["field"]),
+        summary=d["summary"],
+        agency=d["agency"] or ctx.t("register.agency.none"),
+        group_size=d["group_size"],
+        representatives=representatives,
+        attachments=attachment_names(ctx),
+    )
+    return Reply(
+        text,
+        (
+            ctx.option("confirm", "register.confirm"),
+            ctx.option("edit", "register.edit"),
+            ctx.option("cancel", "register.discard"),
+        ),
+    )
+
+
+@flow.handle("review")
+async def on_review(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "edit":
+        return "edit"
+    if answer.choice == "cancel":
+        ctx.say("common.cancelled")
+        return Goto("menu", data={})
+    if answer.choice != "confirm":
+        raise Invalid("common.choose_option")
+    return await submit(ctx)
+
+
+@flow.ask("edit")
+async def ask_edit(ctx: Ctx) -> Reply:
+    options = tuple(ctx.option(step, f"register.edit.{step}") for step in EDITABLE)
+    return Reply(ctx.t("register.edit.ask"), (*options, ctx.option("review", "register.edit.back")))
+
+
+@flow.handle("edit")
+async def on_edit(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "review":
+        return "review"
+    if answer.choice not in EDITABLE:
+        raise Invalid("common.choose_option")
+    return answer.choice
+
+
+@flow.ask("closed")
+async def ask_closed(ctx: Ctx) -> Reply:
+    options = [ctx.option("menu", "common.back_to_menu")]
+    if ctx.data.get("next_se_id"):
+        options.insert(0, ctx.option("next", "register.closed.take_next"))
+    return Reply(ctx.t("register.closed.ask"), tuple(options))
+
+
+@flow.handle("closed")
+async def on_closed(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "next" and ctx.data.get("next_se_id"):
+        ctx.data["se_id"] = ctx.data.pop("next_se_id")
+        return "review"
+    if answer.choice == "menu":
+        return END
+    raise Invalid("common.choose_option")
+
+
+async def submit(ctx: Ctx) -> Next:
+    d = ctx.data
+    draft = Draft(
+        session_endpoint_id=d["se_id"],
+        full_name=d["full_name"],
+        phone=d["phone"],
+        id_number=d["id_number"],
+        address=d["address"],
+        case_type=CaseType(d["case_type"]),
+        field=d["field"],
+        summary=d["summary"],
+        prior_agency=d["agency"],
+        group_size=d["group_size"],
+        representatives=d.get("representatives") or [],
+        attachments=d.get("attachments") or [],
+    )
+    try:
+        registration = await registrations.submit(
+            ctx.db,
+            ctx.citizen,
+            draft,
+            now=ctx.now,
+            lead_days=ctx.settings.summary_lead_days,
+            tz=ctx.settings.tz,
+        )
+    except DeadlinePassed as closed:
+        ctx.say(
+            "register.deadline_passed",
+            deadline=ctx.dt(closed.deadline),
+            days=ctx.settings.summary_lead_days,
+        )
+        if closed.next_session_id:
+            seat = await sessions.seat(ctx.db, closed.next_session_id, ctx.settings.summary_lead_days)
+            assert seat is not None
+            ctx.say("register.next_session", details=seat_details(ctx, seat))
+            d["next_se_id"] = closed.next_session_id
+        else:
+            ctx.say("register.no_next_session")
+        return "closed"
+    except SessionNotOpen:
+        ctx.say("register.session.cancelled")
+        return "session"
+    except AlreadyRegistered as already:
+        ctx.say("register.already", code=already.code or "—")
+        return Goto("menu", data={})
+    except TooManyPeople as full:
+        ctx.say("register.too_many_people", capacity=full.capacity)
+        return "edit"
+
+    # Remember the identity for next time (the citizen consented to its use).
+    citizen = ctx.citizen
+    citizen.full_name, citizen.phone = draft.full_name, draft.phone
+    citizen.id_number, citizen.address = draft.id_number, draft.address
+    seat = await sessions.seat(ctx.db, registration.session_endpoint_id, ctx.settings.summary_lead_days)
+    assert seat is not None
+    message = (
+        "register.done.confirmed"
+        if registration.status == RegistrationStatus.CONFIRMED
+        else "register.done.waitlisted"
+    )
+    # No name, phone or address here: a denouncer's identity is never echoed back.
+    ctx.say(
+        message,
+        code=registration.code,
+        when=ctx.dt(seat.starts_at),
+        endpoint=seat.endpoint_name,
+        address=seat.endpoint_address or "—",
+        deadline=ctx.dt(seat.deadline),
+    )
+    return Goto("menu", data={})

@@ -1,0 +1,61 @@
+"""How sessions and registrations read in chat, in one place."""
+
+from __future__ import annotations
+
+from handlers.base import Ctx
+from storage.models import CaseType, Registration
+from storage.rules import summary_deadline
+from storage.sessions import SessionSeat
+from storage.text import mask_name
+
+
+def seat_label(ctx: Ctx, seat: SessionSeat) -> str:
+    if seat.seats_left:
+        return ctx.t("session.option", when=ctx.dt(seat.starts_at), left=seat.seats_left)
+    return ctx.t("session.option_full", when=ctx.dt(seat.starts_at))
+
+
+def seat_details(ctx: Ctx, seat: SessionSeat) -> str:
+    return ctx.t(
+        "session.details",
+        title=seat.title,
+        when=ctx.dt(seat.starts_at),
+        endpoint=seat.endpoint_name,
+        address=seat.endpoint_address or "—",
+        left=seat.seats_left,
+        capacity=seat.capacity,
+        deadline=ctx.dt(seat.deadline),
+    )
+
+
+def case_type_label(ctx: Ctx, case_type: CaseType | str) -> str:
+    return ctx.t(f"case_type.{CaseType(case_type).value}")
+
+
+def field_label(ctx: Ctx, code: str) -> str:
+    return ctx.t(f"field.{code}")
+
+
+def holder_name(registration: Registration) -> str:
+    """The name to show in lists: masked for a denunciation (Luật Tố cáo, Art. 9)."""
+    name = registration.full_name or ""
+    return mask_name(name) if registration.case_type == CaseType.DENUNCIATION else name
+
+
+def registration_details(ctx: Ctx, registration: Registration) -> str:
+    session = registration.session
+    link = registration.session_endpoint
+    return ctx.t(
+        "registration.details",
+        code=registration.code,
+        status=ctx.t(f"registration.status.{registration.status.value}"),
+        title=session.title,
+        when=ctx.dt(session.starts_at),
+        endpoint=link.endpoint.name,
+        address=link.endpoint.address or "—",
+        deadline=ctx.dt(summary_deadline(session.starts_at, ctx.settings.summary_lead_days)),
+        name=holder_name(registration) or "—",
+        case_type=case_type_label(ctx, registration.case_type),
+        field=field_label(ctx, registration.field),
+        summary=registration.summary or "—",
+    )

@@ -1,0 +1,211 @@
+"""Parsing what citizens type: names, phone numbers, CCCD numbers, counts.
+
+Each parser returns the clean value or raises `Invalid` with the message that
+tells the user what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+
+import phonenumbers
+
+from bot.dialog.types import Attachment
+from handlers.base import Invalid
+
+NAME_MIN, NAME_MAX = 2, 100
+ADDRESS_MIN, ADDRESS_MAX = 5, 300
+AGENCY_MAX = 300
+MAX_GROUP_SIZE = 500
+
+# The 63 province codes printed on CCCD cards (Decree 137/2015, Circular 07/2016);
+# cards issued before the 2025 province mergers keep them.
+PROVINCE_CODES = frozenset(
+    [
+        "001",
+        "002",
+        "004",
+        "006",
+        "008",
+        "010",
+        "011",
+        "012",
+        "014",
+        "015",
+        "017",
+        "019",
+        "020",
+        "022",
+        "024",
+        "025",
+        "026",
+        "027",
+        "030",
+        "031",
+        "033",
+        "034",
+        "035",
+        "036",
+        "037",
+        "038",
+        "040",
+        "042",
+        "044",
+        "045",
+        "046",
+        "048",
+        "049",
+        "051",
+        "052",
+        "054",
+        "056",
+        "058",
+        "060",
+        "062",
+        "064",
+        "066",
+        "067",
+        "068",
+        "070",
+        "072",
+        "074",
+        "075",
+        "077",
+        "079",
+        "080",
+        "082",
+        "083",
+        "084",
+        "086",
+        "087",
+        "089",
+        "091",
+        "092",
+        "093",
+        "094",
+        "095",
+        "096",
+    ]
+)
+NAME_PUNCTUATION = frozenset(" .'-")
+
+
+def has_emoji_or_symbols(text: str) -> bool:
+    return any(unicodedata.category(ch).startswith(("S", "C")) for ch in text)
+
+
+def parse_name(text: str) -> str:
+    name = " ".join(text.split())
+    if not name:
+        raise Invalid("input.name.empty")
+    if len(name) > NAME_MAX:
+        raise Invalid("input.name.too_long", max=NAME_MAX)
+    if len(name) < NAME_MIN or not all(ch.isalpha() or ch in NAME_PUNCTUATION for ch in name):
+        raise Invalid("input.name.invalid")
+    return name.title() if name.islower() or name.isupper() else name
+
+
+def parse_phone(text: str) -> str:
+    """A Vietnamese number as `0…`, `84…` or `+84…` (spaces, dots, dashes allowed) -> E.164."""
+    raw = re.sub(r"[\s.\-()]", "", text)
+    if not re.fullmatch(r"\+?[0-9]+", raw):  # phonenumbers would read letters as keypad digits
+        raise Invalid("input.phone.invalid")
+    if raw.startswith("84") and len(raw) >= 11:
+        raw = "+" + raw
+    try:
+        number = phonenumbers.parse(raw, "VN")
+    except phonenumbers.NumberParseException:
+        raise Invalid("input.phone.invalid") from None
+    if number.country_code != 84 or not phonenumbers.is_valid_number(number):
+        raise Invalid("input.phone.invalid")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_id_number(text: str, now: datetime) -> str:
+    """A CCCD: 12 digits = province (3), century and sex (1), birth year (2), serial (6)."""
+    digits = re.sub(r"[\s.\-]", "", text)
+    if not re.fullmatch(r"[0-9]{12}", digits):  # isdigit() also takes "²", which int() refuses
+        raise Invalid("input.id_number.length")
+    if digits[:3] not in PROVINCE_CODES:
+        raise Invalid("input.id_number.province")
+    century_digit = int(digits[3])
+    if century_digit > 3:  # 0/1: born 1900s, 2/3: born 2000s
+        raise Invalid("input.id_number.invalid")
+    birth_year = 1900 + 100 * (century_digit // 2) + int(digits[4:6])
+    if birth_year > now.year:
+        raise Invalid("input.id_number.invalid")
+    return digits
+
+
+def parse_address(text: str) -> str:
+    address = " ".join(text.split())
+    if len(address) < ADDRESS_MIN:
+        raise Invalid("input.address.too_short", min=ADDRESS_MIN)
+    if len(address) > ADDRESS_MAX:
+        raise Invalid("input.address.too_long", max=ADDRESS_MAX, length=len(address))
+    if has_emoji_or_symbols(address.replace("/", "").replace("+", "")):
+        raise Invalid("input.address.invalid")
+    return address
+
+
+def parse_summary(text: str, min_chars: int, max_chars: int) -> str:
+    # Control characters (a NUL breaks PostgreSQL text) go; line breaks and tabs stay.
+    printable = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    summary = "\n".join(line.rstrip() for line in printable.strip().splitlines()).strip()
+    if len(summary) < min_chars:
+        raise Invalid("input.summary.too_short", min=min_chars, length=len(summary))
+    if len(summary) > max_chars:
+        raise Invalid("input.summary.too_long", max=max_chars, length=len(summary))
+    return summary
+
+
+def parse_agency(text: str) -> str:
+    agency = " ".join(text.split())
+    if not agency:
+        raise Invalid("input.agency.empty")
+    if len(agency) > AGENCY_MAX:
+        raise Invalid("input.agency.too_long", max=AGENCY_MAX, length=len(agency))
+    return agency
+
+
+def parse_group_size(text: str) -> int:
+    digits = text.strip()
+    if not digits.isdecimal() or not 1 <= int(digits) <= MAX_GROUP_SIZE:
+        raise Invalid("input.group_size.invalid", max=MAX_GROUP_SIZE)
+    return int(digits)
+
+
+def parse_representatives(text: str, most: int) -> list[str]:
+    """Names separated by new lines, commas or semicolons."""
+    parts = [part for part in re.split(r"[\n,;]+", text) if part.strip()]
+    if not parts:
+        raise Invalid("input.representatives.empty", most=most)
+    if len(parts) > most:
+        raise Invalid("input.representatives.too_many", most=most, count=len(parts))
+    return [parse_name(part) for part in parts]
+
+
+ALLOWED_FILE_TYPES = {
+    ".pdf": "application/pdf",
+    ".doc": "application/msword",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+}
+
+
+def check_attachment(attachment: Attachment, max_bytes: int) -> None:
+    """Photos, PDF and Word documents up to the size limit; anything else is refused."""
+    name = attachment.name or attachment.kind
+    if attachment.kind not in ("photo", "document"):
+        raise Invalid("input.attachment.kind", name=name)
+    if attachment.kind == "document":
+        extension = "." + attachment.name.rsplit(".", 1)[-1].lower() if "." in attachment.name else ""
+        known_type = attachment.mime_type in ALLOWED_FILE_TYPES.values()
+        if extension not in ALLOWED_FILE_TYPES and not known_type:
+            raise Invalid("input.attachment.kind", name=name)
+    if attachment.size > max_bytes:
+        raise Invalid("input.attachment.too_big", name=name, max_mb=max_bytes // 1_000_000)

@@ -1,0 +1,53 @@
+"""Main menu, help and language."""
+
+from __future__ import annotations
+
+from bot.dialog.types import Reply
+from bot.i18n import SUPPORTED_LOCALES
+from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
+from handlers.onboarding import language_options, set_locale
+
+MENU_ITEMS = ("register", "mine", "sessions", "privacy", "help", "language")
+
+menu = Flow("menu", first="main")
+help_flow = Flow("help", first="show")
+language = Flow("language", first="choose")
+
+
+@menu.ask("main")
+async def ask_menu(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("menu.title"), tuple(ctx.option(item, f"menu.{item}") for item in MENU_ITEMS))
+
+
+@menu.handle("main")
+async def on_menu(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice in MENU_ITEMS:
+        return Goto(answer.choice, data={})
+    raise Invalid("menu.unknown")
+
+
+@help_flow.ask("show")
+async def ask_help(ctx: Ctx) -> Reply:
+    text = ctx.t("help.text", days=ctx.settings.summary_lead_days)
+    return Reply(text, (ctx.option("menu", "common.back_to_menu"),))
+
+
+@help_flow.handle("show")
+async def on_help(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "menu":
+        return END
+    raise Invalid("common.choose_option")
+
+
+@language.ask("choose")
+async def ask_language(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("language.ask"), language_options(ctx))
+
+
+@language.handle("choose")
+async def on_language(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice not in SUPPORTED_LOCALES:
+        raise Invalid("common.choose_option")
+    set_locale(ctx, answer.choice)
+    ctx.say("language.changed")
+    return END

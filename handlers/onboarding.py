@@ -1,0 +1,70 @@
+"""First contact: language, privacy notice and an explicit consent choice.
+
+Nothing personal is asked before consent; refusing ends politely and the
+citizen can come back to the notice at any time.
+"""
+
+from __future__ import annotations
+
+from bot.dialog.types import Option, Reply
+from bot.i18n import SUPPORTED_LOCALES, Translator
+from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
+from storage import citizens
+
+flow = Flow("onboarding", first="language")
+
+
+def language_options(ctx: Ctx) -> tuple[Option, ...]:
+    return tuple(ctx.option(code, f"language.{code}") for code in SUPPORTED_LOCALES)
+
+
+def set_locale(ctx: Ctx, locale: str) -> None:
+    ctx.citizen.locale = locale
+    ctx.t = Translator(locale, ctx.settings.tz)
+
+
+@flow.ask("language")
+async def ask_language(ctx: Ctx) -> Reply | Next:
+    if ctx.citizen.locale:
+        return "consent"
+    return Reply(ctx.t("onboarding.welcome"), language_options(ctx))
+
+
+@flow.handle("language")
+async def on_language(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice not in SUPPORTED_LOCALES:
+        raise Invalid("common.choose_option")
+    set_locale(ctx, answer.choice)
+    return "consent"
+
+
+@flow.ask("consent")
+async def ask_consent(ctx: Ctx) -> Reply:
+    return Reply(
+        ctx.t("consent.notice", version=ctx.settings.consent_version, years=ctx.settings.retention_years),
+        (ctx.option("agree", "consent.agree"), ctx.option("refuse", "consent.refuse")),
+    )
+
+
+@flow.handle("consent")
+async def on_consent(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "agree":
+        citizens.give_consent(ctx.db, ctx.citizen, ctx.settings.consent_version, now=ctx.now)
+        ctx.say("consent.thanks")
+        return Goto("menu", data={})
+    if answer.choice == "refuse":
+        citizens.refuse_consent(ctx.db, ctx.citizen, ctx.settings.consent_version, now=ctx.now)
+        ctx.say("consent.refused")
+        return "goodbye"
+    raise Invalid("consent.choose")
+
+
+@flow.ask("goodbye")
+async def ask_goodbye(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("consent.come_back"), (ctx.option("again", "consent.review_again"),))
+
+
+@flow.handle("goodbye")
+async def on_goodbye(ctx: Ctx, answer: Answer) -> Next:
+    # Whatever they send, show the notice again: consent is only ever a clear choice.
+    return "consent"

@@ -1,0 +1,40 @@
+"""All flows the engine knows, by name."""
+
+from __future__ import annotations
+
+from handlers import menu, onboarding
+from handlers.base import Flow
+from handlers.citizen import mine, privacy, register, upcoming
+from handlers.staff import access, broadcast, exports, review, schedule, sessions
+
+
+def all_flows() -> dict[str, Flow]:
+    flows = [
+        onboarding.flow,
+        menu.menu,
+        menu.help_flow,
+        menu.language,
+        register.flow,
+        mine.flow,
+        upcoming.flow,
+        privacy.flow,
+        access.home,
+        access.invite,
+        access.join,
+        access.members,
+        sessions.overview,
+        sessions.detail,
+        sessions.create,
+        review.queue,
+        review.outcome,
+        review.search,
+        exports.export,
+        exports.stats,
+        schedule.move,
+        schedule.drop,
+        broadcast.write,
+        broadcast.watch,
+    ]
+    by_name = {flow.name: flow for flow in flows}
+    assert len(by_name) == len(flows), "two flows share a name"
+    return by_name

@@ -1,0 +1,155 @@
+"""Staff access: the staff home, /invite, /join CODE, /staff (list and revoke)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.dialog.types import Option, Reply
+from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
+from handlers.staff.common import ADMIN, STAFF, back_home, chosen_scope, scope_names
+from storage import staff
+
+INVITE_VALID_FOR = timedelta(hours=72)
+# Commands shown on the staff home, by who may use them.
+OFFICER_COMMANDS = ("sessions", "session", "review", "find", "outcome", "export", "stats")
+ADMIN_COMMANDS = ("newsession", "reschedule", "cancelsession", "broadcast", "broadcasts", "invite", "staff")
+
+home = Flow("staff_home", first="show", roles=STAFF, needs_consent=False)
+invite = Flow("invite", first="scope", command="invite", roles=ADMIN, needs_consent=False)
+join = Flow("join", first="code", command="join", needs_consent=False)
+members = Flow("staff", first="list", command="staff", roles=ADMIN, needs_consent=False)
+
+
+@home.ask("show")
+async def ask_home(ctx: Ctx) -> Reply:
+    commands = OFFICER_COMMANDS + (ADMIN_COMMANDS if ctx.actor.is_admin else ())
+    lines = "\n".join(ctx.t(f"staff.command.{command}") for command in commands)
+    role = ctx.t(f"staff.role.{ctx.actor.role}")
+    return Reply(ctx.t("staff.home", role=role, commands=lines))
+
+
+@home.handle("show")
+async def on_home(ctx: Ctx, answer: Answer) -> Next:
+    raise Invalid("staff.unknown_command")
+
+
+# --- /invite ----------------------------------------------------------------------
+
+
+@invite.ask("scope")
+async def ask_scope(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("staff.invite.scope"), (ctx.option("all", "staff.scope.all"),))
+
+
+@invite.handle("scope")
+async def on_scope(ctx: Ctx, answer: Answer) -> Next:
+    ctx.data["endpoint_ids"] = await chosen_scope(ctx, answer)
+    return "denouncers"
+
+
+@invite.ask("denouncers")
+async def ask_denouncers(ctx: Ctx) -> Reply:
+    return Reply(
+        ctx.t("staff.invite.denouncers"),
+        (ctx.option("no", "staff.invite.denouncers_no"), ctx.option("yes", "staff.invite.denouncers_yes")),
+    )
+
+
+@invite.handle("denouncers")
+async def on_denouncers(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice not in ("yes", "no"):
+        raise Invalid("common.choose_option")
+    code, created = await staff.create_invite(
+        ctx.db,
+        by=ctx.actor,
+        endpoint_ids=ctx.data.get("endpoint_ids"),
+        see_denouncers=answer.choice == "yes",
+        valid_for=INVITE_VALID_FOR,
+        now=ctx.now,
+    )
+    ctx.say(
+        "staff.invite.created",
+        code=code,
+        expires=ctx.dt(created.expires_at),
+        scope=await scope_names(ctx, created.endpoint_ids),
+    )
+    return Goto("staff_home", data={})
+
+
+# --- /join CODE -------------------------------------------------------------------
+
+
+@join.ask("code")
+async def ask_join(ctx: Ctx) -> Reply | Next:
+    code = ctx.args
+    if not code:
+        ctx.say("staff.usage.join")
+        return Goto("staff_home" if ctx.actor.is_staff else "menu", data={})
+    try:
+        member = await staff.join(ctx.db, ctx.actor.key, code, now=ctx.now)
+    except staff.InviteError as refused:
+        ctx.say(f"staff.join.{refused.reason}")
+        return Goto("staff_home" if ctx.actor.is_staff else "menu", data={})
+    ctx.actor = await staff.actor_for(ctx.db, ctx.actor.key, ctx.settings.admin_keys)
+    ctx.say("staff.join.done", scope=await scope_names(ctx, member.endpoint_ids))
+    return Goto("staff_home", data={})
+
+
+join.handle("code")(back_home)  # never waits there: the ask always moves on
+
+
+# --- /staff -----------------------------------------------------------------------
+
+
+@members.ask("list")
+async def ask_members(ctx: Ctx) -> Reply:
+    rows = await staff.list_staff(ctx.db)
+    if not rows:
+        return Reply(ctx.t("staff.list.none"))
+    lines, options = [], []
+    for member in rows:
+        lines.append(
+            ctx.t(
+                "staff.list.item",
+                who=f"{member.channel}:{member.user_id}",
+                role=ctx.t(f"staff.role.{member.role.value}"),
+                scope=await scope_names(ctx, member.endpoint_ids),
+                denouncers=ctx.t(
+                    "staff.list.denouncers_yes" if member.see_denouncers else "staff.list.denouncers_no"
+                ),
+                since=ctx.dt(member.created_at),
+            )
+        )
+        options.append(
+            Option(
+                f"revoke:{member.id}", ctx.t("staff.list.revoke", who=f"{member.channel}:{member.user_id}")
+            )
+        )
+    return Reply(ctx.t("staff.list.title") + "\n\n" + "\n\n".join(lines), tuple(options))
+
+
+@members.handle("list")
+async def on_members(ctx: Ctx, answer: Answer) -> Next:
+    if not answer.choice or not answer.choice.startswith("revoke:"):
+        raise Invalid("common.choose_option")
+    ctx.data["member_id"] = int(answer.choice.split(":")[1])
+    return "confirm"
+
+
+@members.ask("confirm")
+async def ask_revoke(ctx: Ctx) -> Reply:
+    return Reply(
+        ctx.t("staff.revoke.ask"),
+        (ctx.option("yes", "staff.revoke.yes"), ctx.option("no", "common.no_keep")),
+    )
+
+
+@members.handle("confirm")
+async def on_revoke(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "no":
+        return "list"
+    if answer.choice != "yes":
+        raise Invalid("common.choose_option")
+    revoked = await staff.revoke(ctx.db, int(ctx.data["member_id"]), by=ctx.actor, now=ctx.now)
+    ctx.say("staff.revoke.done" if revoked else "staff.revoke.gone")
+    return "list"

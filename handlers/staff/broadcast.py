@@ -1,0 +1,151 @@
+"""/broadcast (write, preview, confirm) and /broadcasts (progress, cancel) for admins."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.dialog.types import Option, Reply
+from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
+from handlers.staff.common import ADMIN, endpoints_from_text
+from storage import broadcasts, sessions
+from storage.models import Broadcast, Endpoint, ReceptionSession
+
+write = Flow("broadcast", first="audience", command="broadcast", roles=ADMIN, needs_consent=False)
+watch = Flow("broadcasts", first="list", command="broadcasts", roles=ADMIN, needs_consent=False)
+
+TEXT_MIN, TEXT_MAX = 5, 2000
+
+
+@write.ask("audience")
+async def ask_audience(ctx: Ctx) -> Reply:
+    return Reply(
+        ctx.t("staff.broadcast.audience"),
+        tuple(ctx.option(audience, f"staff.broadcast.to_{audience}") for audience in broadcasts.AUDIENCES),
+    )
+
+
+@write.handle("audience")
+async def on_audience(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice not in broadcasts.AUDIENCES:
+        raise Invalid("common.choose_option")
+    ctx.data["audience"] = answer.choice
+    return "target" if answer.choice != "all" else "text"
+
+
+@write.ask("target")
+async def ask_target(ctx: Ctx) -> Reply:
+    if ctx.data["audience"] == "endpoint":
+        return Reply(ctx.t("staff.broadcast.endpoint"))
+    upcoming = await sessions.upcoming_sessions(ctx.db, ctx.now, limit=10)
+    options = tuple(Option(f"s:{s.id}", f"#{s.id} {ctx.dt(s.starts_at)} — {s.title}"[:60]) for s in upcoming)
+    return Reply(ctx.t("staff.broadcast.session"), options)
+
+
+@write.handle("target")
+async def on_target(ctx: Ctx, answer: Answer) -> Next:
+    if ctx.data["audience"] == "endpoint":
+        found = await endpoints_from_text(ctx, answer.text)
+        if len(found) != 1:
+            raise Invalid("staff.broadcast.one_endpoint")
+        ctx.data["target_id"] = found[0].id
+        return "text"
+    if not answer.choice or not answer.choice.startswith("s:"):
+        raise Invalid("common.choose_option")
+    ctx.data["target_id"] = int(answer.choice[2:])
+    return "text"
+
+
+@write.ask("text")
+async def ask_text(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("staff.broadcast.text", min=TEXT_MIN, max=TEXT_MAX))
+
+
+@write.handle("text")
+async def on_text(ctx: Ctx, answer: Answer) -> Next:
+    text = answer.text.strip()
+    if not TEXT_MIN <= len(text) <= TEXT_MAX:
+        raise Invalid("staff.review.note_length", min=TEXT_MIN, max=TEXT_MAX)
+    ctx.data["text"] = text
+    return "preview"
+
+
+async def audience_name(ctx: Ctx) -> str:
+    audience, target = ctx.data["audience"], ctx.data.get("target_id")
+    if audience == "session":
+        session = await ctx.db.get(ReceptionSession, target)
+        return ctx.t("staff.broadcast.of_session", title=session.title if session else "—")
+    if audience == "endpoint":
+        endpoint = await ctx.db.get(Endpoint, target)
+        return ctx.t("staff.broadcast.of_endpoint", endpoint=endpoint.name if endpoint else "—")
+    return ctx.t("staff.broadcast.to_all")
+
+
+@write.ask("preview")
+async def ask_preview(ctx: Ctx) -> Reply:
+    people = await broadcasts.recipients(ctx.db, ctx.data["audience"], ctx.data.get("target_id"), now=ctx.now)
+    seconds = max(1, round(len(people) / ctx.settings.outbox_rate_per_second))
+    text = ctx.t(
+        "staff.broadcast.preview",
+        audience=await audience_name(ctx),
+        count=len(people),
+        minutes=seconds // 60,
+        seconds=seconds % 60,
+        text=ctx.data["text"],
+    )
+    return Reply(text, (ctx.option("send", "staff.broadcast.send"), ctx.option("cancel", "register.discard")))
+
+
+@write.handle("preview")
+async def on_preview(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "cancel":
+        ctx.say("common.cancelled")
+        return Goto("staff_home", data={})
+    if answer.choice != "send":
+        raise Invalid("common.choose_option")
+    started = await broadcasts.start(
+        ctx.db,
+        audience=ctx.data["audience"],
+        target_id=ctx.data.get("target_id"),
+        text=ctx.data["text"],
+        actor=ctx.actor,
+        now=ctx.now,
+    )
+    ctx.say("staff.broadcast.started", id=started.id, count=started.total)
+    return Goto("staff_home", data={})
+
+
+@watch.ask("list")
+async def ask_list(ctx: Ctx) -> Reply:
+    recent = list(await ctx.db.scalars(select(Broadcast).order_by(Broadcast.id.desc()).limit(10)))
+    if not recent:
+        return Reply(ctx.t("staff.broadcast.none"))
+    lines, options = [], []
+    for broadcast in recent:
+        done = await broadcasts.progress(ctx.db, broadcast)
+        lines.append(
+            ctx.t(
+                "staff.broadcast.progress",
+                id=broadcast.id,
+                state=ctx.t(f"staff.broadcast.state.{done.state}"),
+                total=done.total,
+                sent=done.sent,
+                failed=done.failed,
+                unreachable=done.unreachable,
+                left=done.left,
+            )
+        )
+        if broadcast.state == "running":
+            options.append(Option(f"stop:{broadcast.id}", ctx.t("staff.broadcast.stop", id=broadcast.id)))
+    return Reply("\n\n".join(lines), tuple(options))
+
+
+@watch.handle("list")
+async def on_list(ctx: Ctx, answer: Answer) -> Next:
+    if not answer.choice or not answer.choice.startswith("stop:"):
+        ctx.say("staff.unknown_command")
+        return Goto("staff_home", data={})
+    broadcast = await ctx.db.get(Broadcast, int(answer.choice[5:]))
+    if broadcast is not None and broadcast.state == "running":
+        stopped = await broadcasts.cancel(ctx.db, broadcast, actor=ctx.actor, now=ctx.now)
+        ctx.say("staff.broadcast.stopped", id=broadcast.id, count=stopped)
+    return "list"

@@ -1,0 +1,68 @@
+"""What staff flows share: roles, scope, the usage line of a command."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from handlers.base import Answer, Ctx, Goto, Invalid, Next
+from storage.models import Endpoint, StaffRole
+from storage.text import fold
+
+ADMIN = frozenset({StaffRole.ADMIN})
+STAFF = frozenset({StaffRole.ADMIN, StaffRole.OFFICER})
+
+
+def usage(command: str) -> Invalid:
+    """A mistyped command: tell its usage (`staff.usage.<command>` in the catalogs)."""
+    return Invalid(f"staff.usage.{command}")
+
+
+async def endpoints_from_text(ctx: Ctx, text: str) -> list[Endpoint]:
+    """Endpoint codes or names separated by commas/semicolons; every one must exist."""
+    wanted = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+    if not wanted:
+        raise Invalid("staff.endpoints.empty")
+    endpoints = list(await ctx.db.scalars(select(Endpoint).where(Endpoint.active.is_(True))))
+    by_code = {endpoint.code.upper(): endpoint for endpoint in endpoints}
+    by_name = {fold(endpoint.name): endpoint for endpoint in endpoints}
+    found, unknown = [], []
+    for item in wanted:
+        endpoint = by_code.get(item.upper()) or by_name.get(fold(item))
+        if endpoint is None:  # part of a name, if it names one endpoint only ("tân bình")
+            partial = [e for name, e in by_name.items() if fold(item) in name]
+            endpoint = partial[0] if len(partial) == 1 else None
+        if endpoint is None:
+            unknown.append(item)
+        elif endpoint not in found:
+            found.append(endpoint)
+    if unknown:
+        raise Invalid("staff.endpoints.unknown", names=", ".join(unknown))
+    return found
+
+
+async def chosen_scope(ctx: Ctx, answer: Answer) -> list[int] | None:
+    """ "All endpoints" (None) or the ids of the endpoints typed."""
+    if answer.choice == "all":
+        return None
+    return [endpoint.id for endpoint in await endpoints_from_text(ctx, answer.text)]
+
+
+def short_text(answer: Answer, invalid_message: str, longest: int = 300) -> str:
+    """A title or a name: 3 to `longest` characters, spaces tidied."""
+    text = " ".join(answer.text.split())
+    if not 3 <= len(text) <= longest:
+        raise Invalid(invalid_message)
+    return text
+
+
+async def scope_names(ctx: Ctx, endpoint_ids: list[int] | frozenset[int] | None) -> str:
+    if endpoint_ids is None:
+        return ctx.t("staff.scope.all")
+    names = await ctx.db.scalars(select(Endpoint.name).where(Endpoint.id.in_(list(endpoint_ids))))
+    return ", ".join(sorted(names)) or "—"
+
+
+async def back_home(ctx: Ctx, answer: Answer) -> Next:
+    """After a list or a card: anything typed that is not a command gets the command list."""
+    ctx.say("staff.unknown_command")
+    return Goto("staff_home", data={})

@@ -1,0 +1,95 @@
+"""/export ID (the list for the Standing Committee, Form 03) and /stats [FROM] [TO]."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.dialog.types import Document, Reply
+from bot.exports import export_filename, stats_table, to_csv, to_docx, to_xlsx
+from handlers.base import Ctx, Flow, Goto, Invalid, Next
+from handlers.staff.common import STAFF, back_home, usage
+from handlers.staff.sessions import DATE, session_from_args
+from storage import audit
+from storage.reception_book import reception_book, registration_stats
+
+export = Flow("export", first="send", command="export", roles=STAFF, needs_consent=False)
+stats = Flow("stats", first="show", command="stats", roles=STAFF, needs_consent=False)
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@export.ask("send")
+async def ask_export(ctx: Ctx) -> Reply | Next:
+    try:
+        session = await session_from_args(ctx, "export")
+    except Invalid as invalid:
+        ctx.say(invalid.message_id, **invalid.fields)
+        return Goto("staff_home", data={})
+    book = await reception_book(
+        ctx.db,
+        session.id,
+        endpoint_ids=ctx.actor.endpoint_ids,
+        reveal_denouncers=ctx.actor.see_denouncers,
+        actor=str(ctx.actor),
+        now=ctx.now,
+        t=ctx.t,
+    )
+    audit.record(
+        ctx.db,
+        at=ctx.now,
+        actor=str(ctx.actor),
+        action="session.export",
+        target_type="session",
+        target_id=session.id,
+        rows=book.row_count,
+        masked=book.masked,
+    )
+    ctx.replies += [
+        Reply(
+            ctx.t("staff.export.ready", title=book.session_title, rows=book.row_count, masked=book.masked),
+            document=Document(export_filename(book, "xlsx"), to_xlsx(book, ctx.t), XLSX),
+        ),
+        Reply("", document=Document(export_filename(book, "docx"), to_docx(book, ctx.t), DOCX)),
+        Reply("", document=Document(export_filename(book, "csv"), to_csv(book, ctx.t), "text/csv")),
+    ]
+    return Goto("staff_home", data={})
+
+
+export.handle("send")(back_home)  # never waits there: the ask always moves on
+
+
+def parse_day(ctx: Ctx, text: str) -> datetime:
+    match = DATE.match(text)
+    if not match:
+        raise usage("stats")
+    day, month, year = (int(part) for part in match.groups())
+    try:
+        return datetime(year, month, day, tzinfo=ctx.settings.tz)
+    except ValueError:
+        raise usage("stats") from None
+
+
+@stats.ask("show")
+async def ask_stats(ctx: Ctx) -> Reply | Next:
+    words = ctx.args.split()
+    try:
+        if not words:  # this year so far and the rest of it
+            year = ctx.now.astimezone(ctx.settings.tz).year
+            since = datetime(year, 1, 1, tzinfo=ctx.settings.tz)
+            until = datetime(year + 1, 1, 1, tzinfo=ctx.settings.tz)
+        elif len(words) == 2:
+            since, until = parse_day(ctx, words[0]), parse_day(ctx, words[1]) + timedelta(days=1)
+            if until <= since:
+                raise usage("stats")
+        else:
+            raise usage("stats")
+    except Invalid as invalid:
+        ctx.say(invalid.message_id, **invalid.fields)
+        return Goto("staff_home", data={})
+    found = await registration_stats(ctx.db, since=since, until=until, endpoint_ids=ctx.actor.endpoint_ids)
+    ctx.say_text(stats_table(found, ctx.t))
+    return Goto("staff_home", data={})
+
+
+stats.handle("show")(back_home)

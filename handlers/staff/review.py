@@ -1,0 +1,264 @@
+"""Case review for staff: /review (one by one), /outcome CODE, /find QUERY."""
+
+from __future__ import annotations
+
+from bot.dialog.types import Attachment, Option, Reply
+from handlers import inputs
+from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
+from handlers.citizen.views import case_type_label, field_label
+from handlers.staff.common import STAFF, back_home
+from handlers.staff.sessions import visible_name
+from storage import reception_book, review
+from storage.models import CaseType, Registration
+
+queue = Flow("review", first="next", command="review", roles=STAFF, needs_consent=False)
+outcome = Flow("outcome", first="result", command="outcome", roles=STAFF, needs_consent=False)
+search = Flow("find", first="results", command="find", roles=STAFF, needs_consent=False)
+
+NOTE_MIN, NOTE_MAX = 10, 2000
+
+
+async def current(ctx: Ctx) -> Registration:
+    registration = await ctx.db.get(Registration, int(ctx.data["reg_id"]))
+    if registration is None or not review.in_scope(ctx.actor, registration):
+        raise Invalid("staff.review.gone")
+    return registration
+
+
+def parse_note(text: str) -> str:
+    note = text.strip()
+    if not NOTE_MIN <= len(note) <= NOTE_MAX:
+        raise Invalid("staff.review.note_length", min=NOTE_MIN, max=NOTE_MAX)
+    return note
+
+
+def withheld(ctx: Ctx, registration: Registration) -> bool:
+    """A denouncer's documents may identify them: only readers allowed to see denouncers get them."""
+    return registration.case_type == CaseType.DENUNCIATION and not ctx.actor.see_denouncers
+
+
+async def case_card(ctx: Ctx, registration: Registration) -> str:
+    link = registration.session_endpoint
+    files = ", ".join(item["name"] for item in registration.attachments) or "—"
+    if registration.attachments and withheld(ctx, registration):
+        files = ctx.t("staff.review.files_withheld", count=len(registration.attachments))
+    return ctx.t(
+        "staff.review.card",
+        code=registration.code,
+        status=ctx.t(f"registration.status.{registration.status.value}"),
+        session=registration.session.title,
+        when=ctx.dt(registration.session.starts_at),
+        endpoint=link.endpoint.name,
+        name=await visible_name(ctx, registration),
+        case_type=case_type_label(ctx, registration.case_type),
+        field=field_label(ctx, registration.field),
+        people=registration.group_size,
+        agency=registration.prior_agency or "—",
+        files=files,
+        summary=registration.summary or "—",
+        route=route_text(ctx, registration),
+        outcome=registration.outcome or "—",
+    )
+
+
+def route_text(ctx: Ctx, registration: Registration) -> str:
+    if registration.route is None:
+        return ctx.t("staff.review.no_route")
+    return reception_book.route_text(ctx.t, registration)
+
+
+# --- /review ----------------------------------------------------------------------
+
+
+@queue.ask("next")
+async def ask_next(ctx: Ctx) -> Reply | Next:
+    registration = await review.next_to_review(
+        ctx.db, ctx.actor, now=ctx.now, skipped=ctx.data.get("skipped", [])
+    )
+    if registration is None:
+        ctx.say("staff.review.empty")
+        return Goto("staff_home", data={})
+    ctx.data["reg_id"] = registration.id
+    files = (
+        ()
+        if withheld(ctx, registration)
+        else tuple(
+            Attachment(
+                item["kind"], item["file_id"], item["name"], item.get("mime_type", ""), item.get("size", 0)
+            )
+            for item in registration.attachments
+        )
+    )
+    options = tuple(
+        ctx.option(choice, f"staff.review.{choice}")
+        for choice in ("accept", "return", "forward", "classify", "skip", "stop")
+    )
+    return Reply(await case_card(ctx, registration), options, files=files)
+
+
+@queue.handle("next")
+async def on_next(ctx: Ctx, answer: Answer) -> Next:
+    registration = await current(ctx)
+    if answer.choice == "accept":
+        await review.decide(ctx.db, registration, "accept", actor=ctx.actor, now=ctx.now)
+        ctx.say("staff.review.decided", code=registration.code, route=route_text(ctx, registration))
+        return "next"
+    if answer.choice in ("return", "forward", "classify"):
+        return {"return": "return_note", "forward": "agency", "classify": "classify"}[answer.choice]
+    if answer.choice == "skip":
+        ctx.data["skipped"] = [*ctx.data.get("skipped", []), registration.id]
+        return "next"
+    if answer.choice == "stop":
+        return Goto("staff_home", data={})
+    raise Invalid("common.choose_option")
+
+
+@queue.ask("return_note")
+async def ask_return(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("staff.review.return_note"))
+
+
+@queue.handle("return_note")
+async def on_return(ctx: Ctx, answer: Answer) -> Next:
+    registration = await current(ctx)
+    await review.decide(
+        ctx.db, registration, "return", actor=ctx.actor, now=ctx.now, note=parse_note(answer.text)
+    )
+    ctx.say("staff.review.decided", code=registration.code, route=route_text(ctx, registration))
+    return "next"
+
+
+@queue.ask("agency")
+async def ask_agency(ctx: Ctx) -> Reply:
+    agencies = ctx.settings.agency_names
+    return Reply(
+        ctx.t("staff.review.agency"), tuple(Option(f"a:{n}", name) for n, name in enumerate(agencies))
+    )
+
+
+@queue.handle("agency")
+async def on_agency(ctx: Ctx, answer: Answer) -> Next:
+    if not answer.choice or not answer.choice.startswith("a:"):
+        raise Invalid("common.choose_option")
+    ctx.data["agency"] = ctx.settings.agency_names[int(answer.choice[2:])]
+    return "forward_note"
+
+
+@queue.ask("forward_note")
+async def ask_forward_note(ctx: Ctx) -> Reply:
+    return Reply(
+        ctx.t("staff.review.forward_note", agency=ctx.data["agency"]),
+        (ctx.option("none", "staff.review.no_note"),),
+    )
+
+
+@queue.handle("forward_note")
+async def on_forward_note(ctx: Ctx, answer: Answer) -> Next:
+    note = "" if answer.choice == "none" else parse_note(answer.text)
+    registration = await current(ctx)
+    await review.decide(
+        ctx.db, registration, "forward", actor=ctx.actor, now=ctx.now, note=note, agency=ctx.data["agency"]
+    )
+    ctx.say("staff.review.decided", code=registration.code, route=route_text(ctx, registration))
+    return "next"
+
+
+@queue.ask("classify")
+async def ask_classify(ctx: Ctx) -> Reply:
+    options = [Option(f"t:{kind.value}", case_type_label(ctx, kind)) for kind in CaseType]
+    options += [Option(f"f:{code}", field_label(ctx, code)) for code in ctx.settings.case_field_codes]
+    return Reply(ctx.t("staff.review.classify"), (*options, ctx.option("back", "staff.review.back")))
+
+
+@queue.handle("classify")
+async def on_classify(ctx: Ctx, answer: Answer) -> Next:
+    registration = await current(ctx)
+    if answer.choice == "back":
+        return "next"
+    if answer.choice and answer.choice.startswith("t:"):
+        await review.reclassify(
+            ctx.db, registration, actor=ctx.actor, now=ctx.now, case_type=CaseType(answer.choice[2:])
+        )
+    elif (
+        answer.choice
+        and answer.choice.startswith("f:")
+        and answer.choice[2:] in ctx.settings.case_field_codes
+    ):
+        await review.reclassify(ctx.db, registration, actor=ctx.actor, now=ctx.now, field=answer.choice[2:])
+    elif answer.text.strip().isdecimal():
+        await review.reclassify(
+            ctx.db,
+            registration,
+            actor=ctx.actor,
+            now=ctx.now,
+            group_size=inputs.parse_group_size(answer.text),
+        )
+    else:
+        raise Invalid("staff.review.classify_hint")
+    ctx.say("staff.review.reclassified", code=registration.code)
+    return "next"
+
+
+# --- /outcome CODE ----------------------------------------------------------------
+
+
+@outcome.ask("result")
+async def ask_outcome(ctx: Ctx) -> Reply | Next:
+    if not ctx.args:
+        ctx.say("staff.usage.outcome")
+        return Goto("staff_home", data={})
+    registration = await review.by_code(ctx.db, ctx.actor, ctx.args)
+    if registration is None:
+        ctx.say("staff.find.none", query=ctx.args)
+        return Goto("staff_home", data={})
+    ctx.data["reg_id"] = registration.id
+    return Reply(await case_card(ctx, registration) + "\n\n" + ctx.t("staff.outcome.ask"))
+
+
+@outcome.handle("result")
+async def on_outcome(ctx: Ctx, answer: Answer) -> Next:
+    registration = await current(ctx)
+    await review.record_outcome(ctx.db, registration, parse_note(answer.text), actor=ctx.actor, now=ctx.now)
+    ctx.say("staff.outcome.saved", code=registration.code)
+    return Goto("staff_home", data={})
+
+
+# --- /find QUERY ------------------------------------------------------------------
+
+
+@search.ask("results")
+async def ask_find(ctx: Ctx) -> Reply | Next:
+    query = ctx.args.strip()
+    if len(query) < 2:
+        ctx.say("staff.usage.find")
+        return Goto("staff_home", data={})
+    try:
+        phone = (
+            inputs.parse_phone(query)
+            if any(ch.isdigit() for ch in query) and not query.upper().startswith("TCD")
+            else None
+        )
+    except Invalid:
+        phone = None
+    found = await review.find(ctx.db, ctx.actor, query, phone=phone)
+    if not found:
+        ctx.say("staff.find.none", query=query)
+        return Goto("staff_home", data={})
+    lines = [
+        ctx.t(
+            "staff.find.row",
+            code=registration.code,
+            when=ctx.dt(registration.session.starts_at),
+            endpoint=registration.session_endpoint.endpoint.name,
+            name=await visible_name(ctx, registration),
+            status=ctx.t(f"registration.status.{registration.status.value}"),
+            route=route_text(ctx, registration),
+        )
+        for registration in found
+    ]
+    ctx.say("staff.find.title", count=len(found))
+    ctx.replies[-1] = Reply(ctx.replies[-1].text + "\n\n" + "\n".join(lines))
+    return Goto("staff_home", data={})
+
+
+search.handle("results")(back_home)

@@ -1,0 +1,186 @@
+"""/reschedule ID and /cancelsession ID for admins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import selectinload
+
+from bot.dialog.types import Reply
+from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
+from handlers.staff.common import ADMIN, short_text
+from handlers.staff.sessions import parse_date, parse_start, session_from_args
+from storage import schedule
+from storage.models import ReceptionSession
+from storage.rules import OPEN_STATUSES
+
+move = Flow("reschedule", first="date", command="reschedule", roles=ADMIN, needs_consent=False)
+drop = Flow("cancelsession", first="reason", command="cancelsession", roles=ADMIN, needs_consent=False)
+
+REASON_LONGEST = 500
+
+
+async def chosen(ctx: Ctx, command: str) -> ReceptionSession | Next:
+    """The session of `/command ID` (once), or where to go instead."""
+    if "session_id" in ctx.data:
+        session = await ctx.db.get(
+            ReceptionSession, ctx.data["session_id"], options=[selectinload(ReceptionSession.endpoints)]
+        )
+        assert session is not None
+        return session
+    try:
+        session = await session_from_args(ctx, command)
+    except Invalid as invalid:
+        ctx.say(invalid.message_id, **invalid.fields)
+        return Goto("staff_home", data={})
+    if session.status not in OPEN_STATUSES or session.starts_at <= ctx.now:
+        ctx.say("staff.schedule.closed", id=session.id)
+        return Goto("staff_home", data={})
+    ctx.data["session_id"] = session.id
+    return session
+
+
+# --- /reschedule ID -----------------------------------------------------------------
+
+
+@move.ask("date")
+async def ask_date(ctx: Ctx) -> Reply | Next:
+    session = await chosen(ctx, "reschedule")
+    if not isinstance(session, ReceptionSession):
+        return session
+    return Reply(ctx.t("staff.schedule.new_date", title=session.title, when=ctx.dt(session.starts_at)))
+
+
+@move.handle("date")
+async def on_date(ctx: Ctx, answer: Answer) -> Next:
+    ctx.data["date"] = parse_date(ctx, answer.text)
+    return "time"
+
+
+@move.ask("time")
+async def ask_time(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("staff.new.time"))
+
+
+@move.handle("time")
+async def on_time(ctx: Ctx, answer: Answer) -> Next:
+    ctx.data["new_start"] = parse_start(ctx, ctx.data["date"], answer.text).isoformat()
+    return "reason"
+
+
+@move.ask("reason")
+async def ask_move_reason(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("staff.schedule.reason"))
+
+
+@move.handle("reason")
+async def on_move_reason(ctx: Ctx, answer: Answer) -> Next:
+    ctx.data["reason"] = short_text(answer, "staff.schedule.reason_invalid", REASON_LONGEST)
+    return "confirm"
+
+
+def window_warning(ctx: Ctx, *starts: datetime) -> tuple[bool, str]:
+    days = ctx.settings.change_notice_days
+    late = schedule.inside_notice_window(ctx.now, days, *starts)
+    return late, ctx.t("staff.schedule.short_notice", days=days) if late else ""
+
+
+@move.ask("confirm")
+async def ask_move_confirm(ctx: Ctx) -> Reply | Next:
+    session = await chosen(ctx, "reschedule")
+    if not isinstance(session, ReceptionSession):
+        return session
+    new_start = datetime.fromisoformat(ctx.data["new_start"])
+    late, warning = window_warning(ctx, session.starts_at, new_start)
+    people = len(await schedule.affected(ctx.db, session.id))
+    text = ctx.t(
+        "staff.schedule.move_review",
+        title=session.title,
+        old=ctx.dt(session.starts_at),
+        new=ctx.dt(new_start),
+        reason=ctx.data["reason"],
+        people=people,
+    )
+    confirm = "staff.schedule.confirm_override" if late else "staff.schedule.confirm"
+    return Reply(
+        f"{warning}\n\n{text}".strip(), (ctx.option("yes", confirm), ctx.option("no", "register.discard"))
+    )
+
+
+@move.handle("confirm")
+async def on_move_confirm(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "no":
+        ctx.say("common.cancelled")
+        return Goto("staff_home", data={})
+    if answer.choice != "yes":
+        raise Invalid("common.choose_option")
+    session = await chosen(ctx, "reschedule")
+    assert isinstance(session, ReceptionSession)
+    new_start = datetime.fromisoformat(ctx.data["new_start"])
+    late, _ = window_warning(ctx, session.starts_at, new_start)
+    told = await schedule.reschedule(
+        ctx.db,
+        session,
+        new_start,
+        reason=ctx.data["reason"],
+        override=late,
+        lead_days=ctx.settings.summary_lead_days,
+        actor=ctx.actor,
+        now=ctx.now,
+    )
+    ctx.say("staff.schedule.moved", id=session.id, when=ctx.dt(new_start), people=told)
+    return Goto("staff_home", data={})
+
+
+# --- /cancelsession ID --------------------------------------------------------------
+
+
+@drop.ask("reason")
+async def ask_drop_reason(ctx: Ctx) -> Reply | Next:
+    session = await chosen(ctx, "cancelsession")
+    if not isinstance(session, ReceptionSession):
+        return session
+    return Reply(ctx.t("staff.schedule.cancel_reason", title=session.title, when=ctx.dt(session.starts_at)))
+
+
+@drop.handle("reason")
+async def on_drop_reason(ctx: Ctx, answer: Answer) -> Next:
+    ctx.data["reason"] = short_text(answer, "staff.schedule.reason_invalid", REASON_LONGEST)
+    return "confirm"
+
+
+@drop.ask("confirm")
+async def ask_drop_confirm(ctx: Ctx) -> Reply | Next:
+    session = await chosen(ctx, "cancelsession")
+    if not isinstance(session, ReceptionSession):
+        return session
+    late, warning = window_warning(ctx, session.starts_at)
+    people = len(await schedule.affected(ctx.db, session.id))
+    text = ctx.t(
+        "staff.schedule.cancel_review",
+        title=session.title,
+        when=ctx.dt(session.starts_at),
+        reason=ctx.data["reason"],
+        people=people,
+    )
+    confirm = "staff.schedule.confirm_override" if late else "staff.schedule.confirm"
+    return Reply(
+        f"{warning}\n\n{text}".strip(), (ctx.option("yes", confirm), ctx.option("no", "register.discard"))
+    )
+
+
+@drop.handle("confirm")
+async def on_drop_confirm(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "no":
+        ctx.say("common.cancelled")
+        return Goto("staff_home", data={})
+    if answer.choice != "yes":
+        raise Invalid("common.choose_option")
+    session = await chosen(ctx, "cancelsession")
+    assert isinstance(session, ReceptionSession)
+    late, _ = window_warning(ctx, session.starts_at)
+    told = await schedule.cancel(
+        ctx.db, session, reason=ctx.data["reason"], override=late, actor=ctx.actor, now=ctx.now
+    )
+    ctx.say("staff.schedule.cancelled", id=session.id, people=told)
+    return Goto("staff_home", data={})

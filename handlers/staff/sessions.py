@@ -1,0 +1,355 @@
+"""Session management for staff: /sessions, /session ID, /newsession."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from bot.dialog.types import Option, Reply
+from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
+from handlers.citizen.views import case_type_label, holder_name
+from handlers.staff.common import ADMIN, STAFF, back_home, chosen_scope, short_text, usage
+from storage import audit, sessions
+from storage.models import (
+    CaseType,
+    Endpoint,
+    ReceptionSession,
+    Registration,
+    RegistrationStatus,
+    SessionKind,
+)
+from storage.rules import summary_deadline
+
+overview = Flow("staff_sessions", first="list", command="sessions", roles=STAFF, needs_consent=False)
+detail = Flow("session", first="show", command="session", roles=STAFF, needs_consent=False)
+create = Flow("newsession", first="kind", command="newsession", roles=ADMIN, needs_consent=False)
+
+DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
+TIME = re.compile(r"^(\d{1,2})[:hH.](\d{2})$")
+
+
+def seats_lines(ctx: Ctx, session: ReceptionSession) -> str:
+    """One line per endpoint the actor sees: seats taken and left."""
+    lines = [
+        ctx.t(
+            "staff.sessions.seats",
+            endpoint=link.endpoint.name,
+            taken=link.seats_taken,
+            left=link.capacity - link.seats_taken,
+            capacity=link.capacity,
+        )
+        for link in session.endpoints
+        if ctx.actor.sees_endpoint(link.endpoint_id)
+    ]
+    return "\n".join(lines)
+
+
+@overview.ask("list")
+async def ask_overview(ctx: Ctx) -> Reply:
+    upcoming = await sessions.upcoming_sessions(ctx.db, ctx.now, limit=20)
+    visible = [s for s in upcoming if any(ctx.actor.sees_endpoint(link.endpoint_id) for link in s.endpoints)]
+    if not visible:
+        return Reply(ctx.t("staff.sessions.none"))
+    blocks = [
+        ctx.t(
+            "staff.sessions.item",
+            id=session.id,
+            title=session.title,
+            when=ctx.dt(session.starts_at),
+            deadline=ctx.dt(summary_deadline(session.starts_at, ctx.settings.summary_lead_days)),
+            seats=seats_lines(ctx, session),
+        )
+        for session in visible
+    ]
+    return Reply(ctx.t("staff.sessions.title") + "\n\n" + "\n\n".join(blocks))
+
+
+overview.handle("list")(back_home)
+
+
+async def session_from_args(ctx: Ctx, command: str) -> ReceptionSession:
+    """The session named by `/command ID`, visible to the actor, or the command's usage."""
+    if not ctx.args.isdecimal():
+        raise usage(command)
+    session = await ctx.db.get(
+        ReceptionSession, int(ctx.args), options=[selectinload(ReceptionSession.endpoints)]
+    )
+    if session is None or not any(ctx.actor.sees_endpoint(link.endpoint_id) for link in session.endpoints):
+        raise Invalid("staff.session.not_found", id=ctx.args)
+    return session
+
+
+@detail.ask("show")
+async def ask_detail(ctx: Ctx) -> Reply | Next:
+    try:
+        session = await session_from_args(ctx, "session")
+    except Invalid as invalid:
+        ctx.say(invalid.message_id, **invalid.fields)
+        return Goto("staff_home", data={})
+    registrations = list(
+        await ctx.db.scalars(
+            select(Registration)
+            .where(Registration.session_id == session.id, Registration.status != RegistrationStatus.CANCELLED)
+            .order_by(Registration.session_endpoint_id, Registration.queued_at, Registration.id)
+        )
+    )
+    blocks = []
+    for link in session.endpoints:
+        if not ctx.actor.sees_endpoint(link.endpoint_id):
+            continue
+        rows = [r for r in registrations if r.session_endpoint_id == link.id]
+        lines = [
+            ctx.t(
+                "staff.session.row",
+                code=r.code,
+                name=await visible_name(ctx, r),
+                case_type=case_type_label(ctx, r.case_type),
+                status=ctx.t(f"registration.status.{r.status.value}"),
+            )
+            for r in rows
+        ]
+        blocks.append(
+            ctx.t(
+                "staff.session.endpoint",
+                endpoint=link.endpoint.name,
+                taken=link.seats_taken,
+                capacity=link.capacity,
+                rows="\n".join(lines) or "—",
+            )
+        )
+    text = ctx.t(
+        "staff.session.detail",
+        id=session.id,
+        title=session.title,
+        host=session.host or "—",
+        when=ctx.dt(session.starts_at),
+        deadline=ctx.dt(summary_deadline(session.starts_at, ctx.settings.summary_lead_days)),
+        status=ctx.t(f"session.status.{session.status.value}"),
+        room=session.online_room or "—",
+    )
+    return Reply(text + "\n\n" + "\n\n".join(blocks))
+
+
+detail.handle("show")(back_home)
+
+
+async def visible_name(ctx: Ctx, registration: Registration) -> str:
+    """A denouncer's name only for those allowed to see it, and every such view is audited."""
+    if registration.case_type != CaseType.DENUNCIATION:
+        return registration.full_name or "—"
+    if not ctx.actor.see_denouncers:
+        return holder_name(registration) or "—"
+    audit.record(
+        ctx.db,
+        at=ctx.now,
+        actor=str(ctx.actor),
+        action="denouncer.view",
+        target_type="registration",
+        target_id=registration.id,
+    )
+    return registration.full_name or "—"
+
+
+# --- /newsession ------------------------------------------------------------------
+
+
+@create.ask("kind")
+async def ask_kind(ctx: Ctx) -> Reply:
+    return Reply(
+        ctx.t("staff.new.kind"),
+        tuple(Option(kind.value, ctx.t(f"session.kind.{kind.value}")) for kind in SessionKind),
+    )
+
+
+@create.handle("kind")
+async def on_kind(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice not in {kind.value for kind in SessionKind}:
+        raise Invalid("common.choose_option")
+    ctx.data["kind"] = answer.choice
+    return "title"
+
+
+@create.ask("title")
+async def ask_title(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("staff.new.title"))
+
+
+@create.handle("title")
+async def on_title(ctx: Ctx, answer: Answer) -> Next:
+    ctx.data["title"] = short_text(answer, "staff.new.title_invalid")
+    return "host"
+
+
+@create.ask("host")
+async def ask_host(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("staff.new.host"))
+
+
+@create.handle("host")
+async def on_host(ctx: Ctx, answer: Answer) -> Next:
+    ctx.data["host"] = short_text(answer, "staff.new.host_invalid")
+    return "date"
+
+
+@create.ask("date")
+async def ask_date(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("staff.new.date"))
+
+
+def parse_date(ctx: Ctx, text: str) -> list[int]:
+    """A local date today or later, as [year, month, day]."""
+    match = DATE.match(text.strip())
+    if not match:
+        raise Invalid("staff.new.date_invalid")
+    day, month, year = (int(part) for part in match.groups())
+    try:
+        datetime(year, month, day)
+    except ValueError:
+        raise Invalid("staff.new.date_invalid") from None
+    if (year, month, day) < ctx.now.astimezone(ctx.settings.tz).timetuple()[:3]:
+        raise Invalid("staff.new.date_past")
+    return [year, month, day]
+
+
+def parse_start(ctx: Ctx, day: list[int], text: str) -> datetime:
+    """The start on `day` at HH:MM local time, in the future."""
+    match = TIME.match(text.strip())
+    hour, minute = (int(part) for part in match.groups()) if match else (99, 99)
+    if not (0 <= hour <= 23 and 0 <= minute <= 59):
+        raise Invalid("staff.new.time_invalid")
+    year, month, date_of_month = day
+    starts_at = datetime(year, month, date_of_month, hour, minute, tzinfo=ctx.settings.tz)
+    if starts_at <= ctx.now:
+        raise Invalid("staff.new.date_past")
+    return starts_at
+
+
+@create.handle("date")
+async def on_date(ctx: Ctx, answer: Answer) -> Next:
+    ctx.data["date"] = parse_date(ctx, answer.text)
+    return "time"
+
+
+@create.ask("time")
+async def ask_time(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("staff.new.time"))
+
+
+@create.handle("time")
+async def on_time(ctx: Ctx, answer: Answer) -> Next:
+    ctx.data["starts_at"] = parse_start(ctx, ctx.data["date"], answer.text).isoformat()
+    return "endpoints"
+
+
+@create.ask("endpoints")
+async def ask_endpoints(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("staff.new.endpoints"), (ctx.option("all", "staff.scope.all"),))
+
+
+@create.handle("endpoints")
+async def on_endpoints(ctx: Ctx, answer: Answer) -> Next:
+    ctx.data["endpoint_ids"] = await chosen_scope(ctx, answer)
+    return "capacity"
+
+
+@create.ask("capacity")
+async def ask_capacity(ctx: Ctx) -> Reply:
+    default = ctx.settings.default_capacity
+    return Reply(
+        ctx.t("staff.new.capacity", default=default),
+        (ctx.option("default", "staff.new.capacity_default", default=default),),
+    )
+
+
+@create.handle("capacity")
+async def on_capacity(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "default":
+        ctx.data["capacity"] = ctx.settings.default_capacity
+        return "room"
+    text = answer.text.strip()
+    if not re.fullmatch(r"-?\d+", text) or not 1 <= int(text) <= 10_000:
+        raise Invalid("staff.new.capacity_invalid")
+    ctx.data["capacity"] = int(text)
+    return "room"
+
+
+@create.ask("room")
+async def ask_room(ctx: Ctx) -> Reply:
+    return Reply(ctx.t("staff.new.room"), (ctx.option("none", "staff.new.room_none"),))
+
+
+@create.handle("room")
+async def on_room(ctx: Ctx, answer: Answer) -> Next:
+    room = "" if answer.choice == "none" else answer.text.strip()
+    if len(room) > 500 or (answer.choice != "none" and not room):
+        raise Invalid("staff.new.room_invalid")
+    ctx.data["room"] = room
+    return "review"
+
+
+async def chosen_endpoints(ctx: Ctx) -> list[tuple[int, str]]:
+    query = select(Endpoint.id, Endpoint.name).where(Endpoint.active.is_(True)).order_by(Endpoint.search_name)
+    ids = ctx.data.get("endpoint_ids")
+    if ids is not None:
+        query = query.where(Endpoint.id.in_(ids))
+    return [(row[0], row[1]) for row in await ctx.db.execute(query)]
+
+
+@create.ask("review")
+async def ask_new_review(ctx: Ctx) -> Reply:
+    d = ctx.data
+    endpoints = await chosen_endpoints(ctx)
+    text = ctx.t(
+        "staff.new.review",
+        kind=ctx.t(f"session.kind.{d['kind']}"),
+        title=d["title"],
+        host=d["host"],
+        when=ctx.dt(datetime.fromisoformat(d["starts_at"])),
+        deadline=ctx.dt(
+            summary_deadline(datetime.fromisoformat(d["starts_at"]), ctx.settings.summary_lead_days)
+        ),
+        endpoints=", ".join(name for _, name in endpoints),
+        count=len(endpoints),
+        capacity=d["capacity"],
+        room=d["room"] or "—",
+    )
+    return Reply(text, (ctx.option("save", "staff.new.save"), ctx.option("cancel", "register.discard")))
+
+
+@create.handle("review")
+async def on_new_review(ctx: Ctx, answer: Answer) -> Next:
+    if answer.choice == "cancel":
+        ctx.say("common.cancelled")
+        return Goto("staff_home", data={})
+    if answer.choice != "save":
+        raise Invalid("common.choose_option")
+    d = ctx.data
+    starts_at = datetime.fromisoformat(d["starts_at"])
+    if starts_at <= ctx.now:
+        raise Invalid("staff.new.date_past")
+    ids = [endpoint_id for endpoint_id, _ in await chosen_endpoints(ctx)]
+    endpoints = list(await ctx.db.scalars(select(Endpoint).where(Endpoint.id.in_(ids))))
+    session = await sessions.create_session(
+        ctx.db,
+        title=d["title"],
+        host=d["host"],
+        starts_at=starts_at,
+        endpoints=[(endpoint, d["capacity"]) for endpoint in endpoints],
+        online_room=d["room"],
+        kind=SessionKind(d["kind"]),
+        now=ctx.now,
+    )
+    audit.record(
+        ctx.db,
+        at=ctx.now,
+        actor=str(ctx.actor),
+        action="session.create",
+        target_type="session",
+        target_id=session.id,
+    )
+    count = await ctx.db.scalar(select(func.count()).select_from(ReceptionSession))
+    ctx.say("staff.new.saved", id=session.id, total=count or 0)
+    return Goto("staff_home", data={})

@@ -1,0 +1,153 @@
+"""Broadcasts: one outbox row per recipient, written with the broadcast itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import audit
+from storage.models import (
+    Broadcast,
+    Citizen,
+    Notification,
+    ReceptionSession,
+    Registration,
+    SessionEndpoint,
+)
+from storage.registrations import ACTIVE
+from storage.rules import OPEN_STATUSES
+from storage.staff import Actor
+
+AUDIENCES = ("session", "endpoint", "all")
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    sent: int
+    failed: int
+    unreachable: int
+    left: int
+    state: str
+
+
+async def recipients(db: AsyncSession, audience: str, target_id: int | None, *, now: datetime) -> list[int]:
+    """Reachable citizens: a session's registrants, an endpoint's coming ones, or all who consented."""
+    reachable = (Citizen.unreachable.is_(False), Citizen.anonymised_at.is_(None))
+    if audience == "all":
+        query = select(Citizen.id).where(*reachable, Citizen.consent_at.is_not(None))
+    else:
+        query = (
+            select(Citizen.id)
+            .join(Registration, Registration.citizen_id == Citizen.id)
+            .join(ReceptionSession, ReceptionSession.id == Registration.session_id)
+            .join(SessionEndpoint, SessionEndpoint.id == Registration.session_endpoint_id)
+            .where(*reachable, Registration.status.in_(ACTIVE))
+        )
+        if audience == "session":
+            query = query.where(Registration.session_id == target_id)
+        else:
+            query = query.where(
+                SessionEndpoint.endpoint_id == target_id,
+                ReceptionSession.starts_at > now,
+                ReceptionSession.status.in_(OPEN_STATUSES),
+            )
+    return sorted(set(await db.scalars(query.distinct())))
+
+
+async def start(
+    db: AsyncSession, *, audience: str, target_id: int | None, text: str, actor: Actor, now: datetime
+) -> Broadcast:
+    people = await recipients(db, audience, target_id, now=now)
+    broadcast = Broadcast(
+        created_by=str(actor),
+        audience=audience,
+        target_id=target_id,
+        text=text,
+        total=len(people),
+        state="running",
+        created_at=now,
+    )
+    db.add(broadcast)
+    await db.flush()
+    db.add_all(
+        Notification(
+            citizen_id=citizen_id,
+            kind="broadcast",
+            params={"broadcast_id": broadcast.id},
+            due_at=now,
+            dedupe_key=f"broadcast:{broadcast.id}:{citizen_id}",
+            broadcast_id=broadcast.id,
+            created_at=now,
+        )
+        for citizen_id in people
+    )
+    audit.record(
+        db,
+        at=now,
+        actor=str(actor),
+        action="broadcast.start",
+        target_type="broadcast",
+        target_id=broadcast.id,
+        audience=audience,
+        audience_id=target_id,
+        recipients=len(people),
+    )
+    await db.flush()
+    return broadcast
+
+
+async def progress(db: AsyncSession, broadcast: Broadcast) -> Progress:
+    counts = dict(
+        (
+            await db.execute(
+                select(Notification.state, func.count())
+                .where(Notification.broadcast_id == broadcast.id)
+                .group_by(Notification.state)
+            )
+        ).all()
+    )
+    left = counts.get("pending", 0) + counts.get("sending", 0)
+    return Progress(
+        total=broadcast.total,
+        sent=counts.get("sent", 0),
+        failed=counts.get("failed", 0),
+        unreachable=counts.get("unreachable", 0),
+        left=left,
+        state=broadcast.state,
+    )
+
+
+async def cancel(db: AsyncSession, broadcast: Broadcast, *, actor: Actor, now: datetime) -> int:
+    """Stop a running broadcast: what has not gone yet will not. Returns how many were stopped."""
+    result = await db.execute(
+        update(Notification)
+        .where(Notification.broadcast_id == broadcast.id, Notification.state == "pending")
+        .values(state="cancelled", result="broadcast cancelled")
+    )
+    broadcast.state, broadcast.finished_at = "cancelled", now
+    audit.record(
+        db,
+        at=now,
+        actor=str(actor),
+        action="broadcast.cancel",
+        target_type="broadcast",
+        target_id=broadcast.id,
+    )
+    await db.flush()
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def finish_done(db: AsyncSession, *, now: datetime) -> list[Broadcast]:
+    """Running broadcasts with nothing left to send become done; returned so the sender can report."""
+    running = list(await db.scalars(select(Broadcast).where(Broadcast.state == "running")))
+    finished = []
+    for broadcast in running:
+        if (await progress(db, broadcast)).left == 0:
+            broadcast.state, broadcast.finished_at = "done", now
+            finished.append(broadcast)
+    await db.flush()
+    return finished

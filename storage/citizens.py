@@ -1,0 +1,170 @@
+"""Citizens: consent, profile, and the rights to see, correct and delete their data."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.identity import UserKey
+from storage import audit
+from storage.db import insert_if_absent
+from storage.models import Citizen, ConversationState, ReceptionSession, Registration
+from storage.registrations import ACTIVE, cancel
+
+
+def actor_of(citizen: Citizen) -> str:
+    return str(UserKey(citizen.channel, citizen.channel_user_id))
+
+
+async def get_or_create(db: AsyncSession, key: UserKey, *, now: datetime) -> Citizen:
+    query = select(Citizen).where(Citizen.channel == key.channel, Citizen.channel_user_id == key.user_id)
+    citizen = await db.scalar(query)
+    if citizen is None:
+        values = {"channel": key.channel, "channel_user_id": key.user_id, "created_at": now}
+        await insert_if_absent(db, Citizen, values | {"unreachable": False})
+        citizen = await db.scalar(query)
+        assert citizen is not None
+    return citizen
+
+
+def has_consent(citizen: Citizen, version: str) -> bool:
+    """Consent counts only for the current version of the privacy notice."""
+    return citizen.consent_version == version and citizen.consent_at is not None
+
+
+def give_consent(db: AsyncSession, citizen: Citizen, version: str, *, now: datetime) -> None:
+    citizen.consent_version, citizen.consent_at = version, now
+    audit.record(
+        db,
+        at=now,
+        actor=actor_of(citizen),
+        action="consent.give",
+        target_type="citizen",
+        target_id=citizen.id,
+        version=version,
+    )
+
+
+def refuse_consent(db: AsyncSession, citizen: Citizen, version: str, *, now: datetime) -> None:
+    audit.record(
+        db,
+        at=now,
+        actor=actor_of(citizen),
+        action="consent.refuse",
+        target_type="citizen",
+        target_id=citizen.id,
+        version=version,
+    )
+
+
+async def _cancel_active(db: AsyncSession, citizen: Citizen, now: datetime) -> int:
+    registrations = await db.scalars(
+        select(Registration).where(Registration.citizen_id == citizen.id, Registration.status.in_(ACTIVE))
+    )
+    cancelled = 0
+    for registration in list(registrations):
+        await cancel(db, registration, now=now, actor=actor_of(citizen))
+        cancelled += 1
+    return cancelled
+
+
+async def withdraw_consent(db: AsyncSession, citizen: Citizen, *, now: datetime) -> int:
+    """Stop processing: clear consent and cancel active registrations. Returns how many."""
+    cancelled = await _cancel_active(db, citizen, now)
+    audit.record(
+        db,
+        at=now,
+        actor=actor_of(citizen),
+        action="consent.withdraw",
+        target_type="citizen",
+        target_id=citizen.id,
+        version=citizen.consent_version,
+    )
+    citizen.consent_version = citizen.consent_at = None
+    await db.flush()
+    return cancelled
+
+
+async def anonymise(db: AsyncSession, citizen: Citizen, *, now: datetime, actor: str | None = None) -> int:
+    """Erase personal data but keep the counts (registrations stay, without identity)."""
+    cancelled = await _cancel_active(db, citizen, now)
+    citizen.full_name = citizen.phone = citizen.id_number = citizen.address = None
+    citizen.consent_version = citizen.consent_at = None
+    citizen.anonymised_at = now
+    registrations = await db.scalars(select(Registration).where(Registration.citizen_id == citizen.id))
+    for registration in registrations:
+        registration.full_name = registration.phone = None
+        registration.id_number = registration.address = None
+        registration.representatives = []
+        registration.summary = ""
+        registration.prior_agency = ""
+        registration.attachments = []
+    audit.record(
+        db,
+        at=now,
+        actor=actor or actor_of(citizen),
+        action="citizen.anonymise",
+        target_type="citizen",
+        target_id=citizen.id,
+        registrations_cancelled=cancelled,
+    )
+    await db.flush()
+    return cancelled
+
+
+async def set_reachable(db: AsyncSession, key: UserKey, reachable: bool, *, now: datetime) -> None:
+    """Blocked the bot (or came back): stop or resume sending to them."""
+    citizen = await get_or_create(db, key, now=now)
+    if citizen.unreachable == (not reachable):
+        return
+    citizen.unreachable = not reachable
+    audit.record(
+        db,
+        at=now,
+        actor=str(key),
+        action="citizen.reachable" if reachable else "citizen.unreachable",
+        target_type="citizen",
+        target_id=citizen.id,
+    )
+
+
+async def anonymise_expired(db: AsyncSession, *, now: datetime, retention_days: int) -> int:
+    """Anonymise citizens with no activity within the retention period. Returns how many.
+
+    Activity: joining, talking to the bot, a registration changed, or a session
+    of theirs that has not yet ended its retention period.
+    """
+    cutoff = now - timedelta(days=retention_days)
+    recent_registration = (
+        select(Registration.id)
+        .join(ReceptionSession, ReceptionSession.id == Registration.session_id)
+        .where(
+            Registration.citizen_id == Citizen.id,
+            or_(Registration.updated_at >= cutoff, ReceptionSession.starts_at >= cutoff),
+        )
+        .exists()
+    )
+    recent_conversation = (
+        select(ConversationState.user_id)
+        .where(
+            ConversationState.channel == Citizen.channel,
+            ConversationState.user_id == Citizen.channel_user_id,
+            ConversationState.updated_at >= cutoff,
+        )
+        .exists()
+    )
+    expired = await db.scalars(
+        select(Citizen).where(
+            Citizen.anonymised_at.is_(None),
+            Citizen.created_at < cutoff,
+            ~recent_registration,
+            ~recent_conversation,
+        )
+    )
+    count = 0
+    for citizen in list(expired):
+        await anonymise(db, citizen, now=now, actor="system:retention")
+        count += 1
+    return count

@@ -1,0 +1,79 @@
+"""Engine and session factory for SQLite (embedded) and PostgreSQL (production)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine; on SQLite every transaction takes the write lock up front.
+
+    SQLite lets only one writer in at a time. A deferred transaction that reads
+    first and writes later can fail at once with "database is locked" when two
+    of them race; `BEGIN IMMEDIATE` makes the second wait (busy timeout) instead,
+    which is what keeps concurrent sign-ups correct on the embedded engine.
+    """
+    if not is_sqlite(url):
+        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    # One connection per process: writers queue on the pool (FIFO, no busy-wait
+    # sleeps) instead of contending for SQLite's lock; other processes still wait
+    # on the busy timeout. So never open a second session while holding one.
+    engine = create_async_engine(
+        url,
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S},
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=SQLITE_BUSY_TIMEOUT_S,
+        **kwargs,
+    )
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def dialect_insert(db: AsyncSession, model: type[Any]) -> Any:
+    """The INSERT of the session's engine, which knows ON CONFLICT on both of ours."""
+    if db.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model)
+
+
+async def insert_if_absent(db: AsyncSession, model: type[Any], values: dict[str, Any]) -> None:
+    """INSERT … ON CONFLICT DO NOTHING: safe when two workers race to create the same row."""
+    await db.execute(dialect_insert(db, model).values(**values).on_conflict_do_nothing())

@@ -1,0 +1,22 @@
+"""The deadline rule, in one place."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from storage.models import ReceptionSession, SessionStatus
+
+OPEN_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.RESCHEDULED)
+
+
+def summary_deadline(starts_at: datetime, lead_days: int) -> datetime:
+    """The last moment a registration (with its summary) may arrive or change."""
+    return starts_at - timedelta(days=lead_days)
+
+
+def is_open_for_registration(session: ReceptionSession, now: datetime, lead_days: int) -> bool:
+    """Open while the session is on and the summary still arrives `lead_days` ahead.
+
+    "At least 5 days before" admits the deadline minute itself.
+    """
+    return session.status in OPEN_STATUSES and now <= summary_deadline(session.starts_at, lead_days)

@@ -1,0 +1,195 @@
+"""A year's plan of sessions from a CSV or YAML file (`tiepdan sessions import FILE`).
+
+Columns / keys:
+    date         dd/mm/yyyy (or yyyy-mm-dd), local date
+    time         HH:MM, 24 h, local time (TIMEZONE)
+    title        required
+    host         optional
+    kind         reception (default) | voter_meeting | hearing
+    endpoints    "all", or endpoint codes separated by ";" or "," (in YAML also a list)
+    capacity     seats per endpoint, > 0 (default DEFAULT_CAPACITY)
+    online_room  optional link or room name
+
+Every row is checked and every error reported at once, with its row number; nothing is
+imported unless the whole file is right. A session with the same title and start that
+already exists is skipped, so a corrected file can be imported again.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Endpoint, ReceptionSession, SessionKind
+from storage.sessions import create_session
+from storage.text import normalize
+
+
+class SessionFileError(ValueError):
+    """What is wrong with the file, every problem on its own line."""
+
+
+@dataclass(frozen=True)
+class PlannedSession:
+    row: int
+    title: str
+    host: str
+    kind: SessionKind
+    starts_at: datetime  # aware, UTC
+    endpoint_codes: tuple[str, ...] | None  # None: every active endpoint
+    capacity: int
+    online_room: str
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    skipped: int
+
+
+def _rows(path: Path) -> list[dict[str, Any]]:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            return list(csv.DictReader(handle))
+    if suffix in (".yaml", ".yml"):
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(loaded, dict):
+            loaded = loaded.get("sessions")
+        if not isinstance(loaded, list) or not all(isinstance(item, dict) for item in loaded):
+            raise SessionFileError(f"{path}: expected a list of sessions")
+        return loaded
+    raise SessionFileError(f"{path}: use a .csv or .yaml file")
+
+
+def _date(text: str) -> date:
+    for pattern in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    raise ValueError(f"date {text!r} is not dd/mm/yyyy")
+
+
+def _time(text: str) -> time:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", text)
+    if not match or int(match[1]) > 23 or int(match[2]) > 59:
+        raise ValueError(f"time {text!r} is not HH:MM")
+    return time(int(match[1]), int(match[2]))
+
+
+def _codes(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, list):
+        codes = [normalize(str(item)) for item in value]
+    else:
+        text = normalize(str(value or ""))
+        if text.lower() == "all":
+            return None
+        codes = [part.strip() for part in re.split(r"[;,]", text)]
+    codes = [code for code in codes if code]
+    if not codes:
+        raise ValueError("endpoints missing (write 'all' or endpoint codes)")
+    return tuple(dict.fromkeys(codes))
+
+
+def _planned(row: int, item: dict[str, Any], tz: ZoneInfo, default_capacity: int) -> PlannedSession:
+    problems = []
+    title = normalize(str(item.get("title") or ""))
+    if not title:
+        problems.append("title missing")
+    starts_at = None
+    try:
+        day, at = _date(normalize(str(item.get("date") or ""))), _time(normalize(str(item.get("time") or "")))
+        starts_at = datetime.combine(day, at, tz).astimezone(UTC)
+    except ValueError as error:
+        problems.append(str(error))
+    kind_text = normalize(str(item.get("kind") or "reception"))
+    if kind_text not in {kind.value for kind in SessionKind}:
+        problems.append(f"kind {kind_text!r} is not reception, voter_meeting or hearing")
+    capacity_text = normalize(str(item.get("capacity") or default_capacity))
+    if not capacity_text.isdecimal() or int(capacity_text) < 1:
+        problems.append(f"capacity {capacity_text!r} is not a whole number above 0")
+    codes: tuple[str, ...] | None = None
+    try:
+        codes = _codes(item.get("endpoints"))
+    except ValueError as error:
+        problems.append(str(error))
+    if problems or starts_at is None:
+        raise SessionFileError(f"row {row}: " + "; ".join(problems))
+    return PlannedSession(
+        row=row,
+        title=title,
+        host=normalize(str(item.get("host") or "")),
+        kind=SessionKind(kind_text),
+        starts_at=starts_at,
+        endpoint_codes=codes,
+        capacity=int(capacity_text),
+        online_room=normalize(str(item.get("online_room") or "")),
+    )
+
+
+def read_session_file(path: Path, tz: ZoneInfo, default_capacity: int) -> list[PlannedSession]:
+    """Parse and check every row; raise SessionFileError listing every problem."""
+    planned, problems = [], []
+    # Row numbers as a person sees them: in a CSV the header is row 1.
+    first = 2 if path.suffix.lower() == ".csv" else 1
+    for row, item in enumerate(_rows(path), start=first):
+        try:
+            planned.append(_planned(row, item, tz, default_capacity))
+        except SessionFileError as error:
+            problems.append(str(error))
+    if problems:
+        raise SessionFileError("\n".join(problems))
+    if not planned:
+        raise SessionFileError(f"{path}: no sessions in the file")
+    return planned
+
+
+async def import_sessions(db: AsyncSession, planned: list[PlannedSession], *, now: datetime) -> ImportResult:
+    """All or nothing: unknown endpoint codes or sessions in the past stop the whole import."""
+    endpoints = {e.code: e for e in await db.scalars(select(Endpoint).where(Endpoint.active.is_(True)))}
+    problems = []
+    for plan in planned:
+        unknown = [code for code in plan.endpoint_codes or () if code not in endpoints]
+        if unknown:
+            problems.append(f"row {plan.row}: unknown endpoint codes {', '.join(unknown)}")
+        if plan.starts_at <= now:
+            problems.append(f"row {plan.row}: the session would start in the past")
+    if problems:
+        raise SessionFileError("\n".join(problems))
+    added = skipped = 0
+    for plan in planned:
+        exists = await db.scalar(
+            select(ReceptionSession.id).where(
+                ReceptionSession.title == plan.title, ReceptionSession.starts_at == plan.starts_at
+            )
+        )
+        if exists is not None:
+            skipped += 1
+            continue
+        chosen = (
+            list(endpoints.values())
+            if plan.endpoint_codes is None
+            else [endpoints[c] for c in plan.endpoint_codes]
+        )
+        await create_session(
+            db,
+            title=plan.title,
+            host=plan.host,
+            starts_at=plan.starts_at,
+            endpoints=[(endpoint, plan.capacity) for endpoint in chosen],
+            online_room=plan.online_room,
+            kind=plan.kind,
+            now=now,
+        )
+        added += 1
+    return ImportResult(added=added, skipped=skipped)

@@ -1,0 +1,146 @@
+"""Staff: who may do what, on which endpoints; invites; denouncer access."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.identity import UserKey
+from storage import audit
+from storage.models import Invite, StaffMember, StaffRole
+
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Someone acting in the chat, with what they may see."""
+
+    key: UserKey
+    role: StaffRole | None  # None: a citizen
+    endpoint_ids: frozenset[int] | None = None  # None: all endpoints
+    see_denouncers: bool = False
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == StaffRole.ADMIN
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role is not None
+
+    def sees_endpoint(self, endpoint_id: int) -> bool:
+        return self.endpoint_ids is None or endpoint_id in self.endpoint_ids
+
+    def __str__(self) -> str:
+        return str(self.key)
+
+
+class InviteError(Exception):
+    def __init__(self, reason: str) -> None:  # unknown | used | expired
+        super().__init__(reason)
+        self.reason = reason
+
+
+async def actor_for(db: AsyncSession, key: UserKey, admins: frozenset[UserKey]) -> Actor:
+    """ADMINS from the settings are admins; otherwise the active staff row, if any."""
+    if key in admins:
+        return Actor(key, StaffRole.ADMIN, None, True)
+    member = await db.scalar(
+        select(StaffMember).where(
+            StaffMember.channel == key.channel,
+            StaffMember.user_id == key.user_id,
+            StaffMember.active.is_(True),
+        )
+    )
+    if member is None:
+        return Actor(key, None)
+    scope = None if member.endpoint_ids is None else frozenset(member.endpoint_ids)
+    see = member.role == StaffRole.ADMIN or member.see_denouncers
+    return Actor(key, member.role, scope, see)
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(code.strip().upper().replace("-", "").encode()).hexdigest()
+
+
+def new_code() -> str:
+    raw = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(8))
+    return f"{raw[:4]}-{raw[4:]}"
+
+
+async def create_invite(
+    db: AsyncSession,
+    *,
+    by: Actor,
+    endpoint_ids: list[int] | None,
+    see_denouncers: bool,
+    valid_for: timedelta,
+    now: datetime,
+) -> tuple[str, Invite]:
+    code = new_code()
+    invite = Invite(
+        code_hash=hash_code(code),
+        role=StaffRole.OFFICER,
+        endpoint_ids=endpoint_ids,
+        see_denouncers=see_denouncers,
+        created_by=str(by),
+        created_at=now,
+        expires_at=now + valid_for,
+    )
+    db.add(invite)
+    await db.flush()
+    audit.record(
+        db,
+        at=now,
+        actor=str(by),
+        action="staff.invite",
+        target_type="invite",
+        target_id=invite.id,
+        endpoint_ids=endpoint_ids,
+        see_denouncers=see_denouncers,
+    )
+    return code, invite
+
+
+async def join(db: AsyncSession, key: UserKey, code: str, *, now: datetime) -> StaffMember:
+    """Use an invite: once, before it expires. Raises InviteError(unknown|used|expired)."""
+    invite = await db.scalar(select(Invite).where(Invite.code_hash == hash_code(code)).with_for_update())
+    if invite is None:
+        raise InviteError("unknown")
+    if invite.used_at is not None:
+        raise InviteError("used")
+    if now >= invite.expires_at:
+        raise InviteError("expired")
+    invite.used_at, invite.used_by = now, str(key)
+    member = await db.scalar(
+        select(StaffMember).where(StaffMember.channel == key.channel, StaffMember.user_id == key.user_id)
+    )
+    if member is None:
+        member = StaffMember(channel=key.channel, user_id=key.user_id, created_at=now)
+        db.add(member)
+    member.role, member.endpoint_ids = invite.role, invite.endpoint_ids
+    member.see_denouncers, member.active, member.invited_by = invite.see_denouncers, True, invite.created_by
+    await db.flush()
+    audit.record(db, at=now, actor=str(key), action="staff.join", target_type="staff", target_id=member.id)
+    return member
+
+
+async def list_staff(db: AsyncSession) -> list[StaffMember]:
+    return list(
+        await db.scalars(select(StaffMember).where(StaffMember.active.is_(True)).order_by(StaffMember.id))
+    )
+
+
+async def revoke(db: AsyncSession, member_id: int, *, by: Actor, now: datetime) -> StaffMember | None:
+    member = await db.get(StaffMember, member_id)
+    if member is None or not member.active:
+        return None
+    member.active = False
+    audit.record(db, at=now, actor=str(by), action="staff.revoke", target_type="staff", target_id=member.id)
+    return member

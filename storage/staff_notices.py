@@ -1,0 +1,102 @@
+"""Notices to staff, derived from the sessions at each outbox tick (like reminders):
+
+- at the summary deadline, every admin gets the session's list for the Standing Committee;
+- at 14:00 the day before, the officers of its endpoints are reminded to test the connection;
+- six days before, a session without registrations is flagged to the admins.
+
+Each is keyed by session, start and recipient, so it goes once, and again only if the
+session moves.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.identity import UserKey
+from storage import citizens
+from storage.db import insert_if_absent
+from storage.models import Notification, ReceptionSession, Registration, StaffMember, StaffRole
+from storage.registrations import ACTIVE
+from storage.rules import OPEN_STATUSES, summary_deadline
+
+EMPTY_FLAG_DAYS = 6
+CONNECTION_CHECK_AT = time(14, 0)
+
+
+async def _staff(
+    db: AsyncSession, role: StaffRole, admins: frozenset[UserKey]
+) -> list[StaffMember | UserKey]:
+    members: list[StaffMember | UserKey] = list(
+        await db.scalars(select(StaffMember).where(StaffMember.active.is_(True), StaffMember.role == role))
+    )
+    if role == StaffRole.ADMIN:
+        known = {(m.channel, m.user_id) for m in members if isinstance(m, StaffMember)}
+        members += [key for key in admins if (key.channel, key.user_id) not in known]
+    return members
+
+
+async def _queue(
+    db: AsyncSession, recipient: StaffMember | UserKey, kind: str, session: ReceptionSession, now: datetime
+) -> None:
+    key = recipient if isinstance(recipient, UserKey) else UserKey(recipient.channel, recipient.user_id)
+    citizen = await citizens.get_or_create(db, key, now=now)
+    await insert_if_absent(
+        db,
+        Notification,
+        {
+            "citizen_id": citizen.id,
+            "kind": kind,
+            "params": {"session_id": session.id, "starts_at": session.starts_at.isoformat()},
+            "due_at": now,
+            "dedupe_key": f"{kind}:{session.id}:{session.starts_at.isoformat()}:{citizen.id}",
+            "created_at": now,
+            "state": "pending",
+            "attempts": 0,
+            "result": "",
+        },
+    )
+
+
+async def queue_due(
+    db: AsyncSession, *, now: datetime, lead_days: int, tz: ZoneInfo, admins: frozenset[UserKey]
+) -> None:
+    horizon = now + timedelta(days=max(lead_days, EMPTY_FLAG_DAYS) + 1)
+    coming = list(
+        await db.scalars(
+            select(ReceptionSession)
+            .where(
+                ReceptionSession.status.in_(OPEN_STATUSES),
+                ReceptionSession.starts_at > now,
+                ReceptionSession.starts_at <= horizon,
+            )
+            .options(selectinload(ReceptionSession.endpoints))
+        )
+    )
+    if not coming:
+        return
+    admin_list = await _staff(db, StaffRole.ADMIN, admins)
+    officers = [m for m in await _staff(db, StaffRole.OFFICER, admins) if isinstance(m, StaffMember)]
+    for session in coming:
+        if now >= summary_deadline(session.starts_at, lead_days):
+            for admin in admin_list:
+                await _queue(db, admin, "deadline_export", session, now)
+        day_before = session.starts_at.astimezone(tz).date() - timedelta(days=1)
+        if now >= datetime.combine(day_before, CONNECTION_CHECK_AT, tz):
+            endpoint_ids = {link.endpoint_id for link in session.endpoints}
+            for officer in officers:
+                if officer.endpoint_ids is None or endpoint_ids & set(officer.endpoint_ids):
+                    await _queue(db, officer, "connection_check", session, now)
+        if now >= session.starts_at - timedelta(days=EMPTY_FLAG_DAYS):
+            registered = await db.scalar(
+                select(func.count())
+                .select_from(Registration)
+                .where(Registration.session_id == session.id, Registration.status.in_(ACTIVE))
+            )
+            if not registered:
+                for admin in admin_list:
+                    await _queue(db, admin, "empty_session", session, now)

@@ -1,0 +1,131 @@
+"""Migrations: up to head, down to nothing, up again — and the models match the migrations.
+
+On PostgreSQL the shared test database is used: every test here leaves it at head and
+empty (the `database_url` fixture then truncates it as usual).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Column, MetaData, String, inspect
+from sqlalchemy.engine import Connection
+
+from storage import migrate
+from storage.db import create_engine
+from storage.models import Base
+
+MODEL_TABLES = set(Base.metadata.tables)
+ALL_TABLES = MODEL_TABLES | {"alembic_version"}
+
+
+def script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+
+
+def head() -> str:
+    revision = script().get_current_head()
+    assert revision is not None
+    return revision
+
+
+async def table_names(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def current_revision(url: str) -> str | None:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+    finally:
+        await engine.dispose()
+
+
+async def drift(url: str, metadata: MetaData = Base.metadata) -> list[Any]:
+    """What autogenerate would write to bring the database to `metadata`."""
+
+    def compare(sync: Connection) -> list[Any]:
+        context = MigrationContext.configure(
+            sync, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return list(compare_metadata(context, metadata))
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(compare)
+    finally:
+        await engine.dispose()
+
+
+async def up_down_up(url: str) -> None:
+    """Upgrade to head, downgrade to base, upgrade again, checking the schema each time."""
+    await migrate.upgrade(url)
+    assert await table_names(url) == ALL_TABLES
+    assert await current_revision(url) == head()
+    try:
+        await migrate.downgrade(url, "base")
+        assert await table_names(url) == {"alembic_version"}
+        assert await current_revision(url) is None
+    finally:
+        await migrate.upgrade(url)  # never leave a shared database without its tables
+    assert await table_names(url) == ALL_TABLES
+    assert await current_revision(url) == head()
+    assert await drift(url) == []
+
+
+async def test_fresh_sqlite_file_up_down_up(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "fresh.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    await up_down_up(url)
+    assert path.exists()
+
+
+async def test_up_down_up_on_each_engine(database_url: str) -> None:
+    # The fixture hands over a database already at head: upgrading again is a no-op.
+    assert await current_revision(database_url) == head()
+    await up_down_up(database_url)
+    assert await table_names(database_url) == ALL_TABLES
+
+
+async def test_stairway_one_revision_at_a_time(database_url: str) -> None:
+    """Each revision goes up, down to its predecessor and up again (aiogram_template's test)."""
+    revisions = list(reversed(list(script().walk_revisions("base", "heads"))))
+    assert revisions and revisions[-1].revision == head()
+    try:
+        await migrate.downgrade(database_url, "base")
+        for revision in revisions:
+            below = revision.down_revision
+            assert below is None or isinstance(below, str), "no merge revisions expected"
+            await migrate.upgrade(database_url, revision.revision)
+            await migrate.downgrade(database_url, below or "base")
+            await migrate.upgrade(database_url, revision.revision)
+            assert await current_revision(database_url) == revision.revision
+    finally:
+        await migrate.upgrade(database_url)
+    assert await current_revision(database_url) == head()
+    assert await table_names(database_url) == ALL_TABLES
+
+
+async def test_models_match_migrations(database_url: str) -> None:
+    assert await drift(database_url) == []
+
+
+async def test_drift_check_sees_a_change(database_url: str) -> None:
+    """The comparison is not vacuous: a column the migrations lack is reported."""
+    changed = MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(changed)
+    changed.tables["endpoints"].append_column(Column("district", String(50), nullable=True))
+    differences = await drift(database_url, changed)
+    assert [(d[0], d[2], d[3].name) for d in differences] == [("add_column", "endpoints", "district")]

@@ -1,0 +1,79 @@
+"""First contact: language, privacy notice, explicit consent."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.app import App
+from storage.models import AuditEntry, Citizen
+from tests.conftest import NOW, World
+from tests.support import ChatUser
+
+
+async def citizen_of(app: App, chat: ChatUser) -> Citizen:
+    async with app.sessions() as db:
+        citizen = await db.scalar(select(Citizen).where(Citizen.channel_user_id == chat.user_id))
+        assert citizen is not None
+        return citizen
+
+
+async def test_first_message_asks_language_then_the_notice(app: App, chat: ChatUser) -> None:
+    await chat.say("xin chào")
+    assert chat.labels == ["Tiếng Việt", "English"]
+    await chat.press("Tiếng Việt")
+    notice = chat.text
+    for part in ("họ và tên", "số CCCD", "Mục đích", "5 năm", "xem, chỉnh sửa, xóa", "phiên bản 2026-11"):
+        assert part in notice
+    assert chat.labels == ["Tôi đồng ý", "Tôi không đồng ý"]
+
+
+async def test_consent_is_stored_with_version_and_time(app: App, chat: ChatUser) -> None:
+    await chat.say("/start")
+    await chat.press("Tiếng Việt")
+    await chat.press("Tôi đồng ý")
+    assert "DANH MỤC CHÍNH" in chat.text
+    citizen = await citizen_of(app, chat)
+    assert citizen.consent_version == "2026-11" and citizen.consent_at == NOW
+    assert citizen.locale == "vi"
+
+
+async def test_silence_and_other_answers_are_not_consent(app: App, world: World, chat: ChatUser) -> None:
+    await chat.say("/start")
+    await chat.press("English")
+    for attempt in ("ok", "/menu", "register", "1"):
+        await chat.say(attempt)
+        assert "Consent is recorded only when you choose it explicitly" in chat.text
+        assert chat.labels == ["I agree", "I do not agree"]
+    citizen = await citizen_of(app, chat)
+    assert citizen.consent_at is None and citizen.full_name is None
+
+
+async def test_refusing_ends_politely_and_can_be_revisited(app: App, chat: ChatUser) -> None:
+    await chat.say("/start")
+    await chat.press("Tiếng Việt")
+    await chat.press("Tôi không đồng ý")
+    assert "tôn trọng lựa chọn" in chat.text
+    assert chat.labels == ["Xem lại thông báo"]
+    # Whatever they send next brings the notice back, never a personal-data question.
+    await chat.say("tôi muốn đăng ký")
+    assert "THÔNG BÁO XỬ LÝ DỮ LIỆU CÁ NHÂN" in chat.text
+    await chat.press("Tôi đồng ý")
+    assert "DANH MỤC CHÍNH" in chat.text
+    async with app.sessions() as db:
+        actions = [e.action for e in await db.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert actions == ["consent.refuse", "consent.give"]
+
+
+async def test_platform_language_is_the_first_guess(app: App) -> None:
+    chat = ChatUser(app.dialog, language="en-US")
+    await chat.say("hello")
+    assert "Welcome!" in chat.text
+
+
+async def test_a_new_notice_version_asks_again(app: App, chat: ChatUser) -> None:
+    await chat.say("/start")
+    await chat.press("Tiếng Việt")
+    await chat.press("Tôi đồng ý")
+    app.dialog.settings = app.settings.model_copy(update={"consent_version": "2027-01"})
+    await chat.say("/menu")
+    assert "phiên bản 2027-01" in chat.text

@@ -1,0 +1,74 @@
+"""Privacy and my data: see, delete (anonymise), withdraw consent."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.app import App
+from storage.models import AuditEntry, Citizen, Registration, RegistrationStatus, SessionEndpoint
+from tests.conftest import World
+from tests.flows import ID_NUMBER, consent, register
+from tests.support import ChatUser
+
+
+async def test_show_my_data(app: App, world: World, chat: ChatUser) -> None:
+    await consent(chat)
+    await chat.press("privacy")
+    assert "Phiên bản thông báo Ông/Bà đã đồng ý: 2026-11" in chat.text
+    await chat.press("show")
+    assert "Họ và tên: —" in chat.text  # nothing stored yet
+    await chat.press("menu")
+    await register(chat)
+    await chat.press("privacy")
+    await chat.press("show")
+    assert "Nguyễn Văn An" in chat.text and ID_NUMBER in chat.text and "Số lần đăng ký: 1" in chat.text
+    async with app.sessions() as db:
+        views = await db.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "citizen.view_own_data")
+        )
+    assert views == 2
+
+
+async def test_delete_my_data_anonymises_and_keeps_counts(app: App, world: World, chat: ChatUser) -> None:
+    await consent(chat)
+    await register(chat)
+    await chat.press("privacy")
+    await chat.press("delete")
+    await chat.press("no")
+    assert "QUYỀN RIÊNG TƯ" in chat.text
+    await chat.press("delete")
+    await chat.press("yes")
+    assert "Đã xóa dữ liệu cá nhân" in chat.text and "Số đăng ký đã hủy: 1" in chat.text
+    async with app.sessions() as db:
+        citizen = await db.scalar(select(Citizen))
+        registration = await db.scalar(select(Registration))
+    assert citizen is not None and registration is not None
+    assert (citizen.full_name, citizen.phone, citizen.id_number, citizen.address) == (None,) * 4
+    assert citizen.consent_at is None and citizen.anonymised_at is not None
+    assert registration.status == RegistrationStatus.CANCELLED
+    assert (registration.full_name, registration.phone, registration.id_number) == (None,) * 3
+    assert registration.summary == "" and registration.case_type == "complaint"  # counts stay
+    # The seat went back.
+    async with app.sessions() as db:
+        link = registration.session_endpoint_id
+        taken = await db.scalar(select(SessionEndpoint.seats_taken).where(SessionEndpoint.id == link))
+    assert taken == 0
+    # Nothing more is processed without consent again.
+    await chat.say("/menu")
+    assert "THÔNG BÁO XỬ LÝ DỮ LIỆU CÁ NHÂN" in chat.text
+
+
+async def test_withdraw_consent(app: App, world: World, chat: ChatUser) -> None:
+    await consent(chat)
+    await register(chat)
+    await chat.press("privacy")
+    await chat.press("withdraw")
+    await chat.press("yes")
+    assert "rút lại sự đồng ý" in chat.text and "Số đăng ký đã hủy: 1" in chat.text
+    async with app.sessions() as db:
+        citizen = await db.scalar(select(Citizen))
+        actions = [e.action for e in await db.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert citizen is not None and citizen.consent_at is None and citizen.consent_version is None
+    assert "consent.withdraw" in actions
+    await chat.say("đăng ký")
+    assert "THÔNG BÁO XỬ LÝ DỮ LIỆU CÁ NHÂN" in chat.text

@@ -1,0 +1,48 @@
+"""Retention: citizens inactive for longer than RETENTION_DAYS are anonymised."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot import retention
+from bot.app import App
+from bot.clock import FrozenClock
+from storage.models import AuditEntry, Citizen, Registration
+from tests.conftest import World
+from tests.flows import consent, register
+from tests.support import ChatUser
+
+
+async def citizen(app: App, user_id: str) -> Citizen:
+    async with app.sessions() as db:
+        found = await db.scalar(select(Citizen).where(Citizen.channel_user_id == user_id))
+        assert found is not None
+        return found
+
+
+async def test_old_data_is_anonymised_recent_data_kept(app: App, world: World, clock: FrozenClock) -> None:
+    old, recent = ChatUser(app.dialog, user_id="1"), ChatUser(app.dialog, user_id="2")
+    await consent(old)
+    await register(old)
+    retention_days = app.settings.retention_days
+    # Time passes: the session is over and nothing happens for the whole retention period.
+    clock.set(world.first_start + timedelta(days=retention_days - 1))
+    await consent(recent)
+    assert await retention.sweep(app) == 0  # the session is not yet past retention
+    clock.set(world.first_start + timedelta(days=retention_days + 1))
+    assert await retention.sweep(app) == 1
+    gone = await citizen(app, "1")
+    assert gone.anonymised_at == clock.now() and gone.full_name is None and gone.phone is None
+    kept = await citizen(app, "2")
+    assert kept.anonymised_at is None and kept.consent_at is not None
+    async with app.sessions() as db:
+        registration = await db.scalar(select(Registration))
+        actors = [
+            e.actor
+            for e in await db.scalars(select(AuditEntry).where(AuditEntry.action == "citizen.anonymise"))
+        ]
+    assert registration is not None and registration.full_name is None and registration.summary == ""
+    assert actors == ["system:retention"]
+    assert await retention.sweep(app) == 0  # once

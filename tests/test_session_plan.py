@@ -1,0 +1,131 @@
+"""`tiepdan sessions import FILE`: a year's plan of sessions from CSV or YAML."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import cli
+from bot.app import App
+from storage import migrate
+from storage.models import ReceptionSession, SessionEndpoint, SessionKind
+from storage.session_plan import SessionFileError, import_sessions, read_session_file
+from tests.conftest import World
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+CSV = (
+    "\ufeffdate,time,title,host,kind,endpoints,capacity,online_room\n"
+    "07/12/2026,08:00,Tiếp công dân định kỳ tháng 12,Thường trực HĐND,reception,all,,https://meet/1\n"
+    '2027-01-15,14:30,Tiếp xúc cử tri,Đoàn ĐBQH,voter_meeting,"P-TANBINH; X-BINHCHANH",12,\n'
+)
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_csv_with_bom_in_local_time(tmp_path: Path) -> None:
+    first, second = read_session_file(write(tmp_path, "plan.csv", CSV), VN, 30)
+    assert first.starts_at == datetime(2026, 12, 7, 1, 0, tzinfo=UTC)  # 08:00 in Vietnam
+    assert (first.title, first.host, first.endpoint_codes, first.capacity) == (
+        "Tiếp công dân định kỳ tháng 12",
+        "Thường trực HĐND",
+        None,
+        30,
+    )
+    assert second.kind == SessionKind.VOTER_MEETING and second.endpoint_codes == ("P-TANBINH", "X-BINHCHANH")
+    assert second.capacity == 12 and second.starts_at == datetime(2027, 1, 15, 7, 30, tzinfo=UTC)
+
+
+def test_yaml_list_and_mapping(tmp_path: Path) -> None:
+    listed = "- {date: 07/12/2026, time: '08:00', title: A, endpoints: [P-TANBINH]}\n"
+    mapped = "sessions:\n" + "  " + listed
+    for text in (listed, mapped):
+        [plan] = read_session_file(write(tmp_path, "plan.yaml", text), VN, 30)
+        assert plan.endpoint_codes == ("P-TANBINH",) and plan.title == "A"
+
+
+def test_every_bad_row_is_reported_at_once(tmp_path: Path) -> None:
+    text = (
+        "date,time,title,endpoints,capacity,kind\n"
+        "31/02/2027,08:00,A,all,,\n"
+        "01/03/2027,25:00,B,all,,\n"
+        "01/03/2027,08:00,,all,0,party\n"
+        "01/03/2027,08:00,D,,,\n"
+    )
+    with pytest.raises(SessionFileError) as raised:
+        read_session_file(write(tmp_path, "plan.csv", text), VN, 30)
+    message = str(raised.value)
+    assert "row 2: date '31/02/2027' is not dd/mm/yyyy" in message
+    assert "row 3: time '25:00' is not HH:MM" in message
+    assert "row 4: title missing" in message and "kind 'party'" in message and "capacity '0'" in message
+    assert "row 5: endpoints missing" in message
+    with pytest.raises(SessionFileError, match=r"use a \.csv or \.yaml file"):
+        read_session_file(write(tmp_path, "plan.txt", CSV), VN, 30)
+
+
+async def test_import_is_all_or_nothing_and_idempotent(app: App, world: World, tmp_path: Path) -> None:
+    now = app.clock.now()
+    planned = read_session_file(write(tmp_path, "plan.csv", CSV), VN, 30)
+    bad = read_session_file(
+        write(
+            tmp_path,
+            "bad.csv",
+            "date,time,title,endpoints\n01/01/2027,08:00,X,P-KHONGCO\n20/11/2026,08:00,Y,all\n",
+        ),
+        VN,
+        30,
+    )
+
+    async def sessions() -> int:
+        async with app.sessions() as db:
+            return await db.scalar(select(func.count()).select_from(ReceptionSession)) or 0
+
+    before = await sessions()
+    with pytest.raises(SessionFileError) as raised:
+        async with app.sessions() as db, db.begin():
+            await import_sessions(db, planned + bad, now=now)
+    assert "unknown endpoint codes P-KHONGCO" in str(raised.value) and "in the past" in str(raised.value)
+    assert await sessions() == before
+
+    async with app.sessions() as db, db.begin():
+        result = await import_sessions(db, planned, now=now)
+    assert (result.added, result.skipped) == (2, 0)
+    async with app.sessions() as db, db.begin():
+        again = await import_sessions(db, planned, now=now)
+    assert (again.added, again.skipped) == (0, 2)
+    async with app.sessions() as db:
+        voter = await db.scalar(select(ReceptionSession).where(ReceptionSession.title == "Tiếp xúc cử tri"))
+        assert voter is not None
+        capacities = list(
+            await db.scalars(select(SessionEndpoint.capacity).where(SessionEndpoint.session_id == voter.id))
+        )
+    assert capacities == [12, 12]
+
+
+def test_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("DATABASE_URL", url)
+    import asyncio
+
+    asyncio.run(migrate.upgrade(url))
+    endpoints = write(
+        tmp_path, "endpoints.csv", "code,name\nP-TANBINH,Phường Tân Bình\nX-BINHCHANH,Xã Bình Chánh\n"
+    )
+    assert cli.main(["endpoints", "import", str(endpoints)]) == 0
+    plan = write(tmp_path, "plan.csv", CSV.replace("2026", "2030").replace("2027", "2031"))
+    assert cli.main(["sessions", "import", str(plan)]) == 0
+    assert "sessions: 2 added, 0 skipped" in capsys.readouterr().out
+    assert (
+        cli.main(
+            ["sessions", "import", str(write(tmp_path, "bad.csv", "date,time,title,endpoints\nx,y,,\n"))]
+        )
+        == 2
+    )
+    assert "cannot import: row 2:" in capsys.readouterr().err

@@ -1,0 +1,177 @@
+"""Settings: .env.example documents every field, defaults are as documented, bad values are refused."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
+
+import pytest
+from pydantic import ValidationError
+
+from bot.identity import UserKey
+from bot.settings import Settings
+
+ENV_EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
+ASSIGNMENT = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$")
+
+# Environment variables a developer may have exported; none may leak into these tests.
+SETTING_NAMES = [name.upper() for name in Settings.model_fields]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in SETTING_NAMES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def make(**values: Any) -> Settings:
+    return Settings(_env_file=None, **values)
+
+
+def example_assignments() -> dict[str, str]:
+    assignments: dict[str, str] = {}
+    for number, line in enumerate(ENV_EXAMPLE.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = ASSIGNMENT.match(line)
+        assert match, f".env.example line {number} is neither a comment nor NAME=value: {line!r}"
+        name, value = match.groups()
+        assert name not in assignments, f"{name} is set twice in .env.example"
+        assignments[name] = value
+    return assignments
+
+
+def test_env_example_names_every_setting_and_nothing_else() -> None:
+    names = set(example_assignments())
+    assert names, ".env.example has no settings"
+    fields = set(SETTING_NAMES)
+    assert sorted(fields - names) == [], "settings missing from .env.example"
+    assert sorted(names - fields) == [], "names in .env.example that Settings does not know"
+
+
+def test_env_example_explains_every_setting() -> None:
+    lines = ENV_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines):
+        if ASSIGNMENT.match(line):
+            above = number - 1
+            while above >= 0 and ASSIGNMENT.match(lines[above]):  # a group under one comment
+                above -= 1
+            assert above >= 0 and lines[above].startswith("#"), f"no comment above {line!r}"
+
+
+def test_env_example_leaves_the_telegram_token_empty() -> None:
+    # A token in the example would make `make run` try Telegram instead of the console chat.
+    assert example_assignments()["TELEGRAM_BOT_TOKEN"] == ""
+
+
+def test_env_example_values_are_the_defaults() -> None:
+    from_example = Settings(_env_file=ENV_EXAMPLE)
+    assert from_example.model_dump() == make().model_dump()
+
+
+def test_defaults() -> None:
+    settings = make()
+    assert settings.environment == "development"
+    assert settings.database_url == "sqlite+aiosqlite:///./data/tiepdan.db"
+    assert settings.default_locale == "vi"
+    assert settings.timezone == "Asia/Ho_Chi_Minh"
+    assert str(settings.tz) == "Asia/Ho_Chi_Minh"
+    assert settings.summary_lead_days == 5
+    assert settings.change_notice_days == 5
+    assert settings.default_capacity == 30
+    assert settings.telegram_bot_token == ""
+    assert settings.telegram_api_base == "https://api.telegram.org"
+    assert settings.admin_keys == frozenset()
+    assert settings.case_field_codes[0] == "land" and settings.case_field_codes[-1] == "other"
+    assert len(settings.case_field_codes) == 10
+
+
+def test_environment_variables_are_the_upper_case_field_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SUMMARY_LEAD_DAYS", "7")
+    monkeypatch.setenv("DEFAULT_LOCALE", "en")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://tiepdan@db/tiepdan")
+    monkeypatch.setenv("CASE_FIELDS", " land , other ,")
+    settings = make()
+    assert settings.summary_lead_days == 7
+    assert settings.default_locale == "en"
+    assert settings.database_url == "postgresql+asyncpg://tiepdan@db/tiepdan"
+    assert settings.case_field_codes == ("land", "other")
+
+
+def test_admins_are_parsed_into_user_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ADMINS", "telegram:123, zalo:88")
+    assert make().admin_keys == frozenset({UserKey("telegram", "123"), UserKey("zalo", "88")})
+
+
+@pytest.mark.parametrize("admins", ["telegram123", "telegram:", ":123", "telegram:1,zalo"])
+def test_a_malformed_admin_entry_is_refused(admins: str) -> None:
+    with pytest.raises(ValueError, match="channel:user_id"):
+        _ = make(admins=admins).admin_keys
+
+
+@pytest.mark.parametrize("locale", ["fr", "VI", "vi-VN", ""])
+def test_an_unknown_default_locale_is_refused(monkeypatch: pytest.MonkeyPatch, locale: str) -> None:
+    monkeypatch.setenv("DEFAULT_LOCALE", locale)
+    with pytest.raises(ValidationError, match="DEFAULT_LOCALE"):
+        make()
+
+
+@pytest.mark.parametrize("zone", ["Asia/Hanoi", "Mars/Olympus_Mons", "GMT+7", "../etc/passwd"])
+def test_an_unknown_timezone_is_refused(monkeypatch: pytest.MonkeyPatch, zone: str) -> None:
+    monkeypatch.setenv("TIMEZONE", zone)
+    # ZoneInfo raises ZoneInfoNotFoundError (a KeyError) for an unknown key, which pydantic
+    # does not turn into a ValidationError; either way the settings are not built.
+    with pytest.raises((ValidationError, ZoneInfoNotFoundError)):
+        make()
+
+
+@pytest.mark.parametrize(
+    "values",
+    [{"summary_lead_days": -1}, {"default_capacity": 0}, {"web_port": 70000}, {"retention_days": 7}],
+)
+def test_out_of_range_numbers_are_refused(values: dict[str, int]) -> None:
+    with pytest.raises(ValidationError):
+        make(**values)
+
+
+POSTGRES = "postgresql+asyncpg://tiepdan@db-host/tiepdan"
+
+
+def test_production_refuses_sqlite() -> None:
+    with pytest.raises(ValueError, match="PostgreSQL"):
+        make(environment="production").check_production_secrets()
+
+
+@pytest.mark.parametrize("name", ["telegram_bot_token", "telegram_webhook_secret"])
+def test_production_refuses_an_example_secret(name: str) -> None:
+    settings = make(environment="production", database_url=POSTGRES, **{name: "123:change-me-please"})
+    with pytest.raises(ValueError, match=name.upper()):
+        settings.check_production_secrets()
+
+
+def test_production_webhook_needs_a_real_secret() -> None:
+    settings = make(
+        environment="production",
+        database_url=POSTGRES,
+        telegram_bot_token="123456:real-token",
+        telegram_webhook_url="https://tiepdan.example.gov.vn",
+        telegram_webhook_secret="short",
+    )
+    with pytest.raises(ValueError, match="TELEGRAM_WEBHOOK_SECRET"):
+        settings.check_production_secrets()
+
+
+def test_production_with_postgres_and_real_secrets_starts() -> None:
+    make(
+        environment="production",
+        database_url=POSTGRES,
+        telegram_bot_token="123456:real-token",
+        telegram_webhook_url="https://tiepdan.example.gov.vn",
+        telegram_webhook_secret="a" * 32,
+    ).check_production_secrets()
+
+
+def test_development_accepts_sqlite_and_example_secrets() -> None:
+    make(telegram_bot_token="change-me").check_production_secrets()

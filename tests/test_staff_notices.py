@@ -1,0 +1,49 @@
+"""Staff notices at the right minute: the deadline export, the connection check, the empty flag."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.app import App
+from bot.clock import FrozenClock
+from bot.notify import Outbox
+from tests.conftest import ADMIN_ID, World, local
+from tests.flows import consent, officer_for, register
+from tests.support import ChatUser
+from tests.test_outbox import RecordingChannel
+
+
+async def tick(app: App, channel: RecordingChannel) -> int:
+    return await Outbox(app.sessions, app.settings, app.clock, {"test": channel}).send_due()
+
+
+async def test_staff_notices(staff_app: App, world: World, admin: ChatUser, clock: FrozenClock) -> None:
+    citizen = ChatUser(staff_app.dialog, user_id="1")
+    await consent(citizen)
+    await register(citizen)  # the first session has a registration, the second none
+    officer = await officer_for(staff_app, admin, "600", scope="P-TANBINH")
+    channel = RecordingChannel()
+    deadline = world.first_start - timedelta(days=5)  # Wednesday 02/12/2026 08:00
+
+    clock.set(deadline - timedelta(minutes=1))
+    await tick(staff_app, channel)
+    assert channel.documents == []
+    clock.set(deadline)
+    await tick(staff_app, channel)
+    assert channel.documents == [(ADMIN_ID, "so-tiep-cong-dan-2026-12-07.xlsx")]
+    assert any("HẾT HẠN NHẬN NỘI DUNG" in text for user, text in channel.sent if user == ADMIN_ID)
+    await tick(staff_app, channel)
+    assert len(channel.documents) == 1  # once
+
+    clock.set(local(2026, 12, 6, 13, 59))
+    await tick(staff_app, channel)
+    assert not [text for user, text in channel.sent if user == officer.user_id]
+    clock.set(local(2026, 12, 6, 14, 0))
+    await tick(staff_app, channel)
+    [check] = [text for user, text in channel.sent if user == officer.user_id]
+    assert "Xin kiểm tra đường truyền" in check and "https://meet.example/tcd" in check
+
+    clock.set(world.second_start - timedelta(days=6))
+    await tick(staff_app, channel)
+    flags = [text for user, text in channel.sent if user == ADMIN_ID and "chưa có công dân nào" in text]
+    assert len(flags) == 1 and "Tiếp công dân tháng 1" in flags[0] and "còn 6 ngày" in flags[0]

@@ -1,0 +1,265 @@
+"""Telegram end to end: the real aiogram polling loop over HTTP against the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import App
+from bot.channels.telegram.runner import TelegramBot
+from bot.clock import FrozenClock
+from bot.dialog.types import Attachment, Reply
+from storage.models import Citizen, Registration, RegistrationStatus
+from tests.conftest import World
+from tests.fakes.telegram_api import TOKEN, FakeTelegram
+from tests.flows import ID_NUMBER, SUMMARY
+from tests.telegram_harness import TelegramUser, make_telegram_bot
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.stop()
+    assert server.violations == [], server.violations  # strict: any bad request fails the test
+
+
+@pytest.fixture
+async def polling(app: App, fake: FakeTelegram) -> AsyncIterator[TelegramBot]:
+    app.settings.telegram_polling_timeout = 1
+    telegram = make_telegram_bot(app, fake)
+    task = asyncio.create_task(telegram.run_polling())
+    await fake.wait_until(lambda: fake.calls_of("getUpdates"))
+    yield telegram
+    await telegram.stop()
+    await asyncio.wait_for(task, timeout=10)
+
+
+async def consent(user: TelegramUser) -> None:
+    await user.say("/start")
+    await user.press("Tiếng Việt")
+    await user.press("Tôi đồng ý")
+    assert "DANH MỤC CHÍNH" in user.text
+
+
+async def test_register_with_buttons_contact_and_a_document(
+    app: App, world: World, fake: FakeTelegram, polling: TelegramBot
+) -> None:
+    user = TelegramUser(polling, fake, 501)
+    await consent(user)
+    # The bot set its command menu for both languages on start.
+    assert [c["command"] for c in fake.commands["vi"]] == ["start", "menu", "huy", "trogiup", "ngonngu"]
+    assert [c["command"] for c in fake.commands["en"]] == ["start", "menu", "cancel", "help", "language"]
+
+    menu = user.keyboard_message()
+    await user.press("Đăng ký tiếp công dân")
+    assert fake.message(menu.message_id).reply_markup is None  # the pressed keyboard was edited away
+    await user.say("tan binh")
+    await user.press("Phường Tân Bình")
+    await user.press("07/12/2026")
+    await user.say("Nguyễn Văn An")
+    [prompt] = user.last
+    assert prompt.reply_markup is not None
+    assert prompt.reply_markup["keyboard"][0][0] == {
+        "text": "📱 Gửi số điện thoại của tôi",
+        "request_contact": True,
+    }
+    await user.share_contact("84912345678")
+    assert user.last[0].reply_markup == {"remove_keyboard": True}  # the contact keyboard is removed
+    assert "+84912345678" in user.text
+    await user.say(ID_NUMBER)
+    await user.say("12 Lý Thường Kiệt, phường Tân Bình")
+    await user.press("Khiếu nại")
+    await user.press("Đất đai")
+    await user.say(SUMMARY)
+    await user.send_document("quyet-dinh.pdf", "application/pdf", 120_000)
+    assert "Đã nhận 1 tệp: quyet-dinh.pdf" in user.text
+    await user.send(
+        sticker={
+            "file_id": "s",
+            "file_unique_id": "s",
+            "type": "regular",
+            "width": 1,
+            "height": 1,
+            "is_animated": False,
+            "is_video": False,
+        }
+    )
+    assert "chỉ nhận ảnh JPG/PNG, PDF, DOC hoặc DOCX" in user.text
+    await user.press("Tiếp tục")
+    await user.press("Chưa có cơ quan nào")
+    await user.press("Chỉ mình tôi")
+    assert "Tệp đính kèm: quyet-dinh.pdf" in user.text
+    await user.press("Xác nhận")
+    assert "ĐĂNG KÝ THÀNH CÔNG" in user.text and "TCD-2026-000001" in user.text
+
+    async with app.sessions() as db:
+        registration = await db.scalar(select(Registration))
+    assert registration is not None and registration.status == RegistrationStatus.CONFIRMED
+    assert registration.attachments[0]["file_id"] == "file-quyet-dinh.pdf"
+    assert registration.phone == "+84912345678"
+
+    # Cancel it again from "my registrations".
+    await user.press("Đăng ký của tôi")
+    await user.press("TCD-2026-000001")
+    await user.press("Hủy đăng ký")
+    await user.press("Có, hủy đăng ký")
+    assert "Đã hủy đăng ký TCD-2026-000001" in user.text
+
+
+async def test_old_buttons_and_the_deadline(
+    app: App, world: World, fake: FakeTelegram, polling: TelegramBot, clock: FrozenClock
+) -> None:
+    user = TelegramUser(polling, fake, 502)
+    await consent(user)
+    menu = copy.deepcopy(user.keyboard_message())  # as a stale client still shows it
+    await user.press("Lịch tiếp công dân sắp tới")
+    # A button of the earlier menu (its keyboard is gone in the client, but a stale
+    # client can still send it): answered and the current question asked again.
+    await user.press("Đăng ký tiếp công dân", message=menu)
+    assert "tin nhắn cũ" in user.text and "LỊCH TIẾP CÔNG DÂN" in user.text
+
+    clock.set(world.first_start - timedelta(days=5, minutes=-1))  # one minute past the deadline
+    await user.press("Đăng ký tiếp công dân")
+    await user.say("tan binh")
+    await user.press("Phường Tân Bình")
+    labels = [b["text"] for b in user.buttons(user.keyboard_message())]
+    assert not any("07/12/2026" in label for label in labels)
+    assert any("11/01/2027" in label for label in labels)
+
+
+async def test_language_from_telegram_and_long_texts_split(
+    app: App, world: World, fake: FakeTelegram, polling: TelegramBot
+) -> None:
+    user = TelegramUser(polling, fake, 503, language_code="en")
+    await user.say("hello")
+    assert "Welcome!" in user.text
+    await user.press("English")
+    await user.press("I agree")
+    # A reply longer than 4096 characters arrives in several messages, each within the limit.
+    await user.press("Register")
+    await user.say("x" * 5000)
+    assert "No endpoint matches" in user.text
+    assert all(len(m.text) <= 4096 for m in fake.messages)
+    echoed = [m for m in user.last if "x" * 100 in m.text]
+    assert echoed and sum(m.text.count("x") for m in echoed) >= 100
+
+
+async def test_blocked_users_are_marked_unreachable_and_back(
+    app: App, world: World, fake: FakeTelegram, polling: TelegramBot
+) -> None:
+    user = TelegramUser(polling, fake, 504)
+    await consent(user)
+
+    async def unreachable() -> bool:
+        async with app.sessions() as db:
+            citizen = await db.scalar(select(Citizen).where(Citizen.channel_user_id == "504"))
+            assert citizen is not None
+            return citizen.unreachable
+
+    await user._await_handled(fake.push_member(504, "kicked"))
+    assert await unreachable()
+    await user._await_handled(fake.push_member(504, "member"))
+    assert not await unreachable()
+    fake.blocked.add(504)
+    await user.say("/menu")
+    assert await unreachable()
+    assert fake.calls_of("sendMessage")[-1].status == 403
+    fake.blocked.clear()
+    await user.say("/menu")  # they came back and wrote: reachable again
+    assert not await unreachable()
+    assert "DANH MỤC CHÍNH" in user.text
+
+
+async def test_429_and_5xx_are_retried(
+    app: App, world: World, fake: FakeTelegram, polling: TelegramBot
+) -> None:
+    user = TelegramUser(polling, fake, 505)
+    fake.inject("sendMessage", 429, retry_after=1)
+    fake.inject("sendMessage", 502, times=2)
+    fake.inject("sendMessage", 500, html=True)
+    await user.say("/start")
+    assert "Xin chào" in user.text
+    statuses = [c.status for c in fake.calls_of("sendMessage")]
+    assert statuses == [429, 502, 502, 500, 200]
+
+
+async def test_polling_survives_an_outage(
+    app: App, world: World, fake: FakeTelegram, polling: TelegramBot
+) -> None:
+    fake.offline = True
+    await fake.wait_until(lambda: sum(c.status == 502 for c in fake.calls_of("getUpdates")) >= 3)
+    fake.offline = False
+    user = TelegramUser(polling, fake, 506)
+    await user.say("/start")
+    assert "Xin chào" in user.text
+
+
+async def test_a_duplicated_update_is_handled_once(
+    app: App, world: World, fake: FakeTelegram, polling: TelegramBot
+) -> None:
+    user = TelegramUser(polling, fake, 507)
+    update = fake.push_message(507, "/start")
+    await user._await_handled(update)
+    replies = len(fake.sent_to(507))
+    fake.redeliver(update)
+    await fake.wait_until(lambda: not fake._redelivered)
+    # Let the bot finish whatever it would do with it, then check it did nothing.
+    await user.press("Tiếng Việt")  # handled after the duplicate: the user's updates are in order
+    texts = [m.text for m in fake.sent_to(507)]
+    assert len(texts) == replies + 1 and "THÔNG BÁO XỬ LÝ DỮ LIỆU" in texts[-1]
+    assert sum("Xin chào" in text for text in texts) == 1
+
+
+async def test_tiepdan_run_serves_telegram_by_polling(fake: FakeTelegram, tmp_path: Path) -> None:
+    """`make run` with a token: the real process polls the (fake) Bot API and answers."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/run.db",
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE": fake.base_url,
+        "TELEGRAM_POLLING_TIMEOUT": "1",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await fake.wait_until(lambda: fake.calls_of("getUpdates"), within=60)
+        fake.push_message(701, "/start")
+        await fake.wait_until(lambda: fake.sent_to(701), within=30)
+        assert "Xin chào" in fake.sent_to(701)[0].text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, stderr.decode()[-2000:]
+    assert b"Traceback" not in stderr
+
+
+async def test_files_are_sent_back_by_reference(app: App, fake: FakeTelegram, polling: TelegramBot) -> None:
+    reply = Reply(
+        "Hồ sơ",
+        files=(
+            Attachment("photo", "photo-file-id", "photo.jpg", "image/jpeg", 1000),
+            Attachment("document", "doc-file-id", "don.pdf", "application/pdf", 2000),
+        ),
+    )
+    await polling.channel.send("601", [reply])
+    assert [c.params.get("photo") for c in fake.calls_of("sendPhoto")] == ["photo-file-id"]
+    assert [c.params.get("document") for c in fake.calls_of("sendDocument")] == ["doc-file-id"]

@@ -1,0 +1,125 @@
+"""Telegram by webhook: the secret, storing before answering, duplicates, recovery."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+from sqlalchemy import func, select
+
+from bot.app import App
+from bot.channels.telegram.runner import SECRET_HEADER, WEBHOOK_PATH, TelegramBot
+from storage import inbound
+from storage.models import InboundUpdate
+from tests.conftest import World
+from tests.fakes.telegram_api import FakeTelegram
+from tests.telegram_harness import make_telegram_bot
+
+SECRET = "a-long-webhook-secret-0123456789"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.stop()
+    assert server.violations == [], server.violations
+
+
+@pytest.fixture
+async def webhook(app: App, fake: FakeTelegram) -> AsyncIterator[tuple[TelegramBot, str]]:
+    app.settings.telegram_webhook_secret = SECRET
+    app.settings.telegram_webhook_url = "https://tiepdan.example.gov.vn"
+    app.settings.web_host, app.settings.web_port = "127.0.0.1", 0
+    telegram = make_telegram_bot(app, fake)
+    runner = web.AppRunner(telegram.webhook_app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield telegram, f"http://127.0.0.1:{port}"
+    await telegram.stop()
+    await runner.cleanup()
+
+
+async def post(url: str, payload: dict[str, Any], secret: str | None = SECRET) -> int:
+    headers = {SECRET_HEADER: secret} if secret is not None else {}
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url + WEBHOOK_PATH, json=payload, headers=headers) as r,
+    ):
+        return r.status
+
+
+async def stored(app: App) -> int:
+    async with app.sessions() as db:
+        return await db.scalar(select(func.count()).select_from(InboundUpdate)) or 0
+
+
+async def test_wrong_or_missing_secret_is_refused(
+    app: App, fake: FakeTelegram, webhook: tuple[TelegramBot, str]
+) -> None:
+    _, url = webhook
+    update = fake.message_update(601, "/start")
+    assert await post(url, update, secret="wrong") == 401
+    assert await post(url, update, secret=None) == 401
+    assert await stored(app) == 0 and fake.sent_to(601) == []
+
+
+async def test_an_update_is_stored_answered_and_handled_once(
+    app: App, world: World, fake: FakeTelegram, webhook: tuple[TelegramBot, str]
+) -> None:
+    telegram, url = webhook
+    update = fake.message_update(602, "/start")
+    assert await post(url, update) == 200
+    assert await stored(app) == 1  # in the database before the 200 came back
+    await fake.wait_until(lambda: fake.sent_to(602))
+    assert "Xin chào" in fake.sent_to(602)[0].text
+    assert await post(url, update) == 200  # Telegram retries: same update_id
+    await telegram.stop()  # waits for anything still being handled
+    assert len(fake.sent_to(602)) == 1 and await stored(app) == 1
+
+
+async def test_not_json_or_not_an_update_is_a_400(
+    app: App, fake: FakeTelegram, webhook: tuple[TelegramBot, str]
+) -> None:
+    _, url = webhook
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url + WEBHOOK_PATH, data=b"{nope", headers={SECRET_HEADER: SECRET}) as r:
+            assert r.status == 400
+        async with http.get(url + "/healthz") as r:
+            assert r.status == 200 and (await r.json()) == {"ok": True}
+    assert await post(url, {"no_update_id": True}) == 400
+
+
+async def test_an_update_stored_before_a_crash_is_handled_on_restart(
+    app: App, world: World, fake: FakeTelegram
+) -> None:
+    # The previous process stored the update and answered 200, then died.
+    update = fake.message_update(603, "/start")
+    async with app.sessions() as db, db.begin():
+        await inbound.store(db, "telegram", str(update["update_id"]), update, app.clock.now())
+    restarted = make_telegram_bot(app, fake)
+    assert await restarted.resume_unhandled() == 1
+    assert "Xin chào" in fake.sent_to(603)[0].text
+    assert await restarted.resume_unhandled() == 0
+    await restarted.stop()
+
+
+async def test_start_webhook_registers_url_secret_and_commands(app: App, fake: FakeTelegram) -> None:
+    app.settings.telegram_webhook_secret = SECRET
+    app.settings.telegram_webhook_url = "https://tiepdan.example.gov.vn"
+    app.settings.web_host, app.settings.web_port = "127.0.0.1", 0
+    telegram = make_telegram_bot(app, fake)
+    runner = await telegram.start_webhook()
+    try:
+        assert fake.webhook["url"] == "https://tiepdan.example.gov.vn/telegram/webhook"
+        assert fake.webhook["secret_token"] == SECRET
+        assert set(fake.commands) == {"vi", "en", ""}
+    finally:
+        await runner.cleanup()
+        await telegram.stop()
