@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import calendar
 from bot.clock import Clock
 from bot.dialog.types import Channel, Document, RateLimited, RecipientUnreachable, Reply
 from bot.exports import export_filename, to_xlsx
@@ -75,7 +76,7 @@ async def render_review(db: AsyncSession, notice: Notification, t: Translator) -
     )
 
 
-async def render_reminder(db: AsyncSession, notice: Notification, t: Translator) -> str | None:
+async def render_reminder(db: AsyncSession, notice: Notification, t: Translator) -> Reply | None:
     """None when the reminder no longer fits: the registration was cancelled or the session moved."""
     registration = await db.get(Registration, notice.params["registration_id"])
     if registration is None or registration.status != RegistrationStatus.CONFIRMED:
@@ -84,15 +85,27 @@ async def render_reminder(db: AsyncSession, notice: Notification, t: Translator)
     if session.starts_at.isoformat() != notice.params["starts_at"] or session.status not in OPEN_STATUSES:
         return None
     endpoint = registration.session_endpoint.endpoint
-    return t(
-        "notice.reminder_day" if notice.params["hours"] >= 24 else "notice.reminder_soon",
-        code=registration.code,
+    fields = {
+        "code": registration.code,
+        "title": session.title,
+        "when": t.datetime(session.starts_at),
+        "endpoint": endpoint.name,
+        "address": endpoint.address or "—",
+        "room": session.online_room or "—",
+    }
+    text = t("notice.reminder_day" if notice.params["hours"] >= 24 else "notice.reminder_soon", **fields)
+    if not notice.params.get("calendar"):
+        return Reply(text)
+    event = calendar.session_event(
+        code=registration.code or str(registration.id),
         title=session.title,
-        when=t.datetime(session.starts_at),
-        endpoint=endpoint.name,
-        address=endpoint.address or "—",
-        room=session.online_room or "—",
+        starts_at=session.starts_at,
+        location=t("notice.calendar_location", **fields),
+        description=t("notice.calendar_description", **fields),
+        online_room=session.online_room,
+        issued_at=notice.created_at,
     )
+    return Reply(text, document=event)
 
 
 async def render_schedule_change(db: AsyncSession, notice: Notification, t: Translator) -> str:
@@ -217,7 +230,9 @@ class Outbox:
         process serves. Returns how many were sent."""
         async with self.sessions() as db, db.begin():
             now, settings = self.clock.now(), self.settings
-            await reminders.queue_due(db, now=now, hours_before=settings.reminder_hours_before)
+            await reminders.queue_due(
+                db, now=now, hours_before=settings.reminder_hours_before, calendar=settings.reminder_calendar
+            )
             await staff_notices.queue_due(
                 db, now=now, lead_days=settings.summary_lead_days, tz=settings.tz, admins=settings.admin_keys
             )

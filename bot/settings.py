@@ -57,11 +57,19 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str = ""
     telegram_polling_timeout: int = Field(30, ge=1, le=50)
     telegram_max_retries: int = Field(5, ge=0)
+    # --- Zalo Bot API (pilot; Telegram-like, text only): ZALO_BOT_TOKEN empty = off ---
+    zalo_bot_token: str = ""
+    zalo_bot_api_base: str = "https://bot-api.zaloplatforms.com"
+    zalo_bot_webhook_url: str = ""  # empty: long polling
+    zalo_bot_webhook_secret: str = ""
+    zalo_bot_polling_timeout: int = Field(30, ge=1, le=60)
+    # --- end of Zalo Bot API ---
     web_host: str = "0.0.0.0"
     web_port: int = Field(8080, ge=1, le=65535)
     max_attachments: int = Field(5, ge=0, le=10)
     max_attachment_mb: float = Field(20.0, gt=0)
     reminder_hours: str = "24,2"
+    reminder_calendar: bool = True
     outbox_rate_per_second: float = Field(25.0, gt=0)
     outbox_chat_interval_seconds: float = Field(1.0, ge=0)
     outbox_interval_seconds: float = Field(5.0, gt=0)

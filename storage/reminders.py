@@ -26,8 +26,12 @@ def reminder_key(registration_id: int, hours: int, starts_at: datetime) -> str:
     return f"{REMINDER}:{registration_id}:{hours}h:{starts_at.isoformat()}"
 
 
-async def queue_due(db: AsyncSession, *, now: datetime, hours_before: tuple[int, ...]) -> int:
-    """Write the reminders due now into the outbox. Returns how many were added."""
+async def queue_due(
+    db: AsyncSession, *, now: datetime, hours_before: tuple[int, ...], calendar: bool = False
+) -> int:
+    """Write the reminders due now into the outbox. Returns how many were added.
+
+    `calendar`: the first reminder (the earliest offset) carries an .ics file of the session."""
     if not hours_before:
         return 0
     horizon = now + timedelta(hours=max(hours_before))
@@ -54,6 +58,7 @@ async def queue_due(db: AsyncSession, *, now: datetime, hours_before: tuple[int,
                 "registration_id": registration_id,
                 "hours": hours,
                 "starts_at": starts_at.isoformat(),
+                "calendar": calendar and hours == max(hours_before),
             },
             "due_at": now,
             "dedupe_key": key,

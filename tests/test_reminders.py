@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 
+from icalendar import Calendar
 from sqlalchemy import select, update
 
 from bot.app import App
 from bot.clock import FrozenClock
+from bot.dialog.types import Reply
 from bot.notify import Outbox
-from storage.models import Notification, ReceptionSession
+from storage.models import Notification, ReceptionSession, Registration
 from tests.conftest import World
 from tests.flows import consent, register
 from tests.support import ChatUser
 from tests.test_outbox import RecordingChannel
+
+
+async def only_code(app: App) -> str:
+    async with app.sessions() as db:
+        (code,) = await db.scalars(select(Registration.code))
+    return code
 
 
 def outbox(app: App, channel: RecordingChannel) -> Outbox:
@@ -25,6 +34,7 @@ async def test_a_day_and_two_hours_before_to_the_minute_and_once(
 ) -> None:
     await consent(chat)
     await register(chat)
+    code = await only_code(app)
     channel = RecordingChannel()
     start = world.first_start  # Monday 07/12/2026 08:00
     for moment, expected in (
@@ -40,6 +50,7 @@ async def test_a_day_and_two_hours_before_to_the_minute_and_once(
     assert "ngày mai Ông/Bà có buổi tiếp công dân" in day and "Thứ Hai, 07/12/2026 08:00" in day
     assert "UBND phường Tân Bình" in day and "https://meet.example/tcd" in day
     assert "sắp bắt đầu lúc Thứ Hai, 07/12/2026 08:00" in soon
+    assert [name for _, name in channel.documents] == [f"{code}.ics"]  # with the first one only
     # A restarted process (a new sender) sends nothing more.
     clock.set(start - timedelta(minutes=30))
     assert await outbox(app, RecordingChannel()).send_due() == 0
@@ -92,3 +103,42 @@ async def test_a_moved_session_is_reminded_at_its_new_time_only(
     clock.set(new_start - timedelta(hours=24))
     assert await outbox(app, channel).send_due() == 1
     assert "Thứ Năm, 10/12/2026 08:00" in channel.sent[0][1]
+
+
+async def test_the_first_reminder_carries_the_session_as_a_calendar_event(
+    app: App, world: World, clock: FrozenClock, chat: ChatUser
+) -> None:
+    await consent(chat)
+    await register(chat)
+    code = await only_code(app)
+    channel = CalendarChannel()
+    clock.set(world.first_start - timedelta(hours=24))
+    assert await outbox(app, channel).send_due() == 1
+    (event,) = Calendar.from_ical(channel.calendars[0]).walk("VEVENT")
+    assert event["UID"] == f"{code}@tiepdan"
+    assert event.decoded("DTSTART") == world.first_start
+    assert event.decoded("DURATION") == timedelta(hours=4)
+    assert "UBND phường Tân Bình" in event["LOCATION"]
+    assert code in event["DESCRIPTION"] and "https://meet.example/tcd" in event["DESCRIPTION"]
+    assert event["URL"] == "https://meet.example/tcd"
+
+
+async def test_no_calendar_file_when_turned_off(
+    app: App, world: World, clock: FrozenClock, chat: ChatUser
+) -> None:
+    app.settings.reminder_calendar = False
+    await consent(chat)
+    await register(chat)
+    channel = RecordingChannel()
+    clock.set(world.first_start - timedelta(hours=24))
+    assert await outbox(app, channel).send_due() == 1
+    assert channel.documents == []
+
+
+@dataclass
+class CalendarChannel(RecordingChannel):
+    calendars: list[bytes] = field(default_factory=list)
+
+    async def send(self, user_id: str, replies: list[Reply]) -> None:
+        await super().send(user_id, replies)
+        self.calendars.extend(r.document.content for r in replies if r.document is not None)
