@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import calendar
@@ -44,7 +46,11 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(minutes=30)
 STALE_CLAIM = timedelta(minutes=5)
-BATCH = 50  # rows claimed at once at the least; two seconds' worth at the rate limit when more
+BATCH = 50  # rows claimed at once at the least
+MIN_WORKERS = 4
+LATENCY_BUDGET_S = 0.25  # the round trip of one send the workers can absorb at full rate
+FLUSH_EVERY_S = 0.2
+FLUSH_ROWS = 200
 
 
 async def render_waitlist_promoted(db: AsyncSession, notice: Notification, t: Translator) -> str:
@@ -200,14 +206,67 @@ class Claimed:
 
     notice_id: int
     attempts: int
+    due_at: datetime
     channel: str
     user_id: str
     reply: Reply | None  # None: nothing to send (unreachable, withdrawn, or a rendering error)
     outcome: str = ""
 
 
+class ResultBook:
+    """The results of sends, written to the outbox a few hundred at a time.
+
+    One transaction per result would cost more than the send itself at broadcast speed, so
+    results are written every FLUSH_EVERY_S (or FLUSH_ROWS) and always when the sender stops,
+    cancelled or not. Only a process killed outright leaves rows "sending": they go again
+    after STALE_CLAIM, so at most the last FLUSH_EVERY_S of sends can repeat.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.sent = 0
+        self._rows: list[dict[str, object]] = []
+        self._flushed_at = time.monotonic()
+        self._writing = asyncio.Lock()
+
+    async def add(self, item: Claimed, state: str, outcome: str) -> None:
+        now = self.clock.now()
+        self._rows.append(
+            {
+                "id": item.notice_id,
+                "state": state,
+                "result": outcome[:300],
+                "sent_at": now if state == "sent" else None,
+                # a failure to try again: later each time
+                "due_at": now + retry_delay(item.attempts) if state == "pending" else item.due_at,
+            }
+        )
+        self.sent += state == "sent"
+        if len(self._rows) >= FLUSH_ROWS or time.monotonic() - self._flushed_at >= FLUSH_EVERY_S:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self._writing:
+            rows, self._rows = self._rows, []
+            self._flushed_at = time.monotonic()
+            if not rows:
+                return
+            try:
+                async with self.sessions() as db, db.begin():
+                    await db.execute(update(Notification), rows)  # by primary key, one statement
+            except BaseException:
+                self._rows[:0] = rows  # kept for the next try; the caller hears of the failure
+                raise
+
+
 class Outbox:
-    """Claim due notices (short transaction), send them (no transaction held), record results."""
+    """Claim due notices (short transaction), send them (no transaction held), record results.
+
+    A pipeline: the claimer keeps up to two batches claimed ahead in a queue; workers take
+    them one by one, each waiting for its slot in the channel's rate limiter just before it
+    sends (so late wake-ups never add up to a burst); results are written in bulk.
+    """
 
     def __init__(
         self,
@@ -224,10 +283,58 @@ class Outbox:
             name: RateLimiter(settings.outbox_rate_per_second, settings.outbox_chat_interval_seconds)
             for name in channels
         }
+        rate = settings.outbox_rate_per_second
+        self.batch_size = max(BATCH, int(rate * 2))  # two seconds' worth at the rate limit
+        # Enough sends in flight to keep the rate up while each takes LATENCY_BUDGET_S.
+        self.workers = max(MIN_WORKERS, math.ceil(rate * LATENCY_BUDGET_S))
 
     async def send_due(self) -> int:
-        """Queue the reminders due now, then send every due notice for the channels this
-        process serves. Returns how many were sent."""
+        """Queue the notices due by rule, then send one batch of due notices for the channels
+        this process serves. Returns how many were sent."""
+        return await self._run(max_batches=1)
+
+    async def drain(self) -> int:
+        """Send until nothing is due (a broadcast takes many batches). Returns how many."""
+        total = 0
+        while sent := await self._run(max_batches=None):
+            total += sent
+        return total
+
+    async def _run(self, max_batches: int | None) -> int:
+        await self._queue_rule_notices()
+        queue: asyncio.Queue[Claimed] = asyncio.Queue(maxsize=self.batch_size)
+        book = ResultBook(self.sessions, self.clock)
+        workers = [asyncio.create_task(self._work(queue, book)) for _ in range(self.workers)]
+        try:
+            batches = 0
+            while max_batches is None or batches < max_batches:
+                claimed = await self._claim()
+                if not claimed:
+                    break
+                batches += 1
+                for item in claimed:
+                    await queue.put(item)
+            await queue.join()
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            await book.flush()
+        await self._report_finished_broadcasts()
+        return book.sent
+
+    async def _work(self, queue: asyncio.Queue[Claimed], book: ResultBook) -> None:
+        while True:
+            item = await queue.get()
+            try:
+                await book.add(item, *await self._send(item))
+            except Exception:  # the book keeps the rows and is flushed again at the end
+                log.exception("recording the results of the outbox failed")
+            finally:
+                queue.task_done()
+
+    async def _queue_rule_notices(self) -> None:
+        """Reminders and staff notices are derived from the data at each run, not scheduled."""
         async with self.sessions() as db, db.begin():
             now, settings = self.clock.now(), self.settings
             await reminders.queue_due(
@@ -236,25 +343,6 @@ class Outbox:
             await staff_notices.queue_due(
                 db, now=now, lead_days=settings.summary_lead_days, tz=settings.tz, admins=settings.admin_keys
             )
-        claimed = await self._claim()
-        # Concurrently, each paced by its channel's limiter (slots are booked in order), and
-        # each result recorded as soon as it is known: a crash re-sends as little as possible.
-        sent = sum(await asyncio.gather(*(self._deliver(item) for item in claimed)))
-        await self._report_finished_broadcasts()
-        return sent
-
-    async def _deliver(self, item: Claimed) -> bool:
-        state, outcome = await self._send(item)
-        async with self.sessions() as db, db.begin():
-            now = self.clock.now()
-            notice = await db.get(Notification, item.notice_id)
-            assert notice is not None
-            notice.state, notice.result = state, outcome[:300]
-            if state == "sent":
-                notice.sent_at = now
-            elif state == "pending":  # a failure to try again: later each time
-                notice.due_at = now + retry_delay(item.attempts)
-        return state == "sent"
 
     async def _report_finished_broadcasts(self) -> None:
         """Tell whoever started a broadcast that it is done, with its figures."""
@@ -291,14 +379,23 @@ class Outbox:
                     ),
                 )
                 .order_by(Notification.due_at, Notification.id)
-                .limit(max(BATCH, int(self.settings.outbox_rate_per_second * 2)))
+                .limit(self.batch_size)
                 .with_for_update(skip_locked=True, of=Notification)
             )
+            rows = due.all()
+            # A broadcast's thousands of notices share one Broadcast row: held here, it stays
+            # in the session's (weak) identity map instead of being read again for each one.
+            broadcast_ids = {
+                notice.params["broadcast_id"] for notice, _ in rows if "broadcast_id" in notice.params
+            }
+            held = (await db.scalars(select(Broadcast).where(Broadcast.id.in_(broadcast_ids)))).all()
             claimed = []
-            for notice, _citizen in due.all():
-                notice.state, notice.claimed_at = "sending", now
-                notice.attempts += 1
-                claimed.append(await self._render(db, notice))
+            with db.no_autoflush:  # the claim marks are written once, at commit
+                for notice, _citizen in rows:
+                    notice.state, notice.claimed_at = "sending", now
+                    notice.attempts += 1
+                    claimed.append(await self._render(db, notice))
+            del held
             return claimed
 
     async def _render(self, db: AsyncSession, notice: Notification) -> Claimed:
@@ -307,7 +404,13 @@ class Outbox:
 
         def claimed(reply: Reply | None, outcome: str = "") -> Claimed:
             return Claimed(
-                notice.id, notice.attempts, citizen.channel, citizen.channel_user_id, reply, outcome
+                notice.id,
+                notice.attempts,
+                notice.due_at,
+                citizen.channel,
+                citizen.channel_user_id,
+                reply,
+                outcome,
             )
 
         if citizen.unreachable:
@@ -341,10 +444,3 @@ class Outbox:
             state = "failed" if item.attempts >= MAX_ATTEMPTS else "pending"
             return state, f"{type(error).__name__}: {error}"
         return "sent", "ok"
-
-    async def drain(self) -> int:
-        """Send batch after batch while there is progress (a broadcast takes many). Returns how many."""
-        total = 0
-        while sent := await self.send_due():
-            total += sent
-        return total

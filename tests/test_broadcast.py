@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.app import App, build_app
 from bot.clock import FrozenClock
 from bot.dialog.types import Reply
-from bot.notify import STALE_CLAIM, Outbox
+from bot.notify import STALE_CLAIM, Outbox, ResultBook
 from storage import broadcasts
 from storage.models import Broadcast, Citizen
 from tests.conftest import ADMIN_ID, World
@@ -106,7 +106,9 @@ async def test_a_restart_in_the_middle_sends_the_rest_once(
     first = Outbox(staff_app.sessions, staff_app.settings, staff_app.clock, {"test": channel})
     # The process claims the batch, sends to one recipient and dies.
     claimed = await first._claim()
-    await first._deliver(claimed[0])
+    results = ResultBook(staff_app.sessions, staff_app.clock)
+    await results.add(claimed[0], *await first._send(claimed[0]))
+    await results.flush()
     restarted = Outbox(staff_app.sessions, staff_app.settings, staff_app.clock, {"test": channel})
     assert await restarted.send_due() == 0  # the dead sender's claim still holds for a while
     clock.advance(STALE_CLAIM + timedelta(seconds=1))
@@ -175,6 +177,10 @@ async def test_a_broadcast_over_the_fake_bot_api_with_429_5xx_and_403(
     assert fake.violations == []
     delivered = Counter(m.chat_id for m in fake.messages)
     assert delivered == {801: 1, 802: 1, 804: 1, 805: 1}  # once each, despite the 429 and the 502
+    # The 429 held every send back for its retry_after, not only the one that got it.
+    sends = [call for call in fake.calls if call.method == "sendMessage"]
+    (limited,) = [call for call in sends if call.status == 429]
+    assert all(not limited.at < call.at < limited.at + 0.95 for call in sends)
     async with staff_app.sessions() as db:
         blocked = await db.scalar(select(Citizen).where(Citizen.channel_user_id == "803"))
         broadcast = await db.get(Broadcast, 1)

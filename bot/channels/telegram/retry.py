@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class RetryMiddleware(BaseRequestMiddleware):
-    """429: sleep `retry_after`. 5xx, timeouts, garbled answers: exponential backoff with jitter.
+    """429: the whole bot waits `retry_after` (Telegram's flood limit is per bot, so every
+    request in flight, replies and outbox alike, holds back), then retries.
+    5xx, timeouts, garbled answers: exponential backoff with jitter.
 
     getUpdates is left alone: the polling loop has its own backoff.
     """
@@ -31,6 +33,11 @@ class RetryMiddleware(BaseRequestMiddleware):
         self.max_retries = max_retries
         self.base_delay = base_delay
         self.max_delay = max_delay
+        self._paused_until = 0.0  # event-loop time before which no request goes out
+
+    async def _wait_for_pause(self) -> None:
+        while (delay := self._paused_until - asyncio.get_running_loop().time()) > 0:
+            await asyncio.sleep(delay)
 
     async def __call__(
         self,
@@ -42,11 +49,13 @@ class RetryMiddleware(BaseRequestMiddleware):
             return await make_request(bot, method)
         attempt = 0
         while True:
+            await self._wait_for_pause()
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as error:
                 failure: Exception = error
                 delay = float(error.retry_after)
+                self._paused_until = max(self._paused_until, asyncio.get_running_loop().time() + delay)
             except (TelegramServerError, TelegramNetworkError, ClientDecodeError) as error:
                 failure = error
                 delay = min(self.max_delay, self.base_delay * 2**attempt) * random.uniform(0.5, 1.0)
