@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from bot.clock import FrozenClock
 from bot.dialog.types import Reply
 from bot.notify import STALE_CLAIM, Outbox, ResultBook
 from storage import broadcasts
-from storage.models import Broadcast, Citizen
+from storage.models import Broadcast, Citizen, Notification
 from tests.conftest import ADMIN_ID, World
 from tests.flows import consent, register
 from tests.support import ChatUser
@@ -116,6 +117,46 @@ async def test_a_restart_in_the_middle_sends_the_rest_once(
     await restarted.send_due()
     counts = Counter(user for user, text in channel.sent if "THÔNG BÁO CỦA VĂN PHÒNG" in text)
     assert counts == {"1": 1, "2": 1, "3": 1, "4": 1}
+
+
+@dataclass
+class StallingChannel(RecordingChannel):
+    """Sends to the first `until` recipients, then hangs like a dead connection."""
+
+    until: int = 2
+    stalled: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def send(self, user_id: str, replies: list[Reply]) -> None:
+        if len(self.sent) >= self.until:
+            self.stalled.set()
+            await asyncio.Event().wait()
+        await super().send(user_id, replies)
+
+
+async def test_a_sender_stopped_mid_broadcast_keeps_what_it_sent(
+    staff_app: App, world: World, admin: ChatUser, clock: FrozenClock
+) -> None:
+    await three_registrants(staff_app)
+    await start_broadcast(admin, "Tất cả", None, "Thông báo khi dừng giữa chừng.")
+    await admin.press("Gửi")
+    stalling = StallingChannel()
+    outbox = Outbox(staff_app.sessions, staff_app.settings, staff_app.clock, {"test": stalling})
+    sending = asyncio.create_task(outbox.drain())
+    await asyncio.wait_for(stalling.stalled.wait(), timeout=10)
+    sending.cancel()  # the process is told to stop (SIGTERM): results in hand are written
+    with pytest.raises(asyncio.CancelledError):
+        await sending
+    async with staff_app.sessions() as db:
+        states = Counter(await db.scalars(select(Notification.state).where(Notification.kind == "broadcast")))
+    assert states == {"sent": 2, "sending": 2}
+    # A restarted sender takes the two cut off, after the claim is stale, and nothing else.
+    clock.advance(STALE_CLAIM + timedelta(seconds=1))
+    channel = RecordingChannel()
+    await Outbox(staff_app.sessions, staff_app.settings, staff_app.clock, {"test": channel}).drain()
+    resent = Counter(user for user, text in channel.sent if "dừng giữa chừng" in text)
+    first = Counter(user for user, text in stalling.sent if "dừng giữa chừng" in text)
+    assert sum(resent.values()) == 2 and not set(resent) & set(first)
+    assert first + resent == {"1": 1, "2": 1, "3": 1, "4": 1}
 
 
 async def test_two_senders_on_one_database_never_send_a_row_twice(
