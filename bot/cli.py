@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -15,6 +14,7 @@ from bot.app import App, build_app
 from bot.channels.console import ConsoleChannel
 from bot.dialog.types import Channel
 from bot.scheduler import Ticker
+from bot.serve import serve
 from bot.settings import Settings
 from storage import migrate
 from storage.endpoints import EndpointFileError, read_endpoint_file, upsert_endpoints
@@ -129,39 +129,9 @@ async def cmd_run(settings: Settings) -> int:
             return status
     if settings.environment != "production":
         await cmd_demo_seed(settings)
-    if settings.telegram_bot_token:
-        return await _with_app(settings, serve_telegram)
+    if settings.messengers:
+        return await _with_app(settings, serve)
     return await _with_app(settings, console_chat)
-
-
-async def serve_telegram(app: App) -> int:
-    """Serve Telegram (webhook if TELEGRAM_WEBHOOK_URL is set, else polling) until SIGINT/SIGTERM."""
-    from bot.channels.telegram.runner import TelegramBot  # aiogram stays out of console-only runs
-
-    telegram = TelegramBot(app)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signal_number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signal_number, stop.set)
-    background = start_background(app, {telegram.channel.name: telegram.channel})
-    try:
-        if app.settings.telegram_webhook_url:
-            runner = await telegram.start_webhook()
-            log.info("serving the Telegram webhook on %s:%s", app.settings.web_host, app.settings.web_port)
-            await stop.wait()
-            await runner.cleanup()
-        else:
-            polling = asyncio.create_task(telegram.run_polling())
-            log.info("polling Telegram")
-            await asyncio.wait(
-                [polling, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
-            )
-            if polling.done():
-                polling.result()  # polling ended by itself: surface why (e.g. a wrong token)
-    finally:
-        await telegram.stop()
-        await background.stop()
-    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -197,7 +167,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings()
-    interactive = args.command == "chat" or (args.command == "run" and not settings.telegram_bot_token)
+    interactive = args.command == "chat" or (args.command == "run" and not settings.messengers)
     logging.basicConfig(
         level=logging.WARNING if interactive else settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

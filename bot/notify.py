@@ -15,13 +15,22 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import calendar
 from bot.clock import Clock
-from bot.dialog.types import Channel, Document, RateLimited, RecipientUnreachable, Reply
+from bot.dialog.types import (
+    Channel,
+    Document,
+    RateLimited,
+    RecipientUnreachable,
+    Reply,
+    TemplateRefused,
+    WindowClosed,
+)
 from bot.exports import export_filename, to_xlsx
 from bot.i18n import Translator
 from bot.identity import UserKey
@@ -51,6 +60,7 @@ MIN_WORKERS = 4
 LATENCY_BUDGET_S = 0.25  # the round trip of one send the workers can absorb at full rate
 FLUSH_EVERY_S = 0.2
 FLUSH_ROWS = 200
+TEMPLATE_FIELD_MAX = 100
 
 
 async def render_waitlist_promoted(db: AsyncSession, notice: Notification, t: Translator) -> str:
@@ -176,6 +186,12 @@ async def render_staff_notice(db: AsyncSession, notice: Notification, t: Transla
     return Reply(t("notice.deadline_export", rows=book.row_count, **fields), document=document)
 
 
+async def render_zalo_token_failed(db: AsyncSession, notice: Notification, t: Translator) -> str:
+    """To admins: the Zalo OA token pair stopped working; an OA admin must grant access again."""
+    failed_at = datetime.fromisoformat(notice.params["failed_at"])
+    return t("notice.zalo_token_failed", reason=notice.params["reason"], when=t.datetime(failed_at))
+
+
 Renderer = Callable[[AsyncSession, Notification, Translator], Awaitable[str | Reply | None]]
 RENDERERS: dict[str, Renderer] = {
     "waitlist_promoted": render_waitlist_promoted,
@@ -191,6 +207,7 @@ RENDERERS: dict[str, Renderer] = {
     "deadline_export": render_staff_notice,
     "connection_check": render_staff_notice,
     "empty_session": render_staff_notice,
+    "zalo_token_failed": render_zalo_token_failed,
 }
 
 
@@ -198,6 +215,47 @@ def retry_delay(attempts: int) -> timedelta:
     """Exponential backoff with jitter: about 30 s, 1 min, 2 min … at most 30 min."""
     delay: timedelta = min(RETRY_CAP, RETRY_BASE * 2 ** (attempts - 1)) * random.uniform(0.5, 1.0)
     return delay
+
+
+class TemplateSender(Protocol):
+    """Reaches a citizen outside a chat window by phone with a pre-approved template (Zalo ZNS)."""
+
+    async def send_template(
+        self, phone: str, kind: str, fields: Mapping[str, str], tracking_id: str
+    ) -> str | None:
+        """The platform's message id; None when no template is set up for this kind of notice.
+        Raises TemplateRefused when it can never go (a bad phone number), anything else when
+        it may go later."""
+        ...
+
+
+@dataclass(frozen=True)
+class TemplateMessage:
+    phone: str
+    fields: dict[str, str]
+
+
+async def template_fields(db: AsyncSession, notice: Notification, t: Translator) -> dict[str, str]:
+    """What a template may show: the registration code, the session's title, time and endpoint,
+    and the old and new time, reason and deadline of a change. An approved template names the
+    fields it uses; the others are ignored."""
+    fields: dict[str, str] = {}
+    params = notice.params
+    if "registration_id" in params:
+        registration = await db.get(Registration, params["registration_id"])
+        if registration is not None:
+            fields.update(
+                code=registration.code or "",
+                title=registration.session.title,
+                time=t.datetime(registration.session.starts_at),
+                endpoint=registration.session_endpoint.endpoint.name,
+            )
+    for name in ("old", "new", "deadline"):
+        if name in params:
+            fields[f"{name}_time"] = t.datetime(datetime.fromisoformat(params[name]))
+    if "reason" in params:
+        fields["reason"] = params["reason"]
+    return {name: value[:TEMPLATE_FIELD_MAX] for name, value in fields.items()}
 
 
 @dataclass(frozen=True)
@@ -211,6 +269,9 @@ class Claimed:
     user_id: str
     reply: Reply | None  # None: nothing to send (unreachable, withdrawn, or a rendering error)
     outcome: str = ""
+    kind: str = ""
+    dedupe_key: str = ""
+    template: TemplateMessage | None = None  # outside the chat window: this instead, if it can
 
 
 class ResultBook:
@@ -274,11 +335,13 @@ class Outbox:
         settings: Settings,
         clock: Clock,
         channels: Mapping[str, Channel],
+        fallbacks: Mapping[str, TemplateSender] | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.clock = clock
         self.channels = channels
+        self.fallbacks = fallbacks or {}
         self.limiters = {
             name: RateLimiter(settings.outbox_rate_per_second, settings.outbox_chat_interval_seconds)
             for name in channels
@@ -292,6 +355,25 @@ class Outbox:
         """Queue the notices due by rule, then send one batch of due notices for the channels
         this process serves. Returns how many were sent."""
         return await self._run(max_batches=1)
+
+    async def _send_by_template(self, item: Claimed) -> tuple[str, str]:
+        """Outside the chat window: a template by phone, or "undeliverable" for staff to call."""
+        fallback = self.fallbacks.get(item.channel)
+        if fallback is None or item.template is None:
+            return "undeliverable", "outside the chat window; no phone number to send a template to"
+        try:
+            message_id = await fallback.send_template(
+                item.template.phone, item.kind, item.template.fields, item.dedupe_key
+            )
+        except TemplateRefused as error:
+            return "undeliverable", f"template refused: {error}"
+        except Exception as error:
+            log.exception("template for notice %s failed", item.notice_id)
+            state = "failed" if item.attempts >= MAX_ATTEMPTS else "pending"
+            return state, f"template: {type(error).__name__}: {error}"
+        if message_id is None:
+            return "undeliverable", f"outside the chat window; no template for {item.kind}"
+        return "sent", f"by template: {message_id}"
 
     async def drain(self) -> int:
         """Send until nothing is due (a broadcast takes many batches). Returns how many."""
@@ -402,7 +484,9 @@ class Outbox:
         citizen = await db.get(Citizen, notice.citizen_id)
         assert citizen is not None
 
-        def claimed(reply: Reply | None, outcome: str = "") -> Claimed:
+        def claimed(
+            reply: Reply | None, outcome: str = "", template: TemplateMessage | None = None
+        ) -> Claimed:
             return Claimed(
                 notice.id,
                 notice.attempts,
@@ -411,6 +495,9 @@ class Outbox:
                 citizen.channel_user_id,
                 reply,
                 outcome,
+                notice.kind,
+                notice.dedupe_key,
+                template,
             )
 
         if citizen.unreachable:
@@ -423,7 +510,10 @@ class Outbox:
             return claimed(None, f"render: {error}")
         if text is None:
             return claimed(None, "withdrawn")
-        return claimed(Reply(text) if isinstance(text, str) else text)
+        template = None
+        if citizen.channel in self.fallbacks and citizen.phone:
+            template = TemplateMessage(citizen.phone, await template_fields(db, notice, t))
+        return claimed(Reply(text) if isinstance(text, str) else text, template=template)
 
     async def _send(self, item: Claimed) -> tuple[str, str]:
         """(state, result) for one claimed notice."""
@@ -434,6 +524,8 @@ class Outbox:
         try:
             await self.limiters[item.channel].wait(item.user_id)
             await self.channels[item.channel].send(item.user_id, [item.reply])
+        except WindowClosed:  # before RecipientUnreachable, which it is a kind of
+            return await self._send_by_template(item)
         except RecipientUnreachable:
             return "unreachable", "blocked by the user"
         except RateLimited as limited:  # the whole channel waits; this notice goes again after

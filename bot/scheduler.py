@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from bot import retention
 from bot.app import App
 from bot.dialog.types import Channel
-from bot.notify import Outbox
+from bot.notify import Outbox, TemplateSender
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,14 @@ SWEEP_EVERY_S = 3600
 
 
 class Ticker:
-    def __init__(self, app: App, channels: Mapping[str, Channel]) -> None:
+    def __init__(
+        self,
+        app: App,
+        channels: Mapping[str, Channel],
+        fallbacks: Mapping[str, TemplateSender] | None = None,
+    ) -> None:
         self.app = app
-        self.outbox = Outbox(app.sessions, app.settings, app.clock, channels)
+        self.outbox = Outbox(app.sessions, app.settings, app.clock, channels, fallbacks)
         self.scheduler = AsyncIOScheduler()
         self._lock_connection: AsyncConnection | None = None
         self._running: set[asyncio.Task[None]] = set()

@@ -27,6 +27,16 @@ def parse_admins(value: str) -> frozenset[UserKey]:
     return frozenset(keys)
 
 
+def parse_zns_templates(setting: str) -> dict[str, str]:
+    templates = {}
+    for entry in filter(None, (part.strip() for part in setting.split(","))):
+        kind, _, template_id = entry.partition(":")
+        if not kind.strip() or not template_id.strip().isdecimal():
+            raise ValueError(f"ZALO_ZNS_TEMPLATES entry {entry!r} is not kind:template_id")
+        templates[kind.strip()] = template_id.strip()
+    return templates
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
@@ -57,6 +67,17 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str = ""
     telegram_polling_timeout: int = Field(30, ge=1, le=50)
     telegram_max_retries: int = Field(5, ge=0)
+    # --- Zalo Official Account (API v3) and ZNS. The hosts are settings so tests can use fakes.
+    zalo_oa_app_id: str = ""  # the Zalo app linked to the OA
+    zalo_oa_secret_key: str = ""  # the OA secret key: webhook events are signed with it
+    zalo_app_secret: str = ""  # the app's secret key: sent when refreshing the access token
+    zalo_oa_access_token: str = ""  # the first pair; later pairs live in the database
+    zalo_oa_refresh_token: str = ""
+    zalo_oa_api_base: str = "https://openapi.zalo.me"
+    zalo_oauth_base: str = "https://oauth.zaloapp.com"
+    zalo_zns_api_base: str = "https://business.openapi.zalo.me"
+    zalo_zns_templates: str = ""  # kind:template_id,… for notices outside the 7-day window
+    # --- end of Zalo Official Account
     # --- Zalo Bot API (pilot; Telegram-like, text only): ZALO_BOT_TOKEN empty = off ---
     zalo_bot_token: str = ""
     zalo_bot_api_base: str = "https://bot-api.zaloplatforms.com"
@@ -90,6 +111,29 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"TIMEZONE {value!r} is not a known time zone (e.g. Asia/Ho_Chi_Minh)") from None
         return value
+
+    @field_validator("zalo_zns_templates")
+    @classmethod
+    def _zns_templates_parse(cls, value: str) -> str:
+        parse_zns_templates(value)
+        return value
+
+    @property
+    def messengers(self) -> list[str]:
+        """The channels these settings turn on (none: the console chat)."""
+        wanted = []
+        if self.telegram_bot_token:
+            wanted.append("telegram")
+        if self.zalo_bot_token:
+            wanted.append("zalo_bot")
+        if self.zalo_oa_app_id and self.zalo_oa_refresh_token:
+            wanted.append("zalo")
+        return wanted
+
+    @cached_property
+    def zns_templates(self) -> dict[str, str]:
+        """ZALO_ZNS_TEMPLATES=session_moved:412345,…: the ZNS template of each kind of notice."""
+        return parse_zns_templates(self.zalo_zns_templates)
 
     @field_validator("admins")
     @classmethod
@@ -138,7 +182,15 @@ class Settings(BaseSettings):
         for name in ("telegram_bot_token", "telegram_webhook_secret"):
             if EXAMPLE_SECRET_MARKER in getattr(self, name):
                 raise ValueError(f"{name.upper()} still holds the example value")
+        for name in ("zalo_oa_secret_key", "zalo_app_secret", "zalo_oa_refresh_token"):
+            if EXAMPLE_SECRET_MARKER in getattr(self, name):
+                raise ValueError(f"{name.upper()} still holds the example value")
         if self.telegram_webhook_url and len(self.telegram_webhook_secret) < 16:
             raise ValueError("TELEGRAM_WEBHOOK_SECRET must be set (16+ characters) for a webhook")
+        for name in ("zalo_bot_token", "zalo_bot_webhook_secret"):
+            if EXAMPLE_SECRET_MARKER in getattr(self, name):
+                raise ValueError(f"{name.upper()} still holds the example value")
+        if self.zalo_bot_webhook_url and len(self.zalo_bot_webhook_secret) < 16:
+            raise ValueError("ZALO_BOT_WEBHOOK_SECRET must be set (16-256 characters) for a webhook")
         if self.database_url.startswith("sqlite"):
             raise ValueError("production needs PostgreSQL (DATABASE_URL=postgresql+asyncpg://...)")

@@ -175,6 +175,8 @@ class Citizen(Base):
     unreachable: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     anonymised_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # Their last message or follow (Zalo OA may answer only within 7 days of it).
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
 class Registration(Base):
@@ -351,3 +353,19 @@ class Broadcast(Base):
     total: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+class ZaloOAToken(Base):
+    """The Zalo OA token pair of one app. The refresh token is single-use: a new pair is
+    written here (and committed) before the new access token is used."""
+
+    __tablename__ = "zalo_oa_tokens"
+
+    app_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Hash of the settings' refresh token the row was seeded from: a new one in the
+    # settings (after an admin granted access again) replaces a pair that stopped working.
+    seed_hash: Mapped[str] = mapped_column(String(64))
+    refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)

@@ -40,6 +40,14 @@ async def _staff(
     return members
 
 
+async def admins(db: AsyncSession, admin_keys: frozenset[UserKey]) -> list[UserKey]:
+    """Every admin: active admin staff and those named in ADMINS."""
+    return [
+        member if isinstance(member, UserKey) else UserKey(member.channel, member.user_id)
+        for member in await _staff(db, StaffRole.ADMIN, admin_keys)
+    ]
+
+
 async def _queue(
     db: AsyncSession, recipient: StaffMember | UserKey, kind: str, session: ReceptionSession, now: datetime
 ) -> None:

@@ -220,7 +220,8 @@ class Dialog:
                 return Answer(), True
             choice = decoded[1]
         elif text:
-            if not capabilities.buttons and text.isdecimal() and 1 <= int(text) <= len(offered):
+            numbered = capabilities.numbered_options or not capabilities.buttons
+            if numbered and text.isdecimal() and 1 <= int(text) <= len(offered):
                 choice = offered[int(text) - 1].payload
             else:
                 folded = fold(text)

@@ -70,10 +70,22 @@ class Capabilities:
     phone_request: bool = False
     documents: bool = False
     max_text_length: int = 4096
+    # Buttons, and the options also listed as numbers the user may type (Zalo OA).
+    numbered_options: bool = False
 
 
 class RecipientUnreachable(Exception):
     """The platform says the user cannot be reached (blocked the bot, left)."""
+
+
+class WindowClosed(RecipientUnreachable):
+    """The platform allows free-form messages only for a while after the user's last
+    interaction (Zalo OA: 7 days), and that time is over. Not a block: the citizen stays
+    reachable by other means (a ZNS template by phone) and by chat once they write again."""
+
+
+class TemplateRefused(Exception):
+    """A template message can never go as asked (a bad phone number, an unknown template)."""
 
 
 class RateLimited(Exception):

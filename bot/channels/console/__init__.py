@@ -8,18 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from bot.channels.text import render_numbered as render
 from bot.dialog.engine import Dialog
 from bot.dialog.types import Capabilities, Incoming, Option, Reply
 
 CONSOLE_USER = "local"
-
-
-def render(reply: Reply) -> str:
-    lines = [reply.text] if reply.text else []
-    lines += [f"  [{attachment.name or attachment.kind}]" for attachment in reply.files]
-    for number, option in enumerate(reply.options, start=1):
-        lines.append(f"  {number}. {option.label}")
-    return "\n".join(lines)
 
 
 class ConsoleChannel:

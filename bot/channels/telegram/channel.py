@@ -10,7 +10,7 @@ from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, ReplyKeyboard
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.telegram.mapping import CHANNEL
-from bot.channels.telegram.render import inline_keyboard, markup_for, merge_texts, split_text
+from bot.channels.telegram.render import MAX_TEXT, inline_keyboard, markup_for, merge_texts, split_text
 from bot.clock import Clock
 from bot.dialog.types import Capabilities, RateLimited, RecipientUnreachable, Reply
 from bot.identity import UserKey
@@ -41,7 +41,7 @@ class TelegramChannel:
             raise RateLimited(error.retry_after) from error
 
     async def _send_one(self, chat_id: int, reply: Reply) -> None:
-        chunks = split_text(reply.text) if reply.text or not (reply.document or reply.files) else []
+        chunks = split_text(reply.text, MAX_TEXT) if reply.text or not (reply.document or reply.files) else []
         markup = markup_for(reply)
         needs_edit = reply.close_keyboard and isinstance(markup, InlineKeyboardMarkup)
         for number, chunk in enumerate(chunks, start=1):

@@ -13,35 +13,13 @@ from aiogram.types import (
     ReplyKeyboardRemove,
 )
 
+from bot.channels.text import split_text as split_text  # re-exported for the Telegram channel
 from bot.dialog.types import Option, Reply
 
 MAX_TEXT = 4096
 MAX_CALLBACK_BYTES = 64
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
-
-
-def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
-    """Chunks of at most `limit` characters, cut at line ends where possible."""
-    text = text or "…"
-    chunks: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:  # a single line too long for one message
-            if current:
-                chunks.append(current)
-                current = ""
-            chunks.append(line[:limit])
-            line = line[limit:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            chunks.append(current)
-            current = line
-        else:
-            current = candidate
-    if current or not chunks:
-        chunks.append(current or "…")
-    return chunks
 
 
 def inline_keyboard(options: tuple[Option, ...]) -> InlineKeyboardMarkup:

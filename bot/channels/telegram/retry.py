@@ -36,7 +36,8 @@ class RetryMiddleware(BaseRequestMiddleware):
         self._paused_until = 0.0  # event-loop time before which no request goes out
 
     async def _wait_for_pause(self) -> None:
-        while (delay := self._paused_until - asyncio.get_running_loop().time()) > 0:
+        delay = self._paused_until - asyncio.get_running_loop().time()
+        if delay > 0:  # a pause extended meanwhile is met by the next 429
             await asyncio.sleep(delay)
 
     async def __call__(

@@ -194,9 +194,12 @@ class TelegramBot:
 
     def webhook_app(self) -> web.Application:
         application = web.Application()
-        application.router.add_post(WEBHOOK_PATH, self.receive_webhook)
+        self.add_routes(application)
         application.router.add_get("/healthz", self.healthz)
         return application
+
+    def add_routes(self, application: web.Application) -> None:
+        application.router.add_post(WEBHOOK_PATH, self.receive_webhook)
 
     async def receive_webhook(self, request: web.Request) -> web.Response:
         expected = self.app.settings.telegram_webhook_secret
@@ -236,6 +239,16 @@ class TelegramBot:
         return len(payloads)
 
     async def start_webhook(self) -> web.AppRunner:
+        """Serve the webhook on its own server (WEB_HOST:WEB_PORT) and register it."""
+        settings = self.app.settings
+        runner = web.AppRunner(self.webhook_app())
+        await runner.setup()
+        await web.TCPSite(runner, settings.web_host, settings.web_port).start()
+        await self.register_webhook()
+        return runner
+
+    async def register_webhook(self) -> None:
+        """Tell Telegram where to post (the routes must be served), then finish what a crash left."""
         settings = self.app.settings
         await self.dp.emit_startup(bot=self.bot)
         await self.bot.set_webhook(
@@ -245,8 +258,4 @@ class TelegramBot:
             secret_token=settings.telegram_webhook_secret,
             allowed_updates=ALLOWED_UPDATES,
         )
-        runner = web.AppRunner(self.webhook_app())
-        await runner.setup()
-        await web.TCPSite(runner, settings.web_host, settings.web_port).start()
         await self.resume_unhandled()
-        return runner

@@ -1,0 +1,117 @@
+"""A Reply as Zalo OA consultation messages: text of at most 2,000 characters, options as
+`oa.query.hide` buttons (at most 5 a message) and also as numbered lines the user may
+type, the phone step as a `request_user_info` template.
+
+A pressed `oa.query.hide` button comes back as a text message from the user holding the
+button's payload; BUTTON_PREFIX tells it apart from anything a person would type.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from bot.channels.text import split_text
+from bot.dialog.types import Option, Reply
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT = 2000
+MAX_BUTTONS = 5
+MAX_BUTTON_TITLE = 100
+MAX_BUTTON_PAYLOAD = 1000
+MAX_INFO_TITLE = 100
+MAX_INFO_SUBTITLE = 500
+BUTTON_PREFIX = "#chon:"
+
+Message = dict[str, Any]
+
+
+def button_payload(option: Option) -> str:
+    payload = BUTTON_PREFIX + option.payload
+    if len(payload) > MAX_BUTTON_PAYLOAD:
+        raise ValueError(f"button payload over {MAX_BUTTON_PAYLOAD} characters: {option.payload!r}")
+    return payload
+
+
+def option_of(text: str) -> str | None:
+    """The option payload of a pressed button, or None for typed text."""
+    return text[len(BUTTON_PREFIX) :] if text.startswith(BUTTON_PREFIX) else None
+
+
+def buttons(options: list[tuple[int, Option]]) -> dict[str, Any]:
+    return {
+        "type": "template",
+        "payload": {
+            "buttons": [
+                {
+                    "title": f"{number}. {option.label}"[:MAX_BUTTON_TITLE],
+                    "type": "oa.query.hide",
+                    "payload": button_payload(option),
+                }
+                for number, option in options
+            ]
+        },
+    }
+
+
+def text_messages(text: str, attachment: dict[str, Any] | None = None) -> list[Message]:
+    """`text` cut at line ends into messages; the attachment rides on the last one."""
+    messages: list[Message] = [{"text": chunk} for chunk in split_text(text, MAX_TEXT)]
+    if attachment is not None:
+        messages[-1]["attachment"] = attachment
+    return messages
+
+
+def request_phone(reply: Reply) -> Message:
+    """Zalo's form for the user's name and phone; the answer comes as `user_submit_info`.
+    Assumed: `image_url` may be left out (sources disagree on whether it is required)."""
+    subtitle = (reply.text.strip().split("\n")[0] or reply.ask_phone)[:MAX_INFO_SUBTITLE]
+    element = {"title": reply.ask_phone[:MAX_INFO_TITLE], "subtitle": subtitle}
+    return {
+        "attachment": {
+            "type": "template",
+            "payload": {"template_type": "request_user_info", "elements": [element]},
+        }
+    }
+
+
+def is_phone_form(message: Message) -> bool:
+    attachment = message.get("attachment") or {}
+    return bool((attachment.get("payload") or {}).get("template_type") == "request_user_info")
+
+
+def messages_for(reply: Reply) -> list[Message]:
+    """The messages of one reply, in order. The request for the phone number comes last."""
+    numbered = list(enumerate(reply.options, start=1))
+    groups = [numbered[start : start + MAX_BUTTONS] for start in range(0, len(numbered), MAX_BUTTONS)]
+    messages: list[Message] = []
+    text = reply.text
+    for group in groups:  # each message lists the numbers of its own buttons
+        lines = "\n".join(f"  {number}. {option.label}" for number, option in group)
+        messages += text_messages(f"{text}\n\n{lines}" if text else lines, buttons(group))
+        text = ""
+    if not groups and (reply.text or not reply.ask_phone):
+        messages += text_messages(reply.text)
+    if reply.ask_phone:
+        messages.append(request_phone(reply))
+    if reply.document is not None or reply.files:
+        # Zalo takes no spreadsheets and keeps uploads 7 days: files are for other channels.
+        log.warning("a reply with a file was sent to Zalo OA; the file was left out")
+    return messages
+
+
+def merge_texts(replies: list[Reply]) -> list[Reply]:
+    """Join a plain text into the reply after it: fewer messages (each one counts at Zalo)."""
+    merged: list[Reply] = []
+    for reply in replies:
+        previous = merged[-1] if merged else None
+        plain = previous is not None and not (
+            previous.options or previous.ask_phone or previous.document or previous.files
+        )
+        if previous is not None and plain and len(previous.text) + 2 + len(reply.text) <= MAX_TEXT:
+            merged[-1] = replace(reply, text=f"{previous.text}\n\n{reply.text}")
+        else:
+            merged.append(reply)
+    return merged

@@ -1,0 +1,122 @@
+"""Serving the messengers configured in the settings, in one process, until SIGINT/SIGTERM.
+
+Telegram (polling or webhook), the Zalo Bot API (polling or webhook) and the Zalo OA
+(webhook only) run side by side. Every webhook is a route of one aiohttp server on
+WEB_HOST:WEB_PORT, next to `GET /healthz`. The outbox sends through all of them.
+Platform modules are imported here only when configured, so a Telegram-only office never
+loads the Zalo client and a console run loads neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot.app import App
+from bot.dialog.types import Channel
+from bot.notify import TemplateSender
+from bot.scheduler import Ticker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What `serve` starts and stops: channels for the outbox, routes, loops, stop hooks."""
+
+    channels: dict[str, Channel] = field(default_factory=dict)
+    fallbacks: dict[str, TemplateSender] = field(default_factory=dict)
+    routes: list[Callable[[web.Application], None]] = field(default_factory=list)
+    loops: list[Callable[[], Coroutine[Any, Any, Any]]] = field(default_factory=list)  # polling
+    on_serving: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)  # webhooks set
+    on_stop: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+
+
+def build_services(app: App) -> Services:
+    settings = app.settings
+    services = Services()
+    if settings.telegram_bot_token:
+        from bot.channels.telegram.runner import TelegramBot
+
+        telegram = TelegramBot(app)
+        services.channels[telegram.channel.name] = telegram.channel
+        if settings.telegram_webhook_url:
+            services.routes.append(telegram.add_routes)
+            services.on_serving.append(telegram.register_webhook)
+        else:
+            services.loops.append(telegram.run_polling)
+        services.on_stop.append(telegram.stop)
+    if settings.zalo_bot_token:
+        from bot.channels.zalo.bot_runner import ZaloBotRunner
+
+        zalo_bot = ZaloBotRunner(app)
+        services.channels[zalo_bot.channel.name] = zalo_bot.channel
+        if settings.zalo_bot_webhook_url:
+            services.routes.append(zalo_bot.add_routes)
+            services.on_serving.append(zalo_bot.start_webhook)
+        else:
+            services.loops.append(zalo_bot.run_polling)
+        services.on_stop.append(zalo_bot.stop)
+    if "zalo" in settings.messengers:
+        from bot.channels.zalo.oa_webhook import ZaloOA
+
+        zalo = ZaloOA(app)
+        services.channels[zalo.channel.name] = zalo.channel
+        services.fallbacks[zalo.channel.name] = zalo.zns
+        services.routes.append(zalo.add_routes)
+        services.on_serving.append(zalo.start)
+        services.on_stop.append(zalo.stop)
+    return services
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+async def serve(app: App, stop: asyncio.Event | None = None) -> int:
+    """Serve every configured messenger until SIGINT/SIGTERM (or `stop` is set), or until a
+    polling loop fails."""
+    services = build_services(app)
+    if stop is None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, stop.set)
+    ticker = Ticker(app, services.channels, services.fallbacks)
+    runner: web.AppRunner | None = None
+    polling = [asyncio.create_task(run()) for run in services.loops]
+    try:
+        if services.routes:
+            application = web.Application()
+            application.router.add_get("/healthz", healthz)
+            for add_routes in services.routes:
+                add_routes(application)
+            runner = web.AppRunner(application)
+            await runner.setup()
+            await web.TCPSite(runner, app.settings.web_host, app.settings.web_port).start()
+            log.info("serving webhooks on %s:%s", app.settings.web_host, app.settings.web_port)
+        for started in services.on_serving:
+            await started()
+        ticker.start()
+        log.info("serving %s", ", ".join(services.channels))
+        stopped = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopped, *polling], return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        for task in done - {stopped}:
+            task.result()  # a polling loop ended by itself: surface why (e.g. a wrong token)
+    finally:
+        await ticker.stop()
+        for stop_service in services.on_stop:  # polling ends, work in hand is finished
+            await stop_service()
+        for task in polling:
+            task.cancel()
+        await asyncio.gather(*polling, return_exceptions=True)
+        if runner is not None:
+            await runner.cleanup()
+    return 0
