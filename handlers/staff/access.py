@@ -11,7 +11,7 @@ from storage import staff
 
 INVITE_VALID_FOR = timedelta(hours=72)
 # Commands shown on the staff home, by who may use them.
-OFFICER_COMMANDS = ("sessions", "session", "review", "find", "outcome", "export", "stats")
+OFFICER_COMMANDS = ("sessions", "session", "review", "find", "outcome", "export", "stats", "undelivered")
 ADMIN_COMMANDS = ("newsession", "reschedule", "cancelsession", "broadcast", "broadcasts", "invite", "staff")
 
 home = Flow("staff_home", first="show", roles=STAFF, needs_consent=False)

@@ -1,0 +1,48 @@
+"""/undelivered: notices that did not reach the citizen, to call them instead."""
+
+from __future__ import annotations
+
+from bot.dialog.types import Option, Reply
+from handlers.base import Answer, Ctx, Flow, Goto, Next
+from handlers.staff.common import STAFF
+from handlers.staff.sessions import visible_name
+from storage import undelivered
+
+calls = Flow("undelivered", first="list", command="undelivered", roles=STAFF, needs_consent=False)
+
+
+@calls.ask("list")
+async def ask_list(ctx: Ctx) -> Reply:
+    found = await undelivered.to_call(ctx.db, ctx.actor)
+    if not found:
+        return Reply(ctx.t("staff.undelivered.none"))
+    lines, options = [ctx.t("staff.undelivered.title", count=len(found))], []
+    for item in found:
+        name = await visible_name(ctx, item.registration) if item.registration else item.citizen.full_name
+        lines.append(
+            ctx.t(
+                "staff.undelivered.item",
+                id=item.notice.id,
+                kind=ctx.t(f"staff.undelivered.kind.{item.notice.kind}"),
+                name=name or "—",
+                phone=item.citizen.phone or ctx.t("staff.undelivered.no_phone"),
+                channel=item.citizen.channel,
+                code=item.registration.code if item.registration else "—",
+                when=ctx.dt(item.notice.due_at),
+                reason=item.notice.result or "—",
+            )
+        )
+        options.append(
+            Option(f"done:{item.notice.id}", ctx.t("staff.undelivered.contacted", id=item.notice.id))
+        )
+    return Reply("\n\n".join(lines), tuple(options))
+
+
+@calls.handle("list")
+async def on_list(ctx: Ctx, answer: Answer) -> Next:
+    if not answer.choice or not answer.choice.startswith("done:"):
+        ctx.say("staff.unknown_command")
+        return Goto("staff_home", data={})
+    marked = await undelivered.mark_contacted(ctx.db, int(answer.choice[5:]), ctx.actor, now=ctx.now)
+    ctx.say("staff.undelivered.marked" if marked else "staff.undelivered.gone")
+    return "list"

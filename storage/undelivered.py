@@ -1,0 +1,78 @@
+"""Notices that did not reach the citizen (failed after every retry, or outside a chat window
+with no template): listed for staff to call, then marked as contacted."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage import audit
+from storage.models import CaseType, Citizen, Notification, Registration
+from storage.staff import Actor
+
+TO_CALL = ("failed", "undeliverable")
+CONTACTED = "contacted"
+SCAN = 500  # the latest rows looked at for an officer's scope; older ones wait their turn
+
+
+@dataclass(frozen=True)
+class ToCall:
+    notice: Notification
+    citizen: Citizen
+    registration: Registration | None
+
+
+async def to_call(db: AsyncSession, actor: Actor, *, limit: int = 10) -> list[ToCall]:
+    """The latest undelivered notices the actor may act on: an officer those of registrations
+    at their endpoints, never a denouncer's without the right to see denouncers."""
+    rows = await db.execute(
+        select(Notification, Citizen)
+        .join(Citizen, Citizen.id == Notification.citizen_id)
+        .where(Notification.state.in_(TO_CALL), Citizen.anonymised_at.is_(None))
+        .order_by(Notification.due_at.desc(), Notification.id.desc())
+        .limit(SCAN)
+    )
+    found = []
+    for notice, citizen in rows:
+        registration_id = notice.params.get("registration_id")
+        registration = await db.get(Registration, registration_id) if registration_id else None
+        if not may_act(actor, registration):
+            continue
+        found.append(ToCall(notice, citizen, registration))
+        if len(found) == limit:
+            break
+    return found
+
+
+def may_act(actor: Actor, registration: Registration | None) -> bool:
+    if registration is None:  # a broadcast or a staff notice: the office's, admins only
+        return actor.is_admin
+    if registration.case_type == CaseType.DENUNCIATION and not actor.see_denouncers:
+        return False
+    return actor.sees_endpoint(registration.session_endpoint.endpoint_id)
+
+
+async def mark_contacted(
+    db: AsyncSession, notice_id: int, actor: Actor, *, now: datetime
+) -> Notification | None:
+    """None if the notice is gone, already marked, or not the actor's to act on."""
+    notice = await db.get(Notification, notice_id)
+    if notice is None or notice.state not in TO_CALL:
+        return None
+    registration_id = notice.params.get("registration_id")
+    registration = await db.get(Registration, registration_id) if registration_id else None
+    if not may_act(actor, registration):
+        return None
+    notice.state, notice.result = CONTACTED, f"contacted by {actor} ({notice.result})"[:300]
+    audit.record(
+        db,
+        at=now,
+        actor=str(actor),
+        action="notice.contacted",
+        target_type="notification",
+        target_id=notice.id,
+    )
+    return notice
