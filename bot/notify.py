@@ -304,7 +304,8 @@ class ResultBook:
             }
         )
         self.sent += state == "sent"
-        if len(self._rows) >= FLUSH_ROWS or time.monotonic() - self._flushed_at >= FLUSH_EVERY_S:
+        due = len(self._rows) >= FLUSH_ROWS or time.monotonic() - self._flushed_at >= FLUSH_EVERY_S
+        if due and not self._writing.locked():  # a write under way takes these rows next time
             await self.flush()
 
     async def flush(self) -> None:

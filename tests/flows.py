@@ -37,7 +37,7 @@ async def fill_until_review(
     await chat.press(case_type)
     await chat.press("land")
     await chat.say(SUMMARY)
-    if chat.capabilities.documents:
+    if chat.capabilities.file_uploads:
         await chat.press("done")  # no attachments
     await chat.press("none")
     if group is None:

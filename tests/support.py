@@ -8,7 +8,9 @@ from bot.dialog.engine import Dialog
 from bot.dialog.types import Capabilities, Incoming, Option, Reply
 from storage.text import fold
 
-BUTTONS = Capabilities(buttons=True, phone_request=True, documents=True, max_text_length=4096)
+BUTTONS = Capabilities(
+    buttons=True, phone_request=True, documents=True, file_uploads=True, max_text_length=4096
+)
 TEXT_ONLY = Capabilities(buttons=False, phone_request=False, documents=False, max_text_length=2000)
 
 

@@ -191,12 +191,18 @@ async def test_follow_consent_register_with_buttons_and_shared_info(harness: Har
     await user.press("complaint")
     await user.press("land")
     await user.say(SUMMARY)
+    file = {"url": "https://zalo.example/don.pdf", "name": "don.pdf", "size": "2048", "type": "pdf"}
+    attachment = [{"type": "file", "payload": file}]
+    await user.deliver(harness.fake.message_event("user_send_file", user.user_id, attachments=attachment))
+    assert "don.pdf" in user.text
+    await user.press("done")
     await user.press("none")
     await user.press("alone")
     await user.press("confirm")
     async with harness.app.sessions() as db:
         registration = await db.scalar(select(Registration))
         assert registration is not None and registration.code and registration.code in user.text
+        assert [item["name"] for item in registration.attachments] == ["don.pdf"]
         assert registration.full_name == "Nguyễn Văn An"  # NFC, not the NFD that was typed
         assert registration.full_name == unicodedata.normalize("NFC", registration.full_name)
         assert registration.phone == "+84912345678"
@@ -486,6 +492,7 @@ async def registered(user: ZaloUser) -> None:
     await user.press("complaint")
     await user.press("land")
     await user.say(SUMMARY)
+    await user.press("done")  # no files
     await user.press("none")
     await user.press("alone")
     await user.press("confirm")

@@ -1,6 +1,9 @@
-"""Replies as plain text, for channels without buttons (console, Zalo Bot API)."""
+"""Replies as text: numbered options for channels without buttons (console, Zalo Bot API),
+splitting to a platform's length limit, and joining plain texts into fewer messages."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from bot.dialog.types import Reply
 
@@ -35,3 +38,22 @@ def split_text(text: str, limit: int) -> list[str]:
     if current or not chunks:
         chunks.append(current or "…")
     return chunks
+
+
+def merge_texts(replies: list[Reply], limit: int) -> list[Reply]:
+    """Join a plain text into the reply after it: fewer messages, fewer notifications."""
+    merged: list[Reply] = []
+    for reply in replies:
+        previous = merged[-1] if merged else None
+        plain = previous is not None and not (
+            previous.options or previous.ask_phone or previous.document or previous.files
+        )
+        if previous is not None and plain and len(previous.text) + 2 + len(reply.text) <= limit:
+            merged[-1] = replace(
+                reply,
+                text=f"{previous.text}\n\n{reply.text}",
+                close_keyboard=previous.close_keyboard or reply.close_keyboard,
+            )
+        else:
+            merged.append(reply)
+    return merged

@@ -68,7 +68,8 @@ class Reply:
 class Capabilities:
     buttons: bool = False  # native buttons; otherwise options are numbered text
     phone_request: bool = False
-    documents: bool = False
+    documents: bool = False  # we can send files (exports, calendar files)
+    file_uploads: bool = False  # citizens can send us photos and documents
     max_text_length: int = 4096
     # Buttons, and the options also listed as numbers the user may type (Zalo OA).
     numbered_options: bool = False

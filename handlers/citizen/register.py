@@ -235,7 +235,7 @@ def attachment_names(ctx: Ctx) -> str:
 
 @flow.ask("attachments")
 async def ask_attachments(ctx: Ctx) -> Reply | Next:
-    if not ctx.capabilities.documents or not ctx.settings.max_attachments:
+    if not ctx.capabilities.file_uploads or not ctx.settings.max_attachments:
         return after(ctx, "agency")  # this channel cannot carry files
     files = ctx.data.get("attachments", [])
     s = ctx.settings

@@ -306,9 +306,11 @@ class FakeTelegram:
         params = await self._params(request)
         call = Call(method, params)
         self.calls.append(call)
+        # Counted on arrival, as a server does; answered after the round trip either way.
+        over_limit = bool(self.per_second_limit) and method.lower() == "sendmessage" and self._over_limit()
         if self.delay:
             await asyncio.sleep(self.delay)
-        if self.per_second_limit and method.lower() == "sendmessage" and self._over_limit():
+        if over_limit:
             call.status = 429
             return self._error(429, "Too Many Requests: retry after 1", retry_after=1)
         if self.offline and method.lower() == "getupdates":

@@ -10,7 +10,8 @@ from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, ReplyKeyboard
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.telegram.mapping import CHANNEL
-from bot.channels.telegram.render import MAX_TEXT, inline_keyboard, markup_for, merge_texts, split_text
+from bot.channels.telegram.render import MAX_TEXT, inline_keyboard, markup_for, split_text
+from bot.channels.text import merge_texts
 from bot.clock import Clock
 from bot.dialog.types import Capabilities, RateLimited, RecipientUnreachable, Reply
 from bot.identity import UserKey
@@ -21,7 +22,9 @@ log = logging.getLogger(__name__)
 
 class TelegramChannel:
     name = CHANNEL
-    capabilities = Capabilities(buttons=True, phone_request=True, documents=True, max_text_length=4096)
+    capabilities = Capabilities(
+        buttons=True, phone_request=True, documents=True, file_uploads=True, max_text_length=4096
+    )
 
     def __init__(self, bot: Bot, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self.bot = bot
@@ -31,7 +34,7 @@ class TelegramChannel:
     async def send(self, user_id: str, replies: list[Reply]) -> None:
         """Send in order. A 403 marks the citizen unreachable and raises RecipientUnreachable."""
         try:
-            for reply in merge_texts(replies):
+            for reply in merge_texts(replies, MAX_TEXT):
                 await self._send_one(int(user_id), reply)
         except TelegramForbiddenError as error:
             log.info("telegram user %s cannot be reached: %s", user_id, error.message)

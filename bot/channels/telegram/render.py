@@ -3,8 +3,6 @@ types can be taken as markup), inline keyboards, a "share my phone" keyboard."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -48,22 +46,3 @@ def markup_for(reply: Reply) -> Markup | None:
     if reply.close_keyboard:
         return ReplyKeyboardRemove()
     return None
-
-
-def merge_texts(replies: list[Reply], limit: int = MAX_TEXT) -> list[Reply]:
-    """Join a plain text into the reply after it: fewer messages, fewer notifications."""
-    merged: list[Reply] = []
-    for reply in replies:
-        previous = merged[-1] if merged else None
-        plain = previous is not None and not (
-            previous.options or previous.ask_phone or previous.document or previous.files
-        )
-        if previous is not None and plain and len(previous.text) + 2 + len(reply.text) <= limit:
-            merged[-1] = replace(
-                reply,
-                text=f"{previous.text}\n\n{reply.text}",
-                close_keyboard=previous.close_keyboard or reply.close_keyboard,
-            )
-        else:
-            merged.append(reply)
-    return merged

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.channels.text import merge_texts
 from bot.channels.zalo.oa_client import (
     RATE_LIMIT_RESET_SECONDS,
     BlockedError,
@@ -16,7 +17,7 @@ from bot.channels.zalo.oa_client import (
     WindowClosedError,
 )
 from bot.channels.zalo.oa_events import CHANNEL
-from bot.channels.zalo.oa_render import Message, is_phone_form, merge_texts, messages_for
+from bot.channels.zalo.oa_render import MAX_TEXT, Message, is_phone_form, messages_for
 from bot.clock import Clock
 from bot.dialog.types import Capabilities, RateLimited, RecipientUnreachable, Reply, WindowClosed
 from bot.identity import UserKey
@@ -30,7 +31,12 @@ WINDOW = timedelta(days=7)  # consultation messages only this long after the las
 class ZaloOAChannel:
     name = CHANNEL
     capabilities = Capabilities(
-        buttons=True, phone_request=True, documents=False, max_text_length=2000, numbered_options=True
+        buttons=True,
+        phone_request=True,
+        documents=False,
+        file_uploads=True,
+        max_text_length=2000,
+        numbered_options=True,
     )
 
     def __init__(self, client: OAClient, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
@@ -46,7 +52,7 @@ class ZaloOAChannel:
             return
         await self._check_window(user_id)
         try:
-            for reply in merge_texts(replies):
+            for reply in merge_texts(replies, MAX_TEXT):
                 for message in messages_for(reply):
                     await self._send_message(user_id, message)
         except WindowClosedError as error:

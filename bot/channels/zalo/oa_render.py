@@ -9,7 +9,6 @@ button's payload; BUTTON_PREFIX tells it apart from anything a person would type
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 
 from bot.channels.text import split_text
@@ -100,18 +99,3 @@ def messages_for(reply: Reply) -> list[Message]:
         # Zalo takes no spreadsheets and keeps uploads 7 days: files are for other channels.
         log.warning("a reply with a file was sent to Zalo OA; the file was left out")
     return messages
-
-
-def merge_texts(replies: list[Reply]) -> list[Reply]:
-    """Join a plain text into the reply after it: fewer messages (each one counts at Zalo)."""
-    merged: list[Reply] = []
-    for reply in replies:
-        previous = merged[-1] if merged else None
-        plain = previous is not None and not (
-            previous.options or previous.ask_phone or previous.document or previous.files
-        )
-        if previous is not None and plain and len(previous.text) + 2 + len(reply.text) <= MAX_TEXT:
-            merged[-1] = replace(reply, text=f"{previous.text}\n\n{reply.text}")
-        else:
-            merged.append(reply)
-    return merged
