@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -57,7 +57,7 @@ RETRY_CAP = timedelta(minutes=30)
 STALE_CLAIM = timedelta(minutes=5)
 BATCH = 50  # rows claimed at once at the least
 MIN_WORKERS = 4
-LATENCY_BUDGET_S = 0.25  # the round trip of one send the workers can absorb at full rate
+LATENCY_BUDGET_S = 0.1  # the round trip of one send the workers can absorb at full rate
 FLUSH_EVERY_S = 0.2
 FLUSH_ROWS = 200
 TEMPLATE_FIELD_MAX = 100
@@ -258,6 +258,15 @@ async def template_fields(db: AsyncSession, notice: Notification, t: Translator)
     return {name: value[:TEMPLATE_FIELD_MAX] for name, value in fields.items()}
 
 
+class Result(NamedTuple):
+    """What became of one send: the row's new state, a note for staff, and for a rate limit
+    how long until it may go again (other retries back off by the attempts made)."""
+
+    state: str
+    note: str
+    retry_in: timedelta | None = None
+
+
 @dataclass(frozen=True)
 class Claimed:
     """A notice taken for sending, rendered while its row was locked."""
@@ -291,16 +300,19 @@ class ResultBook:
         self._flushed_at = time.monotonic()
         self._writing = asyncio.Lock()
 
-    async def add(self, item: Claimed, state: str, outcome: str) -> None:
+    async def add(self, item: Claimed, result: Result) -> None:
         now = self.clock.now()
+        state = result.state
+        due_at = item.due_at
+        if state == "pending":  # to try again: after the rate limit, else later each time
+            due_at = now + (result.retry_in or retry_delay(item.attempts))
         self._rows.append(
             {
                 "id": item.notice_id,
                 "state": state,
-                "result": outcome[:300],
+                "result": result.note[:300],
                 "sent_at": now if state == "sent" else None,
-                # a failure to try again: later each time
-                "due_at": now + retry_delay(item.attempts) if state == "pending" else item.due_at,
+                "due_at": due_at,
             }
         )
         self.sent += state == "sent"
@@ -348,7 +360,7 @@ class Outbox:
             for name in channels
         }
         rate = settings.outbox_rate_per_second
-        self.batch_size = max(BATCH, int(rate * 2))  # two seconds' worth at the rate limit
+        self.batch_size = max(BATCH, int(rate))  # a second's worth: a claim holds the loop briefly
         # Enough sends in flight to keep the rate up while each takes LATENCY_BUDGET_S.
         self.workers = max(MIN_WORKERS, math.ceil(rate * LATENCY_BUDGET_S))
 
@@ -357,24 +369,24 @@ class Outbox:
         this process serves. Returns how many were sent."""
         return await self._run(max_batches=1)
 
-    async def _send_by_template(self, item: Claimed) -> tuple[str, str]:
+    async def _send_by_template(self, item: Claimed) -> Result:
         """Outside the chat window: a template by phone, or "undeliverable" for staff to call."""
         fallback = self.fallbacks.get(item.channel)
         if fallback is None or item.template is None:
-            return "undeliverable", "outside the chat window; no phone number to send a template to"
+            return Result("undeliverable", "outside the chat window; no phone number to send a template to")
         try:
             message_id = await fallback.send_template(
                 item.template.phone, item.kind, item.template.fields, item.dedupe_key
             )
         except TemplateRefused as error:
-            return "undeliverable", f"template refused: {error}"
+            return Result("undeliverable", f"template refused: {error}")
         except Exception as error:
             log.exception("template for notice %s failed", item.notice_id)
             state = "failed" if item.attempts >= MAX_ATTEMPTS else "pending"
-            return state, f"template: {type(error).__name__}: {error}"
+            return Result(state, f"template: {type(error).__name__}: {error}")
         if message_id is None:
-            return "undeliverable", f"outside the chat window; no template for {item.kind}"
-        return "sent", f"by template: {message_id}"
+            return Result("undeliverable", f"outside the chat window; no template for {item.kind}")
+        return Result("sent", f"by template: {message_id}")
 
     async def drain(self) -> int:
         """Send until nothing is due (a broadcast takes many batches). Returns how many."""
@@ -410,7 +422,7 @@ class Outbox:
         while True:
             item = await queue.get()
             try:
-                await book.add(item, *await self._send(item))
+                await book.add(item, await self._send(item))
             except Exception:  # the book keeps the rows and is flushed again at the end
                 log.exception("recording the results of the outbox failed")
             finally:
@@ -516,24 +528,25 @@ class Outbox:
             template = TemplateMessage(citizen.phone, await template_fields(db, notice, t))
         return claimed(Reply(text) if isinstance(text, str) else text, template=template)
 
-    async def _send(self, item: Claimed) -> tuple[str, str]:
-        """(state, result) for one claimed notice."""
+    async def _send(self, item: Claimed) -> Result:
+        """What became of one claimed notice."""
         if item.reply is None:  # nothing to send: say why in the row
             if item.outcome in ("unreachable", "withdrawn"):
-                return item.outcome, f"not sent: {item.outcome}"
-            return "failed", item.outcome
+                return Result(item.outcome, f"not sent: {item.outcome}")
+            return Result("failed", item.outcome)
         try:
             await self.limiters[item.channel].wait(item.user_id)
             await self.channels[item.channel].send(item.user_id, [item.reply])
         except WindowClosed:  # before RecipientUnreachable, which it is a kind of
             return await self._send_by_template(item)
         except RecipientUnreachable:
-            return "unreachable", "blocked by the user"
+            return Result("unreachable", "blocked by the user")
         except RateLimited as limited:  # the whole channel waits; this notice goes again after
             self.limiters[item.channel].pause(limited.retry_after)
-            return "pending", f"rate limited: {limited.retry_after} s"
+            pause = timedelta(seconds=limited.retry_after)
+            return Result("pending", f"rate limited: {limited.retry_after} s", pause)
         except Exception as error:
             log.exception("notice %s to %s:%s failed", item.notice_id, item.channel, item.user_id)
             state = "failed" if item.attempts >= MAX_ATTEMPTS else "pending"
-            return state, f"{type(error).__name__}: {error}"
-        return "sent", "ok"
+            return Result(state, f"{type(error).__name__}: {error}")
+        return Result("sent", "ok")

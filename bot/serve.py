@@ -45,7 +45,7 @@ def build_services(app: App) -> Services:
         from bot.channels.telegram.runner import TelegramBot
 
         telegram = TelegramBot(app)
-        services.channels[telegram.channel.name] = telegram.channel
+        services.channels[telegram.channel.name] = telegram.outbox_channel
         if settings.telegram_webhook_url:
             services.routes.append(telegram.add_routes)
             services.on_serving.append(telegram.register_webhook)

@@ -108,7 +108,7 @@ async def test_a_restart_in_the_middle_sends_the_rest_once(
     # The process claims the batch, sends to one recipient and dies.
     claimed = await first._claim()
     results = ResultBook(staff_app.sessions, staff_app.clock)
-    await results.add(claimed[0], *await first._send(claimed[0]))
+    await results.add(claimed[0], await first._send(claimed[0]))
     await results.flush()
     restarted = Outbox(staff_app.sessions, staff_app.settings, staff_app.clock, {"test": channel})
     assert await restarted.send_due() == 0  # the dead sender's claim still holds for a while

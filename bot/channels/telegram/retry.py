@@ -26,11 +26,20 @@ class RetryMiddleware(BaseRequestMiddleware):
     request in flight, replies and outbox alike, holds back), then retries.
     5xx, timeouts, garbled answers: exponential backoff with jitter.
 
-    getUpdates is left alone: the polling loop has its own backoff.
+    getUpdates is left alone: the polling loop has its own backoff. The outbox's bot does not
+    wait out 429s here: its rate limiter pauses, so the sends held back do not all go at once
+    when the pause ends (which would earn the next 429).
     """
 
-    def __init__(self, max_retries: int = 5, base_delay: float = 0.5, max_delay: float = 30.0) -> None:
+    def __init__(
+        self,
+        max_retries: int = 5,
+        base_delay: float = 0.5,
+        max_delay: float = 30.0,
+        wait_out_rate_limits: bool = True,
+    ) -> None:
         self.max_retries = max_retries
+        self.wait_out_rate_limits = wait_out_rate_limits
         self.base_delay = base_delay
         self.max_delay = max_delay
         self._paused_until = 0.0  # event-loop time before which no request goes out
@@ -54,6 +63,8 @@ class RetryMiddleware(BaseRequestMiddleware):
             try:
                 return await make_request(bot, method)
             except TelegramRetryAfter as error:
+                if not self.wait_out_rate_limits:
+                    raise  # the caller paces itself (the outbox) and must hear of it at once
                 failure: Exception = error
                 delay = float(error.retry_after)
                 self._paused_until = max(self._paused_until, asyncio.get_running_loop().time() + delay)

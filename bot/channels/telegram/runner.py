@@ -76,9 +76,19 @@ _RESPONSE_MODELS = tuple(
 )
 
 
-def make_bot(token: str, api_base: str, max_retries: int, retry_base_delay: float = 0.5) -> Bot:
+def make_bot(
+    token: str,
+    api_base: str,
+    max_retries: int,
+    retry_base_delay: float = 0.5,
+    wait_out_rate_limits: bool = True,
+) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
-    session.middleware(RetryMiddleware(max_retries=max_retries, base_delay=retry_base_delay))
+    session.middleware(
+        RetryMiddleware(
+            max_retries=max_retries, base_delay=retry_base_delay, wait_out_rate_limits=wait_out_rate_limits
+        )
+    )
     return Bot(token, session=session)
 
 
@@ -97,6 +107,14 @@ class TelegramBot:
             settings.telegram_bot_token, settings.telegram_api_base, settings.telegram_max_retries
         )
         self.channel = TelegramChannel(self.bot, app.sessions, app.clock)
+        # The outbox sends through a bot of its own that reports 429s instead of waiting them out.
+        outbox_bot = bot or make_bot(
+            settings.telegram_bot_token,
+            settings.telegram_api_base,
+            settings.telegram_max_retries,
+            wait_out_rate_limits=False,
+        )
+        self.outbox_channel = TelegramChannel(outbox_bot, app.sessions, app.clock)
         self.backoff = backoff or BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.5, jitter=0.1)
         self._order = KeyedLocks()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -191,6 +209,8 @@ class TelegramBot:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.bot.session.close()
+        if self.outbox_channel.bot is not self.bot:
+            await self.outbox_channel.bot.session.close()
 
     def webhook_app(self) -> web.Application:
         application = web.Application()
