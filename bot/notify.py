@@ -61,6 +61,7 @@ LATENCY_BUDGET_S = 0.1  # the round trip of one send the workers can absorb at f
 FLUSH_EVERY_S = 0.2
 FLUSH_ROWS = 200
 TEMPLATE_FIELD_MAX = 100
+RENDER_SLICE = 10  # notices rendered between two chances for the workers to run
 
 
 async def render_waitlist_promoted(db: AsyncSession, notice: Notification, t: Translator) -> str:
@@ -360,7 +361,7 @@ class Outbox:
             for name in channels
         }
         rate = settings.outbox_rate_per_second
-        self.batch_size = max(BATCH, int(rate))  # a second's worth: a claim holds the loop briefly
+        self.batch_size = max(BATCH, int(rate / 2))  # half a second's worth: a claim holds the loop briefly
         # Enough sends in flight to keep the rate up while each takes LATENCY_BUDGET_S.
         self.workers = max(MIN_WORKERS, math.ceil(rate * LATENCY_BUDGET_S))
 
@@ -486,10 +487,12 @@ class Outbox:
             held = (await db.scalars(select(Broadcast).where(Broadcast.id.in_(broadcast_ids)))).all()
             claimed = []
             with db.no_autoflush:  # the claim marks are written once, at commit
-                for notice, _citizen in rows:
+                for number, (notice, _citizen) in enumerate(rows, start=1):
                     notice.state, notice.claimed_at = "sending", now
                     notice.attempts += 1
                     claimed.append(await self._render(db, notice))
+                    if number % RENDER_SLICE == 0:
+                        await asyncio.sleep(0)  # let the workers send meanwhile: no stall, no burst
             del held
             return claimed
 
