@@ -338,7 +338,7 @@ class ResultBook:
 class Outbox:
     """Claim due notices (short transaction), send them (no transaction held), record results.
 
-    A pipeline: the claimer keeps up to two batches claimed ahead in a queue; workers take
+    A pipeline: the claimer keeps a batch claimed ahead in a queue; workers take
     them one by one, each waiting for its slot in the channel's rate limiter just before it
     sends (so late wake-ups never add up to a burst); results are written in bulk.
     """
@@ -369,25 +369,6 @@ class Outbox:
         """Queue the notices due by rule, then send one batch of due notices for the channels
         this process serves. Returns how many were sent."""
         return await self._run(max_batches=1)
-
-    async def _send_by_template(self, item: Claimed) -> Result:
-        """Outside the chat window: a template by phone, or "undeliverable" for staff to call."""
-        fallback = self.fallbacks.get(item.channel)
-        if fallback is None or item.template is None:
-            return Result("undeliverable", "outside the chat window; no phone number to send a template to")
-        try:
-            message_id = await fallback.send_template(
-                item.template.phone, item.kind, item.template.fields, item.dedupe_key
-            )
-        except TemplateRefused as error:
-            return Result("undeliverable", f"template refused: {error}")
-        except Exception as error:
-            log.exception("template for notice %s failed", item.notice_id)
-            state = "failed" if item.attempts >= MAX_ATTEMPTS else "pending"
-            return Result(state, f"template: {type(error).__name__}: {error}")
-        if message_id is None:
-            return Result("undeliverable", f"outside the chat window; no template for {item.kind}")
-        return Result("sent", f"by template: {message_id}")
 
     async def drain(self) -> int:
         """Send until nothing is due (a broadcast takes many batches). Returns how many."""
@@ -553,3 +534,24 @@ class Outbox:
             state = "failed" if item.attempts >= MAX_ATTEMPTS else "pending"
             return Result(state, f"{type(error).__name__}: {error}")
         return Result("sent", "ok")
+
+    async def _send_by_template(self, item: Claimed) -> Result:
+        """Outside the chat window: a template by phone, or "undeliverable" for staff to call."""
+        fallback = self.fallbacks.get(item.channel)
+        if fallback is None:
+            return Result("undeliverable", "outside the chat window")
+        if item.template is None:
+            return Result("undeliverable", "outside the chat window; no phone number for a template")
+        try:
+            message_id = await fallback.send_template(
+                item.template.phone, item.kind, item.template.fields, item.dedupe_key
+            )
+        except TemplateRefused as error:
+            return Result("undeliverable", f"template refused: {error}")
+        except Exception as error:
+            log.exception("template for notice %s failed", item.notice_id)
+            state = "failed" if item.attempts >= MAX_ATTEMPTS else "pending"
+            return Result(state, f"template: {type(error).__name__}: {error}")
+        if message_id is None:
+            return Result("undeliverable", f"outside the chat window; no template for {item.kind}")
+        return Result("sent", f"by template: {message_id}")
