@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.identity import UserKey
@@ -118,6 +118,16 @@ class Settings(BaseSettings):
         parse_zns_templates(value)
         return value
 
+    @model_validator(mode="after")
+    def _zalo_oa_complete(self) -> Settings:
+        """An OA half set up would refuse every webhook event (401) or every refresh."""
+        oa = ("zalo_oa_app_id", "zalo_oa_secret_key", "zalo_app_secret", "zalo_oa_refresh_token")
+        given = [name for name in oa if getattr(self, name)]
+        if given and len(given) < len(oa):
+            missing = ", ".join(name.upper() for name in oa if name not in given)
+            raise ValueError(f"the Zalo OA needs {missing} as well")
+        return self
+
     @property
     def messengers(self) -> list[str]:
         """The channels these settings turn on (none: the console chat)."""
@@ -179,17 +189,20 @@ class Settings(BaseSettings):
         """Refuse to start in production with a secret copied from `.env.example`."""
         if self.environment != "production":
             return
-        for name in ("telegram_bot_token", "telegram_webhook_secret"):
-            if EXAMPLE_SECRET_MARKER in getattr(self, name):
-                raise ValueError(f"{name.upper()} still holds the example value")
-        for name in ("zalo_oa_secret_key", "zalo_app_secret", "zalo_oa_refresh_token"):
+        secrets = (
+            "telegram_bot_token",
+            "telegram_webhook_secret",
+            "zalo_oa_secret_key",
+            "zalo_app_secret",
+            "zalo_oa_refresh_token",
+            "zalo_bot_token",
+            "zalo_bot_webhook_secret",
+        )
+        for name in secrets:
             if EXAMPLE_SECRET_MARKER in getattr(self, name):
                 raise ValueError(f"{name.upper()} still holds the example value")
         if self.telegram_webhook_url and len(self.telegram_webhook_secret) < 16:
             raise ValueError("TELEGRAM_WEBHOOK_SECRET must be set (16+ characters) for a webhook")
-        for name in ("zalo_bot_token", "zalo_bot_webhook_secret"):
-            if EXAMPLE_SECRET_MARKER in getattr(self, name):
-                raise ValueError(f"{name.upper()} still holds the example value")
         if self.zalo_bot_webhook_url and len(self.zalo_bot_webhook_secret) < 16:
             raise ValueError("ZALO_BOT_WEBHOOK_SECRET must be set (16-256 characters) for a webhook")
         if self.database_url.startswith("sqlite"):

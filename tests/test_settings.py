@@ -175,3 +175,32 @@ def test_production_with_postgres_and_real_secrets_starts() -> None:
 
 def test_development_accepts_sqlite_and_example_secrets() -> None:
     make(telegram_bot_token="change-me").check_production_secrets()
+
+
+ZALO_OA = {
+    "zalo_oa_app_id": "4321",
+    "zalo_oa_secret_key": "oa-secret",
+    "zalo_app_secret": "app-secret",
+    "zalo_oa_refresh_token": "refresh",
+}
+
+
+@pytest.mark.parametrize("left_out", sorted(ZALO_OA))
+def test_a_zalo_oa_half_set_up_is_refused(left_out: str) -> None:
+    given = {name: value for name, value in ZALO_OA.items() if name != left_out}
+    with pytest.raises(ValidationError, match=left_out.upper()):
+        make(**given)
+
+
+def test_the_messengers_the_settings_turn_on() -> None:
+    assert make().messengers == []
+    assert make(telegram_bot_token="123:abc", **ZALO_OA).messengers == ["telegram", "zalo"]
+    assert make(zalo_bot_token="1:abc").messengers == ["zalo_bot"]
+
+
+def test_zns_templates_are_parsed_and_a_malformed_entry_refused() -> None:
+    settings = make(zalo_zns_templates="session_moved:412345, reminder:412347")
+    assert settings.zns_templates == {"session_moved": "412345", "reminder": "412347"}
+    for malformed in ("session_moved", "session_moved:abc", ":412345"):
+        with pytest.raises(ValidationError, match="kind:template_id"):
+            make(zalo_zns_templates=malformed)
