@@ -204,3 +204,12 @@ def test_zns_templates_are_parsed_and_a_malformed_entry_refused() -> None:
     for malformed in ("session_moved", "session_moved:abc", ":412345"):
         with pytest.raises(ValidationError, match="kind:template_id"):
             make(zalo_zns_templates=malformed)
+
+
+@pytest.mark.parametrize("name", ["zalo_oa_secret_key", "zalo_app_secret", "zalo_oa_refresh_token"])
+def test_production_refuses_an_example_zalo_secret(name: str) -> None:
+    values = {**ZALO_OA, name: "change-me-please"}
+    settings = make(environment="production", database_url=POSTGRES, **values)
+    with pytest.raises(ValueError, match=name.upper()):
+        settings.check_production_secrets()
+    make(environment="production", database_url=POSTGRES, **ZALO_OA).check_production_secrets()
