@@ -360,6 +360,7 @@ class Outbox:
             name: RateLimiter(settings.outbox_rate_per_second, settings.outbox_chat_interval_seconds)
             for name in channels
         }
+        self._stopping = False
         rate = settings.outbox_rate_per_second
         self.batch_size = max(BATCH, int(rate / 2))  # half a second's worth: a claim holds the loop briefly
         # Enough sends in flight to keep the rate up while each takes LATENCY_BUDGET_S.
@@ -370,10 +371,14 @@ class Outbox:
         this process serves. Returns how many were sent."""
         return await self._run(max_batches=1)
 
+    def stop_soon(self) -> None:
+        """Claim nothing more: what is claimed is sent and recorded, then the run ends."""
+        self._stopping = True
+
     async def drain(self) -> int:
         """Send until nothing is due (a broadcast takes many batches). Returns how many."""
         total = 0
-        while sent := await self._run(max_batches=None):
+        while not self._stopping and (sent := await self._run(max_batches=None)):
             total += sent
         return total
 
@@ -384,7 +389,7 @@ class Outbox:
         workers = [asyncio.create_task(self._work(queue, book)) for _ in range(self.workers)]
         try:
             batches = 0
-            while max_batches is None or batches < max_batches:
+            while not self._stopping and (max_batches is None or batches < max_batches):
                 claimed = await self._claim()
                 if not claimed:
                     break

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 TICK_LOCK = 0x7469_6570  # "tiep": the advisory lock id of the ticking process
 SWEEP_EVERY_S = 3600
+STOP_GRACE_S = 30.0
 
 
 class Ticker:
@@ -40,6 +41,7 @@ class Ticker:
         self.scheduler = AsyncIOScheduler()
         self._lock_connection: AsyncConnection | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     async def holds_lock(self) -> bool:
         """True if this process may tick (always on SQLite)."""
@@ -65,6 +67,8 @@ class Ticker:
         await self._run_if_holder(lambda: retention.sweep(self.app), "retention sweep")
 
     async def _run_if_holder(self, work: Callable[[], Awaitable[object]], name: str) -> None:
+        if self._stopping:
+            return
         task = asyncio.current_task()
         assert task is not None
         self._running.add(task)  # so that stop() can wait for it to end
@@ -104,12 +108,24 @@ class Ticker:
             await connection.invalidate()  # a closed database session holds no lock
 
     async def stop(self) -> None:
-        """Stop ticking; a tick in progress is cancelled and awaited, so that it never outlives
-        the database engine (its claimed rows are taken again after STALE_CLAIM)."""
+        """Stop ticking. A tick in progress sends what it holds, writes the results and ends
+        (it must never outlive the database engine); it is cancelled only after STOP_GRACE_S.
+        A cancelled database operation can leave aiosqlite closing a connection forever, and
+        APScheduler's shutdown cancels running jobs: so the jobs end first, then the scheduler."""
+        self._stopping = True
+        self.outbox.stop_soon()
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)  # cancels the running jobs' tasks
+            self.scheduler.pause()
+        await asyncio.sleep(0)  # a job just submitted starts, sees the stop and returns
         running = list(self._running)
-        for task in running:
-            task.cancel()
-        await asyncio.gather(*running, return_exceptions=True)
+        if running:
+            _, late = await asyncio.wait(running, timeout=STOP_GRACE_S)
+            for task in late:
+                log.warning(
+                    "a %s did not end within %s s of the stop: cancelled", task.get_name(), STOP_GRACE_S
+                )
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
         await self._release()
