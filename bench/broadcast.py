@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 import aiohttp
 from sqlalchemy import insert
 
-from bot.app import build_app
+from bot.app import build_app, freeze_startup_objects
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.runner import make_bot
 from bot.identity import UserKey
@@ -98,6 +98,7 @@ async def outbox_run(base_url: str, recipients: int) -> tuple[float, float]:
         bot = make_bot(TOKEN, base_url, max_retries=5, wait_out_rate_limits=False)  # as the outbox's
         channel = TelegramChannel(bot, app.sessions, app.clock)
         outbox = Outbox(app.sessions, settings, app.clock, {"telegram": channel})
+        freeze_startup_objects()  # as `tiepdan run` does before serving
         started = time.perf_counter()
         await outbox.drain()
         sending = time.perf_counter() - started

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.app import App
+from bot.app import App, freeze_startup_objects
 from bot.dialog.types import Channel
 from bot.notify import TemplateSender
 from bot.scheduler import Ticker
@@ -83,6 +83,7 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> int:
     """Serve every configured messenger until SIGINT/SIGTERM (or `stop` is set), or until a
     polling loop fails."""
     services = build_services(app)
+    freeze_startup_objects()
     if stop is None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
