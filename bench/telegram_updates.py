@@ -27,7 +27,7 @@ from aiogram.methods import EditMessageReplyMarkup, SendMessage, TelegramMethod
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy import select
 
-from bot.app import App, build_app
+from bot.app import App, build_app, freeze_startup_objects
 from bot.channels.telegram.runner import TelegramBot, make_bot
 from bot.demo import DEMO_ENDPOINTS
 from bot.settings import Settings
@@ -225,6 +225,7 @@ async def main(citizens: int, database_url: str | None) -> None:
             app = await seeded_app(url, now)
             app.settings.telegram_polling_timeout = 1
             telegram = TelegramBot(app, bot=make_bot(TOKEN, base_url, 5))
+            freeze_startup_objects()  # as `tiepdan run` does before serving
             completion, keyboards = instrumented(telegram.bot, telegram.dp)
             scripts = {2000 + n: REGISTRATION for n in range(citizens)}
             full = await measure(
