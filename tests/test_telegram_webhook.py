@@ -7,7 +7,6 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.app import App
@@ -15,6 +14,7 @@ from bot.channels.telegram.runner import SECRET_HEADER, WEBHOOK_PATH, TelegramBo
 from storage import inbound
 from storage.models import InboundUpdate
 from tests.conftest import World
+from tests.fakes.local_http import serve_locally
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram_harness import make_telegram_bot
 
@@ -36,12 +36,8 @@ async def webhook(app: App, fake: FakeTelegram) -> AsyncIterator[tuple[TelegramB
     app.settings.telegram_webhook_url = "https://tiepdan.example.gov.vn"
     app.settings.web_host, app.settings.web_port = "127.0.0.1", 0
     telegram = make_telegram_bot(app, fake)
-    runner = web.AppRunner(telegram.webhook_app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield telegram, f"http://127.0.0.1:{port}"
+    runner, base_url = await serve_locally(telegram.webhook_app())
+    yield telegram, base_url
     await telegram.stop()
     await runner.cleanup()
 

@@ -39,6 +39,7 @@ from storage.models import (
 from storage.staff import Actor
 from storage.text import fold
 from tests.conftest import ADMIN_ID, World
+from tests.fakes.local_http import serve_locally
 from tests.fakes.zalo_oa import APP_ID, APP_SECRET, OA_SECRET_KEY, FakeZalo, SentCS
 from tests.flows import ID_NUMBER, SUMMARY
 
@@ -86,13 +87,9 @@ async def serving(app: App, fake: FakeZalo) -> AsyncIterator[Harness]:
     zalo = ZaloOA(app, retry_base_delay=0.01)
     application = web.Application()
     zalo.add_routes(application)
-    runner = web.AppRunner(application)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, base_url = await serve_locally(application)
     try:
-        yield Harness(app, zalo, fake, f"http://127.0.0.1:{port}{WEBHOOK_PATH}")
+        yield Harness(app, zalo, fake, f"{base_url}{WEBHOOK_PATH}")
     finally:
         await zalo.stop()
         await runner.cleanup()

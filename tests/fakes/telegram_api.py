@@ -24,6 +24,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.local_http import serve_locally, wait_until
+
 SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "telegram" / "bot-api-spec.json"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Tiếp dân", "username": "tiepdan_test_bot"}
 TOKEN = "123456:TEST-token_for-the-fake-server"
@@ -249,12 +251,7 @@ class FakeTelegram:
         app.router.add_post("/control/updates", self._control_push)
         app.router.add_get("/control/violations", self._control_violations)
         app.router.add_get("/control/stats", self._control_stats)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._runner, self.base_url = await serve_locally(app, port)
         return self.base_url
 
     async def stop(self) -> None:
@@ -535,14 +532,7 @@ class FakeTelegram:
 
     async def wait_until(self, condition: Any, within: float = 10.0) -> None:
         """Wait for `condition()` to hold (checked after every call the bot makes)."""
-        deadline = time.monotonic() + within
-        while not condition():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"timed out; last messages: {[m.text[:60] for m in self.messages[-5:]]}")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.2))
+        await wait_until(condition, self._changed, within, lambda: [m.text[:60] for m in self.messages[-5:]])
 
 
 async def serve(port: int, per_second_limit: float | None = None, delay: float = 0.0) -> None:

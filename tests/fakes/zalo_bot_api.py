@@ -27,6 +27,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.local_http import serve_locally, wait_until
+
 TOKEN = "1459232241454765289:FAKE-zalo-bot-token"
 BOT_INFO = {"id": "1459232241454765289", "account_name": "bot.tiepdan", "account_type": "BASIC"}
 MAX_TEXT = 2000
@@ -110,12 +112,7 @@ class FakeZaloBot:
     async def start(self) -> str:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._runner, self.base_url = await serve_locally(app)
         return self.base_url
 
     async def stop(self) -> None:
@@ -265,11 +262,4 @@ class FakeZaloBot:
 
     async def wait_until(self, condition: Any, within: float = 10.0) -> None:
         """Wait for `condition()` to hold (checked after every call the bot makes)."""
-        deadline = time.monotonic() + within
-        while not condition():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"timed out; last messages: {[m.text[:60] for m in self.messages[-5:]]}")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.2))
+        await wait_until(condition, self._changed, within, lambda: [m.text[:60] for m in self.messages[-5:]])

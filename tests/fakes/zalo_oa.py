@@ -28,6 +28,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from tests.fakes.local_http import serve_locally
+
 APP_ID = "3608465248940903967"
 OA_ID = "388613280878808645"
 OA_SECRET_KEY = "fake-oa-secret-key-0123456789"
@@ -88,12 +90,7 @@ class FakeZalo:
         app.router.add_post("/v3.0/oa/message/cs", self._cs)
         app.router.add_post("/v4/oa/access_token", self._oauth)
         app.router.add_post("/message/template", self._zns)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.base_url = f"http://127.0.0.1:{port}"
+        self._runner, self.base_url = await serve_locally(app)
         return self.base_url
 
     async def stop(self) -> None:
