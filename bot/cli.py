@@ -9,6 +9,8 @@ import sys
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from bot import demo, retention
 from bot.app import App, build_app
 from bot.channels.console import ConsoleChannel
@@ -121,7 +123,6 @@ async def cmd_privacy_sweep(settings: Settings) -> int:
 
 
 async def cmd_run(settings: Settings) -> int:
-    settings.check_production_secrets()
     await migrate.upgrade(settings.database_url)
     if settings.endpoints_file:
         status = await cmd_endpoints_import(settings, Path(settings.endpoints_file))
@@ -164,9 +165,29 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
+def load_settings() -> Settings | None:
+    """The settings, or None after telling what is wrong with them (no traceback)."""
+    try:
+        settings = Settings()
+        settings.check_production_secrets()
+    except ValidationError as error:
+        problems = "\n".join(
+            f"  {'.'.join(str(part) for part in item['loc']).upper() or 'settings'}: {item['msg']}"
+            for item in error.errors()
+        )
+        print(f"tiepdan: the settings are not valid:\n{problems}", file=sys.stderr)
+        return None
+    except (ValueError, KeyError) as error:  # a production check, an unknown time zone
+        print(f"tiepdan: the settings are not valid: {error}", file=sys.stderr)
+        return None
+    return settings
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    settings = Settings()
+    settings = load_settings()
+    if settings is None:
+        return 2
     interactive = args.command == "chat" or (args.command == "run" and not settings.messengers)
     logging.basicConfig(
         level=logging.WARNING if interactive else settings.log_level,

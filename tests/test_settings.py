@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfoNotFoundError
 import pytest
 from pydantic import ValidationError
 
+from bot import cli
 from bot.identity import UserKey
 from bot.settings import Settings
 
@@ -213,3 +214,27 @@ def test_production_refuses_an_example_zalo_secret(name: str) -> None:
     with pytest.raises(ValueError, match=name.upper()):
         settings.check_production_secrets()
     make(environment="production", database_url=POSTGRES, **ZALO_OA).check_production_secrets()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "named"),
+    [
+        ("DEFAULT_LOCALE", "fr", "DEFAULT_LOCALE"),
+        ("ZALO_OA_APP_ID", "4321", "ZALO_OA_SECRET_KEY"),
+        ("ENVIRONMENT", "production", "PostgreSQL"),
+    ],
+)
+def test_the_command_explains_settings_that_are_not_valid(
+    variable: str,
+    value: str,
+    named: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, value)
+    assert cli.main(["demo", "seed"]) == 2
+    told = capsys.readouterr().err
+    assert "the settings are not valid" in told and named in told
+    assert "Traceback" not in told
