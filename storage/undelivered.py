@@ -1,19 +1,32 @@
-"""Notices that did not reach the citizen (failed after every retry, or outside a chat window
-with no template): listed for staff to call, then marked as contacted."""
+"""Notices that did not reach the citizen: failed after every retry, outside a chat window with
+no template, or about their own case to a citizen who blocked the bot. Listed for staff to
+call, then marked as contacted."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 
 from storage import audit
 from storage.models import CaseType, Citizen, Notification, Registration
 from storage.staff import Actor
 
 TO_CALL = ("failed", "undeliverable")
+# A citizen who blocked the bot still needs to hear that their session moved or how their
+# case was decided; reminders and broadcasts are not worth a call.
+ABOUT_THEIR_CASE = (
+    "session_moved",
+    "session_cancelled",
+    "waitlist_promoted",
+    "route_accept",
+    "route_return",
+    "route_forward",
+    "outcome",
+)
 CONTACTED = "contacted"
 SCAN = 500  # the latest rows looked at for an officer's scope; older ones wait their turn
 
@@ -31,7 +44,7 @@ async def to_call(db: AsyncSession, actor: Actor, *, limit: int = 10) -> list[To
     rows = await db.execute(
         select(Notification, Citizen)
         .join(Citizen, Citizen.id == Notification.citizen_id)
-        .where(Notification.state.in_(TO_CALL), Citizen.anonymised_at.is_(None))
+        .where(to_call_now(), Citizen.anonymised_at.is_(None))
         .order_by(Notification.due_at.desc(), Notification.id.desc())
         .limit(SCAN)
     )
@@ -47,6 +60,13 @@ async def to_call(db: AsyncSession, actor: Actor, *, limit: int = 10) -> list[To
     return found
 
 
+def to_call_now() -> ColumnElement[bool]:
+    return or_(
+        Notification.state.in_(TO_CALL),
+        and_(Notification.state == "unreachable", Notification.kind.in_(ABOUT_THEIR_CASE)),
+    )
+
+
 def may_act(actor: Actor, registration: Registration | None) -> bool:
     if registration is None:  # a broadcast or a staff notice: the office's, admins only
         return actor.is_admin
@@ -59,8 +79,8 @@ async def mark_contacted(
     db: AsyncSession, notice_id: int, actor: Actor, *, now: datetime
 ) -> Notification | None:
     """None if the notice is gone, already marked, or not the actor's to act on."""
-    notice = await db.get(Notification, notice_id)
-    if notice is None or notice.state not in TO_CALL:
+    notice = await db.scalar(select(Notification).where(Notification.id == notice_id, to_call_now()))
+    if notice is None:
         return None
     registration_id = notice.params.get("registration_id")
     registration = await db.get(Registration, registration_id) if registration_id else None

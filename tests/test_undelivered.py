@@ -62,3 +62,16 @@ async def test_a_citizen_cannot_list_undelivered_notices(
     await citizen.say("/undelivered")
     assert "không có quyền dùng chức năng này" in citizen.text
     assert "TCD-2026-000003" not in citizen.text
+
+
+async def test_a_citizen_who_blocked_the_bot_is_listed_for_news_of_their_case(
+    staff_app: App, world: World, admin: ChatUser
+) -> None:
+    await fill_endpoint_and_promote(staff_app)
+    blocked = Outbox(
+        staff_app.sessions, staff_app.settings, staff_app.clock, {"test": RecordingChannel(blocked=True)}
+    )
+    assert await blocked.send_due() == 0
+    await admin.say("/undelivered")
+    assert "Báo có chỗ (từ danh sách chờ)" in admin.text and "blocked by the user" in admin.text
+    assert "TCD-2026-000003" in admin.text
