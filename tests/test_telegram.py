@@ -18,7 +18,7 @@ from bot.app import App
 from bot.channels.telegram.runner import TelegramBot
 from bot.clock import FrozenClock
 from bot.dialog.types import Attachment, Reply
-from storage.models import Citizen, Registration, RegistrationStatus
+from storage.models import Citizen, Registration, RegistrationStatus, StaffMember, StaffRole
 from tests.conftest import World
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
 from tests.flows import ID_NUMBER, SUMMARY
@@ -263,3 +263,23 @@ async def test_files_are_sent_back_by_reference(app: App, fake: FakeTelegram, po
     await polling.channel.send("601", [reply])
     assert [c.params.get("photo") for c in fake.calls_of("sendPhoto")] == ["photo-file-id"]
     assert [c.params.get("document") for c in fake.calls_of("sendDocument")] == ["doc-file-id"]
+
+
+async def test_staff_see_their_commands_in_their_own_chat_menu(app: App, fake: FakeTelegram) -> None:
+    app.settings.admins = "telegram:777"
+    app.settings.__dict__.pop("admin_keys", None)  # the cached parse of ADMINS, if made
+    async with app.sessions() as db, db.begin():
+        db.add(
+            StaffMember(channel="telegram", user_id="778", role=StaffRole.OFFICER, created_at=app.clock.now())
+        )
+    telegram = make_telegram_bot(app, fake)
+    await telegram.on_startup()
+    await telegram.stop()
+    vi = [c["command"] for c in fake.chat_commands[(777, "vi")]]
+    assert vi[:5] == ["start", "menu", "huy", "trogiup", "ngonngu"]
+    assert {"sessions", "review", "broadcast", "undelivered", "staff"} <= set(vi[5:])
+    described = {c["command"]: c["description"] for c in fake.chat_commands[(777, "en")]}
+    assert not described["broadcast"].startswith("/")  # the description, without the usage
+    officer = {c["command"] for c in fake.chat_commands[(778, "vi")]}
+    assert "review" in officer and "broadcast" not in officer  # an officer's commands only
+    assert [c["command"] for c in fake.commands["vi"]] == ["start", "menu", "huy", "trogiup", "ngonngu"]

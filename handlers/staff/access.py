@@ -8,6 +8,7 @@ from bot.dialog.types import Option, Reply
 from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
 from handlers.staff.common import ADMIN, STAFF, back_home, chosen_scope, scope_names
 from storage import staff
+from storage.models import StaffRole
 
 INVITE_VALID_FOR = timedelta(hours=72)
 # Commands shown on the staff home, by who may use them.
@@ -20,9 +21,15 @@ join = Flow("join", first="code", command="join", needs_consent=False)
 members = Flow("staff", first="list", command="staff", roles=ADMIN, needs_consent=False)
 
 
+def commands_for(role: StaffRole) -> tuple[str, ...]:
+    """The staff commands a role may use, in the order they are shown."""
+    return OFFICER_COMMANDS + (ADMIN_COMMANDS if role == StaffRole.ADMIN else ())
+
+
 @home.ask("show")
 async def ask_home(ctx: Ctx) -> Reply:
-    commands = OFFICER_COMMANDS + (ADMIN_COMMANDS if ctx.actor.is_admin else ())
+    assert ctx.actor.role is not None  # the staff home is for staff only (Flow.roles)
+    commands = commands_for(ctx.actor.role)
     lines = "\n".join(ctx.t(f"staff.command.{command}") for command in commands)
     role = ctx.t(f"staff.role.{ctx.actor.role}")
     return Reply(ctx.t("staff.home", role=role, commands=lines))

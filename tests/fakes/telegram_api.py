@@ -222,6 +222,7 @@ class FakeTelegram:
     blocked: set[int] = field(default_factory=set)
     webhook: dict[str, Any] = field(default_factory=dict)
     commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    chat_commands: dict[tuple[int, str], list[dict[str, Any]]] = field(default_factory=dict)
 
     per_second_limit: float | None = None  # like Telegram's ~30 msg/s per bot: 429 above it
     delay: float = 0.0  # seconds before each answer: a real round trip
@@ -364,7 +365,12 @@ class FakeTelegram:
         return self._ok(True)
 
     async def _m_setmycommands(self, params: dict[str, Any], call: Call) -> web.Response:
-        self.commands[str(params.get("language_code", ""))] = json.loads(params["commands"])
+        language, commands = str(params.get("language_code", "")), json.loads(params["commands"])
+        scope = json.loads(params["scope"]) if isinstance(params.get("scope"), str) else params.get("scope")
+        if scope and scope.get("type") == "chat":
+            self.chat_commands[(int(scope["chat_id"]), language)] = commands
+        else:
+            self.commands[language] = commands
         return self._ok(True)
 
     async def _m_answercallbackquery(self, params: dict[str, Any], call: Call) -> web.Response:

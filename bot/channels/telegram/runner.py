@@ -18,8 +18,17 @@ from typing import Any
 from aiogram import Bot, Dispatcher, methods
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods.base import Response
-from aiogram.types import BotCommand, CallbackQuery, ChatMemberUpdated, Message, TelegramObject, Update
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeChat,
+    CallbackQuery,
+    ChatMemberUpdated,
+    Message,
+    TelegramObject,
+    Update,
+)
 from aiogram.utils.backoff import BackoffConfig
 from aiohttp import web
 
@@ -31,7 +40,9 @@ from bot.dialog.engine import KeyedLocks
 from bot.dialog.types import Incoming, RecipientUnreachable
 from bot.i18n import SUPPORTED_LOCALES, Translator
 from bot.identity import UserKey
-from storage import inbound
+from handlers.staff.access import commands_for
+from storage import inbound, staff
+from storage.models import StaffRole
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +85,10 @@ _RESPONSE_MODELS = tuple(
         methods.DeleteWebhook,
     )
 )
+
+
+def citizen_commands(t: Translator) -> list[BotCommand]:
+    return [BotCommand(command=name, description=t(message)) for name, message in COMMANDS[t.locale]]
 
 
 def make_bot(
@@ -181,13 +196,35 @@ class TelegramBot:
     async def on_startup(self) -> None:
         settings = self.app.settings
         for locale in SUPPORTED_LOCALES:
-            t = Translator(locale, settings.tz)
-            commands = [
-                BotCommand(command=name, description=t(message)) for name, message in COMMANDS[locale]
-            ]
+            commands = citizen_commands(Translator(locale, settings.tz))
             await self.bot.set_my_commands(commands, language_code=locale)
             if locale == settings.default_locale:
                 await self.bot.set_my_commands(commands)  # for every other language
+        await self._set_staff_menus()
+
+    async def _set_staff_menus(self) -> None:
+        """In a staff member's own chat the menu lists their staff commands too. Set at start
+        for the staff known then (someone who joins later sees it after the next start)."""
+        settings = self.app.settings
+        roles = {key.user_id: StaffRole.ADMIN for key in settings.admin_keys if key.channel == CHANNEL}
+        async with self.app.sessions() as db:
+            for member in await staff.list_staff(db):
+                if member.channel == CHANNEL:
+                    roles.setdefault(member.user_id, member.role)
+        for user_id, role in roles.items():
+            if not user_id.isdecimal():
+                continue
+            for locale in SUPPORTED_LOCALES:
+                t = Translator(locale, settings.tz)
+                commands = citizen_commands(t) + [
+                    BotCommand(command=name, description=t(f"staff.command.{name}").split(" — ", 1)[-1])
+                    for name in commands_for(role)
+                ]
+                scope = BotCommandScopeChat(chat_id=int(user_id))
+                try:
+                    await self.bot.set_my_commands(commands, scope=scope, language_code=locale)
+                except TelegramBadRequest as error:  # never wrote to the bot: no chat yet
+                    log.info("no staff menu for telegram:%s: %s", user_id, error.message)
 
     # --- serving ---------------------------------------------------------------------
 
