@@ -11,9 +11,9 @@ from bot.app import App
 from bot.clock import FrozenClock
 from bot.notify import Outbox
 from storage.models import AuditEntry, ReceptionSession, Registration, SessionEndpoint
-from tests.conftest import World
+from tests.conftest import ADMIN_ID, World
 from tests.flows import consent, officer_for, register
-from tests.support import ChatUser
+from tests.support import TEXT_ONLY, ChatUser
 from tests.test_outbox import RecordingChannel
 
 
@@ -283,6 +283,19 @@ async def test_export_sends_the_three_documents_masked_by_right(
             select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "session.export")
         )
     assert exports == 2
+
+
+async def test_export_in_a_chat_that_takes_no_files_says_where_to_get_them(
+    staff_app: App, world: World
+) -> None:
+    await citizens_registered(staff_app)
+    on_zalo = ChatUser(staff_app.dialog, user_id=ADMIN_ID, capabilities=TEXT_ONLY)
+    await on_zalo.say(f"/export {world.first_id}")
+    assert "không nhận được tệp" in on_zalo.text and "/export trên Telegram" in on_zalo.text
+    assert all(reply.document is None for reply in on_zalo.last)
+    async with staff_app.sessions() as db:
+        exported = await db.scalar(select(func.count()).where(AuditEntry.action == "session.export"))
+    assert exported == 0  # nothing left the office
 
 
 async def test_stats(staff_app: App, world: World, admin: ChatUser) -> None:

@@ -26,6 +26,9 @@ async def ask_export(ctx: Ctx) -> Reply | Next:
     except Invalid as invalid:
         ctx.say(invalid.message_id, **invalid.fields)
         return Goto("staff_home", data={})
+    if not ctx.capabilities.documents:  # Zalo chats take no files from us
+        ctx.say("staff.export.no_files_here")
+        return Goto("staff_home", data={})
     book = await reception_book(
         ctx.db,
         session.id,

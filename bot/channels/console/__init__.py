@@ -19,7 +19,8 @@ class ConsoleChannel:
     """Options are numbered lines; the user answers with a number or the option's text."""
 
     name = "console"
-    capabilities = Capabilities(buttons=False, phone_request=False, documents=False, max_text_length=100_000)
+    # Files are saved under data/files and their path shown: the console does take documents.
+    capabilities = Capabilities(buttons=False, phone_request=False, documents=True, max_text_length=100_000)
 
     def __init__(
         self,
