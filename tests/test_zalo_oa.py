@@ -22,7 +22,7 @@ from bot.channels.zalo.oa_events import classify, to_incoming
 from bot.channels.zalo.oa_render import BUTTON_PREFIX, messages_for
 from bot.channels.zalo.oa_webhook import WEBHOOK_PATH, ZaloOA
 from bot.clock import FrozenClock
-from bot.dialog.types import Option, RecipientUnreachable, Reply, WindowClosed
+from bot.dialog.types import Attachment, Option, RecipientUnreachable, Reply, WindowClosed
 from bot.identity import UserKey
 from bot.notify import Outbox
 from bot.settings import Settings
@@ -567,3 +567,15 @@ async def test_inside_the_window_the_notice_is_a_chat_message(
     assert await zalo_outbox(harness).send_due() == 1
     assert "Trùng lịch họp HĐND" in harness.fake.sent_to(user.user_id)[-1].text
     assert harness.fake.zns == []
+
+
+def test_files_sent_back_to_a_zalo_chat_are_links_or_names() -> None:
+    reply = Reply(
+        "Hồ sơ kèm theo",
+        files=(
+            Attachment("document", "https://zalo.example/don.pdf", "don.pdf", "application/pdf", 2048),
+            Attachment("photo", "AgACAgIAAxkBAAIB", "anh.jpg", "image/jpeg", 1000),  # a Telegram file id
+        ),
+    )
+    (message,) = messages_for(reply)
+    assert message["text"] == "Hồ sơ kèm theo\n📎 don.pdf: https://zalo.example/don.pdf\n📎 anh.jpg"

@@ -9,6 +9,7 @@ button's payload; BUTTON_PREFIX tells it apart from anything a person would type
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from bot.channels.text import split_text
@@ -81,8 +82,21 @@ def is_phone_form(message: Message) -> bool:
     return bool((attachment.get("payload") or {}).get("template_type") == "request_user_info")
 
 
+def file_lines(reply: Reply) -> str:
+    """Files held elsewhere, as lines: a file sent to the OA is kept as its Zalo link (valid
+    for a while), which staff can open; a file from another platform can only be named."""
+    return "\n".join(
+        f"📎 {item.name or item.kind}: {item.file_id}"
+        if item.file_id.startswith("https://")
+        else f"📎 {item.name or item.kind}"
+        for item in reply.files
+    )
+
+
 def messages_for(reply: Reply) -> list[Message]:
     """The messages of one reply, in order. The request for the phone number comes last."""
+    if reply.files:
+        reply = replace(reply, text="\n".join(filter(None, (reply.text, file_lines(reply)))), files=())
     numbered = list(enumerate(reply.options, start=1))
     groups = [numbered[start : start + MAX_BUTTONS] for start in range(0, len(numbered), MAX_BUTTONS)]
     messages: list[Message] = []
@@ -95,7 +109,7 @@ def messages_for(reply: Reply) -> list[Message]:
         messages += text_messages(reply.text)
     if reply.ask_phone:
         messages.append(request_phone(reply))
-    if reply.document is not None or reply.files:
-        # Zalo takes no spreadsheets and keeps uploads 7 days: files are for other channels.
-        log.warning("a reply with a file was sent to Zalo OA; the file was left out")
+    if reply.document is not None:
+        # Zalo takes no spreadsheets from us: documents are for other channels.
+        log.warning("a reply with a document was sent to Zalo OA; the document was left out")
     return messages
