@@ -43,7 +43,7 @@ async def test_staff_see_undelivered_notices_in_scope_and_mark_them_contacted(
     here = await officer_for(staff_app, admin, "7002", "P-TANBINH")
     await here.say("/undelivered")
     assert "Báo có chỗ (từ danh sách chờ)" in here.text
-    assert "TCD-2026-000003" in here.text and "outside the chat window" in here.text
+    assert "TCD-2026-000003" in here.text and "quá 7 ngày kể từ lần cuối công dân nhắn tin" in here.text
     await here.press(f"done:{notice.id}")
     assert "Đã ghi nhận" in here.text
     assert "Không có thông báo nào" in here.text  # the list again, now empty
@@ -73,5 +73,5 @@ async def test_a_citizen_who_blocked_the_bot_is_listed_for_news_of_their_case(
     )
     assert await blocked.send_due() == 0
     await admin.say("/undelivered")
-    assert "Báo có chỗ (từ danh sách chờ)" in admin.text and "blocked by the user" in admin.text
+    assert "Báo có chỗ (từ danh sách chờ)" in admin.text and "công dân đã chặn" in admin.text
     assert "TCD-2026-000003" in admin.text

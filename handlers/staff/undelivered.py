@@ -29,7 +29,7 @@ async def ask_list(ctx: Ctx) -> Reply:
                 channel=item.citizen.channel,
                 code=item.registration.code if item.registration else "—",
                 when=ctx.dt(item.notice.due_at),
-                reason=item.notice.result or "—",
+                reason=ctx.t(f"staff.undelivered.reason.{item.notice.state}"),
             )
         )
         options.append(
