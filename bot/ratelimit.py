@@ -15,6 +15,8 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+FORGET_CHATS_OVER = 10_000  # chats whose interval has passed are forgotten past this many
+
 
 class RateLimiter:
     def __init__(
@@ -36,6 +38,8 @@ class RateLimiter:
     def book(self, chat: str) -> float:
         """Reserve the earliest slot for `chat`; returns when it starts."""
         now = self.monotonic()
+        if len(self._next_for_chat) > FORGET_CHATS_OVER:  # a long-lived sender meets many chats
+            self._next_for_chat = {key: at for key, at in self._next_for_chat.items() if at > now}
         start = max(now, self._next_slot, self._next_for_chat.get(chat, 0.0))
         self._next_slot = start + self.interval
         self._next_for_chat[chat] = start + self.chat_interval

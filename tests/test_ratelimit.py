@@ -84,3 +84,13 @@ async def test_late_wake_ups_never_put_more_than_the_rate_into_one_second() -> N
     assert len(gone) == 25
     busiest = max(sum(1 for m in gone if start <= m < start + 1.0 - 1e-9) for start in gone)
     assert busiest == 10
+
+
+async def test_chats_whose_interval_has_passed_are_forgotten() -> None:
+    time = VirtualTime()
+    limiter = RateLimiter(per_second=1000, chat_interval=1.0, monotonic=time.monotonic, sleep=time.sleep)
+    for n in range(10_001):
+        limiter.book(f"chat-{n}")
+    time.now = 100.0  # every interval has passed
+    assert limiter.book("chat-0") == 100.0  # still paced as before
+    assert len(limiter._next_for_chat) == 1
