@@ -219,10 +219,11 @@ async def test_a_broadcast_over_the_fake_bot_api_with_429_5xx_and_403(
     assert fake.violations == []
     delivered = Counter(m.chat_id for m in fake.messages)
     assert delivered == {801: 1, 802: 1, 804: 1, 805: 1}  # once each, despite the 429 and the 502
-    # The 429 held every send back for its retry_after, not only the one that got it.
+    # The 429 held every send back for its retry_after, not only the one that got it (one
+    # send may have left before the 429 came back; unpaused, three or four would follow).
     sends = [call for call in fake.calls if call.method == "sendMessage"]
     (limited,) = [call for call in sends if call.status == 429]
-    assert all(not limited.at < call.at < limited.at + 0.95 for call in sends)
+    assert sum(limited.at < call.at < limited.at + 0.95 for call in sends) <= 1
     async with staff_app.sessions() as db:
         blocked = await db.scalar(select(Citizen).where(Citizen.channel_user_id == "803"))
         broadcast = await db.get(Broadcast, 1)
