@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import insert_if_absent
 from storage.models import Notification, ReceptionSession, Registration, RegistrationStatus
+from storage.outbox import queue_once
 from storage.rules import OPEN_STATUSES
 
 REMINDER = "reminder"
@@ -47,32 +47,22 @@ async def queue_due(
             )
         )
     ).all()
-    wanted: dict[str, dict[str, object]] = {}
+    wanted: dict[str, tuple[int, dict[str, object]]] = {}
     for registration_id, citizen_id, starts_at in rows:
         hours = min(h for h in hours_before if starts_at - timedelta(hours=h) <= now)
-        key = reminder_key(registration_id, hours, starts_at)
-        wanted[key] = {
-            "citizen_id": citizen_id,
-            "kind": REMINDER,
-            "params": {
-                "registration_id": registration_id,
-                "hours": hours,
-                "starts_at": starts_at.isoformat(),
-                "calendar": calendar and hours == max(hours_before),
-            },
-            "due_at": now,
-            "dedupe_key": key,
-            "created_at": now,
-            "state": "pending",
-            "attempts": 0,
-            "result": "",
+        params = {
+            "registration_id": registration_id,
+            "hours": hours,
+            "starts_at": starts_at.isoformat(),
+            "calendar": calendar and hours == max(hours_before),
         }
+        wanted[reminder_key(registration_id, hours, starts_at)] = (citizen_id, params)
     if not wanted:
         return 0
     existing = set(
         await db.scalars(select(Notification.dedupe_key).where(Notification.dedupe_key.in_(wanted)))
     )
-    fresh = [values for key, values in wanted.items() if key not in existing]
-    for values in fresh:  # another process may queue the same one at the same moment
-        await insert_if_absent(db, Notification, values)
+    fresh = {key: notice for key, notice in wanted.items() if key not in existing}
+    for key, (citizen_id, params) in fresh.items():
+        await queue_once(db, citizen_id=citizen_id, kind=REMINDER, params=params, dedupe_key=key, now=now)
     return len(fresh)

@@ -19,8 +19,8 @@ from sqlalchemy.orm import selectinload
 
 from bot.identity import UserKey
 from storage import citizens
-from storage.db import insert_if_absent
-from storage.models import Notification, ReceptionSession, Registration, StaffMember, StaffRole
+from storage.models import ReceptionSession, Registration, StaffMember, StaffRole
+from storage.outbox import queue_once
 from storage.registrations import ACTIVE
 from storage.rules import OPEN_STATUSES, summary_deadline
 
@@ -53,20 +53,13 @@ async def _queue(
 ) -> None:
     key = recipient if isinstance(recipient, UserKey) else UserKey(recipient.channel, recipient.user_id)
     citizen = await citizens.get_or_create(db, key, now=now)
-    await insert_if_absent(
+    await queue_once(
         db,
-        Notification,
-        {
-            "citizen_id": citizen.id,
-            "kind": kind,
-            "params": {"session_id": session.id, "starts_at": session.starts_at.isoformat()},
-            "due_at": now,
-            "dedupe_key": f"{kind}:{session.id}:{session.starts_at.isoformat()}:{citizen.id}",
-            "created_at": now,
-            "state": "pending",
-            "attempts": 0,
-            "result": "",
-        },
+        citizen_id=citizen.id,
+        kind=kind,
+        params={"session_id": session.id, "starts_at": session.starts_at.isoformat()},
+        dedupe_key=f"{kind}:{session.id}:{session.starts_at.isoformat()}:{citizen.id}",
+        now=now,
     )
 
 

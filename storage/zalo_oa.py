@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.identity import UserKey
 from storage import citizens, staff_notices
 from storage.db import insert_if_absent
-from storage.models import Citizen, Notification, ZaloOAToken
+from storage.models import Citizen, ZaloOAToken
+from storage.outbox import queue_once
 
 CHANNEL = "zalo"
 TOKEN_ALERT = "zalo_token_failed"
@@ -83,19 +84,12 @@ async def queue_token_alert(
     recipients = await staff_notices.admins(db, admin_keys)
     for key in recipients:
         citizen = await citizens.get_or_create(db, key, now=now)
-        await insert_if_absent(
+        await queue_once(
             db,
-            Notification,
-            {
-                "citizen_id": citizen.id,
-                "kind": TOKEN_ALERT,
-                "params": {"reason": reason[:200], "failed_at": now.isoformat()},
-                "due_at": now,
-                "dedupe_key": f"{TOKEN_ALERT}:{now.date().isoformat()}:{citizen.id}",
-                "created_at": now,
-                "state": "pending",
-                "attempts": 0,
-                "result": "",
-            },
+            citizen_id=citizen.id,
+            kind=TOKEN_ALERT,
+            params={"reason": reason[:200], "failed_at": now.isoformat()},
+            dedupe_key=f"{TOKEN_ALERT}:{now.date().isoformat()}:{citizen.id}",
+            now=now,
         )
     return len(recipients)

@@ -1,0 +1,33 @@
+"""Writing a notice into the outbox: once per dedupe key, due at once."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import insert_if_absent
+from storage.models import Notification
+
+
+async def queue_once(
+    db: AsyncSession, *, citizen_id: int, kind: str, params: dict[str, Any], dedupe_key: str, now: datetime
+) -> None:
+    """A notice due now, in the caller's transaction; one with the same key already there (or
+    written at the same moment by another process) wins, and this one is dropped."""
+    await insert_if_absent(
+        db,
+        Notification,
+        {
+            "citizen_id": citizen_id,
+            "kind": kind,
+            "params": params,
+            "due_at": now,
+            "dedupe_key": dedupe_key,
+            "created_at": now,
+            "state": "pending",
+            "attempts": 0,
+            "result": "",
+        },
+    )
