@@ -13,7 +13,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import NamedTuple, Protocol
 
@@ -31,7 +31,7 @@ from bot.dialog.types import (
     TemplateRefused,
     WindowClosed,
 )
-from bot.exports import export_filename, to_xlsx
+from bot.exports import XLSX_TYPE, export_filename, to_xlsx
 from bot.i18n import Translator
 from bot.identity import UserKey
 from bot.ratelimit import RateLimiter
@@ -51,7 +51,6 @@ from storage.rules import OPEN_STATUSES
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(minutes=30)
 STALE_CLAIM = timedelta(minutes=5)
@@ -515,7 +514,12 @@ class Outbox:
         template = None
         if citizen.channel in self.fallbacks and citizen.phone:
             template = TemplateMessage(citizen.phone, await template_fields(db, notice, t))
-        return claimed(Reply(text) if isinstance(text, str) else text, template=template)
+        reply = Reply(text) if isinstance(text, str) else text
+        channel = self.channels.get(citizen.channel)
+        document = reply.document
+        if document is not None and channel is not None and not channel.capabilities.takes(document):
+            reply = replace(reply, document=None)  # a calendar file or XLSX for Zalo: the text says it all
+        return claimed(reply, template=template)
 
     async def _send(self, item: Claimed) -> Result:
         """What became of one claimed notice."""

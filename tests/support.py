@@ -5,13 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.dialog.engine import Dialog
-from bot.dialog.types import Capabilities, Incoming, Option, Reply
+from bot.dialog.types import ANY_DOCUMENT, Capabilities, Incoming, Option, Reply
 from storage.text import fold
 
 BUTTONS = Capabilities(
-    buttons=True, phone_request=True, documents=True, file_uploads=True, max_text_length=4096
+    buttons=True,
+    phone_request=True,
+    document_types=ANY_DOCUMENT,
+    max_document_bytes=50 * 1024 * 1024,
+    file_uploads=True,
+    max_text_length=4096,
 )
-TEXT_ONLY = Capabilities(buttons=False, phone_request=False, documents=False, max_text_length=2000)
+TEXT_ONLY = Capabilities(buttons=False, phone_request=False, max_text_length=2000)
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from icalendar import Calendar
@@ -11,11 +11,12 @@ from sqlalchemy import select, update
 from bot.app import App
 from bot.clock import FrozenClock
 from bot.dialog.types import Reply
+from bot.exports import DOCX_TYPE
 from bot.notify import Outbox
 from storage.models import Notification, ReceptionSession, Registration
 from tests.conftest import World
 from tests.flows import consent, register
-from tests.support import ChatUser
+from tests.support import TEXT_ONLY, ChatUser
 from tests.test_outbox import RecordingChannel
 
 
@@ -133,6 +134,18 @@ async def test_no_calendar_file_when_turned_off(
     clock.set(world.first_start - timedelta(hours=24))
     assert await outbox(app, channel).send_due() == 1
     assert channel.documents == []
+
+
+async def test_no_calendar_file_to_a_chat_that_cannot_take_it(
+    app: App, world: World, clock: FrozenClock, chat: ChatUser
+) -> None:
+    await consent(chat)
+    await register(chat)
+    word_only = replace(TEXT_ONLY, document_types=frozenset({DOCX_TYPE}), max_document_bytes=5 * 1024 * 1024)
+    channel = RecordingChannel(capabilities=word_only)  # Zalo OA: Word and PDF files only
+    clock.set(world.first_start - timedelta(hours=24))
+    assert await outbox(app, channel).send_due() == 1
+    assert channel.documents == [] and "ngày mai Ông/Bà có buổi tiếp công dân" in channel.sent[0][1]
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from bot.clock import FrozenClock
+from bot.exports import DOCX_TYPE
 from bot.notify import Outbox
 from storage.models import AuditEntry, ReceptionSession, Registration, SessionEndpoint
 from tests.conftest import ADMIN_ID, World
@@ -289,13 +291,30 @@ async def test_export_in_a_chat_that_takes_no_files_says_where_to_get_them(
     staff_app: App, world: World
 ) -> None:
     await citizens_registered(staff_app)
-    on_zalo = ChatUser(staff_app.dialog, user_id=ADMIN_ID, capabilities=TEXT_ONLY)
-    await on_zalo.say(f"/export {world.first_id}")
-    assert "không nhận được tệp" in on_zalo.text and "/export trên Telegram" in on_zalo.text
-    assert all(reply.document is None for reply in on_zalo.last)
+    zalo_bot = ChatUser(staff_app.dialog, user_id=ADMIN_ID, capabilities=TEXT_ONLY)  # text only
+    await zalo_bot.say(f"/export {world.first_id}")
+    assert "không nhận được tệp" in zalo_bot.text and "/export trên Telegram" in zalo_bot.text
+    assert all(reply.document is None for reply in zalo_bot.last)
     async with staff_app.sessions() as db:
         exported = await db.scalar(select(func.count()).where(AuditEntry.action == "session.export"))
     assert exported == 0  # nothing left the office
+
+
+async def test_export_sends_only_the_formats_the_chat_can_carry(staff_app: App, world: World) -> None:
+    await citizens_registered(staff_app)
+    word_only = replace(TEXT_ONLY, document_types=frozenset({DOCX_TYPE}), max_document_bytes=5 * 1024 * 1024)
+    zalo_oa = ChatUser(staff_app.dialog, user_id=ADMIN_ID, capabilities=word_only)
+    await zalo_oa.say(f"/export {world.first_id}")
+    documents = [reply.document for reply in zalo_oa.last if reply.document is not None]
+    assert [d.filename for d in documents] == ["so-tiep-cong-dan-2026-12-07.docx"]
+    assert "Gửi kèm: DOCX." in zalo_oa.text
+
+    zalo_oa.capabilities = replace(word_only, max_document_bytes=1000)  # less than any Word file
+    await zalo_oa.say(f"/export {world.first_id}")
+    assert "quá lớn" in zalo_oa.text and all(reply.document is None for reply in zalo_oa.last)
+    async with staff_app.sessions() as db:
+        exports = list(await db.scalars(select(AuditEntry).where(AuditEntry.action == "session.export")))
+    assert [entry.details["formats"] for entry in exports] == [["docx"]]  # the refused one left nothing
 
 
 async def test_stats(staff_app: App, world: World, admin: ChatUser) -> None:

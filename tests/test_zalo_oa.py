@@ -4,6 +4,7 @@ Zalo OA, OAuth and ZNS servers over real HTTP, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import unicodedata
 from collections.abc import AsyncIterator
@@ -12,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import docx
 import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.app import App
+from bot.app import App, build_app
 from bot.channels.zalo.oa_client import PermanentError
 from bot.channels.zalo.oa_events import classify, to_incoming
 from bot.channels.zalo.oa_render import BUTTON_PREFIX, messages_for
@@ -38,10 +40,11 @@ from storage.models import (
 )
 from storage.staff import Actor
 from storage.text import fold
-from tests.conftest import ADMIN_ID, World
+from tests.conftest import ADMIN_ID, World, make_settings
 from tests.fakes.local_http import serve_locally
 from tests.fakes.zalo_oa import APP_ID, APP_SECRET, OA_SECRET_KEY, FakeZalo, SentCS
 from tests.flows import ID_NUMBER, SUMMARY
+from tests.test_staff import citizens_registered
 
 
 def nfd(text: str) -> str:
@@ -579,3 +582,27 @@ def test_files_sent_back_to_a_zalo_chat_are_links_or_names() -> None:
     )
     (message,) = messages_for(reply)
     assert message["text"] == "Hồ sơ kèm theo\n📎 don.pdf: https://zalo.example/don.pdf\n📎 anh.jpg"
+
+
+# --- staff on Zalo ------------------------------------------------------------------------------
+
+
+async def test_an_admin_on_zalo_gets_the_export_as_a_word_file(
+    database_url: str, clock: FrozenClock, fake: FakeZalo, world: World
+) -> None:
+    app = build_app(make_settings(database_url, admins="zalo:u-6001"), clock)
+    await citizens_registered(app)
+    async with serving(app, fake) as harness:
+        admin = harness.user("u-6001")
+        await admin.follow()
+        fake.inject("/v2.0/oa/upload/file", 502)  # the upload is tried again, with a new form
+        await admin.say(f"/export {world.first_id}")
+    await app.close()
+    assert "Số đăng ký: 3" in admin.text and "Gửi kèm: DOCX." in admin.text
+    (upload,) = fake.uploads.values()  # Zalo takes Word files, not spreadsheets
+    filename, content = upload
+    assert filename == "so-tiep-cong-dan-2026-12-07.docx"
+    cells = [cell.text for table in docx.Document(io.BytesIO(content)).tables for cell in table._cells]
+    assert any("Nguyễn Văn An" in text for text in cells), cells
+    files = [sent.message for sent in admin.last if not sent.text]
+    assert files == [{"attachment": {"type": "file", "payload": {"token": "file-0001"}}}]

@@ -45,6 +45,9 @@ class Option:
     label: str
 
 
+ANY_DOCUMENT = frozenset({"*/*"})
+
+
 @dataclass(frozen=True)
 class Document:
     filename: str
@@ -68,11 +71,23 @@ class Reply:
 class Capabilities:
     buttons: bool = False  # native buttons; otherwise options are numbered text
     phone_request: bool = False
-    documents: bool = False  # we can send files (exports, calendar files)
+    # The MIME types of the files we can send (exports, calendar files); ANY_DOCUMENT: all.
+    document_types: frozenset[str] = frozenset()
+    max_document_bytes: int = 0
     file_uploads: bool = False  # citizens can send us photos and documents
     max_text_length: int = 4096
     # Buttons, and the options also listed as numbers the user may type (Zalo OA).
     numbered_options: bool = False
+
+    def takes(self, document: Document) -> bool:
+        """Whether this channel can send the user this file."""
+        known = self.document_types >= ANY_DOCUMENT or document.mime_type in self.document_types
+        return known and len(document.content) <= self.max_document_bytes
+
+    @property
+    def documents(self) -> bool:
+        """Whether it can send any file at all."""
+        return bool(self.document_types) and self.max_document_bytes > 0
 
 
 class RecipientUnreachable(Exception):

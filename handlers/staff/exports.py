@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from bot.dialog.types import Document, Reply
-from bot.exports import export_filename, stats_table, to_csv, to_docx, to_xlsx
+from bot.exports import (
+    CSV_TYPE,
+    DOCX_TYPE,
+    XLSX_TYPE,
+    export_filename,
+    stats_table,
+    to_csv,
+    to_docx,
+    to_xlsx,
+)
 from handlers.base import Ctx, Flow, Goto, Invalid, Next
 from handlers.staff.common import STAFF, back_home, usage
 from handlers.staff.sessions import DATE, session_from_args
@@ -15,9 +24,6 @@ from storage.reception_book import reception_book, registration_stats
 export = Flow("export", first="send", command="export", roles=STAFF, needs_consent=False)
 stats = Flow("stats", first="show", command="stats", roles=STAFF, needs_consent=False)
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-
 
 @export.ask("send")
 async def ask_export(ctx: Ctx) -> Reply | Next:
@@ -26,7 +32,7 @@ async def ask_export(ctx: Ctx) -> Reply | Next:
     except Invalid as invalid:
         ctx.say(invalid.message_id, **invalid.fields)
         return Goto("staff_home", data={})
-    if not ctx.capabilities.documents:  # Zalo chats take no files from us
+    if not ctx.capabilities.documents:  # the Zalo Bot API sends no files
         ctx.say("staff.export.no_files_here")
         return Goto("staff_home", data={})
     book = await reception_book(
@@ -38,6 +44,17 @@ async def ask_export(ctx: Ctx) -> Reply | Next:
         now=ctx.now,
         t=ctx.t,
     )
+    # Every format the chat can carry (Zalo OA takes Word files only, up to 5 MB).
+    files = [
+        Document(export_filename(book, "xlsx"), to_xlsx(book, ctx.t), XLSX_TYPE),
+        Document(export_filename(book, "docx"), to_docx(book, ctx.t), DOCX_TYPE),
+        Document(export_filename(book, "csv"), to_csv(book, ctx.t), CSV_TYPE),
+    ]
+    files = [file for file in files if ctx.capabilities.takes(file)]
+    if not files:
+        ctx.say("staff.export.too_large_here")
+        return Goto("staff_home", data={})
+    extensions = [file.filename.rsplit(".", 1)[1] for file in files]
     audit.record(
         ctx.db,
         at=ctx.now,
@@ -47,15 +64,12 @@ async def ask_export(ctx: Ctx) -> Reply | Next:
         target_id=session.id,
         rows=book.row_count,
         masked=book.masked,
+        formats=extensions,
     )
-    ctx.replies += [
-        Reply(
-            ctx.t("staff.export.ready", title=book.session_title, rows=book.row_count, masked=book.masked),
-            document=Document(export_filename(book, "xlsx"), to_xlsx(book, ctx.t), XLSX),
-        ),
-        Reply("", document=Document(export_filename(book, "docx"), to_docx(book, ctx.t), DOCX)),
-        Reply("", document=Document(export_filename(book, "csv"), to_csv(book, ctx.t), "text/csv")),
-    ]
+    formats = ", ".join(extension.upper() for extension in extensions)
+    title, rows, masked = book.session_title, book.row_count, book.masked
+    text = ctx.t("staff.export.ready", title=title, rows=rows, masked=masked, formats=formats)
+    ctx.replies += [Reply(text if index == 0 else "", document=file) for index, file in enumerate(files)]
     return Goto("staff_home", data={})
 
 

@@ -6,8 +6,9 @@ strictly (shape, 2,000 characters, at most 5 `oa.query.hide` buttons, one
 `request_user_info` element) and allowed only to followers who interacted within 7 days
 (-230) and did not block invitations (-217); an unknown or expired access token gets
 -216; a refresh token works once (`POST /v4/oa/access_token`); ZNS sends
-(`POST /message/template`) are recorded. A body that breaks the rules is recorded in
-`violations`, and tests fail on any.
+(`POST /message/template`) are recorded; a file is uploaded first (`POST
+/v2.0/oa/upload/file`: PDF, DOC or DOCX up to 5 MB) and sent by its token. A body that
+breaks the rules is recorded in `violations`, and tests fail on any.
 
 It also plays Zalo's part on the other side: it builds user events, signs them
 (`X-ZEvent-Signature: mac=sha256(app_id + body + timestamp + OA secret key)`) and posts
@@ -36,6 +37,8 @@ OA_SECRET_KEY = "fake-oa-secret-key-0123456789"
 APP_SECRET = "fake-app-secret-9876543210"
 WINDOW = timedelta(days=7)
 PHONE = re.compile(r"^84[0-9]{9,10}$")
+UPLOAD_TYPES = {"pdf", "doc", "docx"}
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
 
 
 @dataclass
@@ -72,6 +75,7 @@ class FakeZalo:
     banned: set[str] = field(default_factory=set)
     last_interaction: dict[str, datetime] = field(default_factory=dict)
     zns_templates: set[str] = field(default_factory=lambda: {"reschedule-tpl"})
+    uploads: dict[str, tuple[str, bytes]] = field(default_factory=dict)  # token -> (filename, content)
 
     def __post_init__(self) -> None:
         self._serial = itertools.count(1)
@@ -86,10 +90,11 @@ class FakeZalo:
     # --- server ----------------------------------------------------------------------
 
     async def start(self) -> str:
-        app = web.Application()
+        app = web.Application(client_max_size=2 * MAX_UPLOAD_BYTES)  # so an upload too big reaches the check
         app.router.add_post("/v3.0/oa/message/cs", self._cs)
         app.router.add_post("/v4/oa/access_token", self._oauth)
         app.router.add_post("/message/template", self._zns)
+        app.router.add_post("/v2.0/oa/upload/file", self._upload_file)
         self._runner, self.base_url = await serve_locally(app)
         return self.base_url
 
@@ -141,6 +146,9 @@ class FakeZalo:
         except ValueError:
             return self._violation("cs: body is not JSON")
         problems = check_cs_body(body)
+        token = (body.get("message", {}).get("attachment") or {}).get("payload", {}).get("token")
+        if not problems and token is not None and token not in self.uploads:
+            problems = [f"cs: file token {token!r} was never uploaded"]
         if problems:
             return self._violation("; ".join(problems))
         user_id = body["recipient"]["user_id"]
@@ -158,6 +166,26 @@ class FakeZalo:
         return web.json_response(
             {"error": 0, "message": "Success", "data": {"message_id": message_id, "user_id": user_id}}
         )
+
+    async def _upload_file(self, request: web.Request) -> web.Response:
+        if (status := self._injected_status(request)) is not None:
+            return web.Response(status=status, text="<html>Bad Gateway</html>", content_type="text/html")
+        if request.headers.get("access_token") not in self.access_tokens:
+            return self._zalo_error(-216, "Access token is invalid")
+        if not request.content_type.startswith("multipart/"):
+            return self._violation("upload: body is not multipart/form-data")
+        form = await request.post()
+        upload = form.get("file")
+        if not isinstance(upload, web.FileField) or set(form) != {"file"}:
+            return self._violation("upload: the form must hold one field, file")
+        content = upload.file.read()
+        if upload.filename.rsplit(".", 1)[-1].lower() not in UPLOAD_TYPES:
+            return self._violation(f"upload: Zalo takes PDF, DOC and DOCX only, not {upload.filename}")
+        if len(content) > MAX_UPLOAD_BYTES:
+            return self._violation(f"upload: {len(content)} bytes, Zalo takes at most 5 MB")
+        token = f"file-{len(self.uploads) + 1:04d}"
+        self.uploads[token] = (upload.filename, content)
+        return web.json_response({"error": 0, "message": "Success", "data": {"token": token}})
 
     # --- OAuth -------------------------------------------------------------------------
 
@@ -268,6 +296,10 @@ def check_cs_body(body: Any) -> list[str]:
     if attachment is None:
         return problems
     payload = attachment.get("payload") if isinstance(attachment, dict) else None
+    if isinstance(payload, dict) and attachment.get("type") == "file":
+        if "text" in message or set(payload) != {"token"}:
+            problems.append("cs: a file attachment takes a payload of {token} and no text")
+        return problems
     if not isinstance(payload, dict) or attachment.get("type") != "template":
         return [*problems, "cs: attachment must be a template with a payload"]
     if payload.get("template_type") == "request_user_info":

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from bot.channels.text import render_numbered as render
 from bot.dialog.engine import Dialog
-from bot.dialog.types import Capabilities, Incoming, Option, Reply
+from bot.dialog.types import ANY_DOCUMENT, Capabilities, Incoming, Option, Reply
 
 CONSOLE_USER = "local"
 
@@ -20,7 +20,13 @@ class ConsoleChannel:
 
     name = "console"
     # Files are saved under data/files and their path shown: the console does take documents.
-    capabilities = Capabilities(buttons=False, phone_request=False, documents=True, max_text_length=100_000)
+    capabilities = Capabilities(
+        buttons=False,
+        phone_request=False,
+        document_types=ANY_DOCUMENT,
+        max_document_bytes=2**31,
+        max_text_length=100_000,
+    )
 
     def __init__(
         self,

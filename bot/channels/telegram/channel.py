@@ -13,17 +13,24 @@ from bot.channels.telegram.mapping import CHANNEL
 from bot.channels.telegram.render import MAX_TEXT, inline_keyboard, markup_for, split_text
 from bot.channels.text import merge_texts
 from bot.clock import Clock
-from bot.dialog.types import Capabilities, RateLimited, RecipientUnreachable, Reply
+from bot.dialog.types import ANY_DOCUMENT, Capabilities, RateLimited, RecipientUnreachable, Reply
 from bot.identity import UserKey
 from storage import citizens
 
 log = logging.getLogger(__name__)
 
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # what the Bot API lets a bot send
+
 
 class TelegramChannel:
     name = CHANNEL
     capabilities = Capabilities(
-        buttons=True, phone_request=True, documents=True, file_uploads=True, max_text_length=4096
+        buttons=True,
+        phone_request=True,
+        document_types=ANY_DOCUMENT,
+        max_document_bytes=MAX_DOCUMENT_BYTES,
+        file_uploads=True,
+        max_text_length=4096,
     )
 
     def __init__(self, bot: Bot, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:

@@ -91,7 +91,7 @@ def as_text(replies: list[Reply]) -> str:
 
 class ZaloBotChannel:
     name = CHANNEL
-    capabilities = Capabilities(buttons=False, phone_request=False, documents=False, max_text_length=MAX_TEXT)
+    capabilities = Capabilities(buttons=False, phone_request=False, max_text_length=MAX_TEXT)
 
     def __init__(self, api: ZaloBotApi, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self.api = api

@@ -17,9 +17,10 @@ from bot.channels.zalo.oa_client import (
     WindowClosedError,
 )
 from bot.channels.zalo.oa_events import CHANNEL
-from bot.channels.zalo.oa_render import MAX_TEXT, Message, is_phone_form, messages_for
+from bot.channels.zalo.oa_render import MAX_TEXT, Message, file_message, is_phone_form, messages_for
 from bot.clock import Clock
-from bot.dialog.types import Capabilities, RateLimited, RecipientUnreachable, Reply, WindowClosed
+from bot.dialog.types import Capabilities, Document, RateLimited, RecipientUnreachable, Reply, WindowClosed
+from bot.exports import DOCX_TYPE
 from bot.identity import UserKey
 from storage import citizens, zalo_oa
 
@@ -33,7 +34,8 @@ class ZaloOAChannel:
     capabilities = Capabilities(
         buttons=True,
         phone_request=True,
-        documents=False,
+        document_types=frozenset({"application/pdf", "application/msword", DOCX_TYPE}),
+        max_document_bytes=5 * 1024 * 1024,
         file_uploads=True,
         max_text_length=2000,
         numbered_options=True,
@@ -55,6 +57,8 @@ class ZaloOAChannel:
             for reply in merge_texts(replies, MAX_TEXT):
                 for message in messages_for(reply):
                     await self._send_message(user_id, message)
+                if reply.document is not None:
+                    await self._send_document(user_id, reply.document)
         except WindowClosedError as error:
             log.info("zalo user %s is outside the consultation window: %s", user_id, error)
             raise WindowClosed(user_id) from error
@@ -75,6 +79,13 @@ class ZaloOAChannel:
                 raise
             # The name-and-phone form is a convenience: the prompt before it asks to type the number.
             log.warning("zalo refused the request_user_info form for %s: %s", user_id, error)
+
+    async def _send_document(self, user_id: str, document: Document) -> None:
+        if not self.capabilities.takes(document):  # handlers offer only what fits; a bug otherwise
+            log.error("zalo OA cannot send %s to %s; left out", document.filename, user_id)
+            return
+        token = await self.client.upload_file(document.filename, document.content, document.mime_type)
+        await self.client.send_cs(user_id, file_message(token))
 
     async def _check_window(self, user_id: str) -> None:
         async with self.sessions() as db:

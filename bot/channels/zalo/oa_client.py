@@ -13,7 +13,10 @@ assumed where they disagree or are silent:
 - -230/-232 (no interaction for 7 days), -213 (not a follower) and -217 (invitations
   blocked) close the consultation window but leave ZNS by phone possible;
 - -227 (banned or inactive for 45 days) means nobody can reach the user;
-- -32 is the rate limit, reset every minute; 5xx, timeouts and -100 (ZNS) are transient.
+- -32 is the rate limit, reset every minute; 5xx, timeouts and -100 (ZNS) are transient;
+- a file for a chat is uploaded first (`POST /v2.0/oa/upload/file`, multipart field `file`,
+  PDF, DOC or DOCX up to 5 MB) and sent as an attachment `{"type": "file", "payload":
+  {"token": ...}}` with the token the upload answers in `data.token`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +33,7 @@ import aiohttp
 log = logging.getLogger(__name__)
 
 CS_PATH = "/v3.0/oa/message/cs"
+UPLOAD_FILE_PATH = "/v2.0/oa/upload/file"
 REFRESH_PATH = "/v4/oa/access_token"
 ZNS_PATH = "/message/template"
 
@@ -109,7 +114,7 @@ async def _post(
     *,
     headers: dict[str, str],
     json_body: dict[str, Any] | None = None,
-    form: dict[str, str] | None = None,
+    form: dict[str, str] | aiohttp.FormData | None = None,
 ) -> dict[str, Any]:
     """One POST; the parsed answer, or a typed error for anything but `error: 0`."""
     try:
@@ -191,6 +196,20 @@ class OAClient:
         answer = await self._call(self.api_base + CS_PATH, body)
         return str((answer.get("data") or {}).get("message_id", ""))
 
+    async def upload_file(self, filename: str, content: bytes, mime_type: str) -> str:
+        """Upload a PDF, DOC or DOCX (at most 5 MB) for a chat; returns the token to send it by."""
+
+        def form() -> aiohttp.FormData:  # built again for each try: a sent form cannot be reused
+            data = aiohttp.FormData()
+            data.add_field("file", content, filename=filename, content_type=mime_type)
+            return data
+
+        answer = await self._call(self.api_base + UPLOAD_FILE_PATH, form=form)
+        token = (answer.get("data") or {}).get("token")
+        if not token:
+            raise PermanentError(0, "the upload answer has no file token")
+        return str(token)
+
     async def send_zns(
         self, phone: str, template_id: str, template_data: dict[str, Any], tracking_id: str
     ) -> str:
@@ -205,13 +224,20 @@ class OAClient:
         answer = await self._call(self.zns_base + ZNS_PATH, body)
         return str((answer.get("data") or {}).get("msg_id", ""))
 
-    async def _call(self, url: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _call(
+        self,
+        url: str,
+        body: dict[str, Any] | None = None,
+        *,
+        form: Callable[[], aiohttp.FormData] | None = None,
+    ) -> dict[str, Any]:
         token = await self.tokens.access_token()
         refreshed = False
         attempt = 0
         while True:
             try:
-                return await _post(self.http, url, headers={"access_token": token}, json_body=body)
+                headers = {"access_token": token}
+                return await _post(self.http, url, headers=headers, json_body=body, form=form and form())
             except AuthError:
                 if refreshed:
                     raise

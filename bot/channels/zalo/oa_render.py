@@ -8,14 +8,11 @@ button's payload; BUTTON_PREFIX tells it apart from anything a person would type
 
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from typing import Any
 
 from bot.channels.text import split_text
 from bot.dialog.types import Option, Reply
-
-log = logging.getLogger(__name__)
 
 MAX_TEXT = 2000
 MAX_BUTTONS = 5
@@ -109,7 +106,9 @@ def messages_for(reply: Reply) -> list[Message]:
         messages += text_messages(reply.text)
     if reply.ask_phone:
         messages.append(request_phone(reply))
-    if reply.document is not None:
-        # Zalo takes no spreadsheets from us: documents are for other channels.
-        log.warning("a reply with a document was sent to Zalo OA; the document was left out")
-    return messages
+    return messages  # a document goes on its own, uploaded first: see ZaloOAChannel
+
+
+def file_message(token: str) -> Message:
+    """A file uploaded to Zalo, sent by the token the upload gave."""
+    return {"attachment": {"type": "file", "payload": {"token": token}}}
