@@ -192,6 +192,11 @@ async def render_zalo_token_failed(db: AsyncSession, notice: Notification, t: Tr
     return t("notice.zalo_token_failed", reason=notice.params["reason"], when=t.datetime(failed_at))
 
 
+async def render_staff_revoked(db: AsyncSession, notice: Notification, t: Translator) -> Reply:
+    """To a former staff member: told, and their chat menu set back to a citizen's."""
+    return Reply(t("notice.staff_revoked"), staff_menu=True)
+
+
 Renderer = Callable[[AsyncSession, Notification, Translator], Awaitable[str | Reply | None]]
 RENDERERS: dict[str, Renderer] = {
     "waitlist_promoted": render_waitlist_promoted,
@@ -208,6 +213,7 @@ RENDERERS: dict[str, Renderer] = {
     "connection_check": render_staff_notice,
     "empty_session": render_staff_notice,
     "zalo_token_failed": render_zalo_token_failed,
+    "staff_revoked": render_staff_revoked,
 }
 
 

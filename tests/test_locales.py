@@ -110,6 +110,7 @@ def dynamic_ids() -> set[str]:
         | {f"session.status.{status.value}" for status in SessionStatus}
         | {f"session.kind.{kind.value}" for kind in SessionKind}
         | {f"notice.{kind}" for kind in RENDERERS if kind != "reminder"}  # reminder_day, reminder_soon
+        | {f"staff.undelivered.kind.{kind}" for kind in RENDERERS}
         | {f"route.{route}" for route in ROUTES}
     )
 

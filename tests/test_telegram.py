@@ -18,10 +18,12 @@ from bot.app import App
 from bot.channels.telegram.runner import TelegramBot
 from bot.clock import FrozenClock
 from bot.dialog.types import Attachment, Reply
+from bot.notify import Outbox
 from storage.models import Citizen, Registration, RegistrationStatus, StaffMember, StaffRole
 from tests.conftest import World
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
 from tests.flows import ID_NUMBER, SUMMARY
+from tests.support import ChatUser
 from tests.telegram_harness import TelegramUser, make_telegram_bot
 
 
@@ -283,3 +285,35 @@ async def test_staff_see_their_commands_in_their_own_chat_menu(app: App, fake: F
     officer = {c["command"] for c in fake.chat_commands[(778, "vi")]}
     assert "review" in officer and "broadcast" not in officer  # an officer's commands only
     assert [c["command"] for c in fake.commands["vi"]] == ["start", "menu", "huy", "trogiup", "ngonngu"]
+
+
+async def test_a_new_officer_gets_the_staff_menu_at_once_and_loses_it_when_revoked(
+    staff_app: App, fake: FakeTelegram, world: World, admin: ChatUser
+) -> None:
+    staff_app.settings.telegram_polling_timeout = 1
+    telegram = make_telegram_bot(staff_app, fake)
+    polling = asyncio.create_task(telegram.run_polling())
+    try:
+        await admin.say("/invite")
+        await admin.press("Tất cả điểm cầu")
+        await admin.press("Không")
+        code = admin.text.split("Mã mời: ")[1].split()[0]
+        officer = TelegramUser(telegram, fake, 779)
+        await officer.say(f"/join {code}")
+        assert "đã được thêm làm cán bộ" in officer.text
+        menu = {c["command"] for c in fake.chat_commands[(779, "vi")]}
+        assert {"review", "export", "menu"} <= menu and "broadcast" not in menu  # an officer's, at once
+        assert (779, "en") in fake.chat_commands
+
+        await admin.say("/staff")
+        await admin.press("telegram:779")
+        await admin.press("Có, thu hồi")
+        outbox = Outbox(
+            staff_app.sessions, staff_app.settings, staff_app.clock, {"telegram": telegram.outbox_channel}
+        )
+        assert await outbox.send_due() == 1
+        assert "đã được thu hồi" in fake.sent_to(779)[-1].text
+        assert (779, "vi") not in fake.chat_commands and (779, "en") not in fake.chat_commands
+    finally:
+        await telegram.stop()
+        await asyncio.wait_for(polling, timeout=10)

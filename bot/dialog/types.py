@@ -65,6 +65,8 @@ class Reply:
     # The previous prompt asked for the phone: a channel with a persistent
     # "share my phone" keyboard removes it with this reply.
     close_keyboard: bool = False
+    # The user's staff role changed: a channel with a per-chat command menu sets it again.
+    staff_menu: bool = False
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,8 @@ async def ask_join(ctx: Ctx) -> Reply | Next:
         ctx.say(f"staff.join.{refused.reason}")
         return Goto("staff_home" if ctx.actor.is_staff else "menu", data={})
     ctx.actor = await staff.actor_for(ctx.db, ctx.actor.key, ctx.settings.admin_keys)
-    ctx.say("staff.join.done", scope=await scope_names(ctx, member.endpoint_ids))
+    done = ctx.t("staff.join.done", scope=await scope_names(ctx, member.endpoint_ids))
+    ctx.replies.append(Reply(done, staff_menu=True))  # their chat menu now lists staff commands
     return Goto("staff_home", data={})
 
 

@@ -373,6 +373,16 @@ class FakeTelegram:
             self.commands[language] = commands
         return self._ok(True)
 
+    async def _m_deletemycommands(self, params: dict[str, Any], call: Call) -> web.Response:
+        """The chat (or the language) falls back to the wider scope's commands."""
+        language = str(params.get("language_code", ""))
+        scope = json.loads(params["scope"]) if isinstance(params.get("scope"), str) else params.get("scope")
+        if scope and scope.get("type") == "chat":
+            self.chat_commands.pop((int(scope["chat_id"]), language), None)
+        else:
+            self.commands.pop(language, None)
+        return self._ok(True)
+
     async def _m_answercallbackquery(self, params: dict[str, Any], call: Call) -> web.Response:
         return self._ok(True)
 

@@ -10,6 +10,7 @@ from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, ReplyKeyboard
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.telegram.mapping import CHANNEL
+from bot.channels.telegram.menus import Menus
 from bot.channels.telegram.render import MAX_TEXT, inline_keyboard, markup_for, split_text
 from bot.channels.text import merge_texts
 from bot.clock import Clock
@@ -33,16 +34,25 @@ class TelegramChannel:
         max_text_length=4096,
     )
 
-    def __init__(self, bot: Bot, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        menus: Menus | None = None,
+    ) -> None:
         self.bot = bot
         self.sessions = sessions
         self.clock = clock
+        self.menus = menus
 
     async def send(self, user_id: str, replies: list[Reply]) -> None:
         """Send in order. A 403 marks the citizen unreachable and raises RecipientUnreachable."""
         try:
             for reply in merge_texts(replies, MAX_TEXT):
                 await self._send_one(int(user_id), reply)
+            if self.menus is not None and any(reply.staff_menu for reply in replies):
+                await self.menus.refresh(user_id)
         except TelegramForbiddenError as error:
             log.info("telegram user %s cannot be reached: %s", user_id, error.message)
             await self.set_reachable(user_id, False)

@@ -18,11 +18,8 @@ from typing import Any
 from aiogram import Bot, Dispatcher, methods
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.exceptions import TelegramBadRequest
 from aiogram.methods.base import Response
 from aiogram.types import (
-    BotCommand,
-    BotCommandScopeChat,
     CallbackQuery,
     ChatMemberUpdated,
     Message,
@@ -35,38 +32,18 @@ from aiohttp import web
 from bot.app import App
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.mapping import CHANNEL, callback_to_incoming, message_to_incoming
+from bot.channels.telegram.menus import Menus
 from bot.channels.telegram.retry import RetryMiddleware
 from bot.dialog.engine import KeyedLocks
 from bot.dialog.types import Incoming, RecipientUnreachable
-from bot.i18n import SUPPORTED_LOCALES, Translator
 from bot.identity import UserKey
-from handlers.staff.access import commands_for
-from storage import inbound, staff
-from storage.models import StaffRole
+from storage import inbound
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
-# (command, message id of its description) per locale; names are Telegram-safe ASCII.
-COMMANDS = {
-    "vi": [
-        ("start", "commands.start"),
-        ("menu", "commands.menu"),
-        ("huy", "commands.cancel"),
-        ("trogiup", "commands.help"),
-        ("ngonngu", "commands.language"),
-    ],
-    "en": [
-        ("start", "commands.start"),
-        ("menu", "commands.menu"),
-        ("cancel", "commands.cancel"),
-        ("help", "commands.help"),
-        ("language", "commands.language"),
-    ],
-}
-
 
 # aiogram parses every answer as `Response[<return type>]`; pydantic caches such
 # parametrised models only weakly, so without a strong reference each API call
@@ -85,10 +62,6 @@ _RESPONSE_MODELS = tuple(
         methods.DeleteWebhook,
     )
 )
-
-
-def citizen_commands(t: Translator) -> list[BotCommand]:
-    return [BotCommand(command=name, description=t(message)) for name, message in COMMANDS[t.locale]]
 
 
 def make_bot(
@@ -121,7 +94,8 @@ class TelegramBot:
         self.bot = bot or make_bot(
             settings.telegram_bot_token, settings.telegram_api_base, settings.telegram_max_retries
         )
-        self.channel = TelegramChannel(self.bot, app.sessions, app.clock)
+        self.menus = Menus(self.bot, app)
+        self.channel = TelegramChannel(self.bot, app.sessions, app.clock, self.menus)
         # The outbox sends through a bot of its own that reports 429s instead of waiting them out.
         outbox_bot = bot or make_bot(
             settings.telegram_bot_token,
@@ -129,7 +103,7 @@ class TelegramBot:
             settings.telegram_max_retries,
             wait_out_rate_limits=False,
         )
-        self.outbox_channel = TelegramChannel(outbox_bot, app.sessions, app.clock)
+        self.outbox_channel = TelegramChannel(outbox_bot, app.sessions, app.clock, self.menus)
         self.backoff = backoff or BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.5, jitter=0.1)
         self._order = KeyedLocks()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -194,37 +168,7 @@ class TelegramBot:
         await self._mark_handled(event_update, stored=False)
 
     async def on_startup(self) -> None:
-        settings = self.app.settings
-        for locale in SUPPORTED_LOCALES:
-            commands = citizen_commands(Translator(locale, settings.tz))
-            await self.bot.set_my_commands(commands, language_code=locale)
-            if locale == settings.default_locale:
-                await self.bot.set_my_commands(commands)  # for every other language
-        await self._set_staff_menus()
-
-    async def _set_staff_menus(self) -> None:
-        """In a staff member's own chat the menu lists their staff commands too. Set at start
-        for the staff known then (someone who joins later sees it after the next start)."""
-        settings = self.app.settings
-        roles = {key.user_id: StaffRole.ADMIN for key in settings.admin_keys if key.channel == CHANNEL}
-        async with self.app.sessions() as db:
-            for member in await staff.list_staff(db):
-                if member.channel == CHANNEL:
-                    roles.setdefault(member.user_id, member.role)
-        for user_id, role in roles.items():
-            if not user_id.isdecimal():
-                continue
-            for locale in SUPPORTED_LOCALES:
-                t = Translator(locale, settings.tz)
-                commands = citizen_commands(t) + [
-                    BotCommand(command=name, description=t(f"staff.command.{name}").split(" — ", 1)[-1])
-                    for name in commands_for(role)
-                ]
-                scope = BotCommandScopeChat(chat_id=int(user_id))
-                try:
-                    await self.bot.set_my_commands(commands, scope=scope, language_code=locale)
-                except TelegramBadRequest as error:  # never wrote to the bot: no chat yet
-                    log.info("no staff menu for telegram:%s: %s", user_id, error.message)
+        await self.menus.set_all()
 
     # --- serving ---------------------------------------------------------------------
 

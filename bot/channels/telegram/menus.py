@@ -1,0 +1,98 @@
+"""The bot's command menu: citizens' commands for everyone, per language, and in a staff
+member's own chat their staff commands too.
+
+Set for everyone at start; set again for one user when their role changes (a Reply with
+`staff_menu`: they joined the staff, or their access was revoked).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import BotCommand, BotCommandScopeChat
+
+from bot.app import App
+from bot.channels.telegram.mapping import CHANNEL
+from bot.i18n import SUPPORTED_LOCALES, Translator
+from bot.identity import UserKey
+from handlers.staff.access import commands_for
+from storage import staff
+from storage.models import StaffRole
+
+log = logging.getLogger(__name__)
+
+# (command, message id of its description) per locale; names are Telegram-safe ASCII.
+COMMANDS = {
+    "vi": [
+        ("start", "commands.start"),
+        ("menu", "commands.menu"),
+        ("huy", "commands.cancel"),
+        ("trogiup", "commands.help"),
+        ("ngonngu", "commands.language"),
+    ],
+    "en": [
+        ("start", "commands.start"),
+        ("menu", "commands.menu"),
+        ("cancel", "commands.cancel"),
+        ("help", "commands.help"),
+        ("language", "commands.language"),
+    ],
+}
+
+
+def citizen_commands(t: Translator) -> list[BotCommand]:
+    return [BotCommand(command=name, description=t(message)) for name, message in COMMANDS[t.locale]]
+
+
+def staff_commands(t: Translator, role: StaffRole) -> list[BotCommand]:
+    return citizen_commands(t) + [
+        BotCommand(command=name, description=t(f"staff.command.{name}").split(" — ", 1)[-1])
+        for name in commands_for(role)
+    ]
+
+
+class Menus:
+    def __init__(self, bot: Bot, app: App) -> None:
+        self.bot = bot
+        self.app = app
+
+    async def set_all(self) -> None:
+        """At start: the citizens' menu, and each staff member's own."""
+        settings = self.app.settings
+        for locale in SUPPORTED_LOCALES:
+            commands = citizen_commands(Translator(locale, settings.tz))
+            await self.bot.set_my_commands(commands, language_code=locale)
+            if locale == settings.default_locale:
+                await self.bot.set_my_commands(commands)  # for every other language
+        roles = {key.user_id: StaffRole.ADMIN for key in settings.admin_keys if key.channel == CHANNEL}
+        async with self.app.sessions() as db:
+            for member in await staff.list_staff(db):
+                if member.channel == CHANNEL:
+                    roles.setdefault(member.user_id, member.role)
+        for user_id, role in roles.items():
+            await self._set_chat(user_id, role)
+
+    async def refresh(self, user_id: str) -> None:
+        """After a role change: the user's chat menu as their role now is."""
+        async with self.app.sessions() as db:
+            actor = await staff.actor_for(db, UserKey(CHANNEL, user_id), self.app.settings.admin_keys)
+        await self._set_chat(user_id, actor.role)
+
+    async def _set_chat(self, user_id: str, role: StaffRole | None) -> None:
+        """Staff get their commands in their own chat; without a role the chat falls back to
+        the citizens' menu."""
+        if not user_id.isdecimal():
+            return
+        scope = BotCommandScopeChat(chat_id=int(user_id))
+        for locale in SUPPORTED_LOCALES:
+            try:
+                if role is None:
+                    await self.bot.delete_my_commands(scope=scope, language_code=locale)
+                else:
+                    commands = staff_commands(Translator(locale, self.app.settings.tz), role)
+                    await self.bot.set_my_commands(commands, scope=scope, language_code=locale)
+            except TelegramBadRequest as error:  # never wrote to the bot: no chat yet
+                log.info("no staff menu for telegram:%s: %s", user_id, error.message)
+                return
