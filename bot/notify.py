@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import calendar
 from bot.clock import Clock
 from bot.dialog.types import (
+    Capabilities,
     Channel,
     Document,
     RateLimited,
@@ -31,7 +32,7 @@ from bot.dialog.types import (
     TemplateRefused,
     WindowClosed,
 )
-from bot.exports import XLSX_TYPE, export_filename, to_xlsx
+from bot.exports import DOCX_TYPE, XLSX_TYPE, export_filename, to_docx, to_xlsx
 from bot.i18n import Translator
 from bot.identity import UserKey
 from bot.ratelimit import RateLimiter
@@ -158,7 +159,7 @@ async def render_broadcast(db: AsyncSession, notice: Notification, t: Translator
 
 
 async def render_staff_notice(db: AsyncSession, notice: Notification, t: Translator) -> Reply | None:
-    """The deadline export (with the XLSX), the connection check and the empty-session flag."""
+    """The deadline export (with the XLSX, or the DOCX), the connection check and the empty-session flag."""
     session = await db.get(ReceptionSession, notice.params["session_id"])
     if session is None or session.status not in OPEN_STATUSES:
         return None
@@ -182,8 +183,11 @@ async def render_staff_notice(db: AsyncSession, notice: Notification, t: Transla
         now=notice.due_at,
         t=t,
     )
-    document = Document(export_filename(book, "xlsx"), to_xlsx(book, t), XLSX_TYPE)
-    return Reply(t("notice.deadline_export", rows=book.row_count, **fields), document=document)
+    return Reply(
+        t("notice.deadline_export", rows=book.row_count, **fields),
+        document=Document(export_filename(book, "xlsx"), to_xlsx(book, t), XLSX_TYPE),
+        document_fallback=Document(export_filename(book, "docx"), to_docx(book, t), DOCX_TYPE),  # Zalo OA
+    )
 
 
 async def render_zalo_token_failed(db: AsyncSession, notice: Notification, t: Translator) -> str:
@@ -215,6 +219,16 @@ RENDERERS: dict[str, Renderer] = {
     "zalo_token_failed": render_zalo_token_failed,
     "staff_revoked": render_staff_revoked,
 }
+
+
+def fit_documents(reply: Reply, capabilities: Capabilities) -> Reply:
+    """The file the chat can take: the document, else its fallback, else none (a calendar file
+    for Zalo: the text says it all)."""
+    if reply.document is None or capabilities.takes(reply.document):
+        return replace(reply, document_fallback=None)
+    fallback = reply.document_fallback
+    usable = fallback if fallback is not None and capabilities.takes(fallback) else None
+    return replace(reply, document=usable, document_fallback=None)
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -522,9 +536,8 @@ class Outbox:
             template = TemplateMessage(citizen.phone, await template_fields(db, notice, t))
         reply = Reply(text) if isinstance(text, str) else text
         channel = self.channels.get(citizen.channel)
-        document = reply.document
-        if document is not None and channel is not None and not channel.capabilities.takes(document):
-            reply = replace(reply, document=None)  # a calendar file or XLSX for Zalo: the text says it all
+        if channel is not None:
+            reply = fit_documents(reply, channel.capabilities)
         return claimed(reply, template=template)
 
     async def _send(self, item: Claimed) -> Result:

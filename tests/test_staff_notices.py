@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.app import App
 from bot.clock import FrozenClock
+from bot.exports import DOCX_TYPE
 from bot.notify import Outbox
 from tests.conftest import ADMIN_ID, World, local
 from tests.flows import consent, officer_for, register
-from tests.support import ChatUser
+from tests.support import TEXT_ONLY, ChatUser
 from tests.test_outbox import RecordingChannel
 
 
@@ -47,3 +49,16 @@ async def test_staff_notices(staff_app: App, world: World, admin: ChatUser, cloc
     await tick(staff_app, channel)
     flags = [text for user, text in channel.sent if user == ADMIN_ID and "chưa có công dân nào" in text]
     assert len(flags) == 1 and "Tiếp công dân tháng 1" in flags[0] and "còn 6 ngày" in flags[0]
+
+
+async def test_a_zalo_admin_gets_the_deadline_list_as_a_word_file(
+    staff_app: App, world: World, clock: FrozenClock
+) -> None:
+    citizen = ChatUser(staff_app.dialog, user_id="1")
+    await consent(citizen)
+    await register(citizen)
+    word_only = replace(TEXT_ONLY, document_types=frozenset({DOCX_TYPE}), max_document_bytes=5 * 1024 * 1024)
+    channel = RecordingChannel(capabilities=word_only)  # Zalo OA takes Word files, not spreadsheets
+    clock.set(world.first_start - timedelta(days=5))
+    await tick(staff_app, channel)
+    assert channel.documents == [(ADMIN_ID, "so-tiep-cong-dan-2026-12-07.docx")]

@@ -61,6 +61,7 @@ class Reply:
     options: tuple[Option, ...] = ()
     ask_phone: str = ""  # label of a "share my phone number" button, if any
     document: Document | None = None
+    document_fallback: Document | None = None  # sent instead where the chat cannot take `document`
     files: tuple[Attachment, ...] = ()  # files the platform already holds, sent back by reference
     # The previous prompt asked for the phone: a channel with a persistent
     # "share my phone" keyboard removes it with this reply.
