@@ -19,6 +19,7 @@ NAME_MIN, NAME_MAX = 2, 100
 ADDRESS_MIN, ADDRESS_MAX = 5, 300
 AGENCY_MAX = 300
 MAX_GROUP_SIZE = 500
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
 
 # The 63 province codes printed on CCCD cards (Decree 137/2015, Circular 07/2016);
 # cards issued before the 2025 province mergers keep them.
@@ -158,23 +159,39 @@ def parse_summary(text: str, min_chars: int, max_chars: int) -> str:
         raise Invalid("input.summary.too_short", min=min_chars, length=len(summary))
     if len(summary) > max_chars:
         raise Invalid("input.summary.too_long", max=max_chars, length=len(summary))
+    if not any(ch.isalpha() for ch in summary):  # a row of emoji says nothing about a case
+        raise Invalid("input.summary.no_text")
     return summary
 
 
 def parse_agency(text: str) -> str:
     agency = " ".join(text.split())
-    if not agency:
+    if not any(ch.isalpha() for ch in agency):  # nothing, or only emoji, digits or symbols
         raise Invalid("input.agency.empty")
     if len(agency) > AGENCY_MAX:
         raise Invalid("input.agency.too_long", max=AGENCY_MAX, length=len(agency))
     return agency
 
 
-def parse_group_size(text: str) -> int:
+def whole_number(text: str, most: int) -> int | None:
+    """`text` as a whole number from 0 to `most` (digits of any script), else None.
+
+    The length is checked before int(): Python refuses to convert more than 4,300 digits,
+    and a number beyond a column's range fails the query instead of matching nothing.
+    """
     digits = text.strip()
-    if not digits.isdecimal() or not 1 <= int(digits) <= MAX_GROUP_SIZE:
+    significant = digits.lstrip("0") or "0"
+    if not digits.isdecimal() or len(significant) > len(str(most)):
+        return None
+    number = int(significant)
+    return number if number <= most else None
+
+
+def parse_group_size(text: str) -> int:
+    size = whole_number(text, MAX_GROUP_SIZE)
+    if not size:
         raise Invalid("input.group_size.invalid", max=MAX_GROUP_SIZE)
-    return int(digits)
+    return size
 
 
 def parse_representatives(text: str, most: int) -> list[str]:

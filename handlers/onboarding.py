@@ -40,8 +40,9 @@ async def on_language(ctx: Ctx, answer: Answer) -> Next:
 
 @flow.ask("consent")
 async def ask_consent(ctx: Ctx) -> Reply:
+    notice = ctx.t("consent.notice", version=ctx.settings.consent_version, years=ctx.settings.retention_years)
     return Reply(
-        ctx.t("consent.notice", version=ctx.settings.consent_version, years=ctx.settings.retention_years),
+        notice + "\n\n" + ctx.t("consent.question"),  # the question only where it can be answered
         (ctx.option("agree", "consent.agree"), ctx.option("refuse", "consent.refuse")),
     )
 

@@ -232,3 +232,14 @@ async def test_a_broadcast_over_the_fake_bot_api_with_429_5xx_and_403(
         assert broadcast is not None
         done = await broadcasts.progress(db, broadcast)
     assert (done.sent, done.unreachable, done.left) == (4, 1, 0)
+
+
+async def test_a_broadcast_to_a_session_when_none_is_coming_goes_back_to_the_audience(
+    staff_app: App, admin: ChatUser
+) -> None:
+    await admin.say("/broadcast")  # no session at all: nothing to choose from
+    await admin.press("một buổi tiếp")
+    assert "Chưa có buổi tiếp nào sắp tới" in admin.text
+    assert "Gửi cho ai?" in admin.prompt.text and admin.labels
+    await admin.press("Tất cả công dân")
+    assert "Nội dung thông báo" in admin.prompt.text

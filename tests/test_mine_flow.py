@@ -94,3 +94,21 @@ async def test_another_citizens_registration_cannot_be_opened(app: App, world: W
     turn = other.find_option("menu").payload.partition(":")[0]
     await other.press_wire(f"{turn}:r:1")
     assert "tin nhắn cũ" in other.text
+
+
+async def test_cancelling_from_the_waiting_list_promises_no_seat(app: App, world: World) -> None:
+    users = [ChatUser(app.dialog, user_id=str(n)) for n in (1, 2, 3)]
+    for user in users:  # Tân Bình has 2 seats in the first session: the third waits
+        await consent(user)
+        await register(user)
+    waiting = users[2]
+    await waiting.press("mine")
+    await waiting.press("r:")
+    await waiting.press("cancel")
+    assert "rời danh sách chờ" in waiting.text and "Chỗ của Ông/Bà" not in waiting.text
+    await waiting.press("yes")
+    assert "Đã hủy đăng ký TCD-2026-000003" in waiting.text
+    await users[0].press("mine")
+    await users[0].press("r:")
+    await users[0].press("cancel")
+    assert "Chỗ của Ông/Bà sẽ được chuyển cho người trong danh sách chờ" in users[0].text

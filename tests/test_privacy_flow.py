@@ -72,3 +72,21 @@ async def test_withdraw_consent(app: App, world: World, chat: ChatUser) -> None:
     assert "consent.withdraw" in actions
     await chat.say("đăng ký")
     assert "THÔNG BÁO XỬ LÝ DỮ LIỆU CÁ NHÂN" in chat.text
+
+
+async def test_reading_the_notice_again_asks_no_question_it_cannot_take(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    await consent(chat)
+    await chat.press("privacy")
+    await chat.press("notice")
+    notice, prompt = chat.last[0].text, chat.prompt
+    assert "THÔNG BÁO XỬ LÝ DỮ LIỆU CÁ NHÂN" in notice and "5 năm" in notice
+    assert "có đồng ý" not in notice  # already consented; no agree button here
+    assert "QUYỀN RIÊNG TƯ" in prompt.text and "Tôi đồng ý" not in chat.labels
+    # The first notice still asks, next to its buttons.
+    newcomer = ChatUser(app.dialog, user_id="2")
+    await newcomer.say("/start")
+    await newcomer.press("Tiếng Việt")
+    assert newcomer.text.endswith("Ông/Bà có đồng ý cho Văn phòng xử lý dữ liệu cá nhân nêu trên không?")
+    assert newcomer.labels == ["Tôi đồng ý", "Tôi không đồng ý"]

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from bot.app import App
 from bot.clock import FrozenClock
 from bot.dialog.types import Attachment
-from storage.models import AuditEntry, Citizen, Notification, Registration, RegistrationStatus
+from storage.models import AuditEntry, CaseType, Citizen, Notification, Registration, RegistrationStatus
+from storage.registrations import Draft, cancel, submit
 from tests.conftest import World
 from tests.flows import ID_NUMBER, SUMMARY, consent, fill_until_review, register
 from tests.support import ChatUser
@@ -224,10 +225,51 @@ async def test_full_endpoint_offers_the_waitlist(app: App, world: World) -> None
 async def test_one_registration_per_session(app: App, world: World, chat: ChatUser) -> None:
     await consent(chat)
     await register(chat)
-    await register(chat)
+    # Another endpoint, the same session: told when choosing it, not after every step.
+    await chat.press("register")
+    await chat.say("binh chanh")
+    await chat.press("ep:")
+    await chat.press("07/12/2026")
     assert "đã có đăng ký cho buổi tiếp này (mã TCD-2026-000001)" in chat.text
+    assert "11/01/2027" in " ".join(chat.labels)  # still choosing a session
     async with app.sessions() as db:
         assert await db.scalar(select(func.count()).select_from(Registration)) == 1
+
+
+async def test_a_registration_made_meanwhile_keeps_what_was_entered(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    await consent(chat)
+    await fill_until_review(chat, session="11/01/2027")
+    async with app.sessions() as db, db.begin():  # the same citizen, from another device
+        citizen = await db.scalar(select(Citizen))
+        assert citizen is not None
+        draft = Draft(
+            session_endpoint_id=world.seats[(world.second_id, "P-TANBINH")],
+            full_name="Nguyễn Văn An",
+            phone="+84912345678",
+            id_number=ID_NUMBER,
+            address="12 Lý Thường Kiệt",
+            case_type=CaseType.COMPLAINT,
+            field="land",
+            summary=SUMMARY,
+            prior_agency="",
+            group_size=1,
+            representatives=[],
+            attachments=[],
+        )
+        meanwhile = await submit(db, citizen, draft, now=app.clock.now(), lead_days=5)
+    await chat.press("confirm")
+    assert "đã có đăng ký cho buổi tiếp này" in chat.text
+    assert "11/01/2027" in " ".join(chat.labels)  # choosing a session again, nothing lost
+    async with app.sessions() as db, db.begin():
+        other = await db.get(Registration, meanwhile.id)
+        assert other is not None
+        await cancel(db, other, now=app.clock.now(), actor="test")
+    await chat.press("11/01/2027")
+    assert "KIỂM TRA LẠI" in chat.text and "Nguyễn Văn An" in chat.text and SUMMARY in chat.text
+    await chat.press("confirm")
+    assert "ĐĂNG KÝ THÀNH CÔNG" in chat.text
 
 
 async def test_profile_prefills_the_next_registration(app: App, world: World, chat: ChatUser) -> None:

@@ -128,8 +128,9 @@ async def on_edit_summary(ctx: Ctx, answer: Answer) -> Next:
 @flow.ask("cancel_confirm")
 async def ask_cancel(ctx: Ctx) -> Reply:
     registration = await current(ctx)
+    waiting = registration.status == RegistrationStatus.WAITLISTED  # it holds no seat to pass on
     return Reply(
-        ctx.t("mine.cancel.ask", code=registration.code),
+        ctx.t("mine.cancel.ask_waitlisted" if waiting else "mine.cancel.ask", code=registration.code),
         (ctx.option("yes", "mine.cancel.yes"), ctx.option("no", "mine.cancel.no")),
     )
 

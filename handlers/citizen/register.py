@@ -107,6 +107,9 @@ async def on_session(ctx: Ctx, answer: Answer) -> Next:
     seat = await sessions.seat(ctx.db, int(answer.choice[2:]), ctx.settings.summary_lead_days)
     if seat is None or ctx.now > seat.deadline:
         raise Invalid("register.session.closed_now")
+    existing = await registrations.active_registration(ctx.db, ctx.citizen.id, seat.session_id)
+    if existing is not None:  # said now, not after every step has been answered
+        raise Invalid("register.already", code=existing.code)
     ctx.data["se_id"] = seat.session_endpoint_id
     if not seat.seats_left:
         return "waitlist"
@@ -444,7 +447,7 @@ async def submit(ctx: Ctx) -> Next:
         return "session"
     except AlreadyRegistered as already:
         ctx.say("register.already", code=already.code or "—")
-        return Goto("menu", data={})
+        return "session"  # everything entered is kept for another session
     except TooManyPeople as full:
         ctx.say("register.too_many_people", capacity=full.capacity)
         return "edit"

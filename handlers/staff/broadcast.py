@@ -33,10 +33,13 @@ async def on_audience(ctx: Ctx, answer: Answer) -> Next:
 
 
 @write.ask("target")
-async def ask_target(ctx: Ctx) -> Reply:
+async def ask_target(ctx: Ctx) -> Reply | Next:
     if ctx.data["audience"] == "endpoint":
         return Reply(ctx.t("staff.broadcast.endpoint"))
     upcoming = await sessions.upcoming_sessions(ctx.db, ctx.now, limit=10)
+    if not upcoming:  # nothing to choose: say so rather than offer no option
+        ctx.say("staff.sessions.none")
+        return "audience"
     options = tuple(Option(f"s:{s.id}", f"#{s.id} {ctx.dt(s.starts_at)} — {s.title}"[:60]) for s in upcoming)
     return Reply(ctx.t("staff.broadcast.session"), options)
 

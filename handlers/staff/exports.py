@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import MAXYEAR, MINYEAR, datetime, timedelta
 
 from bot.dialog.types import Document, Reply
 from bot.exports import (
@@ -81,6 +81,8 @@ def parse_day(ctx: Ctx, text: str) -> datetime:
     if not match:
         raise usage("stats")
     day, month, year = (int(part) for part in match.groups())
+    if not MINYEAR < year < MAXYEAR:  # the first and last years overflow in UTC or the day after
+        raise usage("stats")
     try:
         return datetime(year, month, day, tzinfo=ctx.settings.tz)
     except ValueError:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from bot.dialog.types import Option, Reply
+from handlers import inputs
 from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
 from handlers.citizen.views import case_type_label, holder_name
 from handlers.staff.common import ADMIN, STAFF, back_home, chosen_scope, short_text, usage
@@ -29,6 +30,7 @@ create = Flow("newsession", first="kind", command="newsession", roles=ADMIN, nee
 
 DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 TIME = re.compile(r"^(\d{1,2})[:hH.](\d{2})$")
+MAX_CAPACITY = 10_000  # seats per endpoint (staff.new.capacity_invalid says so)
 
 
 def seats_lines(ctx: Ctx, session: ReceptionSession) -> str:
@@ -74,9 +76,9 @@ async def session_from_args(ctx: Ctx, command: str) -> ReceptionSession:
     """The session named by `/command ID`, visible to the actor, or the command's usage."""
     if not ctx.args.isdecimal():
         raise usage(command)
-    session = await ctx.db.get(
-        ReceptionSession, int(ctx.args), options=[selectinload(ReceptionSession.endpoints)]
-    )
+    session_id = inputs.whole_number(ctx.args, inputs.MAX_ROW_ID)  # past it no session can exist
+    loaded = [selectinload(ReceptionSession.endpoints)]
+    session = None if session_id is None else await ctx.db.get(ReceptionSession, session_id, options=loaded)
     if session is None or not any(ctx.actor.sees_endpoint(link.endpoint_id) for link in session.endpoints):
         raise Invalid("staff.session.not_found", id=ctx.args)
     return session
@@ -269,10 +271,10 @@ async def on_capacity(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice == "default":
         ctx.data["capacity"] = ctx.settings.default_capacity
         return "room"
-    text = answer.text.strip()
-    if not re.fullmatch(r"-?\d+", text) or not 1 <= int(text) <= 10_000:
+    capacity = inputs.whole_number(answer.text, MAX_CAPACITY)
+    if not capacity:
         raise Invalid("staff.new.capacity_invalid")
-    ctx.data["capacity"] = int(text)
+    ctx.data["capacity"] = capacity
     return "room"
 
 
