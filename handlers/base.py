@@ -39,6 +39,9 @@ class Goto:
 
 
 END = Goto("", None)
+# In a flow's data: where to go back to when it ends ([flow, step, data]). Help and the
+# language choice, opened in the middle of something, return there instead of the menu.
+RESUME = "_resume"
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,11 @@ class Ctx:
 
     def say(self, message_id: str, **fields: Any) -> None:
         self.replies.append(Reply(self.t(message_id, **fields)))
+
+    @property
+    def resumes(self) -> bool:
+        """Whether ending this flow goes back to what the user was doing (see RESUME)."""
+        return bool(self.data.get(RESUME))
 
     def say_text(self, text: str) -> None:
         """Text already built from catalog messages (a table, a list)."""

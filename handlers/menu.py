@@ -29,7 +29,8 @@ async def on_menu(ctx: Ctx, answer: Answer) -> Next:
 @help_flow.ask("show")
 async def ask_help(ctx: Ctx) -> Reply:
     text = ctx.t("help.text", days=ctx.settings.summary_lead_days)
-    return Reply(text, (ctx.option("menu", "common.back_to_menu"),))
+    back = "common.resume" if ctx.resumes else "common.back_to_menu"
+    return Reply(text, (ctx.option("menu", back),))
 
 
 @help_flow.handle("show")

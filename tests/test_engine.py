@@ -60,6 +60,63 @@ async def test_help_and_language_commands(app: App, chat: ChatUser) -> None:
     assert "The language is now English." in chat.text and "MAIN MENU" in chat.text
 
 
+async def test_help_and_language_in_the_middle_of_a_registration_go_back_to_it(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    await consent(chat)
+    await chat.press("register")
+    await chat.say("tan binh")
+    await chat.press("ep:")
+    await chat.press("s:")
+    await chat.say("nguyễn văn an")
+    assert "số điện thoại" in chat.text
+    await chat.say("/trogiup")
+    assert "HƯỚNG DẪN" in chat.text
+    await chat.press("Tiếp tục việc đang làm")
+    assert "số điện thoại" in chat.text  # the phone step again, the name kept
+    await chat.say("/ngonngu")
+    await chat.press("English")
+    assert "The language is now English." in chat.text and "phone number" in chat.text
+    await chat.say("0912 345 678")
+    await chat.say("/help")
+    await chat.say("/language")  # from help: back to where help would have gone back to
+    await chat.press("Tiếng Việt")
+    assert "số định danh cá nhân" in chat.text
+    await chat.say("079203001234")
+    await chat.say("12 Lý Thường Kiệt, phường Tân Bình")
+    await chat.press("complaint")
+    await chat.press("land")
+    await chat.say("Gia đình tôi bị thu hồi đất năm 2024 nhưng chưa nhận được tiền bồi thường.")
+    await chat.press("done")
+    await chat.press("none")
+    await chat.press("alone")
+    assert "Nguyễn Văn An" in chat.text and "+84912345678" in chat.text  # nothing lost on the way
+    await chat.press("confirm")
+    assert "ĐĂNG KÝ THÀNH CÔNG" in chat.text
+
+
+async def test_help_from_the_menu_goes_back_to_the_menu(app: App, chat: ChatUser) -> None:
+    await consent(chat)
+    await chat.say("/help")
+    await chat.press("Về danh mục chính")
+    assert "DANH MỤC CHÍNH" in chat.text
+
+
+async def test_a_staff_command_from_a_citizen_keeps_what_they_were_doing(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    await consent(chat)
+    await chat.press("register")
+    await chat.say("tan binh")
+    await chat.press("ep:")
+    await chat.press("s:")
+    await chat.say("nguyễn văn an")
+    await chat.say(f"/session {world.first_id}")
+    assert "không có quyền" in chat.text and "số điện thoại" in chat.text
+    await chat.say("0912 345 678")
+    assert "số định danh cá nhân" in chat.text
+
+
 async def test_state_survives_a_restart(app: App, world: World, chat: ChatUser) -> None:
     await consent(chat)
     await fill_until_review(chat)

@@ -23,7 +23,7 @@ from bot.dialog.types import Capabilities, Incoming, Option, Reply
 from bot.i18n import Translator, normalize_locale
 from bot.identity import UserKey
 from bot.settings import Settings
-from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid
+from handlers.base import END, RESUME, Answer, Ctx, Flow, Goto, Invalid
 from storage import citizens, inbound, staff
 from storage.conversations import lock_state
 from storage.staff import Actor
@@ -155,8 +155,12 @@ class Dialog:
         if not consented and command != "start" and needs_consent:
             command = None  # before consent only the notice itself is on offer
 
+        in_step = current is not None and current.has_step(step)
         target: Goto | None = None
-        if opened is not None:
+        if opened is not None and not self._allowed(actor, self.flows[opened.flow]):
+            ctx.say("staff.not_allowed")  # and whatever they were doing goes on
+            target = Goto(flow, step) if in_step else Goto(self._home(ctx), data={})
+        elif opened is not None:
             target = opened
         elif actor.is_staff and text.startswith("/") and command is None and not incoming.option:
             ctx.say("staff.unknown_command")  # a mistyped command: show staff what they can use
@@ -167,7 +171,10 @@ class Dialog:
             if flow and flow != "menu":
                 ctx.say("common.cancelled")
             target = Goto(self._home(ctx), data={})
-        elif command in ("menu", "help", "language"):
+        elif command in ("help", "language"):
+            resume = self._resume_point(flow, step, data) if in_step else None
+            target = Goto(command, data={RESUME: resume} if resume else {})
+        elif command == "menu":
             target = Goto(command, data={})
         elif current is None or not current.has_step(step):
             target = Goto(self._home(ctx), data={})
@@ -242,9 +249,26 @@ class Dialog:
         return not flow.roles or actor.role in flow.roles
 
     @staticmethod
+    def _resume_point(flow: str, step: str, data: dict[str, Any]) -> list[Any] | None:
+        """Where help or the language choice goes back to: the step the user was at, with
+        everything entered so far; from help itself, where help would have gone back to."""
+        if flow in ("help", "language"):
+            return data.get(RESUME)
+        if flow in ("menu", "staff_home"):
+            return None  # nothing under way: back to the menu is right
+        return [flow, step, dict(data)]
+
+    @staticmethod
     def _home(ctx: Ctx) -> str:
         """Where "cancel" leads: the staff command list for staff, else the main menu."""
         return "staff_home" if ctx.actor.is_staff else "menu"
+
+    def _resumed(self, resume: list[Any] | None) -> Goto | None:
+        if not resume:
+            return None
+        flow, step, data = resume
+        known = self.flows.get(flow)
+        return Goto(flow, step, data=data) if known is not None and known.has_step(step) else None
 
     def _as_goto(self, flow: str, target: str | Goto) -> Goto:
         return Goto(flow, target) if isinstance(target, str) else target
@@ -253,7 +277,7 @@ class Dialog:
         """Move to `target` and ask its step; an ask may redirect elsewhere."""
         for _ in range(MAX_HOPS):
             if target == END:
-                target = Goto("menu")
+                target = self._resumed(ctx.data.get(RESUME)) or Goto("menu")
             flow = self.flows[target.flow]
             if not self._allowed(ctx.actor, flow):
                 ctx.say("staff.not_allowed")
