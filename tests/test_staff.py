@@ -167,6 +167,8 @@ async def test_scoped_officer_sees_only_their_endpoints_and_no_denouncer(
     assert "Không tìm thấy" in officer.text  # a denouncer is not found by name without the right
     await officer.say("/find TCD-2026-000002")
     assert "T*** T** B***" in officer.text
+    await officer.say("/find " + "nguyễn " * 2000)  # pasted by mistake: not echoed back
+    assert "Cách dùng: /find" in officer.text and len(officer.text) < 1000
     await officer.say("/session 99")
     assert "Không có buổi tiếp số 99" in officer.text
     await officer.say("/session abc")

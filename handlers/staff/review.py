@@ -225,11 +225,13 @@ async def on_outcome(ctx: Ctx, answer: Answer) -> Next:
 
 # --- /find QUERY ------------------------------------------------------------------
 
+FIND_MAX = 100
+
 
 @search.ask("results")
 async def ask_find(ctx: Ctx) -> Reply | Next:
     query = ctx.args.strip()
-    if len(query) < 2:
+    if not 2 <= len(query) <= FIND_MAX:  # a code, a phone or part of a name: never a page of text
         ctx.say("staff.usage.find")
         return Goto("staff_home", data={})
     try:
