@@ -46,6 +46,7 @@ from storage.models import (
     Registration,
     RegistrationStatus,
 )
+from storage.outbox import ABOUT_THEIR_CASE
 from storage.reception_book import reception_book
 from storage.rules import OPEN_STATUSES
 
@@ -300,7 +301,11 @@ class Claimed:
     outcome: str = ""
     kind: str = ""
     dedupe_key: str = ""
-    template: TemplateMessage | None = None  # outside the chat window: this instead, if it can
+    template: TemplateMessage | None = None  # when the chat cannot carry it: this instead, if it can
+
+
+OUTSIDE_WINDOW = Result("undeliverable", "outside the chat window")
+TEMPLATE_ONLY = "template only"  # Claimed.outcome: the chat cannot reach them, a template may
 
 
 class ResultBook:
@@ -521,7 +526,9 @@ class Outbox:
                 template,
             )
 
-        if citizen.unreachable:
+        # Blocked or unfollowed: news of their own case may still go by a template by phone.
+        by_template_only = citizen.unreachable and self._may_go_by_template(citizen, notice)
+        if citizen.unreachable and not by_template_only:
             return claimed(None, "unreachable")
         t = Translator(citizen.locale or self.settings.default_locale, self.settings.tz)
         try:
@@ -534,14 +541,21 @@ class Outbox:
         template = None
         if citizen.channel in self.fallbacks and citizen.phone:
             template = TemplateMessage(citizen.phone, await template_fields(db, notice, t))
+        if by_template_only:
+            return claimed(None, TEMPLATE_ONLY, template=template)
         reply = Reply(text) if isinstance(text, str) else text
         channel = self.channels.get(citizen.channel)
         if channel is not None:
             reply = fit_documents(reply, channel.capabilities)
         return claimed(reply, template=template)
 
+    def _may_go_by_template(self, citizen: Citizen, notice: Notification) -> bool:
+        return citizen.channel in self.fallbacks and bool(citizen.phone) and notice.kind in ABOUT_THEIR_CASE
+
     async def _send(self, item: Claimed) -> Result:
         """What became of one claimed notice."""
+        if item.outcome == TEMPLATE_ONLY:
+            return await self._send_by_template(item, missed=Result("unreachable", "blocked by the user"))
         if item.reply is None:  # nothing to send: say why in the row
             if item.outcome in ("unreachable", "withdrawn"):
                 return Result(item.outcome, f"not sent: {item.outcome}")
@@ -563,23 +577,24 @@ class Outbox:
             return Result(state, f"{type(error).__name__}: {error}")
         return Result("sent", "ok")
 
-    async def _send_by_template(self, item: Claimed) -> Result:
-        """Outside the chat window: a template by phone, or "undeliverable" for staff to call."""
+    async def _send_by_template(self, item: Claimed, missed: Result = OUTSIDE_WINDOW) -> Result:
+        """When the chat cannot carry it: a template by phone, or `missed` (with why) for staff
+        to call."""
         fallback = self.fallbacks.get(item.channel)
         if fallback is None:
-            return Result("undeliverable", "outside the chat window")
+            return missed
         if item.template is None:
-            return Result("undeliverable", "outside the chat window; no phone number for a template")
+            return Result(missed.state, f"{missed.note}; no phone number for a template")
         try:
             message_id = await fallback.send_template(
                 item.template.phone, item.kind, item.template.fields, item.dedupe_key
             )
         except TemplateRefused as error:
-            return Result("undeliverable", f"template refused: {error}")
+            return Result(missed.state, f"{missed.note}; template refused: {error}")
         except Exception as error:
             log.exception("template for notice %s failed", item.notice_id)
             state = "failed" if item.attempts >= MAX_ATTEMPTS else "pending"
             return Result(state, f"template: {type(error).__name__}: {error}")
         if message_id is None:
-            return Result("undeliverable", f"outside the chat window; no template for {item.kind}")
+            return Result(missed.state, f"{missed.note}; no template for {item.kind}")
         return Result("sent", f"by template: {message_id}")

@@ -10,6 +10,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.db import insert_if_absent
 from storage.models import Notification
 
+# News of a citizen's own case: worth a template by phone when the chat cannot reach them,
+# and a call when nothing can (/undelivered); reminders and broadcasts are not.
+ABOUT_THEIR_CASE = (
+    "session_moved",
+    "session_cancelled",
+    "waitlist_promoted",
+    "route_accept",
+    "route_return",
+    "route_forward",
+    "outcome",
+)
+
 
 async def queue_once(
     db: AsyncSession, *, citizen_id: int, kind: str, params: dict[str, Any], dedupe_key: str, now: datetime

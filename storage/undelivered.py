@@ -13,20 +13,10 @@ from sqlalchemy.sql import ColumnElement
 
 from storage import audit
 from storage.models import CaseType, Citizen, Notification, Registration
+from storage.outbox import ABOUT_THEIR_CASE
 from storage.staff import Actor
 
 TO_CALL = ("failed", "undeliverable")
-# A citizen who blocked the bot still needs to hear that their session moved or how their
-# case was decided; reminders and broadcasts are not worth a call.
-ABOUT_THEIR_CASE = (
-    "session_moved",
-    "session_cancelled",
-    "waitlist_promoted",
-    "route_accept",
-    "route_return",
-    "route_forward",
-    "outcome",
-)
 CONTACTED = "contacted"
 SCAN = 500  # the latest rows looked at for an officer's scope; older ones wait their turn
 

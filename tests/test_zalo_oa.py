@@ -559,6 +559,42 @@ async def test_without_a_template_the_notice_is_left_for_staff_to_call(
         assert "no template for session_moved" in notice.result
 
 
+async def test_news_of_their_case_reaches_a_citizen_who_unfollowed_by_zns_and_nothing_else_does(
+    harness: Harness, clock: FrozenClock, world: World
+) -> None:
+    harness.fake.zns_templates = {"412345"}
+    harness.zalo.zns.templates = {"session_moved": "412345", "reminder": "412346"}
+    user = harness.user("u-5004")
+    await registered(user)
+    assert await harness.post(harness.fake.event("unfollow", user.user_id)) == 200
+    await move_first_session(harness.app, world, days=3)
+    before = len(harness.fake.sent_to(user.user_id))
+    assert await zalo_outbox(harness).send_due() == 1
+    assert len(harness.fake.sent_to(user.user_id)) == before  # the chat is closed to us
+    (sent,) = harness.fake.zns
+    assert sent["template_id"] == "412345" and sent["phone"] == "84912345678"
+    clock.set(world.first_start + timedelta(days=3) - timedelta(hours=24))  # the moved session's eve
+    assert await zalo_outbox(harness).send_due() == 0  # a reminder is not worth a template
+    assert len(harness.fake.zns) == 1
+    async with harness.app.sessions() as db:
+        reminder = await db.scalar(select(Notification).where(Notification.kind == "reminder"))
+        assert reminder is not None and reminder.state == "unreachable"
+
+
+async def test_an_unfollower_without_a_template_is_left_for_staff_to_call(
+    harness: Harness, world: World
+) -> None:
+    user = harness.user("u-5005")
+    await registered(user)
+    assert await harness.post(harness.fake.event("unfollow", user.user_id)) == 200
+    await move_first_session(harness.app, world, days=3)
+    assert await zalo_outbox(harness).send_due() == 0
+    async with harness.app.sessions() as db:
+        notice = await db.scalar(select(Notification).where(Notification.kind == "session_moved"))
+        assert notice is not None and notice.state == "unreachable"
+        assert "no template for session_moved" in notice.result
+
+
 async def test_inside_the_window_the_notice_is_a_chat_message(
     harness: Harness, clock: FrozenClock, world: World
 ) -> None:
