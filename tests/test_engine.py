@@ -60,15 +60,20 @@ async def test_help_and_language_commands(app: App, chat: ChatUser) -> None:
     assert "The language is now English." in chat.text and "MAIN MENU" in chat.text
 
 
-async def test_help_and_language_in_the_middle_of_a_registration_go_back_to_it(
-    app: App, world: World, chat: ChatUser
-) -> None:
+async def at_the_phone_step(chat: ChatUser) -> None:
+    """Consented, and a registration under way: endpoint, session and name given."""
     await consent(chat)
     await chat.press("register")
     await chat.say("tan binh")
     await chat.press("ep:")
     await chat.press("s:")
     await chat.say("nguyễn văn an")
+
+
+async def test_help_and_language_in_the_middle_of_a_registration_go_back_to_it(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    await at_the_phone_step(chat)
     assert "số điện thoại" in chat.text
     await chat.say("/trogiup")
     assert "HƯỚNG DẪN" in chat.text
@@ -105,12 +110,7 @@ async def test_help_from_the_menu_goes_back_to_the_menu(app: App, chat: ChatUser
 async def test_a_staff_command_from_a_citizen_keeps_what_they_were_doing(
     app: App, world: World, chat: ChatUser
 ) -> None:
-    await consent(chat)
-    await chat.press("register")
-    await chat.say("tan binh")
-    await chat.press("ep:")
-    await chat.press("s:")
-    await chat.say("nguyễn văn an")
+    await at_the_phone_step(chat)
     await chat.say(f"/session {world.first_id}")
     assert "không có quyền" in chat.text and "số điện thoại" in chat.text
     await chat.say("0912 345 678")
