@@ -10,7 +10,16 @@ from sqlalchemy import func, select
 from bot.app import App
 from bot.clock import FrozenClock
 from bot.dialog.types import Attachment
-from storage.models import AuditEntry, CaseType, Citizen, Notification, Registration, RegistrationStatus
+from storage.models import (
+    AuditEntry,
+    CaseType,
+    Citizen,
+    Notification,
+    ReceptionSession,
+    Registration,
+    RegistrationStatus,
+    SessionStatus,
+)
 from storage.registrations import Draft, cancel, submit
 from tests.conftest import World
 from tests.flows import ID_NUMBER, SUMMARY, consent, fill_until_review, register
@@ -182,6 +191,27 @@ async def test_deadline_passing_before_confirm_offers_the_next_session(
     await chat.press("confirm")
     [registration] = await registrations(app)
     assert registration.session_id == world.second_id
+
+
+async def test_a_session_closing_or_cancelled_while_choosing_is_said_at_once(
+    app: App, world: World, clock: FrozenClock, chat: ChatUser
+) -> None:
+    deadline = world.first_start - timedelta(days=5)
+    clock.set(deadline - timedelta(minutes=1))
+    await consent(chat)
+    await chat.press("register")
+    await chat.say("tan binh")
+    await chat.press("ep:")
+    clock.set(deadline + timedelta(minutes=1))
+    await chat.press("07/12/2026")
+    assert "vừa hết hạn nhận nội dung lúc Thứ Tư, 02/12/2026 08:00" in chat.text
+    assert "07/12/2026" not in " ".join(chat.labels) and "11/01/2027" in " ".join(chat.labels)
+    async with app.sessions() as db, db.begin():
+        second = await db.get(ReceptionSession, world.second_id)
+        assert second is not None
+        second.status = SessionStatus.CANCELLED
+    await chat.press("11/01/2027")
+    assert "đã bị hủy hoặc đã kết thúc" in chat.text and "họ và tên" not in chat.text
 
 
 async def test_full_endpoint_offers_the_waitlist(app: App, world: World) -> None:

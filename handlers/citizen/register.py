@@ -13,6 +13,7 @@ from storage.endpoints import search_endpoints
 from storage.errors import AlreadyRegistered, DeadlinePassed, SessionNotOpen, TooManyPeople
 from storage.models import CaseType, RegistrationStatus
 from storage.registrations import Draft, max_representatives
+from storage.rules import OPEN_STATUSES
 
 flow = Flow("register", first="endpoint")
 
@@ -105,8 +106,10 @@ async def on_session(ctx: Ctx, answer: Answer) -> Next:
     if not answer.choice or not answer.choice.startswith("s:"):
         raise Invalid("common.choose_option")
     seat = await sessions.seat(ctx.db, int(answer.choice[2:]), ctx.settings.summary_lead_days)
-    if seat is None or ctx.now > seat.deadline:
-        raise Invalid("register.session.closed_now")
+    if seat is None or seat.status not in OPEN_STATUSES:  # cancelled while they were choosing
+        raise Invalid("register.session.cancelled")
+    if ctx.now > seat.deadline:  # the deadline went by while they were choosing
+        raise Invalid("register.session.closed_now", deadline=ctx.dt(seat.deadline))
     existing = await registrations.active_registration(ctx.db, ctx.citizen.id, seat.session_id)
     if existing is not None:  # said now, not after every step has been answered
         raise Invalid("register.already", code=existing.code)
