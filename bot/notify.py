@@ -84,8 +84,11 @@ async def render_review(db: AsyncSession, notice: Notification, t: Translator) -
     registration = await db.get(Registration, notice.params["registration_id"])
     if registration is None:
         raise LookupError(f"registration {notice.params['registration_id']} is gone")
+    kind = notice.kind
+    if kind == "route_accept" and registration.status == RegistrationStatus.WAITLISTED:
+        kind = "route_accept_waitlisted"  # accepted, but without a seat yet: not "come on time"
     return t(
-        f"notice.{notice.kind}",
+        f"notice.{kind}",
         code=registration.code,
         when=t.datetime(registration.session.starts_at),
         agency=registration.forwarded_to,
@@ -135,6 +138,7 @@ async def render_schedule_change(db: AsyncSession, notice: Notification, t: Tran
         f"notice.{notice.kind}",
         code=registration.code,
         title=registration.session.title,
+        when=t.datetime(registration.session.starts_at),
         old=t.datetime(datetime.fromisoformat(params["old"])) if "old" in params else "",
         new=t.datetime(datetime.fromisoformat(params["new"])) if "new" in params else "",
         reason=params["reason"],

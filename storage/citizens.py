@@ -35,7 +35,10 @@ def has_consent(citizen: Citizen, version: str) -> bool:
 
 
 def give_consent(db: AsyncSession, citizen: Citizen, version: str, *, now: datetime) -> None:
+    """Consent to the current notice. A citizen who deleted their data and comes back is a
+    citizen again: reached by broadcasts, listed for calls, and anonymised after retention."""
     citizen.consent_version, citizen.consent_at = version, now
+    citizen.anonymised_at = None
     audit.record(
         db,
         at=now,

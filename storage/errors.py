@@ -40,3 +40,7 @@ class TooManyPeople(DomainError):
     def __init__(self, capacity: int) -> None:
         super().__init__(f"more than {capacity} seats")
         self.capacity = capacity
+
+
+class AlreadyDecided(DomainError):
+    """The registration was decided on by someone else first, or cancelled: a decision stands once."""

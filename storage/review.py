@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
+from storage.errors import AlreadyDecided
 from storage.models import (
     CaseType,
     Notification,
@@ -24,6 +25,11 @@ ROUTES = ("accept", "return", "forward")
 
 def in_scope(actor: Actor, registration: Registration) -> bool:
     return actor.sees_endpoint(registration.session_endpoint.endpoint_id)
+
+
+def open_for_decision(registration: Registration) -> bool:
+    """Active and not decided yet: a decision stands once, and none is made on a cancelled one."""
+    return registration.status in ACTIVE and registration.route is None
 
 
 async def next_to_review(
@@ -70,12 +76,32 @@ async def decide(
     note: str = "",
     agency: str = "",
 ) -> None:
-    """Accept, return with guidance, or forward to an agency; the citizen is told."""
+    """Accept, return with guidance, or forward to an agency; the citizen is told.
+
+    Raises AlreadyDecided when another officer decided first or the citizen cancelled
+    meanwhile (checked in the same statement that writes, so two officers never both do)."""
     if route not in ROUTES:
         raise ValueError(route)
-    registration.route, registration.route_note, registration.forwarded_to = route, note, agency
-    registration.reviewed_at, registration.reviewed_by = now, str(actor)
-    registration.updated_at = now
+    result = await db.execute(
+        update(Registration)
+        .where(
+            Registration.id == registration.id,
+            Registration.route.is_(None),
+            Registration.status.in_(ACTIVE),
+        )
+        .values(
+            route=route,
+            route_note=note,
+            forwarded_to=agency,
+            reviewed_at=now,
+            reviewed_by=str(actor),
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await db.refresh(registration)
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise AlreadyDecided(f"{registration.code}: {registration.status.value}, route {registration.route}")
     audit.record(
         db,
         at=now,

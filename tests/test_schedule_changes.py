@@ -73,7 +73,7 @@ async def test_reschedule_inside_the_window_needs_the_override(
     await admin.say("Mất điện tại hội trường")
     assert "⚠️ Thông báo thay đổi phải gửi trước ít nhất 5 ngày" in admin.text
     assert "Xác nhận dù thời hạn thông báo ngắn" in admin.labels
-    await admin.press("Hủy, không gửi")
+    await admin.press("Không, giữ nguyên")
     assert "Đã hủy thao tác" in admin.text
     async with staff_app.sessions() as db:
         session = await db.get(ReceptionSession, world.first_id)

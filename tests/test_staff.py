@@ -197,8 +197,10 @@ async def test_review_decisions_reach_the_citizen(staff_app: App, world: World, 
     assert "TCD-2026-000001: Thụ lý" in officer.text or "TCD-2026-000001:" in officer.text
     assert "ĐĂNG KÝ TCD-2026-000002" in officer.text and "T*** T** B***" in officer.text
     await officer.press("Sửa phân loại")
-    await officer.press("Kiến nghị")
-    assert "Đã sửa phân loại" in officer.text and "Kiến nghị" in officer.text
+    await officer.press("Kiến nghị")  # as a petition the denouncer's name would show: not without the right
+    assert "Đây là đơn tố cáo" in officer.text and "Trần" not in officer.text
+    await officer.press("Môi trường")
+    assert "Đã sửa phân loại" in officer.text and "Tố cáo — Môi trường" in officer.text
     await officer.press("Chuyển cơ quan")
     await officer.press("Thanh tra tỉnh")
     await officer.say("Đề nghị Thanh tra tỉnh xem xét theo thẩm quyền.")

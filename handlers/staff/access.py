@@ -92,13 +92,18 @@ async def ask_join(ctx: Ctx) -> Reply | Next:
     if not code:
         ctx.say("staff.usage.join")
         return Goto("staff_home" if ctx.actor.is_staff else "menu", data={})
+    if ctx.actor.is_admin:  # an officer's invite would narrow nothing and be wasted
+        ctx.say("staff.join.already_admin")
+        return Goto("staff_home", data={})
+    was_staff = ctx.actor.is_staff
     try:
         member = await staff.join(ctx.db, ctx.actor.key, code, now=ctx.now)
     except staff.InviteError as refused:
         ctx.say(f"staff.join.{refused.reason}")
         return Goto("staff_home" if ctx.actor.is_staff else "menu", data={})
     ctx.actor = await staff.actor_for(ctx.db, ctx.actor.key, ctx.settings.admin_keys)
-    done = ctx.t("staff.join.done", scope=await scope_names(ctx, member.endpoint_ids))
+    message = "staff.join.updated" if was_staff else "staff.join.done"  # a new invite replaces the scope
+    done = ctx.t(message, scope=await scope_names(ctx, member.endpoint_ids))
     ctx.replies.append(Reply(done, staff_menu=True))  # their chat menu now lists staff commands
     return Goto("staff_home", data={})
 

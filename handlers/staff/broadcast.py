@@ -151,4 +151,7 @@ async def on_list(ctx: Ctx, answer: Answer) -> Next:
     if broadcast is not None and broadcast.state == "running":
         stopped = await broadcasts.cancel(ctx.db, broadcast, actor=ctx.actor, now=ctx.now)
         ctx.say("staff.broadcast.stopped", id=broadcast.id, count=stopped)
+    elif broadcast is not None:  # it finished, or was stopped, since the list was shown
+        state = ctx.t(f"staff.broadcast.state.{broadcast.state}")
+        ctx.say("staff.broadcast.not_running", id=broadcast.id, state=state)
     return "list"

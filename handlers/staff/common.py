@@ -25,18 +25,23 @@ async def endpoints_from_text(ctx: Ctx, text: str) -> list[Endpoint]:
     endpoints = list(await ctx.db.scalars(select(Endpoint).where(Endpoint.active.is_(True))))
     by_code = {endpoint.code.upper(): endpoint for endpoint in endpoints}
     by_name = {fold(endpoint.name): endpoint for endpoint in endpoints}
-    found, unknown = [], []
+    found, unknown, ambiguous = [], [], []
     for item in wanted:
         endpoint = by_code.get(item.upper()) or by_name.get(fold(item))
         if endpoint is None:  # part of a name, if it names one endpoint only ("tân bình")
             partial = [e for name, e in by_name.items() if fold(item) in name]
             endpoint = partial[0] if len(partial) == 1 else None
+            if len(partial) > 1:
+                ambiguous.append(item)
+                continue
         if endpoint is None:
             unknown.append(item)
         elif endpoint not in found:
             found.append(endpoint)
     if unknown:
         raise Invalid("staff.endpoints.unknown", names=", ".join(unknown))
+    if ambiguous:  # "phường" is in many names: not "no such endpoint"
+        raise Invalid("staff.endpoints.ambiguous", names=", ".join(ambiguous))
     return found
 
 

@@ -9,7 +9,8 @@ from handlers.citizen.views import case_type_label, field_label
 from handlers.staff.common import STAFF, back_home
 from handlers.staff.sessions import visible_name
 from storage import reception_book, review
-from storage.models import CaseType, Registration
+from storage.errors import AlreadyDecided
+from storage.models import CaseType, Registration, RegistrationStatus
 
 queue = Flow("review", first="next", command="review", roles=STAFF, needs_consent=False)
 outcome = Flow("outcome", first="result", command="outcome", roles=STAFF, needs_consent=False)
@@ -23,6 +24,27 @@ async def current(ctx: Ctx) -> Registration:
     if registration is None or not review.in_scope(ctx.actor, registration):
         raise Invalid("staff.review.gone")
     return registration
+
+
+def not_open(ctx: Ctx, registration: Registration) -> Next:
+    """Another officer decided first or the citizen cancelled: say so, nothing is recorded."""
+    if registration.status == RegistrationStatus.CANCELLED:
+        ctx.say("staff.review.cancelled_meanwhile", code=registration.code)
+    else:
+        ctx.say("staff.review.already_decided", code=registration.code, route=route_text(ctx, registration))
+    return "next"
+
+
+async def decide(ctx: Ctx, route: str, note: str = "", agency: str = "") -> Next:
+    registration = await current(ctx)
+    try:
+        await review.decide(
+            ctx.db, registration, route, actor=ctx.actor, now=ctx.now, note=note, agency=agency
+        )
+    except AlreadyDecided:
+        return not_open(ctx, registration)
+    ctx.say("staff.review.decided", code=registration.code, route=route_text(ctx, registration))
+    return "next"
 
 
 def parse_note(text: str) -> str:
@@ -89,8 +111,9 @@ async def ask_next(ctx: Ctx) -> Reply | Next:
             for item in registration.attachments
         )
     )
+    labels = {"classify": "staff.review.classify_button"}  # staff.review.classify is its prompt
     options = tuple(
-        ctx.option(choice, f"staff.review.{choice}")
+        ctx.option(choice, labels.get(choice, f"staff.review.{choice}"))
         for choice in ("accept", "return", "forward", "classify", "skip", "stop")
     )
     return Reply(await case_card(ctx, registration), options, files=files)
@@ -100,9 +123,9 @@ async def ask_next(ctx: Ctx) -> Reply | Next:
 async def on_next(ctx: Ctx, answer: Answer) -> Next:
     registration = await current(ctx)
     if answer.choice == "accept":
-        await review.decide(ctx.db, registration, "accept", actor=ctx.actor, now=ctx.now)
-        ctx.say("staff.review.decided", code=registration.code, route=route_text(ctx, registration))
-        return "next"
+        return await decide(ctx, "accept")
+    if answer.choice in ("return", "forward") and not review.open_for_decision(registration):
+        return not_open(ctx, registration)  # before the officer writes a note in vain
     if answer.choice in ("return", "forward", "classify"):
         return {"return": "return_note", "forward": "agency", "classify": "classify"}[answer.choice]
     if answer.choice == "skip":
@@ -120,12 +143,7 @@ async def ask_return(ctx: Ctx) -> Reply:
 
 @queue.handle("return_note")
 async def on_return(ctx: Ctx, answer: Answer) -> Next:
-    registration = await current(ctx)
-    await review.decide(
-        ctx.db, registration, "return", actor=ctx.actor, now=ctx.now, note=parse_note(answer.text)
-    )
-    ctx.say("staff.review.decided", code=registration.code, route=route_text(ctx, registration))
-    return "next"
+    return await decide(ctx, "return", note=parse_note(answer.text))
 
 
 @queue.ask("agency")
@@ -155,12 +173,7 @@ async def ask_forward_note(ctx: Ctx) -> Reply:
 @queue.handle("forward_note")
 async def on_forward_note(ctx: Ctx, answer: Answer) -> Next:
     note = "" if answer.choice == "none" else parse_note(answer.text)
-    registration = await current(ctx)
-    await review.decide(
-        ctx.db, registration, "forward", actor=ctx.actor, now=ctx.now, note=note, agency=ctx.data["agency"]
-    )
-    ctx.say("staff.review.decided", code=registration.code, route=route_text(ctx, registration))
-    return "next"
+    return await decide(ctx, "forward", note=note, agency=ctx.data["agency"])
 
 
 @queue.ask("classify")
@@ -176,6 +189,8 @@ async def on_classify(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice == "back":
         return "next"
     if answer.choice and answer.choice.startswith("t:"):
+        if withheld(ctx, registration):  # as another kind of case, the denouncer's name would show
+            raise Invalid("staff.review.classify_denouncer")
         await review.reclassify(
             ctx.db, registration, actor=ctx.actor, now=ctx.now, case_type=CaseType(answer.choice[2:])
         )

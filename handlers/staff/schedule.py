@@ -21,18 +21,20 @@ REASON_LONGEST = 500
 
 
 async def chosen(ctx: Ctx, command: str) -> ReceptionSession | Next:
-    """The session of `/command ID` (once), or where to go instead."""
+    """The session of `/command ID` (read again at every step: another admin may have
+    cancelled it, or it may have started, meanwhile), or where to go instead."""
     if "session_id" in ctx.data:
-        session = await ctx.db.get(
+        found = await ctx.db.get(
             ReceptionSession, ctx.data["session_id"], options=[selectinload(ReceptionSession.endpoints)]
         )
-        assert session is not None
-        return session
-    try:
-        session = await session_from_args(ctx, command)
-    except Invalid as invalid:
-        ctx.say(invalid.message_id, **invalid.fields)
-        return Goto("staff_home", data={})
+        assert found is not None
+        session = found
+    else:
+        try:
+            session = await session_from_args(ctx, command)
+        except Invalid as invalid:
+            ctx.say(invalid.message_id, **invalid.fields)
+            return Goto("staff_home", data={})
     if session.status not in OPEN_STATUSES or session.starts_at <= ctx.now:
         ctx.say("staff.schedule.closed", id=session.id)
         return Goto("staff_home", data={})
@@ -64,7 +66,14 @@ async def ask_time(ctx: Ctx) -> Reply:
 
 @move.handle("time")
 async def on_time(ctx: Ctx, answer: Answer) -> Next:
-    ctx.data["new_start"] = parse_start(ctx, ctx.data["date"], answer.text).isoformat()
+    new_start = parse_start(ctx, ctx.data["date"], answer.text)
+    session = await chosen(ctx, "reschedule")
+    if not isinstance(session, ReceptionSession):
+        return session
+    if new_start == session.starts_at:  # citizens would be told of a move that is none
+        ctx.say("staff.schedule.same_time", when=ctx.dt(new_start))
+        return "date"
+    ctx.data["new_start"] = new_start.isoformat()
     return "reason"
 
 
@@ -92,6 +101,7 @@ async def ask_move_confirm(ctx: Ctx) -> Reply | Next:
         return session
     new_start = datetime.fromisoformat(ctx.data["new_start"])
     late, warning = window_warning(ctx, session.starts_at, new_start)
+    ctx.data["override_shown"] = late
     people = len(await schedule.affected(ctx.db, session.id))
     text = ctx.t(
         "staff.schedule.move_review",
@@ -103,7 +113,7 @@ async def ask_move_confirm(ctx: Ctx) -> Reply | Next:
     )
     confirm = "staff.schedule.confirm_override" if late else "staff.schedule.confirm"
     return Reply(
-        f"{warning}\n\n{text}".strip(), (ctx.option("yes", confirm), ctx.option("no", "register.discard"))
+        f"{warning}\n\n{text}".strip(), (ctx.option("yes", confirm), ctx.option("no", "common.no_keep"))
     )
 
 
@@ -115,9 +125,12 @@ async def on_move_confirm(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice != "yes":
         raise Invalid("common.choose_option")
     session = await chosen(ctx, "reschedule")
-    assert isinstance(session, ReceptionSession)
+    if not isinstance(session, ReceptionSession):
+        return session
     new_start = datetime.fromisoformat(ctx.data["new_start"])
     late, _ = window_warning(ctx, session.starts_at, new_start)
+    if late and not ctx.data.get("override_shown"):
+        return "confirm"  # the notice window began since it was asked: ask again, with the warning
     told = await schedule.reschedule(
         ctx.db,
         session,
@@ -155,6 +168,7 @@ async def ask_drop_confirm(ctx: Ctx) -> Reply | Next:
     if not isinstance(session, ReceptionSession):
         return session
     late, warning = window_warning(ctx, session.starts_at)
+    ctx.data["override_shown"] = late
     people = len(await schedule.affected(ctx.db, session.id))
     text = ctx.t(
         "staff.schedule.cancel_review",
@@ -165,7 +179,7 @@ async def ask_drop_confirm(ctx: Ctx) -> Reply | Next:
     )
     confirm = "staff.schedule.confirm_override" if late else "staff.schedule.confirm"
     return Reply(
-        f"{warning}\n\n{text}".strip(), (ctx.option("yes", confirm), ctx.option("no", "register.discard"))
+        f"{warning}\n\n{text}".strip(), (ctx.option("yes", confirm), ctx.option("no", "common.no_keep"))
     )
 
 
@@ -177,8 +191,11 @@ async def on_drop_confirm(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice != "yes":
         raise Invalid("common.choose_option")
     session = await chosen(ctx, "cancelsession")
-    assert isinstance(session, ReceptionSession)
+    if not isinstance(session, ReceptionSession):
+        return session
     late, _ = window_warning(ctx, session.starts_at)
+    if late and not ctx.data.get("override_shown"):
+        return "confirm"  # the notice window began since it was asked: ask again, with the warning
     told = await schedule.cancel(
         ctx.db, session, reason=ctx.data["reason"], override=late, actor=ctx.actor, now=ctx.now
     )

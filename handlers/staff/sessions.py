@@ -254,6 +254,8 @@ async def ask_endpoints(ctx: Ctx) -> Reply:
 @create.handle("endpoints")
 async def on_endpoints(ctx: Ctx, answer: Answer) -> Next:
     ctx.data["endpoint_ids"] = await chosen_scope(ctx, answer)
+    if not await chosen_endpoints(ctx):  # "all" with no active endpoint: nobody could register
+        raise Invalid("staff.new.no_endpoints")
     return "capacity"
 
 
@@ -304,20 +306,21 @@ async def chosen_endpoints(ctx: Ctx) -> list[tuple[int, str]]:
 async def ask_new_review(ctx: Ctx) -> Reply:
     d = ctx.data
     endpoints = await chosen_endpoints(ctx)
+    deadline = summary_deadline(datetime.fromisoformat(d["starts_at"]), ctx.settings.summary_lead_days)
     text = ctx.t(
         "staff.new.review",
         kind=ctx.t(f"session.kind.{d['kind']}"),
         title=d["title"],
         host=d["host"],
         when=ctx.dt(datetime.fromisoformat(d["starts_at"])),
-        deadline=ctx.dt(
-            summary_deadline(datetime.fromisoformat(d["starts_at"]), ctx.settings.summary_lead_days)
-        ),
+        deadline=ctx.dt(deadline),
         endpoints=", ".join(name for _, name in endpoints),
         count=len(endpoints),
         capacity=d["capacity"],
         room=d["room"] or "—",
     )
+    if deadline < ctx.now:  # citizens could not register through the chat at all
+        text = ctx.t("staff.new.deadline_passed", days=ctx.settings.summary_lead_days) + "\n\n" + text
     return Reply(text, (ctx.option("save", "staff.new.save"), ctx.option("cancel", "register.discard")))
 
 
@@ -333,6 +336,9 @@ async def on_new_review(ctx: Ctx, answer: Answer) -> Next:
     if starts_at <= ctx.now:
         raise Invalid("staff.new.date_past")
     ids = [endpoint_id for endpoint_id, _ in await chosen_endpoints(ctx)]
+    if not ids:  # deactivated since they were chosen
+        ctx.say("staff.new.no_endpoints")
+        return "endpoints"
     endpoints = list(await ctx.db.scalars(select(Endpoint).where(Endpoint.id.in_(ids))))
     session = await sessions.create_session(
         ctx.db,
