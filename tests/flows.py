@@ -15,6 +15,16 @@ async def consent(chat: ChatUser, language: str = "Tiếng Việt") -> None:
     await chat.press("agree")
 
 
+async def at_the_phone_step(chat: ChatUser) -> None:
+    """Consented, and a registration under way: endpoint, session and name given."""
+    await consent(chat)
+    await chat.press("register")
+    await chat.say("tan binh")
+    await chat.press("ep:")
+    await chat.press("s:")
+    await chat.say("nguyễn văn an")
+
+
 async def fill_until_review(
     chat: ChatUser,
     endpoint: str = "tan binh",

@@ -13,7 +13,7 @@ from handlers.base import Answer, Ctx, Flow, Next
 from handlers.registry import all_flows
 from storage.models import ConversationState
 from tests.conftest import World
-from tests.flows import consent, fill_until_review
+from tests.flows import at_the_phone_step, consent, fill_until_review
 from tests.support import TEXT_ONLY, ChatUser
 
 
@@ -58,16 +58,6 @@ async def test_help_and_language_commands(app: App, chat: ChatUser) -> None:
     await chat.say("/ngonngu")
     await chat.press("English")
     assert "The language is now English." in chat.text and "MAIN MENU" in chat.text
-
-
-async def at_the_phone_step(chat: ChatUser) -> None:
-    """Consented, and a registration under way: endpoint, session and name given."""
-    await consent(chat)
-    await chat.press("register")
-    await chat.say("tan binh")
-    await chat.press("ep:")
-    await chat.press("s:")
-    await chat.say("nguyễn văn an")
 
 
 async def test_help_and_language_in_the_middle_of_a_registration_go_back_to_it(

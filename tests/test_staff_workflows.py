@@ -24,7 +24,7 @@ from storage.models import (
     SessionStatus,
 )
 from tests.conftest import ADMIN_ID, World, make_settings
-from tests.flows import consent, officer_for, register
+from tests.flows import at_the_phone_step, consent, officer_for, register
 from tests.support import ChatUser
 from tests.test_outbox import RecordingChannel
 
@@ -381,3 +381,33 @@ async def test_a_name_that_fits_several_endpoints_is_called_ambiguous_not_unknow
     await admin.say("Phường Số 1, Tân Bình")
     await admin.press("Không")
     assert "Phạm vi: Phường Số 1, Phường Tân Bình" in admin.text
+
+
+# --- leaving and joining ------------------------------------------------------------
+
+
+async def test_a_revoked_officer_pressing_an_old_staff_button_is_led_to_the_privacy_notice(
+    staff_app: App, world: World, admin: ChatUser
+) -> None:
+    citizen = ChatUser(staff_app.dialog, user_id="1")
+    await consent(citizen)
+    await register(citizen)
+    officer = await officer_for(staff_app, admin, "610", scope=None)  # joined without consenting
+    await officer.say("/review")
+    await admin.say("/staff")
+    await admin.press("test:610")
+    await admin.press("Có, thu hồi")
+    await officer.press("stop")  # a button of the review prompt, from before
+    assert "không có quyền" in officer.text and "DANH MỤC CHÍNH" not in officer.text
+    assert "Tiếng Việt" in " ".join(officer.labels)  # the privacy notice comes first: language
+
+
+async def test_a_wrong_invite_code_in_the_middle_of_a_registration_loses_nothing(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    await at_the_phone_step(chat)
+    await chat.say("/join ABCD-EFGH")
+    assert "Mã mời không đúng" in chat.text
+    assert "số điện thoại" in chat.text  # the phone step again, the name kept
+    await chat.say("0912 345 678")
+    assert "số định danh cá nhân" in chat.text

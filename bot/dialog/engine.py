@@ -160,8 +160,9 @@ class Dialog:
         if opened is not None and not self._allowed(actor, self.flows[opened.flow]):
             ctx.say("staff.not_allowed")  # and whatever they were doing goes on
             target = Goto(flow, step) if in_step else Goto(self._home(ctx), data={})
-        elif opened is not None:
-            target = opened
+        elif opened is not None:  # a command (/join …): if it ends at once, back to where they were
+            resume = self._resume_point(flow, step, data) if in_step else None
+            target = replace(opened, data={**(opened.data or {}), RESUME: resume}) if resume else opened
         elif actor.is_staff and text.startswith("/") and command is None and not incoming.option:
             ctx.say("staff.unknown_command")  # a mistyped command: show staff what they can use
             target = Goto("staff_home", data={})
@@ -258,10 +259,13 @@ class Dialog:
             return None  # nothing under way: back to the menu is right
         return [flow, step, dict(data)]
 
-    @staticmethod
-    def _home(ctx: Ctx) -> str:
-        """Where "cancel" leads: the staff command list for staff, else the main menu."""
-        return "staff_home" if ctx.actor.is_staff else "menu"
+    def _home(self, ctx: Ctx) -> str:
+        """Where "cancel" leads: the staff command list for staff, else the main menu (the
+        privacy notice first, for someone who has not consented to it)."""
+        if ctx.actor.is_staff:
+            return "staff_home"
+        consented = citizens.has_consent(ctx.citizen, self.settings.consent_version)
+        return "menu" if consented else "onboarding"
 
     def _resumed(self, resume: list[Any] | None) -> Goto | None:
         if not resume:

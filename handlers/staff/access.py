@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.dialog.types import Option, Reply
-from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
+from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from handlers.staff.common import ADMIN, STAFF, back_home, chosen_scope, scope_names
 from storage import staff
 from storage.models import StaffRole
@@ -86,12 +86,17 @@ async def on_denouncers(ctx: Ctx, answer: Answer) -> Next:
 # --- /join CODE -------------------------------------------------------------------
 
 
+def not_joined(ctx: Ctx) -> Next:
+    """Staff go back to their commands; anyone else to what they were doing, or the menu."""
+    return Goto("staff_home", data={}) if ctx.actor.is_staff else END
+
+
 @join.ask("code")
 async def ask_join(ctx: Ctx) -> Reply | Next:
     code = ctx.args
     if not code:
         ctx.say("staff.usage.join")
-        return Goto("staff_home" if ctx.actor.is_staff else "menu", data={})
+        return not_joined(ctx)
     if ctx.actor.is_admin:  # an officer's invite would narrow nothing and be wasted
         ctx.say("staff.join.already_admin")
         return Goto("staff_home", data={})
@@ -100,7 +105,7 @@ async def ask_join(ctx: Ctx) -> Reply | Next:
         member = await staff.join(ctx.db, ctx.actor.key, code, now=ctx.now)
     except staff.InviteError as refused:
         ctx.say(f"staff.join.{refused.reason}")
-        return Goto("staff_home" if ctx.actor.is_staff else "menu", data={})
+        return not_joined(ctx)
     ctx.actor = await staff.actor_for(ctx.db, ctx.actor.key, ctx.settings.admin_keys)
     message = "staff.join.updated" if was_staff else "staff.join.done"  # a new invite replaces the scope
     done = ctx.t(message, scope=await scope_names(ctx, member.endpoint_ids))
