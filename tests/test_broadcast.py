@@ -243,3 +243,14 @@ async def test_a_broadcast_to_a_session_when_none_is_coming_goes_back_to_the_aud
     assert "Gửi cho ai?" in admin.prompt.text and admin.labels
     await admin.press("Tất cả công dân")
     assert "Nội dung thông báo" in admin.prompt.text
+
+
+async def test_an_audience_of_nobody_is_chosen_again_and_the_text_kept(
+    staff_app: App, world: World, admin: ChatUser
+) -> None:
+    await three_registrants(staff_app)
+    await start_broadcast(admin, "tại một điểm cầu", "Đặc khu Côn Đảo", "Điểm cầu Côn Đảo đổi phòng họp.")
+    assert "Không có công dân nào" in admin.text and "Gửi cho ai?" in admin.prompt.text
+    await admin.press("tại một điểm cầu")
+    await admin.say("Xã Bình Chánh")
+    assert "Số người nhận: 1" in admin.text and "Điểm cầu Côn Đảo đổi phòng họp." in admin.text

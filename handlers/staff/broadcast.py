@@ -29,7 +29,7 @@ async def on_audience(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice not in broadcasts.AUDIENCES:
         raise Invalid("common.choose_option")
     ctx.data["audience"] = answer.choice
-    return "target" if answer.choice != "all" else "text"
+    return "target" if answer.choice != "all" else after_target(ctx)
 
 
 @write.ask("target")
@@ -51,11 +51,16 @@ async def on_target(ctx: Ctx, answer: Answer) -> Next:
         if len(found) != 1:
             raise Invalid("staff.broadcast.one_endpoint")
         ctx.data["target_id"] = found[0].id
-        return "text"
+        return after_target(ctx)
     if not answer.choice or not answer.choice.startswith("s:"):
         raise Invalid("common.choose_option")
     ctx.data["target_id"] = int(answer.choice[2:])
-    return "text"
+    return after_target(ctx)
+
+
+def after_target(ctx: Ctx) -> Next:
+    """The text next, or, when the audience was chosen again, the preview of the text kept."""
+    return "preview" if "text" in ctx.data else "text"
 
 
 @write.ask("text")
@@ -84,8 +89,12 @@ async def audience_name(ctx: Ctx) -> str:
 
 
 @write.ask("preview")
-async def ask_preview(ctx: Ctx) -> Reply:
+async def ask_preview(ctx: Ctx) -> Reply | Next:
     people = await broadcasts.recipients(ctx.db, ctx.data["audience"], ctx.data.get("target_id"), now=ctx.now)
+    if not people:  # nobody would get it: choose others, the text is kept
+        ctx.say("staff.broadcast.nobody", audience=await audience_name(ctx))
+        ctx.data.pop("target_id", None)
+        return "audience"
     seconds = max(1, round(len(people) / ctx.settings.outbox_rate_per_second))
     text = ctx.t(
         "staff.broadcast.preview",
