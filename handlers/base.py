@@ -39,8 +39,8 @@ class Goto:
 
 
 END = Goto("", None)
-# In a flow's data: where to go back to when it ends ([flow, step, data]). Help and the
-# language choice, opened in the middle of something, return there instead of the menu.
+# In a flow's data: where to go back to when it ends ([flow, step, data]). Help, the
+# language choice or a command opened in the middle of something return there, not to the menu.
 RESUME = "_resume"
 
 

@@ -251,8 +251,9 @@ class Dialog:
 
     @staticmethod
     def _resume_point(flow: str, step: str, data: dict[str, Any]) -> list[Any] | None:
-        """Where help or the language choice goes back to: the step the user was at, with
-        everything entered so far; from help itself, where help would have gone back to."""
+        """Where a flow opened in the middle of another (help, the language choice, a command)
+        goes back to when it ends: the step the user was at, with everything entered so far;
+        from help or the language choice, where they would have gone back to."""
         if flow in ("help", "language"):
             return data.get(RESUME)
         if flow in ("menu", "staff_home"):
