@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import logging
 import os
 import signal
 import sys
@@ -19,7 +20,7 @@ from bot.channels.telegram.runner import TelegramBot
 from bot.clock import FrozenClock
 from bot.dialog.types import Attachment, Reply
 from bot.notify import Outbox
-from storage.models import Citizen, Registration, RegistrationStatus, StaffMember, StaffRole
+from storage.models import AuditEntry, Citizen, Registration, RegistrationStatus, StaffMember, StaffRole
 from tests.conftest import World
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
 from tests.flows import ID_NUMBER, SUMMARY
@@ -183,6 +184,25 @@ async def test_blocked_users_are_marked_unreachable_and_back(
     assert "DANH MỤC CHÍNH" in user.text
 
 
+async def test_a_repeated_membership_update_changes_nothing(
+    app: App, world: World, fake: FakeTelegram, polling: TelegramBot
+) -> None:
+    user = TelegramUser(polling, fake, 511)
+    await consent(user)
+    kicked = fake.push_member(511, "kicked")
+    await user._await_handled(kicked)
+    await user._await_handled(fake.push_member(511, "member"))
+    fake.redeliver(kicked)  # the same update_id again: they had unblocked the bot since
+    await fake.wait_until(lambda: not fake._redelivered)
+    await user.say("/menu")  # handled after the repeat: the user's updates are in order
+    async with app.sessions() as db:
+        citizen = await db.scalar(select(Citizen).where(Citizen.channel_user_id == "511"))
+    assert citizen is not None and not citizen.unreachable
+    async with app.sessions() as db:
+        audit = await db.scalars(select(AuditEntry.action).where(AuditEntry.actor == "telegram:511"))
+        assert list(audit).count("citizen.unreachable") == 1  # the repeat is not a second block
+
+
 async def test_429_and_5xx_are_retried(
     app: App, world: World, fake: FakeTelegram, polling: TelegramBot
 ) -> None:
@@ -317,3 +337,71 @@ async def test_a_new_officer_gets_the_staff_menu_at_once_and_loses_it_when_revok
     finally:
         await telegram.stop()
         await asyncio.wait_for(polling, timeout=10)
+
+
+async def test_a_button_is_answered_even_when_telegram_refuses_the_acknowledgement(
+    app: App, world: World, fake: FakeTelegram, polling: TelegramBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot")
+    user = TelegramUser(polling, fake, 508)
+    await consent(user)
+    # The spinner's answer comes too late (a backlog after a restart), or the user blocked
+    # the bot meanwhile; the pressed keyboard is on a message over 48 hours old.
+    fake.inject("answerCallbackQuery", 400, "Bad Request: query is too old and response timeout expired")
+    await user.press("Lịch tiếp công dân sắp tới")
+    assert "LỊCH TIẾP CÔNG DÂN" in user.text  # answered within the same update, in order
+    fake.inject("answerCallbackQuery", 403)
+    fake.inject("editMessageReplyMarkup", 403)
+    await user.press("Danh mục chính")
+    assert "DANH MỤC CHÍNH" in user.text
+    fake.inject("editMessageReplyMarkup", 400, "Bad Request: message can't be edited")
+    await user.press("Đăng ký tiếp công dân")
+    assert "điểm cầu" in user.text
+    assert "Cause exception" not in caplog.text  # nothing escaped to aiogram's catch-all
+    assert "query is too old" in caplog.text  # but it is logged
+
+
+async def test_a_button_on_an_inaccessible_message_is_not_edited(
+    app: App, world: World, fake: FakeTelegram, polling: TelegramBot
+) -> None:
+    user = TelegramUser(polling, fake, 509)
+    await consent(user)
+    menu = user.keyboard_message()
+    data = user.buttons(menu)[0]["callback_data"]
+    # Telegram sends a message it no longer gives access to as {chat, message_id, date: 0}.
+    inaccessible = {
+        "chat": {"id": 509, "type": "private", "first_name": "Công dân"},
+        "message_id": 1,
+        "date": 0,
+    }
+    update = fake._push(
+        {
+            "callback_query": {
+                "id": "cb-inaccessible",
+                "from": {"id": 509, "is_bot": False, "first_name": "Công dân", "language_code": "vi"},
+                "message": inaccessible,
+                "chat_instance": "ci",
+                "data": data,
+            }
+        }
+    )
+    await user._await_handled(update)
+    assert "điểm cầu" in user.text
+    assert all(int(call.params["message_id"]) != 1 for call in fake.calls_of("editMessageReplyMarkup"))
+
+
+async def test_a_deep_link_start_and_commands_addressed_to_the_bot(
+    app: App, world: World, fake: FakeTelegram, polling: TelegramBot
+) -> None:
+    user = TelegramUser(polling, fake, 510)
+    await consent(user)
+    await user.say("/start tiepdan-qr-poster")  # t.me/<bot>?start=… sends the payload after /start
+    assert "THÔNG BÁO XỬ LÝ DỮ LIỆU" in user.text and "chưa hiểu" not in user.text
+    await user.press("Tôi đồng ý")
+    await user.press("Đăng ký tiếp công dân")
+    await user.say("/huy@tiepdan_test_bot")  # the form a client sends from a command list
+    assert "Đã hủy thao tác" in user.text and "DANH MỤC CHÍNH" in user.text
+    await user.say("/trogiup@tiepdan_test_bot")
+    assert "HƯỚNG DẪN" in user.text
+    await user.say("/menu@tiepdan_test_bot")
+    assert "DANH MỤC CHÍNH" in user.text and "chưa hiểu" not in user.text

@@ -119,3 +119,21 @@ async def test_start_webhook_registers_url_secret_and_commands(app: App, fake: F
     finally:
         await runner.cleanup()
         await telegram.stop()
+
+
+async def test_one_update_failing_on_restart_does_not_stop_the_others(
+    app: App, world: World, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Two updates stored by a process that died; the first one's answer is refused.
+    first, second = fake.message_update(604, "/start"), fake.message_update(605, "/start")
+    async with app.sessions() as db, db.begin():
+        for update in (first, second):
+            await inbound.store(db, "telegram", str(update["update_id"]), update, app.clock.now())
+    fake.inject("sendMessage", 400, "Bad Request: chat not found")
+    restarted = make_telegram_bot(app, fake)
+    try:
+        assert await restarted.resume_unhandled() == 2  # no exception: the webhook still starts
+        assert "Xin chào" in fake.sent_to(605)[0].text
+        assert f"telegram update {first['update_id']} failed" in caplog.text
+    finally:
+        await restarted.stop()

@@ -242,6 +242,34 @@ async def test_other_events_and_group_chats(
         assert await inbound.unhandled(db, CHANNEL) == []
 
 
+async def test_an_update_with_a_malformed_field_is_answered_and_marked_handled(
+    app: App, world: World, fake: FakeZaloBot, polling: Polling
+) -> None:
+    user = polling.user(fake, "u-malformed")
+    await consent(user)
+    update = text_update(user.user_id, "/menu")
+    update["message"]["chat"] = None
+    await user.deliver(update)
+    assert "DANH MỤC CHÍNH" in user.text
+    async with app.sessions() as db:
+        assert await inbound.unhandled(db, CHANNEL) == []  # nothing left to fail at every start
+
+
+async def test_a_photo_is_told_that_this_chat_takes_no_files_at_all(
+    app: App, world: World, fake: FakeZaloBot, polling: Polling
+) -> None:
+    user = polling.user(fake, "u-photo")
+    await consent(user)
+    photo = text_update(user.user_id, "")
+    photo["event_name"] = "message.image.received"
+    del photo["message"]["text"]
+    photo["message"] |= {"photo_url": "https://zalo.example/p.jpg", "caption": "đơn"}
+    await user.deliver(photo)
+    # No attachments step is ever asked on this channel: it is not promised.
+    assert "Tệp đính kèm" not in user.text and "không nhận tệp" in user.text
+    assert "DANH MỤC CHÍNH" in user.text
+
+
 async def test_a_blocked_citizen_is_marked_unreachable(
     app: App, world: World, fake: FakeZaloBot, polling: Polling
 ) -> None:

@@ -299,15 +299,40 @@ async def test_echoes_and_other_events_are_acknowledged_not_handled(harness: Har
     assert await count(harness.app, InboundUpdate) == 0 and harness.fake.sent == []
 
 
-async def test_unfollow_marks_unreachable_and_follow_reachable(harness: Harness, world: World) -> None:
+async def test_unfollow_marks_unreachable_and_follow_reachable(
+    harness: Harness, world: World, clock: FrozenClock
+) -> None:
     user = harness.user("u-2005")
     await user.follow()
     assert await harness.post(harness.fake.event("unfollow", user.user_id)) == 200
     assert (await citizen(harness.app, user.user_id)).unreachable
     async with harness.app.sessions() as db:
         assert await inbound.unhandled(db, "zalo") == []
+    clock.advance(timedelta(minutes=1))  # a new follow, not a repeat of the first (same timestamp)
     await user.follow()
+    assert "Xin chào" in user.text  # greeted again
     assert not (await citizen(harness.app, user.user_id)).unreachable
+
+
+async def test_a_late_repeat_of_unfollow_or_follow_changes_nothing(
+    harness: Harness, world: World, clock: FrozenClock
+) -> None:
+    user = harness.user("u-2010")
+    await consented(user)
+    clock.advance(timedelta(minutes=1))  # each event of its own moment, as at Zalo
+    unfollow = harness.fake.event("unfollow", user.user_id)
+    assert await harness.post(unfollow) == 200
+    clock.advance(timedelta(minutes=1))
+    follow = harness.fake.event("follow", user.user_id)
+    assert await harness.post(follow) == 200
+    assert not (await citizen(harness.app, user.user_id)).unreachable
+    # Zalo delivers the unfollow again (our first 200 came late): they still follow the OA.
+    assert await harness.post(unfollow) == 200
+    assert not (await citizen(harness.app, user.user_id)).unreachable
+    clock.advance(timedelta(minutes=1))
+    assert await harness.post(harness.fake.event("unfollow", user.user_id)) == 200
+    assert await harness.post(follow) == 200  # and a late follow does not undo a later unfollow
+    assert (await citizen(harness.app, user.user_id)).unreachable
 
 
 async def test_an_event_stored_before_a_crash_is_handled_on_start(
@@ -330,6 +355,47 @@ async def test_shared_files_become_attachments(harness: Harness, world: World) -
         harness.fake.message_event("user_send_image", user.user_id, text="", attachments=image)
     )
     assert "Bước này không nhận tệp" in user.text
+
+
+async def test_malformed_events_are_answered_and_marked_handled(harness: Harness, world: World) -> None:
+    user = harness.user("u-2008")
+    await consented(user)
+    fake = harness.fake
+    # `attachments` that is not a list, a sticker without its message: answered, not dropped.
+    await user.deliver(fake.message_event("user_send_image", user.user_id, attachments=5))
+    assert "DANH MỤC CHÍNH" in user.text
+    await user.deliver(fake.event("user_send_sticker", user.user_id))
+    assert "Bước này không nhận tệp" in user.text and "DANH MỤC CHÍNH" in user.text
+    await user.deliver(fake.message_event("user_send_file", user.user_id, attachments=[{"payload": "x"}, 7]))
+    assert "DANH MỤC CHÍNH" in user.text
+    async with harness.app.sessions() as db:
+        assert await inbound.unhandled(db, "zalo") == []  # nothing left to fail again at every start
+
+
+async def test_a_link_is_read_as_the_text_it_came_in(harness: Harness, world: World) -> None:
+    user = harness.user("u-2009")
+    await consented(user)
+    await user.press("register")
+    await user.say("tan binh")
+    await user.press("ep:")
+    await user.press("s:")
+    await user.say("Trần Thị Bích")
+    await user.say("0912 345 678")
+    await user.say(ID_NUMBER)
+    await user.say("12 Lý Thường Kiệt, phường Tân Bình")
+    await user.press("complaint")
+    await user.press("land")
+    # Zalo sends a message holding a link as user_send_link, with the text and a link preview.
+    summary = f"{SUMMARY} Bài báo: https://baomoi.example/thu-hoi-dat"
+    preview = [{"type": "link", "payload": {"url": "https://baomoi.example/thu-hoi-dat", "description": ""}}]
+    await user.deliver(
+        harness.fake.message_event("user_send_link", user.user_id, text=summary, attachments=preview)
+    )
+    assert "không nhận tệp" not in user.text
+    await user.press("done")
+    await user.press("none")
+    await user.press("alone")
+    assert "https://baomoi.example/thu-hoi-dat" in user.text  # in the review of the registration
 
 
 def test_images_and_files_are_mapped_to_attachments() -> None:

@@ -70,6 +70,16 @@ class KeyedLocks:
                 self._locks[key] = (lock, users - 1)
 
 
+def command_word(text: str) -> str:
+    """What is compared with COMMANDS: a typed word whole, and of a slash command its first
+    word without a bot's name, so `/menu@tiepdan_bot` is /menu and `/start abc` (a deep
+    link's payload) is /start."""
+    folded = fold(text)
+    if not folded.startswith("/"):
+        return folded
+    return folded.split(" ", 1)[0].split("@", 1)[0]
+
+
 def encode_option(turn: int, payload: str) -> str:
     """The wire payload: the prompt's turn number, so a button from an old message is known."""
     return f"{turn}:{payload}"
@@ -148,7 +158,7 @@ class Dialog:
         flow, step = state.flow, state.step
         text = normalize(incoming.text[:MAX_INPUT_CHARS])
         consented = citizens.has_consent(citizen, self.settings.consent_version)
-        command = COMMAND_OF_WORD.get(fold(text)) if text and not incoming.option else None
+        command = COMMAND_OF_WORD.get(command_word(text)) if text and not incoming.option else None
         opened = self._slash_command(text) if not incoming.option else None
         current = self.flows.get(flow)
         needs_consent = current is None or current.needs_consent
@@ -188,7 +198,8 @@ class Dialog:
                 ctx.say("common.stale_button")
                 target = Goto(flow, step)
             elif incoming.attachments and step not in current.file_steps:
-                ctx.say("common.files_not_here")
+                takes_files = capabilities.file_uploads and self.settings.max_attachments > 0
+                ctx.say("common.files_not_here" if takes_files else "common.files_not_taken")
                 target = Goto(flow, step)
             else:
                 try:

@@ -90,8 +90,8 @@ class TelegramChannel:
             await self.bot.edit_message_reply_markup(
                 chat_id=chat_id, message_id=message_id, reply_markup=None
             )
-        except TelegramBadRequest as error:  # already edited, or too old to edit
-            log.info("keyboard of message %s not removed: %s", message_id, error.message)
+        except (TelegramBadRequest, TelegramForbiddenError) as error:  # too old to edit, or blocked
+            log.info("keyboard of message %s in chat %s not removed: %s", message_id, chat_id, error.message)
 
     async def set_reachable(self, user_id: str, reachable: bool) -> None:
         async with self.sessions() as db, db.begin():

@@ -18,6 +18,7 @@ from typing import Any
 from aiogram import Bot, Dispatcher, methods
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import TelegramAPIError
 from aiogram.methods.base import Response
 from aiogram.types import (
     CallbackQuery,
@@ -37,7 +38,7 @@ from bot.channels.telegram.retry import RetryMiddleware
 from bot.dialog.engine import KeyedLocks
 from bot.dialog.types import Incoming, RecipientUnreachable
 from bot.identity import UserKey
-from storage import inbound
+from storage import citizens, inbound
 
 log = logging.getLogger(__name__)
 
@@ -155,17 +156,26 @@ class TelegramBot:
         )
 
     async def _acknowledge(self, query: CallbackQuery) -> None:
-        await query.answer()
-        if query.message is not None:
+        """Cosmetic: a refusal (a query too old to answer, a message too old to edit, a user
+        who blocked the bot meanwhile) is logged and must not stop the answer itself."""
+        try:
+            await query.answer()
+        except TelegramAPIError as error:
+            log.info("callback %s of %s not acknowledged: %s", query.id, query.from_user.id, error.message)
+        if isinstance(query.message, Message):  # an InaccessibleMessage cannot be edited
             await self.channel.remove_keyboard(query.message.chat.id, query.message.message_id)
 
     async def on_membership(self, event: ChatMemberUpdated, event_update: Update) -> None:
+        """Blocked (kicked, left) or unblocked (member), marked with the update handled in one
+        transaction: a repeat of an old update does not undo what came after it."""
         status = event.new_chat_member.status
-        if event.chat.type == "private" and status in ("kicked", "left"):
-            await self.channel.set_reachable(str(event.from_user.id), False)
-        elif event.chat.type == "private" and status == "member":
-            await self.channel.set_reachable(str(event.from_user.id), True)
-        await self._mark_handled(event_update, stored=False)
+        reachable = {"kicked": False, "left": False, "member": True}.get(status)
+        async with self.app.sessions() as db, db.begin():
+            now = self.app.clock.now()
+            first = await inbound.first_handling(db, CHANNEL, str(event_update.update_id), now)
+            if first and event.chat.type == "private" and reachable is not None:
+                key = UserKey(CHANNEL, str(event.from_user.id))
+                await citizens.set_reachable(db, key, reachable, now=now)
 
     async def on_startup(self) -> None:
         await self.menus.set_all()
@@ -220,8 +230,13 @@ class TelegramBot:
         return web.json_response({"ok": True})
 
     async def _handle_stored(self, update: Update) -> None:
-        await self.dp.feed_update(self.bot, update)
-        await self._mark_handled(update)
+        """Handle a stored update; a failure is logged (the dialog engine has answered the
+        user, or the update stays unhandled for the next start) and never stops the others."""
+        try:
+            await self.dp.feed_update(self.bot, update)
+            await self._mark_handled(update)
+        except Exception:
+            log.exception("telegram update %s failed", update.update_id)
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True})

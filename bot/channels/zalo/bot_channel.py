@@ -69,7 +69,7 @@ def attachments_of(event: str, message: dict[str, Any]) -> tuple[Attachment, ...
 def update_to_incoming(update: dict[str, Any]) -> Incoming | None:
     """None for what the dialog does not take: group chats, events without a sender."""
     message = update.get("message", {})
-    chat = message.get("chat", {})
+    chat = message.get("chat") if isinstance(message.get("chat"), dict) else {}  # malformed: private
     user_id = sender_of(update)
     if user_id is None or str(chat.get("chat_type", "PRIVATE")).upper() != "PRIVATE":
         return None

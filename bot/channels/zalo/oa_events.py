@@ -26,10 +26,18 @@ OTHER_KINDS = {
     "user_send_audio": "audio",
     "user_send_video": "video",
     "user_send_location": "location",
-    "user_send_link": "link",
     "user_send_business_card": "business_card",
 }
-CONVERSATION_EVENTS = {"user_send_text", "user_submit_info", "user_send_image", "user_send_file", "follow"}
+# A message holding a link comes as `user_send_link` (the text, and a preview in
+# `attachments`): it is read as the text it is, not as a file.
+CONVERSATION_EVENTS = {
+    "user_send_text",
+    "user_send_link",
+    "user_submit_info",
+    "user_send_image",
+    "user_send_file",
+    "follow",
+}
 HANDLED_EVENTS = CONVERSATION_EVENTS | set(OTHER_KINDS) | {"unfollow"}
 
 
@@ -74,7 +82,8 @@ def attachments_of(name: str, message: dict[str, Any]) -> tuple[Attachment, ...]
     if name in OTHER_KINDS:
         return (Attachment(OTHER_KINDS[name], "", OTHER_KINDS[name]),)
     found: list[Attachment] = []
-    for item in message.get("attachments") or []:
+    items = message.get("attachments")
+    for item in items if isinstance(items, list) else []:  # a malformed event has none
         payload = item.get("payload") if isinstance(item, dict) else None
         if not isinstance(payload, dict):
             continue
@@ -105,7 +114,7 @@ def to_incoming(event: Event, payload: dict[str, Any]) -> Incoming:
         return replace(base, phone=phone or None)
     message = payload.get("message")
     if not isinstance(message, dict):
-        return base
+        message = {}  # malformed, or a sticker without details: answered all the same
     text = normalize(str(message.get("text") or ""))  # Zalo may send Vietnamese in NFD
     option = option_of(text)
     if option is not None:

@@ -34,7 +34,7 @@ from bot.channels.zalo.zns import ZnsTemplates
 from bot.dialog.engine import KeyedLocks
 from bot.dialog.types import RecipientUnreachable
 from bot.identity import UserKey
-from storage import inbound, zalo_oa
+from storage import citizens, inbound, zalo_oa
 from storage.zalo_oa import TokenSeed
 
 log = logging.getLogger(__name__)
@@ -161,13 +161,13 @@ class ZaloOA:
                 log.exception("zalo oa event %s of %s failed", event.event_id, event.user_id)
 
     async def _converse(self, event: Event, payload: dict[str, Any]) -> None:
-        if event.name == "unfollow":
-            await self.channel.set_reachable(event.user_id, False)
+        if event.name == "unfollow":  # marked with the event handled: a late repeat changes nothing
             async with self.app.sessions() as db, db.begin():
-                await inbound.mark_handled(db, CHANNEL, event.event_id, self.app.clock.now())
+                now = self.app.clock.now()
+                if await inbound.first_handling(db, CHANNEL, event.event_id, now):
+                    await citizens.set_reachable(db, UserKey(CHANNEL, event.user_id), False, now=now)
             return
-        if event.name == "follow":
-            await self.channel.set_reachable(event.user_id, True)
+        # A follow (like any message) makes them reachable again in the engine, handled once.
         replies = await self.app.dialog.handle(to_incoming(event, payload), self.channel.capabilities)
         with contextlib.suppress(RecipientUnreachable):  # the channel marked them, or the window closed
             await self.channel.send(event.user_id, replies)
