@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.app import App
@@ -34,22 +35,39 @@ CITIZEN_SESSION = [
 ]
 
 
+async def test_the_next_run_goes_on_where_the_last_one_stopped(app: App, world: World) -> None:
+    halfway = CITIZEN_SESSION[: CITIZEN_SESSION.index("Nguyễn Văn An") + 1]
+    await ConsoleChannel(app.dialog, out=io.StringIO()).run(lines_then_eof(halfway))
+    out = io.StringIO()
+    await ConsoleChannel(app.dialog, out=out).run(lines_then_eof([]))  # `make run` again
+    transcript = out.getvalue()
+    assert "số điện thoại" in transcript and "Tiếng Việt" not in transcript  # no start over
+    out = io.StringIO()
+    await ConsoleChannel(app.dialog, out=out).run(lines_then_eof(CITIZEN_SESSION[len(halfway) :]))
+    assert "ĐĂNG KÝ THÀNH CÔNG" in out.getvalue() and "Nguyễn Văn An" in out.getvalue()
+
+
 def test_options_are_numbered_lines() -> None:
     reply = Reply("Chọn:", (Option("1:a", "Tiếng Việt"), Option("1:b", "English")))
     assert render(reply) == "Chọn:\n  1. Tiếng Việt\n  2. English"
 
 
-async def test_a_citizen_registers_in_the_console(app: App, world: World) -> None:
-    out = io.StringIO()
-    lines = iter(CITIZEN_SESSION)
+def lines_then_eof(lines: list[str]) -> Callable[[str], str]:
+    """What a person types, then Ctrl-D."""
+    typed = iter(lines)
 
     def read_line(prompt: str) -> str:
         try:
-            return next(lines)
+            return next(typed)
         except StopIteration:
             raise EOFError from None
 
-    await ConsoleChannel(app.dialog, out=out).run(read_line)
+    return read_line
+
+
+async def test_a_citizen_registers_in_the_console(app: App, world: World) -> None:
+    out = io.StringIO()
+    await ConsoleChannel(app.dialog, out=out).run(lines_then_eof(CITIZEN_SESSION))
     transcript = out.getvalue()
     assert "  1. Tiếng Việt\n  2. English" in transcript
     assert "ĐĂNG KÝ THÀNH CÔNG" in transcript and "TCD-2026-000001" in transcript

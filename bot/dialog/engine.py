@@ -41,6 +41,7 @@ COMMANDS = {
     "menu": {"/menu", "menu"},
     "help": {"/help", "/trogiup", "tro giup", "help"},
     "language": {"/language", "/ngonngu", "/lang"},
+    "resume": {"/tieptuc", "/continue"},  # the current question again (a new user: the start)
 }
 COMMAND_OF_WORD = {word: name for name, words in COMMANDS.items() for word in words}
 
@@ -182,6 +183,8 @@ class Dialog:
             if flow and flow != "menu":
                 ctx.say("common.cancelled")
             target = Goto(self._home(ctx), data={})
+        elif command == "resume":
+            target = Goto(flow, step) if in_step else Goto(self._home(ctx), data={})
         elif command in ("help", "language"):
             resume = self._resume_point(flow, step, data) if in_step else None
             target = Goto(command, data={RESUME: resume} if resume else {})

@@ -61,7 +61,7 @@ class ConsoleChannel:
         """Talk until end of input (Ctrl-D) or Ctrl-C."""
         if greeting:
             print(greeting, file=self.out, flush=True)
-        await self.handle_line("/start")
+        await self.handle_line("/tieptuc")  # where they left off; the start for someone new
         while True:
             try:
                 line = await asyncio.to_thread(read_line, "› ")  # type: ignore[call-arg]
