@@ -64,10 +64,11 @@ def store_pair(
     row.expires_at, row.refreshed_at = expires_at, now
 
 
-async def touch(db: AsyncSession, user_id: str, *, now: datetime) -> None:
-    """The citizen interacted with the OA now."""
+async def touch(db: AsyncSession, user_id: str, *, at: datetime, now: datetime) -> None:
+    """The citizen interacted with the OA `at`; an older event (a late repeat) changes nothing."""
     citizen = await citizens.get_or_create(db, UserKey(CHANNEL, user_id), now=now)
-    citizen.last_seen_at = now
+    if citizen.last_seen_at is None or at > citizen.last_seen_at:
+        citizen.last_seen_at = at
 
 
 async def last_seen(db: AsyncSession, user_id: str) -> datetime | None:

@@ -504,6 +504,23 @@ async def test_outside_the_window_nothing_is_sent_and_window_closed_is_raised(
     assert not (await citizen(harness.app, user.user_id)).unreachable  # closed, not blocked
 
 
+async def test_a_late_repeat_of_an_old_event_does_not_reopen_the_window(
+    harness: Harness, clock: FrozenClock, world: World
+) -> None:
+    user = harness.user("u-4003")
+    first = harness.fake.event("follow", user.user_id)
+    await user.deliver(first)
+    clock.advance(timedelta(days=2))
+    await user.say("xin chào")
+    written = clock.now()
+    clock.advance(timedelta(days=6))
+    assert await harness.post(first) == 200  # Zalo delivers the 8-day-old follow again
+    assert (await citizen(harness.app, user.user_id)).last_seen_at == written
+    with pytest.raises(WindowClosed):  # 6 days after they last wrote, and counting
+        clock.advance(timedelta(days=1, minutes=1))
+        await harness.zalo.channel.send(user.user_id, [Reply("Lịch tiếp công dân đã thay đổi.")])
+
+
 async def test_a_banned_user_is_marked_unreachable(harness: Harness, world: World) -> None:
     user = harness.user("u-4002")
     await user.follow()

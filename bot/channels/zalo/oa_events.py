@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.channels.zalo.oa_render import option_of
@@ -51,6 +52,16 @@ class Event:
     def interaction(self) -> bool:
         """Opens (or keeps open) the 7-day window for consultation messages."""
         return self.name != "unfollow"
+
+
+def happened_at(payload: dict[str, Any], now: datetime) -> datetime:
+    """When the user acted: the event's `timestamp` (ms), never later than now; now when it
+    has none. A delivery Zalo repeats later must not reopen the 7-day window."""
+    try:
+        at = datetime.fromtimestamp(int(str(payload.get("timestamp"))) / 1000, tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return now
+    return min(at, now)
 
 
 def event_id_of(payload: dict[str, Any]) -> str:

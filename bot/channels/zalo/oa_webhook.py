@@ -28,7 +28,7 @@ from aiohttp import web
 from bot.app import App
 from bot.channels.zalo.oa_channel import ZaloOAChannel
 from bot.channels.zalo.oa_client import OAClient
-from bot.channels.zalo.oa_events import CHANNEL, Event, classify, to_incoming
+from bot.channels.zalo.oa_events import CHANNEL, Event, classify, happened_at, to_incoming
 from bot.channels.zalo.oa_tokens import OATokens
 from bot.channels.zalo.zns import ZnsTemplates
 from bot.dialog.engine import KeyedLocks
@@ -119,7 +119,7 @@ class ZaloOA:
             now = self.app.clock.now()
             await inbound.store(db, CHANNEL, event.event_id, payload, now)
             if event.interaction:
-                await zalo_oa.touch(db, event.user_id, now=now)
+                await zalo_oa.touch(db, event.user_id, at=happened_at(payload, now), now=now)
         self._spawn(self._handle(event, payload))
         return web.json_response({"ok": True})
 
