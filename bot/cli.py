@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError
 
 from bot import demo, retention
 from bot.app import App, build_app
@@ -211,7 +212,16 @@ def main(argv: list[str] | None = None) -> int:
         work = cmd_privacy_sweep(settings)
     else:
         work = cmd_demo_seed(settings)
-    return asyncio.run(work)
+    try:
+        return asyncio.run(work)
+    except (DBAPIError, OSError) as error:  # unreachable, refused, or a schema not yet made
+        reason = error.orig if isinstance(error, DBAPIError) else error
+        print(
+            f"tiepdan: the database of DATABASE_URL cannot be used: {reason}\n"
+            "Check that it is running and reachable, and run `tiepdan db upgrade` before other commands.",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -97,6 +97,15 @@ async def render_review(db: AsyncSession, notice: Notification, t: Translator) -
     )
 
 
+def reminder_message(hours: int, starts_at: datetime, due_at: datetime, t: Translator) -> str:
+    """The first reminder says "today" or "tomorrow" only when it is so in the office's time
+    zone (it can go late, after a restart, or early with REMINDER_HOURS=48)."""
+    if hours < 24:
+        return "notice.reminder_soon"
+    days = (starts_at.astimezone(t.tz).date() - due_at.astimezone(t.tz).date()).days
+    return {0: "notice.reminder_today", 1: "notice.reminder_day"}.get(days, "notice.reminder_ahead")
+
+
 async def render_reminder(db: AsyncSession, notice: Notification, t: Translator) -> Reply | None:
     """None when the reminder no longer fits: the registration was cancelled or the session moved."""
     registration = await db.get(Registration, notice.params["registration_id"])
@@ -114,7 +123,7 @@ async def render_reminder(db: AsyncSession, notice: Notification, t: Translator)
         "address": endpoint.address or "—",
         "room": session.online_room or "—",
     }
-    text = t("notice.reminder_day" if notice.params["hours"] >= 24 else "notice.reminder_soon", **fields)
+    text = t(reminder_message(notice.params["hours"], session.starts_at, notice.due_at, t), **fields)
     if not notice.params.get("calendar"):
         return Reply(text)
     event = calendar.session_event(

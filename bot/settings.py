@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
+from bot.i18n import SUPPORTED_LOCALES, load_catalog
 from bot.identity import UserKey
+from storage.rules import MAX_CAPACITY
 
 EXAMPLE_SECRET_MARKER = "change-me"
+DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 
 
 def parse_admins(value: str) -> frozenset[UserKey]:
@@ -46,7 +52,7 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Ho_Chi_Minh"
     summary_lead_days: int = Field(5, ge=0)
     change_notice_days: int = Field(5, ge=0)
-    default_capacity: int = Field(30, ge=1)
+    default_capacity: int = Field(30, ge=1, le=MAX_CAPACITY)
     summary_min_chars: int = Field(30, ge=1)
     summary_max_chars: int = Field(3000, ge=10)
     retention_days: int = Field(1825, ge=365)
@@ -95,6 +101,66 @@ class Settings(BaseSettings):
     outbox_chat_interval_seconds: float = Field(1.0, ge=0)
     outbox_interval_seconds: float = Field(5.0, gt=0)
     log_level: str = "INFO"
+
+    @field_validator("environment")
+    @classmethod
+    def _known_environment(cls, value: str) -> str:
+        # Anything else ("prod") would silently skip the production checks.
+        if value not in ("development", "production"):
+            raise ValueError(f"ENVIRONMENT must be 'development' or 'production', not {value!r}")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        try:
+            driver = make_url(value).drivername
+        except ArgumentError:
+            driver = ""
+        if driver not in DATABASE_DRIVERS:
+            given = f"{value.split('://')[0]}://…" if "://" in value else "no '://'"  # no password shown
+            raise ValueError(
+                "DATABASE_URL must be sqlite+aiosqlite:///path/to/file.db or "
+                f"postgresql+asyncpg://user:password@host:5432/db (given: {given})"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        if not isinstance(logging.getLevelName(value.upper()), int):
+            raise ValueError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {value!r}")
+        return value.upper()
+
+    @field_validator("case_fields")
+    @classmethod
+    def _case_fields_known(cls, value: str) -> str:
+        codes = [code.strip() for code in value.split(",") if code.strip()]
+        if not codes:
+            raise ValueError("CASE_FIELDS must name at least one case field, e.g. land,other")
+        for locale in SUPPORTED_LOCALES:
+            missing = [code for code in codes if not load_catalog(locale).get(f"field.{code}")]
+            if missing:
+                raise ValueError(
+                    f"CASE_FIELDS: no message field.<code> in locales/{locale} for {', '.join(missing)}"
+                )
+        return value
+
+    @field_validator("agencies")
+    @classmethod
+    def _agencies_given(cls, value: str) -> str:
+        if not any(name.strip() for name in value.split(";")):
+            raise ValueError("AGENCIES must name at least one agency (separated by ';')")
+        return value
+
+    @model_validator(mode="after")
+    def _summary_length_range(self) -> Settings:
+        if self.summary_min_chars > self.summary_max_chars:
+            raise ValueError(
+                f"SUMMARY_MIN_CHARS ({self.summary_min_chars}) must not be above "
+                f"SUMMARY_MAX_CHARS ({self.summary_max_chars})"
+            )
+        return self
 
     @field_validator("default_locale")
     @classmethod

@@ -63,8 +63,16 @@ def refuse_consent(db: AsyncSession, citizen: Citizen, version: str, *, now: dat
 
 
 async def _cancel_active(db: AsyncSession, citizen: Citizen, now: datetime) -> int:
+    """Cancel the registrations for sessions still to come; those of past sessions stay as
+    they were (the reception book and the counts keep them; no seat is given away late)."""
     registrations = await db.scalars(
-        select(Registration).where(Registration.citizen_id == citizen.id, Registration.status.in_(ACTIVE))
+        select(Registration)
+        .join(ReceptionSession, ReceptionSession.id == Registration.session_id)
+        .where(
+            Registration.citizen_id == citizen.id,
+            Registration.status.in_(ACTIVE),
+            ReceptionSession.starts_at > now,
+        )
     )
     cancelled = 0
     for registration in list(registrations):

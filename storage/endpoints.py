@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.datafile import DataFileError, read_csv, read_yaml, too_long
 from storage.models import Endpoint
 from storage.text import fold, normalize
 
@@ -35,42 +34,48 @@ class EndpointFileError(ValueError):
     pass
 
 
-def read_endpoint_file(path: Path) -> list[EndpointRow]:
-    """Rows from a CSV (header: code,name,area[,address]) or a YAML list of mappings."""
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            raw: list[dict[str, object]] = list(csv.DictReader(handle))
-    elif suffix in (".yaml", ".yml"):
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if isinstance(loaded, dict):
-            loaded = loaded.get("endpoints")
-        if not isinstance(loaded, list):
-            raise EndpointFileError(f"{path}: expected a list of endpoints")
-        raw = loaded
-    else:
-        raise EndpointFileError(f"{path}: use a .csv or .yaml file")
+COLUMNS = ("code", "name", "area", "address")
 
-    rows = []
-    for number, item in enumerate(raw, start=1):
+
+def _entries(path: Path) -> list[tuple[str, object]]:
+    """(where, entry) pairs: "row 2" in a CSV as Excel numbers it, "entry 1" in YAML."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return [(f"row {number}", row) for number, row in read_csv(path, COLUMNS[:2], COLUMNS)]
+        if suffix in (".yaml", ".yml"):
+            return [(f"entry {number}", item) for number, item in enumerate(read_yaml(path, "endpoints"), 1)]
+    except DataFileError as error:
+        raise EndpointFileError(str(error)) from None
+    raise EndpointFileError(f"{path}: use a .csv or .yaml file")
+
+
+def read_endpoint_file(path: Path) -> list[EndpointRow]:
+    """Rows from a CSV (header: code,name,area[,address]) or a YAML list of mappings.
+
+    Every problem is reported at once, with its row; nothing is returned unless the file is right.
+    """
+    rows, problems = [], []
+    for where, item in _entries(path):
         if not isinstance(item, dict):
-            raise EndpointFileError(f"{path}: entry {number} is not a mapping")
-        code = normalize(str(item.get("code") or ""))
-        name = normalize(str(item.get("name") or ""))
-        if not code or not name:
-            raise EndpointFileError(f"{path}: entry {number} needs both code and name")
-        rows.append(
-            EndpointRow(
-                code=code,
-                name=name,
-                area=normalize(str(item.get("area") or "")),
-                address=normalize(str(item.get("address") or "")),
-            )
-        )
-    codes = [row.code for row in rows]
+            problems.append(f"{where} is not a mapping")
+            continue
+        row = EndpointRow(*(normalize(str(item.get(column) or "")) for column in COLUMNS))
+        if not row.code or not row.name:
+            problems.append(f"{where} needs both code and name")
+        for column in COLUMNS:
+            problem = too_long(Endpoint, column, getattr(row, column))
+            if problem:
+                problems.append(f"{where}: {problem}")
+        rows.append(row)
+    codes = [row.code for row in rows if row.code]
     duplicates = sorted({code for code in codes if codes.count(code) > 1})
     if duplicates:
-        raise EndpointFileError(f"{path}: duplicate codes {', '.join(duplicates)}")
+        problems.append(f"duplicate codes {', '.join(duplicates)}")
+    if problems:
+        raise EndpointFileError(f"{path}: " + "\n".join(problems))
+    if not rows:
+        raise EndpointFileError(f"{path}: no endpoints in the file")
     return rows
 
 

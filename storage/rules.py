@@ -1,4 +1,4 @@
-"""The deadline rule, in one place."""
+"""The deadline rule and the largest capacity, in one place."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from storage.models import ReceptionSession, SessionStatus
 
 OPEN_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.RESCHEDULED)
+MAX_CAPACITY = 10_000  # seats per endpoint of a session (staff.new.capacity_invalid says so)
 
 
 def summary_deadline(starts_at: datetime, lead_days: int) -> datetime:

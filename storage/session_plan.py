@@ -7,7 +7,7 @@ Columns / keys:
     host         optional
     kind         reception (default) | voter_meeting | hearing
     endpoints    "all", or endpoint codes separated by ";" or "," (in YAML also a list)
-    capacity     seats per endpoint, > 0 (default DEFAULT_CAPACITY)
+    capacity     seats per endpoint, 1 to MAX_CAPACITY (default DEFAULT_CAPACITY)
     online_room  optional link or room name
 
 Every row is checked and every error reported at once, with its row number; nothing is
@@ -17,7 +17,6 @@ already exists is skipped, so a corrected file can be imported again.
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -25,11 +24,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.datafile import DataFileError, read_csv, read_yaml, too_long
 from storage.models import Endpoint, ReceptionSession, SessionKind
+from storage.rules import MAX_CAPACITY
 from storage.sessions import create_session
 from storage.text import normalize
 
@@ -56,18 +56,19 @@ class ImportResult:
     skipped: int
 
 
-def _rows(path: Path) -> list[dict[str, Any]]:
+COLUMNS = ("date", "time", "title", "host", "kind", "endpoints", "capacity", "online_room")
+
+
+def _rows(path: Path) -> list[tuple[int, Any]]:
+    """(row number, entry): in a CSV as Excel numbers the rows (the header is row 1)."""
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            return list(csv.DictReader(handle))
-    if suffix in (".yaml", ".yml"):
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if isinstance(loaded, dict):
-            loaded = loaded.get("sessions")
-        if not isinstance(loaded, list) or not all(isinstance(item, dict) for item in loaded):
-            raise SessionFileError(f"{path}: expected a list of sessions")
-        return loaded
+    try:
+        if suffix == ".csv":
+            return read_csv(path, ("date", "time", "title", "endpoints"), COLUMNS)
+        if suffix in (".yaml", ".yml"):
+            return list(enumerate(read_yaml(path, "sessions"), start=1))
+    except DataFileError as error:
+        raise SessionFileError(str(error)) from None
     raise SessionFileError(f"{path}: use a .csv or .yaml file")
 
 
@@ -116,8 +117,12 @@ def _planned(row: int, item: dict[str, Any], tz: ZoneInfo, default_capacity: int
     if kind_text not in {kind.value for kind in SessionKind}:
         problems.append(f"kind {kind_text!r} is not reception, voter_meeting or hearing")
     capacity_text = normalize(str(item.get("capacity") or default_capacity))
-    if not capacity_text.isdecimal() or int(capacity_text) < 1:
-        problems.append(f"capacity {capacity_text!r} is not a whole number above 0")
+    if not capacity_text.isdecimal() or not 1 <= int(capacity_text) <= MAX_CAPACITY:
+        problems.append(f"capacity {capacity_text!r} is not a whole number from 1 to {MAX_CAPACITY}")
+    for column in ("title", "host", "online_room"):
+        problem = too_long(ReceptionSession, column, normalize(str(item.get(column) or "")))
+        if problem:
+            problems.append(problem)
     codes: tuple[str, ...] | None = None
     try:
         codes = _codes(item.get("endpoints"))
@@ -140,9 +145,10 @@ def _planned(row: int, item: dict[str, Any], tz: ZoneInfo, default_capacity: int
 def read_session_file(path: Path, tz: ZoneInfo, default_capacity: int) -> list[PlannedSession]:
     """Parse and check every row; raise SessionFileError listing every problem."""
     planned, problems = [], []
-    # Row numbers as a person sees them: in a CSV the header is row 1.
-    first = 2 if path.suffix.lower() == ".csv" else 1
-    for row, item in enumerate(_rows(path), start=first):
+    for row, item in _rows(path):
+        if not isinstance(item, dict):
+            problems.append(f"row {row}: not a mapping of date, time, title, …")
+            continue
         try:
             planned.append(_planned(row, item, tz, default_capacity))
         except SessionFileError as error:

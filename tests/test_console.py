@@ -129,7 +129,7 @@ def test_tiepdan_run_loads_the_endpoints_file(tmp_path: Path) -> None:
         timeout=60,
         check=False,
     )
-    assert result.returncode == 2 and "needs both code and name" in result.stderr
+    assert result.returncode == 2 and "missing: name" in result.stderr
 
 
 async def test_documents_are_saved_where_the_console_says(app: App, tmp_path: Path) -> None:

@@ -90,8 +90,8 @@ def test_yaml_mapping_with_endpoints_key(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "text", "message"),
     [
-        ("no-code.csv", "code,name,area\n,Phường Tân Bình,\n", "entry 1 needs both code and name"),
-        ("no-name.csv", "code,name,area\nP-1,Phường Một,\nP-2,  ,\n", "entry 2 needs both"),
+        ("no-code.csv", "code,name,area\n,Phường Tân Bình,\n", "row 2 needs both code and name"),
+        ("no-name.csv", "code,name,area\nP-1,Phường Một,\nP-2,  ,\n", "row 3 needs both"),
         ("no-name.yaml", "- code: P-1\n", "entry 1 needs both code and name"),
         ("dup.csv", "code,name\nP-1,Một\nP-2,Hai\nP-1,Ba\nP-2,Bốn\n", "duplicate codes P-1, P-2"),
         ("dup.yaml", "- {code: A, name: Một}\n- {code: ' A ', name: Hai}\n", "duplicate codes A"),
@@ -106,6 +106,51 @@ def test_yaml_mapping_with_endpoints_key(tmp_path: Path) -> None:
 def test_bad_files(tmp_path: Path, name: str, text: str, message: str) -> None:
     path = write(tmp_path / name, text)
     with pytest.raises(EndpointFileError, match=message):
+        read_endpoint_file(path)
+
+
+EXCEL_TEXT = CSV_TEXT.replace("\n", "\r\n")
+
+
+@pytest.mark.parametrize(
+    ("encoding", "text"),
+    [
+        ("utf-8-sig", EXCEL_TEXT),  # "CSV UTF-8 (Comma delimited)"
+        ("utf-8-sig", EXCEL_TEXT.replace(",", ";")),  # Vietnamese regional settings: ";"
+        ("utf-16", EXCEL_TEXT.replace(",", "\t")),  # "Unicode Text"
+        # Column names in any case, a blank row, a row of empty cells
+        ("utf-8", "Code, NAME ,Area,Address\r\n\r\n" + EXCEL_TEXT.split("\r\n", 1)[1] + ",,,\r\n"),
+    ],
+)
+def test_csv_as_excel_saves_it(tmp_path: Path, encoding: str, text: str) -> None:
+    path = write(tmp_path / "endpoints.csv", text, encoding=encoding)
+    assert read_endpoint_file(path) == [
+        EndpointRow("P-TANBINH", "Phường Tân Bình", "Khu vực phía Tây", "UBND phường Tân Bình"),
+        EndpointRow("DK-CONDAO", "Đặc khu Côn Đảo", "Hải đảo", ""),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "row 1 must be the header code,name,area,address; missing: code, name"),
+        ("code,area\nP-1,Bắc\n", "missing: name"),
+        ("code,name\n", "no endpoints in the file"),
+        ("code,name\n\n\nP-1,\n", "row 4 needs both code and name"),
+        (f"code,name\nP-1,{'Xã ' * 100}\n", "row 2: name is 299 characters long, at most 200"),
+        (f"code,name\n{'P' * 33},Một\n", "row 2: code is 33 characters long, at most 32"),
+        ("code,name,area,address\nP-1,Một,Bắc,1 Lê Duẩn, phường Sài Gòn\n", "row 2: 5 values but the header"),
+    ],
+)
+def test_bad_csv_names_the_row(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(EndpointFileError, match=message):
+        read_endpoint_file(write(tmp_path / "endpoints.csv", text))
+
+
+def test_csv_not_in_utf8_is_refused_with_advice(tmp_path: Path) -> None:
+    path = tmp_path / "endpoints.csv"
+    path.write_bytes("code,name\r\nP-1,Đông Hà\r\n".encode("cp1258"))  # Excel's plain "CSV"
+    with pytest.raises(EndpointFileError, match=r"row 2 is not UTF-8 text; in Excel save the file as"):
         read_endpoint_file(path)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
 from sqlalchemy import select, update
@@ -12,9 +13,10 @@ from bot.app import App
 from bot.clock import FrozenClock
 from bot.dialog.types import Reply
 from bot.exports import DOCX_TYPE
-from bot.notify import Outbox
+from bot.i18n import Translator
+from bot.notify import Outbox, reminder_message
 from storage.models import Notification, ReceptionSession, Registration
-from tests.conftest import World
+from tests.conftest import World, local
 from tests.flows import consent, register
 from tests.support import TEXT_ONLY, ChatUser
 from tests.test_outbox import RecordingChannel
@@ -155,3 +157,33 @@ class CalendarChannel(RecordingChannel):
     async def send(self, user_id: str, replies: list[Reply]) -> None:
         await super().send(user_id, replies)
         self.calendars.extend(r.document.content for r in replies if r.document is not None)
+
+
+async def test_the_first_reminder_says_tomorrow_only_when_the_session_is_tomorrow(
+    app: App, world: World, clock: FrozenClock, chat: ChatUser
+) -> None:
+    """The sender was down from Saturday evening; it starts again at 01:00 on Monday, seven
+    hours before the 08:00 session: the day's reminder must not say "tomorrow"."""
+    await consent(chat)
+    await register(chat)
+    channel = RecordingChannel()
+    clock.set(world.first_start - timedelta(hours=7))  # Monday 07/12/2026 01:00 in Vietnam
+    assert await outbox(app, channel).send_due() == 1
+    [(_, text)] = channel.sent
+    assert "ngày mai" not in text
+    assert "hôm nay Ông/Bà có buổi tiếp công dân" in text and "Thứ Hai, 07/12/2026 08:00" in text
+
+
+def test_the_first_reminder_names_the_day_in_vietnam_time() -> None:
+    t = Translator("vi", ZoneInfo("Asia/Ho_Chi_Minh"))
+    at_half_past_midnight = local(2026, 12, 17, 0, 30)  # 16/12 17:30 in UTC
+    assert reminder_message(24, at_half_past_midnight, at_half_past_midnight - timedelta(hours=24), t) == (
+        "notice.reminder_day"
+    )
+    assert reminder_message(48, at_half_past_midnight, at_half_past_midnight - timedelta(hours=48), t) == (
+        "notice.reminder_ahead"  # REMINDER_HOURS=48: not "tomorrow"
+    )
+    late = local(2026, 12, 17, 0, 5)  # after a restart, the same night
+    assert reminder_message(24, at_half_past_midnight, late, t) == "notice.reminder_today"
+    soon = local(2026, 12, 16, 22, 30)
+    assert reminder_message(2, at_half_past_midnight, soon, t) == "notice.reminder_soon"

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot import retention
 from bot.app import App
 from bot.clock import FrozenClock
-from storage.models import AuditEntry, Citizen, Registration
+from storage.models import AuditEntry, Citizen, Notification, Registration, RegistrationStatus
 from tests.conftest import World
 from tests.flows import consent, register
 from tests.support import ChatUser
@@ -46,3 +46,22 @@ async def test_old_data_is_anonymised_recent_data_kept(app: App, world: World, c
     assert registration is not None and registration.full_name is None and registration.summary == ""
     assert actors == ["system:retention"]
     assert await retention.sweep(app) == 0  # once
+
+
+async def test_anonymising_leaves_past_sessions_as_they_were(
+    app: App, world: World, clock: FrozenClock
+) -> None:
+    """A session long over keeps its list: no registration of it is cancelled, and nobody on
+    its waiting list is told, years later, that a seat became free."""
+    citizens = [ChatUser(app.dialog, user_id=str(n)) for n in (1, 2, 3)]
+    for person in citizens:  # Phường Tân Bình has 2 seats: the third waits
+        await consent(person)
+        await register(person)
+    clock.set(world.first_start + timedelta(days=app.settings.retention_days + 1))
+    assert await retention.sweep(app) == 3
+    async with app.sessions() as db:
+        statuses = [r.status for r in await db.scalars(select(Registration).order_by(Registration.id))]
+        notices = list(await db.scalars(select(Notification.kind)))
+    confirmed, waitlisted = RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED
+    assert statuses == [confirmed, confirmed, waitlisted]
+    assert "waitlist_promoted" not in notices

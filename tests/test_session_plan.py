@@ -70,6 +70,42 @@ def test_every_bad_row_is_reported_at_once(tmp_path: Path) -> None:
         read_session_file(write(tmp_path, "plan.txt", CSV), VN, 30)
 
 
+def test_csv_as_excel_saves_it(tmp_path: Path) -> None:
+    """UTF-16 with tabs ("Unicode Text") or ";" between values (Vietnamese regional settings)."""
+    expected = read_session_file(write(tmp_path, "plan.csv", CSV), VN, 30)
+    excel = CSV.replace("\n", "\r\n").replace('"P-TANBINH; X-BINHCHANH"', "{codes}")
+    for separator, encoding in (("\t", "utf-16"), (";", "utf-8")):
+        text = excel.replace(",", separator).format(codes='"P-TANBINH; X-BINHCHANH"')
+        path = tmp_path / "excel.csv"
+        path.write_text(text, encoding=encoding)
+        assert read_session_file(path, VN, 30) == expected
+
+
+def test_rows_are_numbered_as_excel_shows_them(tmp_path: Path) -> None:
+    text = (
+        "Date, Time ,TITLE,endpoints,capacity\n"
+        "\n"
+        "07/12/2026,08:00,A,all,\n"
+        ",,,,\n"
+        f"08/12/2026,08:00,{'T' * 301},all,10001\n"
+        "09/12/2026,08:00,Tiếp, xúc,all,30\n"
+    )
+    with pytest.raises(SessionFileError) as raised:
+        read_session_file(write(tmp_path, "plan.csv", text), VN, 30)
+    assert str(raised.value).splitlines() == [
+        "row 6: 6 values but the header has 5 columns"
+        " (put a value that contains the separator in double quotes)"
+    ]
+    with pytest.raises(SessionFileError) as raised:
+        read_session_file(write(tmp_path, "plan.csv", text.rsplit("09/12", 1)[0]), VN, 30)
+    assert str(raised.value) == (
+        "row 5: capacity '10001' is not a whole number from 1 to 10000;"
+        " title is 301 characters long, at most 300"
+    )
+    with pytest.raises(SessionFileError, match=r"row 1 must be the header date,time,.*; missing: time"):
+        read_session_file(write(tmp_path, "plan.csv", "date,title,endpoints\n07/12/2026,A,all\n"), VN, 30)
+
+
 async def test_import_is_all_or_nothing_and_idempotent(app: App, world: World, tmp_path: Path) -> None:
     now = app.clock.now()
     planned = read_session_file(write(tmp_path, "plan.csv", CSV), VN, 30)

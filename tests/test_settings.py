@@ -238,3 +238,48 @@ def test_the_command_explains_settings_that_are_not_valid(
     told = capsys.readouterr().err
     assert "the settings are not valid" in told and named in told
     assert "Traceback" not in told
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"environment": "prod"}, "ENVIRONMENT must be 'development' or 'production'"),
+        ({"log_level": "verbose"}, "LOG_LEVEL must be DEBUG, INFO"),
+        ({"summary_min_chars": 500, "summary_max_chars": 400}, r"SUMMARY_MIN_CHARS \(500\) must not be"),
+        ({"case_fields": " , "}, "CASE_FIELDS must name at least one"),
+        ({"case_fields": "land,landuse"}, "no message field.<code> in locales/vi for landuse"),
+        ({"agencies": " ; "}, "AGENCIES must name at least one agency"),
+        ({"default_capacity": 10_001}, "less than or equal to 10000"),
+        ({"database_url": "postgresql://tiepdan:secret@db/tiepdan"}, r"DATABASE_URL must be sqlite\+aio"),
+        ({"database_url": "data/tiepdan.db"}, "DATABASE_URL must be"),
+    ],
+)
+def test_a_value_the_bot_cannot_work_with_is_refused_at_start(values: dict[str, Any], named: str) -> None:
+    """Each of these used to be accepted, then failed later: a traceback, no production checks,
+    no summary a citizen could send, a chat step without options, or a database error."""
+    with pytest.raises(ValidationError, match=named) as raised:
+        make(**values)
+    assert "secret" not in str([item["msg"] for item in raised.value.errors()])  # what `tiepdan` prints
+
+
+def test_log_level_in_any_case() -> None:
+    assert make(log_level="debug").log_level == "DEBUG"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite+aiosqlite:///{tmp}/fresh.db",  # no schema yet: `tiepdan db upgrade` was not run
+        "postgresql+asyncpg://nobody@127.0.0.1:1/tiepdan",  # nothing listens there
+    ],
+)
+def test_the_command_explains_a_database_it_cannot_use(
+    url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", url.format(tmp=tmp_path))
+    (tmp_path / "endpoints.csv").write_text("code,name\nP-1,Phường Một\n", encoding="utf-8")
+    assert cli.main(["endpoints", "import", str(tmp_path / "endpoints.csv")]) == 1
+    told = capsys.readouterr().err
+    assert told.startswith("tiepdan: the database of DATABASE_URL cannot be used: ")
+    assert "tiepdan db upgrade" in told and "Traceback" not in told

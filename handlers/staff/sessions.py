@@ -22,7 +22,7 @@ from storage.models import (
     RegistrationStatus,
     SessionKind,
 )
-from storage.rules import summary_deadline
+from storage.rules import MAX_CAPACITY, summary_deadline
 
 overview = Flow("staff_sessions", first="list", command="sessions", roles=STAFF, needs_consent=False)
 detail = Flow("session", first="show", command="session", roles=STAFF, needs_consent=False)
@@ -30,7 +30,6 @@ create = Flow("newsession", first="kind", command="newsession", roles=ADMIN, nee
 
 DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 TIME = re.compile(r"^(\d{1,2})[:hH.](\d{2})$")
-MAX_CAPACITY = 10_000  # seats per endpoint (staff.new.capacity_invalid says so)
 
 
 def seats_lines(ctx: Ctx, session: ReceptionSession) -> str:
