@@ -181,7 +181,12 @@ class Settings(BaseSettings):
     @field_validator("zalo_zns_templates")
     @classmethod
     def _zns_templates_parse(cls, value: str) -> str:
-        parse_zns_templates(value)
+        from bot.notify import RENDERERS  # the notice kinds (bot.notify itself needs this module)
+
+        unknown = sorted(set(parse_zns_templates(value)) - set(RENDERERS))
+        if unknown:  # a typo would mean that template is never used, without a word
+            wrong, kinds = ", ".join(unknown), ", ".join(sorted(RENDERERS))
+            raise ValueError(f"ZALO_ZNS_TEMPLATES: no notice is of kind {wrong}; the kinds are {kinds}")
         return value
 
     @model_validator(mode="after")

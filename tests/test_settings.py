@@ -205,6 +205,8 @@ def test_zns_templates_are_parsed_and_a_malformed_entry_refused() -> None:
     for malformed in ("session_moved", "session_moved:abc", ":412345"):
         with pytest.raises(ValidationError, match="kind:template_id"):
             make(zalo_zns_templates=malformed)
+    with pytest.raises(ValidationError, match="no notice is of kind reminders; the kinds are"):
+        make(zalo_zns_templates="session_moved:412345,reminders:412347")  # a typo
 
 
 @pytest.mark.parametrize("name", ["zalo_oa_secret_key", "zalo_app_secret", "zalo_oa_refresh_token"])
