@@ -278,3 +278,8 @@ class Settings(BaseSettings):
             raise ValueError("ZALO_BOT_WEBHOOK_SECRET must be set (16-256 characters) for a webhook")
         if self.database_url.startswith("sqlite"):
             raise ValueError("production needs PostgreSQL (DATABASE_URL=postgresql+asyncpg://...)")
+        served = {*self.messengers, "console"}  # `tiepdan chat` on the server is the console
+        for key in sorted(self.admin_keys):
+            if key.channel not in served:  # a typo would leave the office without that admin
+                names = ", ".join(sorted(served))
+                raise ValueError(f"ADMINS entry {key}: {key.channel} is not a messenger served ({names})")

@@ -171,7 +171,19 @@ def test_production_with_postgres_and_real_secrets_starts() -> None:
         telegram_bot_token="123456:real-token",
         telegram_webhook_url="https://tiepdan.example.gov.vn",
         telegram_webhook_secret="a" * 32,
+        admins="telegram:123,console:local",
     ).check_production_secrets()
+
+
+def test_production_refuses_an_admin_on_a_messenger_not_served() -> None:
+    settings = make(
+        environment="production",
+        database_url=POSTGRES,
+        telegram_bot_token="123456:real-token",
+        admins="telegram:123,telegarm:456",  # a typo: that admin would never be one
+    )
+    with pytest.raises(ValueError, match="ADMINS entry telegarm:456: telegarm is not a messenger served"):
+        settings.check_production_secrets()
 
 
 def test_development_accepts_sqlite_and_example_secrets() -> None:
