@@ -188,13 +188,17 @@ async def render_staff_notice(db: AsyncSession, notice: Notification, t: Transla
     }
     if notice.kind != "deadline_export":
         return Reply(t(f"notice.{notice.kind}", **fields))
+    # The admin it goes to reads the denouncers' names: the audit log names them, at the send.
+    recipient = await db.get(Citizen, notice.citizen_id)
+    if recipient is None:
+        raise LookupError(f"citizen {notice.citizen_id} is gone")
     book = await reception_book(
         db,
         session.id,
         endpoint_ids=None,
         reveal_denouncers=True,
-        actor="system:deadline_export",
-        now=notice.due_at,
+        actor=citizens.actor_of(recipient),
+        now=notice.claimed_at or notice.due_at,
         t=t,
     )
     return Reply(

@@ -17,6 +17,7 @@ from storage.rules import MAX_CAPACITY
 
 EXAMPLE_SECRET_MARKER = "change-me"
 DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+SPREADSHEET_CELL_MAX = 32767  # characters in one cell of Excel (openpyxl cuts the rest off)
 
 
 def parse_admins(value: str) -> frozenset[UserKey]:
@@ -54,7 +55,8 @@ class Settings(BaseSettings):
     change_notice_days: int = Field(5, ge=0)
     default_capacity: int = Field(30, ge=1, le=MAX_CAPACITY)
     summary_min_chars: int = Field(30, ge=1)
-    summary_max_chars: int = Field(3000, ge=10)
+    # A longer summary would be cut short, silently, in the XLSX of Form 03 (a cell holds 32767).
+    summary_max_chars: int = Field(3000, ge=10, le=SPREADSHEET_CELL_MAX)
     retention_days: int = Field(1825, ge=365)
     consent_version: str = "2026-11"
     case_fields: str = (

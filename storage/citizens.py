@@ -112,6 +112,11 @@ async def anonymise(db: AsyncSession, citizen: Citizen, *, now: datetime, actor:
         registration.summary = ""
         registration.prior_agency = ""
         registration.attachments = []
+    # A registration begun and left half-way keeps name, phone, CCCD and summary in the
+    # conversation state: the citizen starts over from nothing.
+    state = await db.get(ConversationState, (citizen.channel, citizen.channel_user_id))
+    if state is not None:
+        state.flow, state.step, state.data = "", "", {}
     audit.record(
         db,
         at=now,

@@ -1,7 +1,9 @@
 """Inbound updates: stored on arrival (webhooks), marked handled exactly once.
 
 A webhook stores the update before it answers 200, so an update survives a crash
-right after; a duplicate delivery (same update id) is recognised and dropped.
+right after; a duplicate delivery (same update id) is recognised and dropped. Once handled,
+only the id stays: the payload (the sender's name, what they typed) is emptied, so no
+personal data outlives its handling here, out of reach of "delete my data" and retention.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ async def first_handling(db: AsyncSession, channel: str, update_id: str, now: da
     result = await db.execute(
         insert.on_conflict_do_update(
             index_elements=[InboundUpdate.channel, InboundUpdate.update_id],
-            set_={"handled_at": now},
+            set_={"handled_at": now, "payload": {}},
             where=InboundUpdate.handled_at.is_(None),
         )
     )
@@ -57,7 +59,7 @@ async def mark_handled(db: AsyncSession, channel: str, update_id: str, now: date
             InboundUpdate.update_id == update_id,
             InboundUpdate.handled_at.is_(None),
         )
-        .values(handled_at=now)
+        .values(handled_at=now, payload={})
     )
 
 

@@ -114,11 +114,18 @@ def route_text(t: Translator, registration: Registration) -> str:
     return f"{label}\n{registration.route_note}" if registration.route_note else label
 
 
+def anonymised(registration: Registration) -> bool:
+    """Erased at the citizen's request or after retention (a submitted one always has a name)."""
+    return registration.full_name is None
+
+
 def _row(number: int, registration: Registration, *, hide: bool, t: Translator) -> BookRow:
     name, address = registration.full_name or "", registration.address or ""
     id_number = registration.id_number or ""
     representatives = list(registration.representatives or [])
-    if hide:
+    if anonymised(registration):  # said so, not a blank line that reads like a mistake
+        name = t("export.anonymised")
+    elif hide:
         name, address, id_number = mask_name(name), t("export.hidden"), mask_id_number(id_number)
         representatives = [mask_name(person) for person in representatives]
     classification = f"{t(f'case_type.{registration.case_type.value}')} — {field_text(t, registration.field)}"
@@ -178,10 +185,11 @@ async def reception_book(
     for endpoint in sorted(endpoints.values(), key=_name_key):
         rows = []
         for number, registration in enumerate(by_endpoint[endpoint.id], start=1):
-            hide = registration.case_type == CaseType.DENUNCIATION and not reveal_denouncers
+            denouncer = registration.case_type == CaseType.DENUNCIATION and not anonymised(registration)
+            hide = denouncer and not reveal_denouncers
             if hide:
                 masked += 1
-            elif registration.case_type == CaseType.DENUNCIATION:
+            elif denouncer:
                 audit.record(
                     db,
                     at=now,

@@ -19,7 +19,8 @@ from bot.clock import FrozenClock
 from bot.exports import export_filename, sheet_titles, stats_table, to_csv, to_docx, to_xlsx
 from bot.i18n import Translator
 from bot.identity import UserKey
-from storage.models import AuditEntry, CaseType, Registration, RegistrationStatus, StaffRole
+from storage.citizens import anonymise
+from storage.models import AuditEntry, CaseType, Citizen, Registration, RegistrationStatus, StaffRole
 from storage.reception_book import (
     BookRow,
     EndpointBook,
@@ -195,6 +196,28 @@ async def test_a_scoped_officer_gets_their_endpoints_and_revealing_is_logged(
     # Outside the officer's scope nothing is revealed, so nothing more is logged.
     await read_book(app, booked.world, endpoints={"X-BINHCHANH"}, reveal=True)
     assert len(await denouncer_views(app)) == 1
+
+
+async def test_an_anonymised_citizen_is_a_row_that_says_so(
+    app: App, booked: Booked, clock: FrozenClock
+) -> None:
+    """After the session, the complainant and the denouncer delete their data: their rows stay
+    (the book keeps its count) and say why they are empty; revealing nothing logs nothing."""
+    clock.set(booked.world.first_start + timedelta(days=1))
+    async with app.sessions() as db, db.begin():
+        for user_id in ("1", "2"):
+            citizen = await db.scalar(select(Citizen).where(Citizen.channel_user_id == user_id))
+            assert citizen is not None
+            await anonymise(db, citizen, now=clock.now())
+    book = await read_book(app, booked.world, reveal=True)
+    an, denouncer, _ = book.endpoints[0].rows
+    for row in (an, denouncer):
+        assert (row.name_and_address, row.id_number, row.content) == ("(Dữ liệu cá nhân đã được xóa)", "", "")
+    assert book.masked == 0 and await denouncer_views(app) == []
+    masked = await read_book(app, booked.world)
+    assert (
+        masked.endpoints[0].rows[1].name_and_address == "(Dữ liệu cá nhân đã được xóa)" and masked.masked == 0
+    )
 
 
 # --- the files, opened back ------------------------------------------------------------------

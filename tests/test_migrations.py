@@ -6,18 +6,19 @@ empty (the `database_url` fixture then truncates it as usual).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, MetaData, String, inspect
+from sqlalchemy import Column, MetaData, String, inspect, select
 from sqlalchemy.engine import Connection
 
 from storage import migrate
 from storage.db import create_engine
-from storage.models import Base
+from storage.models import Base, InboundUpdate
 
 MODEL_TABLES = set(Base.metadata.tables)
 ALL_TABLES = MODEL_TABLES | {"alembic_version"}
@@ -129,3 +130,32 @@ async def test_drift_check_sees_a_change(database_url: str) -> None:
     changed.tables["endpoints"].append_column(Column("district", String(50), nullable=True))
     differences = await drift(database_url, changed)
     assert [(d[0], d[2], d[3].name) for d in differences] == [("add_column", "endpoints", "district")]
+
+
+async def test_0003_empties_the_payloads_of_handled_updates_only(database_url: str) -> None:
+    """Updates handled before 0003 kept the sender's name and what they typed."""
+    stored = {"message": {"text": "079203001234", "from": {"first_name": "An"}}}
+    try:
+        await migrate.downgrade(database_url, "0002")
+        engine = create_engine(database_url)
+        try:
+            async with engine.begin() as conn:
+                for update_id, handled in (("1", True), ("2", False)):
+                    await conn.execute(
+                        InboundUpdate.__table__.insert().values(
+                            channel="telegram",
+                            update_id=update_id,
+                            payload=stored,
+                            received_at=datetime(2026, 11, 23, tzinfo=UTC),
+                            handled_at=datetime(2026, 11, 23, tzinfo=UTC) if handled else None,
+                        )
+                    )
+            await migrate.upgrade(database_url, "0003")
+            async with engine.connect() as conn:
+                found = await conn.execute(select(InboundUpdate.update_id, InboundUpdate.payload))
+                rows = {update_id: payload for update_id, payload in found}
+        finally:
+            await engine.dispose()
+        assert rows == {"1": {}, "2": stored}  # the unhandled one is still to be handled
+    finally:
+        await migrate.upgrade(database_url)

@@ -409,6 +409,39 @@ async def test_a_denouncers_saved_identity_is_not_shown_again(app: App, world: W
     assert chat.labels == ["Dùng thông tin đã lưu"] and "+84912345678" not in chat.text
 
 
+async def test_a_denouncer_using_the_saved_details_never_sees_them_echoed(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    """On a shared phone, "use the saved details" four times must not show the denouncer's
+    identity on the next screens either: not the phone noted, not the review."""
+    await consent(chat)
+    await register(chat, case_type="denunciation")
+    await chat.press("register")
+    await chat.say("tan binh")
+    await chat.press("ep:")
+    await chat.press("11/01/2027")
+    seen = []
+    for _ in range(4):  # name, phone, CCCD number, address
+        await chat.press("Dùng thông tin đã lưu")
+        seen.append(chat.text)
+    await chat.press("petition")
+    await chat.press("land")
+    await chat.say(SUMMARY)
+    await chat.press("done")
+    await chat.press("none")
+    await chat.press("alone")
+    seen.append(chat.text)
+    assert "KIỂM TRA" in chat.text and "(thông tin đã lưu)" in chat.text
+    for secret in ("Nguyễn Văn An", "+84912345678", ID_NUMBER, "Lý Thường Kiệt"):
+        assert not [text for text in seen if secret in text], secret
+    await chat.press("confirm")
+    assert "ĐĂNG KÝ THÀNH CÔNG" in chat.text
+    async with app.sessions() as db:
+        second = await db.scalar(select(Registration).order_by(Registration.id.desc()))
+    assert second is not None and (second.full_name, second.id_number) == ("Nguyễn Văn An", ID_NUMBER)
+    assert second.phone == "+84912345678" and second.address == "12 Lý Thường Kiệt, phường Tân Bình"
+
+
 async def test_the_code_carries_the_local_year(
     app: App, world: World, clock: FrozenClock, chat: ChatUser
 ) -> None:

@@ -9,7 +9,14 @@ from sqlalchemy import select
 from bot import retention
 from bot.app import App
 from bot.clock import FrozenClock
-from storage.models import AuditEntry, Citizen, Notification, Registration, RegistrationStatus
+from storage.models import (
+    AuditEntry,
+    Citizen,
+    ConversationState,
+    Notification,
+    Registration,
+    RegistrationStatus,
+)
 from tests.conftest import World
 from tests.flows import consent, register
 from tests.support import ChatUser
@@ -65,3 +72,28 @@ async def test_anonymising_leaves_past_sessions_as_they_were(
     confirmed, waitlisted = RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED
     assert statuses == [confirmed, confirmed, waitlisted]
     assert "waitlist_promoted" not in notices
+
+
+async def test_a_half_entered_registration_is_not_left_behind(
+    app: App, world: World, clock: FrozenClock
+) -> None:
+    """A registration begun and left at the address step keeps name, phone and CCCD in the
+    conversation state: anonymising the citizen must not leave them there."""
+    chat = ChatUser(app.dialog, user_id="1")
+    await consent(chat)
+    await register(chat)
+    await chat.press("register")
+    await chat.say("binh chanh")
+    await chat.press("ep:")
+    await chat.press("s:")
+    await chat.say("nguyễn văn bốn")
+    await chat.say("0987 654 321")
+    await chat.say("079203004321")  # and then the citizen never comes back
+    clock.set(world.first_start + timedelta(days=app.settings.retention_days + 1))
+    assert await retention.sweep(app) == 1
+    async with app.sessions() as db:
+        [state] = list(await db.scalars(select(ConversationState)))
+    assert state.data == {}
+    assert "079203004321" not in repr(state.data) and "+84987654321" not in repr(state.data)
+    await chat.say("xin chào")  # back years later: asked for consent, nothing half-done resumes
+    assert "THÔNG BÁO XỬ LÝ DỮ LIỆU CÁ NHÂN" in chat.text

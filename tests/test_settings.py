@@ -260,6 +260,7 @@ def test_the_command_explains_settings_that_are_not_valid(
         ({"environment": "prod"}, "ENVIRONMENT must be 'development' or 'production'"),
         ({"log_level": "verbose"}, "LOG_LEVEL must be DEBUG, INFO"),
         ({"summary_min_chars": 500, "summary_max_chars": 400}, r"SUMMARY_MIN_CHARS \(500\) must not be"),
+        ({"summary_max_chars": 40_000}, "less than or equal to 32767"),
         ({"case_fields": " , "}, "CASE_FIELDS must name at least one"),
         ({"case_fields": "land,landuse"}, "no message field.<code> in locales/vi for landuse"),
         ({"agencies": " ; "}, "AGENCIES must name at least one agency"),

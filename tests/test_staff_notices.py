@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from bot.app import App
 from bot.clock import FrozenClock
 from bot.exports import DOCX_TYPE
 from bot.notify import Outbox
+from storage.models import AuditEntry
 from tests.conftest import ADMIN_ID, World, local
 from tests.flows import consent, officer_for, register
 from tests.support import TEXT_ONLY, ChatUser
@@ -62,3 +65,21 @@ async def test_a_zalo_admin_gets_the_deadline_list_as_a_word_file(
     clock.set(world.first_start - timedelta(days=5))
     await tick(staff_app, channel)
     assert channel.documents == [(ADMIN_ID, "so-tiep-cong-dan-2026-12-07.docx")]
+
+
+async def test_the_deadline_list_logs_each_admin_who_gets_a_denouncers_name(
+    staff_app: App, world: World, clock: FrozenClock
+) -> None:
+    """The list goes unmasked to every admin: the audit log names who received it, not the system."""
+    citizen = ChatUser(staff_app.dialog, user_id="1")
+    await consent(citizen)
+    await register(citizen, case_type="denunciation", name="trần thị bình")
+    channel = RecordingChannel()
+    clock.set(world.first_start - timedelta(days=5))
+    await tick(staff_app, channel)
+    assert channel.documents == [(ADMIN_ID, "so-tiep-cong-dan-2026-12-07.xlsx")]
+    async with staff_app.sessions() as db:
+        views = list(await db.scalars(select(AuditEntry).where(AuditEntry.action == "denouncer.view")))
+    assert [(view.actor, view.at, view.target_type) for view in views] == [
+        (f"test:{ADMIN_ID}", clock.now(), "registration")
+    ]

@@ -137,3 +137,18 @@ async def test_one_update_failing_on_restart_does_not_stop_the_others(
         assert f"telegram update {first['update_id']} failed" in caplog.text
     finally:
         await restarted.stop()
+
+
+async def test_a_handled_update_keeps_no_personal_data(
+    app: App, world: World, fake: FakeTelegram, webhook: tuple[TelegramBot, str]
+) -> None:
+    """The payload is kept only until the update is handled: it carries the sender's name and
+    what they typed (a CCCD number, a phone), which "delete my data" and retention never reach."""
+    telegram, url = webhook
+    assert await post(url, fake.message_update(604, "/start")) == 200
+    assert await post(url, fake.message_update(604, "079203001234")) == 200
+    await telegram.stop()
+    async with app.sessions() as db:
+        rows = list(await db.scalars(select(InboundUpdate)))
+    assert len(rows) == 2 and all(row.handled_at is not None for row in rows)
+    assert [row.payload for row in rows] == [{}, {}]

@@ -171,8 +171,9 @@ def identity_step(step: str, field: str, next_step: str, parse: IdentityParser) 
     @flow.handle(step)
     async def handle(ctx: Ctx, answer: Answer) -> Next:
         known = known_value(ctx, field)
-        ctx.data[field] = known if answer.choice == "keep" and known else parse(ctx, answer)
-        if step == "phone":
+        kept = answer.choice == "keep" and bool(known)
+        ctx.data[field] = known if kept else parse(ctx, answer)
+        if step == "phone" and not kept:  # a kept number was on its button (or is not shown)
             ctx.say("register.phone.saved", phone=ctx.data[field])
         return after(ctx, next_step)
 
@@ -328,6 +329,18 @@ async def on_representatives(ctx: Ctx, answer: Answer) -> Next:
 # --- review and submit ------------------------------------------------------------
 
 
+async def review_identity(ctx: Ctx) -> dict[str, str]:
+    """Name, phone, CCCD and address for the review. A denouncer's saved details are not
+    echoed (Luật Tố cáo, Art. 9): those kept from the profile read "(saved details)"."""
+    d, hide = ctx.data, await registrations.has_denounced(ctx.db, ctx.citizen.id)
+    fields = {"name": "full_name", "phone": "phone", "id_number": "id_number", "address": "address"}
+    saved = ctx.t("register.saved_hidden")
+    return {
+        shown: saved if hide and d[field] == getattr(ctx.citizen, field) else d[field]
+        for shown, field in fields.items()
+    }
+
+
 @flow.ask("review")
 async def ask_review(ctx: Ctx) -> Reply | Next:
     ctx.data["editing"] = True
@@ -336,13 +349,11 @@ async def ask_review(ctx: Ctx) -> Reply | Next:
         return "session"
     d = ctx.data
     representatives = ", ".join(d.get("representatives") or []) or "—"
+    identity = await review_identity(ctx)
     text = ctx.t(
         "register.review",
         session=seat_details(ctx, seat),
-        name=d["full_name"],
-        phone=d["phone"],
-        id_number=d["id_number"],
-        address=d["address"],
+        **identity,
         case_type=case_type_label(ctx, d["case_type"]),
         field=field_label(ctx, d["field"]),
         summary=d["summary"],
