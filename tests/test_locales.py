@@ -14,6 +14,7 @@ import pytest
 from bot.i18n import SUPPORTED_LOCALES, MissingMessage, Translator, load_catalog
 from bot.notify import RENDERERS
 from bot.settings import Settings
+from handlers.citizen.privacy import CONSENT_ACTIONS
 from handlers.citizen.register import EDITABLE, IDENTITY_STEPS
 from handlers.menu import MENU_ITEMS
 from handlers.staff.access import ADMIN_COMMANDS, OFFICER_COMMANDS
@@ -111,6 +112,7 @@ def dynamic_ids() -> set[str]:
         | {f"session.kind.{kind.value}" for kind in SessionKind}
         | {f"notice.{kind}" for kind in RENDERERS if kind != "reminder"}  # reminder_day, reminder_soon
         | {f"staff.undelivered.kind.{kind}" for kind in RENDERERS}
+        | {f"privacy.data.{action}" for action in CONSENT_ACTIONS}
         | {f"route.{route}" for route in ROUTES}
     )
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.dialog.types import Reply
 from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
-from storage import audit, citizens
-from storage.models import Registration
+from handlers.citizen.views import registration_details
+from storage import audit, citizens, registrations
+from storage.models import AuditEntry, CaseType, Registration
+from storage.text import mask_name
 
 flow = Flow("privacy", first="menu")
+CONSENT_ACTIONS = ("consent.give", "consent.refuse", "consent.withdraw")
 
 
 @flow.ask("menu")
@@ -48,10 +51,12 @@ async def on_menu(ctx: Ctx, answer: Answer) -> Next:
 
 
 async def show_data(ctx: Ctx) -> None:
+    """Everything stored about the citizen: identity, each registration with what came with
+    it, and when they consented. A denouncer's identity is not shown again in the chat (a
+    shared phone would reveal it): they are told to ask the Office."""
     citizen = ctx.citizen
-    count = await ctx.db.scalar(
-        select(func.count()).select_from(Registration).where(Registration.citizen_id == citizen.id)
-    )
+    own = await registrations.list_own(ctx.db, citizen.id)
+    secret = any(registration.case_type == CaseType.DENUNCIATION for registration in own)
     audit.record(
         ctx.db,
         at=ctx.now,
@@ -60,15 +65,52 @@ async def show_data(ctx: Ctx) -> None:
         target_type="citizen",
         target_id=citizen.id,
     )
+    kept = ctx.t("privacy.data.kept_secret")
     ctx.say(
         "privacy.data",
-        name=citizen.full_name or "—",
-        phone=citizen.phone or "—",
-        id_number=citizen.id_number or "—",
-        address=citizen.address or "—",
+        name=(mask_name(citizen.full_name or "") if secret else citizen.full_name) or "—",
+        phone=kept if secret else citizen.phone or "—",
+        id_number=kept if secret else citizen.id_number or "—",
+        address=kept if secret else citizen.address or "—",
         locale=ctx.t(f"language.{citizen.locale or ctx.t.locale}"),
-        registrations=count or 0,
+        registrations=len(own),
     )
+    for registration in own:
+        ctx.say_text(registration_details(ctx, registration) + "\n" + came_with(ctx, registration, secret))
+    ctx.say_text(await consent_history(ctx))
+    if secret:
+        ctx.say("privacy.data.ask_the_office")
+
+
+def came_with(ctx: Ctx, registration: Registration, secret: bool) -> str:
+    """What the citizen gave with one registration, besides what registration_details shows."""
+    files = ", ".join(item.get("name") or "—" for item in registration.attachments) or "—"
+    if secret:
+        return ctx.t("privacy.data.came_with_secret", files=len(registration.attachments))
+    return ctx.t(
+        "privacy.data.came_with",
+        phone=registration.phone or "—",
+        id_number=registration.id_number or "—",
+        address=registration.address or "—",
+        representatives=", ".join(registration.representatives) or "—",
+        files=files,
+    )
+
+
+async def consent_history(ctx: Ctx) -> str:
+    entries = await ctx.db.scalars(
+        select(AuditEntry)
+        .where(
+            AuditEntry.actor == citizens.actor_of(ctx.citizen),
+            AuditEntry.action.in_(CONSENT_ACTIONS),
+        )
+        .order_by(AuditEntry.at, AuditEntry.id)
+    )
+    lines = []
+    for entry in entries:
+        version = entry.details.get("version", "—")
+        lines.append(ctx.t(f"privacy.data.{entry.action}", when=ctx.dt(entry.at), version=version))
+    return ctx.t("privacy.data.consents", lines="\n".join(lines) or "—")
 
 
 @flow.ask("delete_confirm")
