@@ -61,6 +61,14 @@ async def register(chat: ChatUser, **kwargs: str) -> None:
     await chat.press("confirm")
 
 
+async def registered_citizen(app: App, user_id: str = "1", **kwargs: str) -> ChatUser:
+    """A citizen who has consented and registered (`register`'s choices in `kwargs`)."""
+    chat = ChatUser(app.dialog, user_id=user_id)
+    await consent(chat)
+    await register(chat, **kwargs)
+    return chat
+
+
 async def officer_for(
     app: App, admin: ChatUser, user_id: str, scope: str | None, denouncers: bool = False
 ) -> ChatUser:

@@ -13,7 +13,7 @@ from bot.exports import DOCX_TYPE
 from bot.notify import Outbox
 from storage.models import AuditEntry
 from tests.conftest import ADMIN_ID, World, local
-from tests.flows import consent, officer_for, register
+from tests.flows import consent, officer_for, register, registered_citizen
 from tests.support import TEXT_ONLY, ChatUser
 from tests.test_outbox import RecordingChannel
 
@@ -57,9 +57,7 @@ async def test_staff_notices(staff_app: App, world: World, admin: ChatUser, cloc
 async def test_a_zalo_admin_gets_the_deadline_list_as_a_word_file(
     staff_app: App, world: World, clock: FrozenClock
 ) -> None:
-    citizen = ChatUser(staff_app.dialog, user_id="1")
-    await consent(citizen)
-    await register(citizen)
+    await registered_citizen(staff_app)
     word_only = replace(TEXT_ONLY, document_types=frozenset({DOCX_TYPE}), max_document_bytes=5 * 1024 * 1024)
     channel = RecordingChannel(capabilities=word_only)  # Zalo OA takes Word files, not spreadsheets
     clock.set(world.first_start - timedelta(days=5))
@@ -71,9 +69,7 @@ async def test_the_deadline_list_logs_each_admin_who_gets_a_denouncers_name(
     staff_app: App, world: World, clock: FrozenClock
 ) -> None:
     """The list goes unmasked to every admin: the audit log names who received it, not the system."""
-    citizen = ChatUser(staff_app.dialog, user_id="1")
-    await consent(citizen)
-    await register(citizen, case_type="denunciation", name="trần thị bình")
+    await registered_citizen(staff_app, case_type="denunciation", name="trần thị bình")
     channel = RecordingChannel()
     clock.set(world.first_start - timedelta(days=5))
     await tick(staff_app, channel)

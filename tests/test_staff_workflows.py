@@ -24,7 +24,7 @@ from storage.models import (
     SessionStatus,
 )
 from tests.conftest import ADMIN_ID, World, make_settings
-from tests.flows import at_the_phone_step, consent, officer_for, register
+from tests.flows import at_the_phone_step, consent, officer_for, register, registered_citizen
 from tests.support import ChatUser
 from tests.test_outbox import RecordingChannel
 
@@ -59,9 +59,7 @@ async def route_notices(app: App) -> list[str]:
 async def test_a_decision_stands_once_when_two_officers_have_the_same_card(
     staff_app: App, world: World, admin: ChatUser
 ) -> None:
-    citizen = ChatUser(staff_app.dialog, user_id="1")
-    await consent(citizen)
-    await register(citizen)
+    await registered_citizen(staff_app)
     officer = await officer_for(staff_app, admin, "500", scope="P-TANBINH")
     await officer.say("/review")
     await admin.say("/review")
@@ -88,9 +86,7 @@ async def test_a_decision_stands_once_when_two_officers_have_the_same_card(
 async def test_forwarding_is_refused_before_the_note_when_someone_decided_first(
     staff_app: App, world: World, admin: ChatUser
 ) -> None:
-    citizen = ChatUser(staff_app.dialog, user_id="1")
-    await consent(citizen)
-    await register(citizen)
+    await registered_citizen(staff_app)
     officer = await officer_for(staff_app, admin, "500", scope=None)
     await officer.say("/review")
     await admin.say("/review")
@@ -104,9 +100,7 @@ async def test_forwarding_is_refused_before_the_note_when_someone_decided_first(
 async def test_no_decision_on_a_registration_the_citizen_cancelled(
     staff_app: App, world: World, admin: ChatUser
 ) -> None:
-    citizen = ChatUser(staff_app.dialog, user_id="1")
-    await consent(citizen)
-    await register(citizen)
+    citizen = await registered_citizen(staff_app)
     await admin.say("/review")
     await citizen.press("mine")
     await citizen.press("r:")
@@ -125,9 +119,7 @@ async def test_no_decision_on_a_registration_the_citizen_cancelled(
 async def test_an_officer_without_the_right_cannot_unmask_a_denouncer_by_reclassifying(
     staff_app: App, world: World, admin: ChatUser
 ) -> None:
-    denouncer = ChatUser(staff_app.dialog, user_id="1")
-    await consent(denouncer)
-    await register(denouncer, case_type="denunciation", name="trần thị bình")
+    await registered_citizen(staff_app, case_type="denunciation", name="trần thị bình")
     officer = await officer_for(staff_app, admin, "500", scope="P-TANBINH")
     await officer.say("/review")
     assert "T*** T** B***" in officer.text
@@ -169,9 +161,7 @@ async def test_accepting_a_waitlisted_registration_does_not_tell_them_to_come(
 async def test_moving_a_session_to_the_time_it_already_has_is_refused(
     staff_app: App, world: World, admin: ChatUser
 ) -> None:
-    citizen = ChatUser(staff_app.dialog, user_id="1")
-    await consent(citizen)
-    await register(citizen)
+    await registered_citizen(staff_app)
     await admin.say(f"/reschedule {world.first_id}")
     await admin.say("07/12/2026")
     await admin.say("08:00")
@@ -218,9 +208,7 @@ async def test_a_confirmation_after_another_admin_cancelled_the_session_changes_
 async def test_the_short_notice_override_is_asked_when_the_window_began_after_the_prompt(
     staff_app: App, world: World, admin: ChatUser, clock: FrozenClock
 ) -> None:
-    citizen = ChatUser(staff_app.dialog, user_id="1")
-    await consent(citizen)
-    await register(citizen)
+    await registered_citizen(staff_app)
     await admin.say(f"/cancelsession {world.first_id}")
     await admin.say("Thay đổi kế hoạch")
     assert "⚠️" not in admin.text and "Xác nhận" in admin.labels  # 14 days ahead: a plain confirmation
@@ -352,9 +340,7 @@ async def test_stopping_a_broadcast_that_has_finished_says_so(
 async def test_a_citizen_who_deleted_their_data_and_came_back_is_a_citizen_again(
     staff_app: App, world: World, admin: ChatUser
 ) -> None:
-    citizen = ChatUser(staff_app.dialog, user_id="1")
-    await consent(citizen)
-    await register(citizen)
+    citizen = await registered_citizen(staff_app)
     await citizen.press("privacy")
     await citizen.press("delete")
     await citizen.press("yes")
@@ -389,9 +375,7 @@ async def test_a_name_that_fits_several_endpoints_is_called_ambiguous_not_unknow
 async def test_a_revoked_officer_pressing_an_old_staff_button_is_led_to_the_privacy_notice(
     staff_app: App, world: World, admin: ChatUser
 ) -> None:
-    citizen = ChatUser(staff_app.dialog, user_id="1")
-    await consent(citizen)
-    await register(citizen)
+    await registered_citizen(staff_app)
     officer = await officer_for(staff_app, admin, "610", scope=None)  # joined without consenting
     await officer.say("/review")
     await admin.say("/staff")
