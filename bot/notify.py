@@ -543,8 +543,9 @@ class Outbox:
                 template,
             )
 
+        by_phone = citizen.channel in self.fallbacks and bool(citizen.phone)  # a template may reach them
         # Blocked or unfollowed: news of their own case may still go by a template by phone.
-        by_template_only = citizen.unreachable and self._may_go_by_template(citizen, notice)
+        by_template_only = citizen.unreachable and by_phone and notice.kind in ABOUT_THEIR_CASE
         if citizen.unreachable and not by_template_only:
             return claimed(None, "unreachable")
         t = Translator(citizen.locale or self.settings.default_locale, self.settings.tz)
@@ -556,7 +557,7 @@ class Outbox:
         if text is None:
             return claimed(None, "withdrawn")
         template = None
-        if citizen.channel in self.fallbacks and citizen.phone:
+        if by_phone and citizen.phone:
             template = TemplateMessage(citizen.phone, await template_fields(db, notice, t))
         if by_template_only:
             return claimed(None, TEMPLATE_ONLY, template=template)
@@ -565,9 +566,6 @@ class Outbox:
         if channel is not None:
             reply = fit_documents(reply, channel.capabilities)
         return claimed(reply, template=template)
-
-    def _may_go_by_template(self, citizen: Citizen, notice: Notification) -> bool:
-        return citizen.channel in self.fallbacks and bool(citizen.phone) and notice.kind in ABOUT_THEIR_CASE
 
     async def _send(self, item: Claimed) -> Result:
         """What became of one claimed notice."""

@@ -158,6 +158,14 @@ async def citizen(app: App, user_id: str) -> Citizen:
         return found
 
 
+async def notice_of(app: App, kind: str) -> Notification:
+    """The one notice of that kind."""
+    async with app.sessions() as db:
+        notice = await db.scalar(select(Notification).where(Notification.kind == kind))
+    assert notice is not None
+    return notice
+
+
 async def consented(user: ZaloUser) -> None:
     await user.follow()
     await user.press("Tiếng Việt")
@@ -621,9 +629,8 @@ async def test_a_reschedule_notice_outside_the_window_goes_by_zns(
     data = sent["template_data"]
     assert data["code"].startswith("TCD-2026-") and data["reason"] == "Trùng lịch họp HĐND"
     assert data["old_time"] == "Thứ Hai, 07/12/2026 08:00" and data["new_time"] == "Thứ Năm, 10/12/2026 08:00"
-    async with harness.app.sessions() as db:
-        notice = await db.scalar(select(Notification).where(Notification.kind == "session_moved"))
-        assert notice is not None and notice.state == "sent" and notice.result.startswith("by template")
+    notice = await notice_of(harness.app, "session_moved")
+    assert notice.state == "sent" and notice.result.startswith("by template")
     assert sent["tracking_id"] == notice.dedupe_key
 
 
@@ -636,10 +643,8 @@ async def test_without_a_template_the_notice_is_left_for_staff_to_call(
     await move_first_session(harness.app, world, days=3)
     assert await zalo_outbox(harness).send_due() == 0
     assert harness.fake.zns == []
-    async with harness.app.sessions() as db:
-        notice = await db.scalar(select(Notification).where(Notification.kind == "session_moved"))
-        assert notice is not None and notice.state == "undeliverable"
-        assert "no template for session_moved" in notice.result
+    notice = await notice_of(harness.app, "session_moved")
+    assert notice.state == "undeliverable" and "no template for session_moved" in notice.result
 
 
 async def test_news_of_their_case_reaches_a_citizen_who_unfollowed_by_zns_and_nothing_else_does(
@@ -659,9 +664,7 @@ async def test_news_of_their_case_reaches_a_citizen_who_unfollowed_by_zns_and_no
     clock.set(world.first_start + timedelta(days=3) - timedelta(hours=24))  # the moved session's eve
     assert await zalo_outbox(harness).send_due() == 0  # a reminder is not worth a template
     assert len(harness.fake.zns) == 1
-    async with harness.app.sessions() as db:
-        reminder = await db.scalar(select(Notification).where(Notification.kind == "reminder"))
-        assert reminder is not None and reminder.state == "unreachable"
+    assert (await notice_of(harness.app, "reminder")).state == "unreachable"
 
 
 async def test_an_unfollower_without_a_template_is_left_for_staff_to_call(
@@ -672,10 +675,8 @@ async def test_an_unfollower_without_a_template_is_left_for_staff_to_call(
     assert await harness.post(harness.fake.event("unfollow", user.user_id)) == 200
     await move_first_session(harness.app, world, days=3)
     assert await zalo_outbox(harness).send_due() == 0
-    async with harness.app.sessions() as db:
-        notice = await db.scalar(select(Notification).where(Notification.kind == "session_moved"))
-        assert notice is not None and notice.state == "unreachable"
-        assert "no template for session_moved" in notice.result
+    notice = await notice_of(harness.app, "session_moved")
+    assert notice.state == "unreachable" and "no template for session_moved" in notice.result
 
 
 async def test_inside_the_window_the_notice_is_a_chat_message(

@@ -167,12 +167,13 @@ class Dialog:
             command = None  # before consent only the notice itself is on offer
 
         in_step = current is not None and current.has_step(step)
+        # Where a flow opened now (help, language, a command) goes back to when it ends.
+        resume = self._resume_point(flow, step, data) if in_step else None
         target: Goto | None = None
         if opened is not None and not self._allowed(actor, self.flows[opened.flow]):
             ctx.say("staff.not_allowed")  # and whatever they were doing goes on
             target = Goto(flow, step) if in_step else Goto(self._home(ctx), data={})
         elif opened is not None:  # a command (/join …): if it ends at once, back to where they were
-            resume = self._resume_point(flow, step, data) if in_step else None
             target = replace(opened, data={**(opened.data or {}), RESUME: resume}) if resume else opened
         elif actor.is_staff and text.startswith("/") and command is None and not incoming.option:
             ctx.say("staff.unknown_command")  # a mistyped command: show staff what they can use
@@ -186,11 +187,10 @@ class Dialog:
         elif command == "resume":
             target = Goto(flow, step) if in_step else Goto(self._home(ctx), data={})
         elif command in ("help", "language"):
-            resume = self._resume_point(flow, step, data) if in_step else None
             target = Goto(command, data={RESUME: resume} if resume else {})
         elif command == "menu":
             target = Goto(command, data={})
-        elif current is None or not current.has_step(step):
+        elif current is None or not in_step:
             target = Goto(self._home(ctx), data={})
         elif not self._allowed(actor, current):
             ctx.say("staff.not_allowed")
@@ -254,9 +254,8 @@ class Dialog:
         """`/session 12` opens the flow whose command is "session", with args "12"."""
         if not text.startswith("/"):
             return None
-        word, _, rest = text[1:].partition(" ")
-        flow = self.commands.get(word.split("@")[0].lower())
-        return Goto(flow.name, data={"args": rest.strip()}) if flow else None
+        flow = self.commands.get(command_word(text).removeprefix("/"))
+        return Goto(flow.name, data={"args": text.partition(" ")[2].strip()}) if flow else None
 
     @staticmethod
     def _allowed(actor: Actor, flow: Flow) -> bool:

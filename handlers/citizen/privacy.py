@@ -10,7 +10,7 @@ from bot.dialog.types import Reply
 from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from handlers.citizen.views import registration_details
 from storage import audit, citizens, registrations
-from storage.models import AuditEntry, CaseType, Registration
+from storage.models import AuditEntry, Registration
 from storage.text import mask_name
 
 flow = Flow("privacy", first="menu")
@@ -56,7 +56,7 @@ async def show_data(ctx: Ctx) -> None:
     shared phone would reveal it): they are told to ask the Office."""
     citizen = ctx.citizen
     own = await registrations.list_own(ctx.db, citizen.id)
-    secret = any(registration.case_type == CaseType.DENUNCIATION for registration in own)
+    secret = await registrations.has_denounced(ctx.db, citizen.id)
     audit.record(
         ctx.db,
         at=ctx.now,
