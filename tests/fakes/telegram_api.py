@@ -1,7 +1,7 @@
 """A fake Telegram Bot API server speaking real HTTP on localhost.
 
 It validates every call against the machine-readable Bot API spec
-(`shared/telegram/bot-api-spec.json`): the method exists, required fields are
+(`tests/fakes/telegram_spec/bot-api-spec.json`, a vendored copy): the method exists, required fields are
 present, types match (recursively, for keyboards and commands), text is 1–4096
 characters, callback_data is 1–64 bytes. A violating call gets the 400 Telegram
 would give and is recorded; tests fail on any violation. It serves getUpdates
@@ -26,7 +26,7 @@ from aiohttp import web
 
 from tests.fakes.local_http import serve_locally, wait_until
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "telegram" / "bot-api-spec.json"
+SPEC_PATH = Path(__file__).resolve().parent / "telegram_spec" / "bot-api-spec.json"
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Tiếp dân", "username": "tiepdan_test_bot"}
 TOKEN = "123456:TEST-token_for-the-fake-server"
 COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
