@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from bot.app import App
 from storage.models import AuditEntry, Citizen, Registration, RegistrationStatus, SessionEndpoint
 from tests.conftest import World
-from tests.flows import ID_NUMBER, consent, register
+from tests.flows import ID_NUMBER, consent, fill_until_review, register
 from tests.support import ChatUser
 
 
@@ -44,6 +44,29 @@ async def test_a_denouncer_seeing_their_data_is_not_shown_their_identity_again(
     assert all(shown not in chat.text for shown in (ID_NUMBER, "+84912345678", "Lý Thường Kiệt"))
     assert "(giữ bí mật)" in chat.text and "liên hệ trực tiếp Văn phòng" in chat.text
     assert "Mã đăng ký: TCD-2026-000001" in chat.text  # their registration, identity left out
+
+
+async def test_a_denouncer_who_also_complained_is_not_shown_their_name_on_any_screen(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    """One rule (registrations.has_denounced) on every citizen screen: the name stored with
+    a khiếu nại of someone who has also denounced is masked like the rest of their identity."""
+    await consent(chat)
+    await register(chat, case_type="denunciation")
+    await fill_until_review(chat, session="11/01/2027")
+    assert "Nguyễn Văn An" not in chat.text  # the review: saved details, not echoed
+    await chat.press("confirm")
+    await chat.press("privacy")
+    await chat.press("show")
+    assert "Loại vụ việc: Khiếu nại" in chat.text and "Loại vụ việc: Tố cáo" in chat.text
+    assert "Nguyễn Văn An" not in chat.text and "Người đăng ký: N***** V** A*" in chat.text
+    await chat.press("menu")
+    await chat.press("mine")
+    for code in ("TCD-2026-000001", "TCD-2026-000002"):
+        await chat.press(code)
+        assert f"Mã đăng ký: {code}" in chat.text
+        assert "Nguyễn Văn An" not in chat.text and "Người đăng ký: N***** V** A*" in chat.text
+        await chat.press("list")
 
 
 async def test_delete_my_data_anonymises_and_keeps_counts(app: App, world: World, chat: ChatUser) -> None:
