@@ -129,4 +129,4 @@ async def test_reading_the_notice_again_asks_no_question_it_cannot_take(
     await newcomer.say("/start")
     await newcomer.press("Tiếng Việt")
     assert newcomer.text.endswith("Ông/Bà có đồng ý cho Văn phòng xử lý dữ liệu cá nhân nêu trên không?")
-    assert newcomer.labels == ["Tôi đồng ý", "Tôi không đồng ý"]
+    assert newcomer.labels == ["Tôi đồng ý", "Tôi không đồng ý", "English"]

@@ -45,6 +45,9 @@ COMMANDS = {
 }
 COMMAND_OF_WORD = {word: name for name, words in COMMANDS.items() for word in words}
 
+# Open before consent: the privacy notice, and the choice of the language it is read in.
+BEFORE_CONSENT = ("onboarding", "language")
+
 STATE_TURN = "_turn"
 STATE_OFFERED = "_offered"
 STATE_PHONE_ASKED = "_phone_asked"
@@ -163,8 +166,8 @@ class Dialog:
         opened = self._slash_command(text) if not incoming.option else None
         current = self.flows.get(flow)
         needs_consent = current is None or current.needs_consent
-        if not consented and command != "start" and needs_consent:
-            command = None  # before consent only the notice itself is on offer
+        if not consented and command not in ("start", "language") and needs_consent:
+            command = None  # before consent only the notice itself (in a language read) is on offer
 
         in_step = current is not None and current.has_step(step)
         # Where a flow opened now (help, language, a command) goes back to when it ends.
@@ -178,7 +181,7 @@ class Dialog:
         elif actor.is_staff and text.startswith("/") and command is None and not incoming.option:
             ctx.say("staff.unknown_command")  # a mistyped command: show staff what they can use
             target = Goto("staff_home", data={})
-        elif (not consented and needs_consent and flow != "onboarding") or command == "start":
+        elif (not consented and needs_consent and flow not in BEFORE_CONSENT) or command == "start":
             target = Goto("onboarding", data={})
         elif command == "cancel":
             if flow and flow != "menu":
