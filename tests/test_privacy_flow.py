@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from pathlib import Path
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.engine import make_url
 
 from bot.app import App
 from storage.models import AuditEntry, Citizen, Registration, RegistrationStatus, SessionEndpoint
 from tests.conftest import World
-from tests.flows import ID_NUMBER, consent, fill_until_review, register
+from tests.flows import ID_NUMBER, SUMMARY, consent, fill_until_review, register
 from tests.support import ChatUser
 
 
@@ -96,6 +99,52 @@ async def test_delete_my_data_anonymises_and_keeps_counts(app: App, world: World
     # Nothing more is processed without consent again.
     await chat.say("/menu")
     assert "THÔNG BÁO XỬ LÝ DỮ LIỆU CÁ NHÂN" in chat.text
+
+
+def database_files(app: App) -> list[Path]:
+    """The SQLite database and its write-ahead log (none on PostgreSQL)."""
+    url = make_url(app.settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        return []
+    database = Path(str(url.database))
+    return [database, database.with_name(database.name + "-wal")]
+
+
+async def test_delete_my_data_leaves_it_nowhere(app: App, world: World, chat: ChatUser) -> None:
+    """Not in the staff's notes on the case, and on SQLite not in the database file's free
+    space nor in its write-ahead log."""
+    await consent(chat)
+    await register(chat)
+    async with app.sessions() as db, db.begin():
+        await db.execute(
+            update(Registration).values(
+                route="forward",
+                forwarded_to="Thanh tra tỉnh",
+                route_note="Đã gọi ông Nguyễn Văn An (0912 345 678) để hẹn",
+                outcome="Ông Nguyễn Văn An, ĐT +84912345678, đã nhận quyết định",
+                summary=SUMMARY + " Người làm chứng: Nguyễn Văn An." * 200,  # longer than a page
+            )
+        )
+    personal = [value.encode() for value in ("Nguyễn Văn An", "+84912345678", "0912 345 678", ID_NUMBER)]
+    personal.append(SUMMARY[:40].encode())
+    files = database_files(app)
+    stored_before = b"".join(path.read_bytes() for path in files)
+    assert not files or all(value in stored_before for value in personal[:2])  # there before
+
+    await chat.press("privacy")
+    await chat.press("delete")
+    await chat.press("yes")
+    async with app.sessions() as db:
+        registration = await db.scalar(select(Registration))
+    assert registration is not None
+    assert (registration.route_note, registration.outcome) == ("", "")
+    assert (registration.route, registration.forwarded_to) == ("forward", "Thanh tra tỉnh")  # the counts
+    for path in files:
+        stored = path.read_bytes() if path.exists() else b""
+        assert not [value for value in personal if value in stored], path.name
+    if files:  # on every SQLite build, not only those compiled with SQLITE_SECURE_DELETE
+        async with app.sessions() as db:
+            assert await db.scalar(text("PRAGMA secure_delete")) == 1
 
 
 async def test_withdraw_consent(app: App, world: World, chat: ChatUser) -> None:

@@ -26,6 +26,7 @@ from bot.settings import Settings
 from handlers.base import END, RESUME, Answer, Ctx, Flow, Goto, Invalid
 from storage import citizens, inbound, staff
 from storage.conversations import lock_state
+from storage.db import scrub_erased
 from storage.staff import Actor
 from storage.text import fold, normalize
 
@@ -114,8 +115,11 @@ class Dialog:
     async def handle(self, incoming: Incoming, capabilities: Capabilities) -> list[Reply]:
         async with self._locks.hold(incoming.key):
             try:
-                async with self.sessions() as db, db.begin():
-                    return await self._handle(db, incoming, capabilities)
+                async with self.sessions() as db:
+                    async with db.begin():
+                        replies = await self._handle(db, incoming, capabilities)
+                    await scrub_erased(db)  # "delete my data": out of SQLite's log too
+                    return replies
             except Exception:
                 reference = uuid.uuid4().hex[:8]
                 log.exception("event %s of %s failed (ref %s)", incoming.event_id, incoming.key, reference)
