@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_if_absent
@@ -47,17 +47,12 @@ async def queue_once(
 
 
 async def purge_sent(db: AsyncSession, *, before: datetime) -> int:
-    """Delete notices sent before `before` (HANDLED_KEEP_DAYS ago), and those of a cancelled
-    broadcast due before it. Failed and unreachable ones stay for staff to call (/undelivered).
-    Returns how many."""
+    """Delete notices sent before `before` (HANDLED_KEEP_DAYS ago). The others stay: failed
+    and unreachable ones for staff to call (/undelivered), and with them a broadcast's counts
+    (broadcasts.progress). Returns how many."""
     result = await db.execute(
         delete(Notification)
-        .where(
-            or_(
-                and_(Notification.state == "sent", Notification.sent_at < before),
-                and_(Notification.state == "cancelled", Notification.due_at < before),
-            )
-        )
+        .where(Notification.state == "sent", Notification.sent_at < before)
         .execution_options(synchronize_session=False)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -152,4 +152,4 @@ async def test_handled_updates_and_sent_notices_are_deleted_after_the_window(
         updates = sorted(f"{row.channel}:{row.update_id}" for row in await db.scalars(select(InboundUpdate)))
         notices = sorted(row.dedupe_key for row in await db.scalars(select(Notification)))
     assert updates == ["telegram:2", "telegram:3"]  # the chat's, handled at the start, too
-    assert notices == ["old-failed", "recent-sent"]
+    assert notices == ["old-cancelled", "old-failed", "recent-sent"]
