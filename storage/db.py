@@ -119,4 +119,4 @@ async def checkpoint(engine: AsyncEngine) -> None:
         busy, _log_frames, _copied = await cursor.fetchone()
         await cursor.close()
     if busy:
-        log.warning("the WAL checkpoint after an erasure was held up by a reader; retried at the next sweep")
+        log.warning("a WAL checkpoint was held up by a reader; done again at the next sweep")
