@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # A longer summary would be cut short, silently, in the XLSX of Form 03 (a cell holds 32767).
     summary_max_chars: int = Field(3000, ge=10, le=SPREADSHEET_CELL_MAX)
     retention_days: int = Field(1825, ge=365)
+    # Handled incoming updates and sent notices are deleted after this many days: kept so
+    # long only to recognise a late repeat (a webhook retried, a reminder not queued twice).
+    handled_keep_days: int = Field(30, ge=1, le=365)
     consent_version: str = "2026-11"
     case_fields: str = (
         "land,environment,social_insurance,health,education,transport,agriculture,urban,justice,other"
@@ -161,6 +164,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"SUMMARY_MIN_CHARS ({self.summary_min_chars}) must not be above "
                 f"SUMMARY_MAX_CHARS ({self.summary_max_chars})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _handled_kept_past_reminders(self) -> Settings:
+        # A sent reminder deleted before its session starts would be queued and sent again.
+        longest = max(self.reminder_hours_before, default=0)
+        if self.handled_keep_days * 24 <= longest:
+            raise ValueError(
+                f"HANDLED_KEEP_DAYS ({self.handled_keep_days}) must be longer than the longest "
+                f"reminder in REMINDER_HOURS ({longest} hours)"
             )
         return self
 

@@ -10,12 +10,21 @@ from bot.dialog.types import Option, Reply
 from bot.i18n import SUPPORTED_LOCALES, Translator
 from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
 from storage import citizens
+from storage.text import fold
 
 flow = Flow("onboarding", first="language")
 
 
 def language_options(ctx: Ctx) -> tuple[Option, ...]:
     return tuple(ctx.option(code, f"language.{code}") for code in SUPPORTED_LOCALES)
+
+
+def named_locale(ctx: Ctx, answer: Answer) -> str | None:
+    """A language pressed, or typed by its name ("English", "tieng viet"), at the notice."""
+    if answer.choice in SUPPORTED_LOCALES:
+        return answer.choice
+    typed = fold(answer.text)
+    return next((code for code in SUPPORTED_LOCALES if typed == fold(ctx.t(f"language.{code}"))), None)
 
 
 def set_locale(ctx: Ctx, locale: str) -> None:
@@ -41,14 +50,19 @@ async def on_language(ctx: Ctx, answer: Answer) -> Next:
 @flow.ask("consent")
 async def ask_consent(ctx: Ctx) -> Reply:
     notice = ctx.t("consent.notice", version=ctx.settings.consent_version, years=ctx.settings.retention_years)
+    # The other languages too: one who mis-tapped need not consent in a language they cannot read.
+    others = tuple(ctx.option(code, f"language.{code}") for code in SUPPORTED_LOCALES if code != ctx.t.locale)
     return Reply(
         notice + "\n\n" + ctx.t("consent.question"),  # the question only where it can be answered
-        (ctx.option("agree", "consent.agree"), ctx.option("refuse", "consent.refuse")),
+        (ctx.option("agree", "consent.agree"), ctx.option("refuse", "consent.refuse"), *others),
     )
 
 
 @flow.handle("consent")
 async def on_consent(ctx: Ctx, answer: Answer) -> Next:
+    if (locale := named_locale(ctx, answer)) is not None:
+        set_locale(ctx, locale)
+        return "consent"  # the notice again, now in that language
     if answer.choice == "agree":
         citizens.give_consent(ctx.db, ctx.citizen, ctx.settings.consent_version, now=ctx.now)
         ctx.say("consent.thanks")
@@ -67,5 +81,8 @@ async def ask_goodbye(ctx: Ctx) -> Reply:
 
 @flow.handle("goodbye")
 async def on_goodbye(ctx: Ctx, answer: Answer) -> Next:
-    # Whatever they send, show the notice again: consent is only ever a clear choice.
+    # Whatever they send, show the notice again (in the language they name, if they name
+    # one): consent is only ever a clear choice.
+    if (locale := named_locale(ctx, answer)) is not None:
+        set_locale(ctx, locale)
     return "consent"

@@ -111,9 +111,12 @@ async def progress(db: AsyncSession, broadcast: Broadcast) -> Progress:
         ).all()
     )
     left = counts.get("pending", 0) + counts.get("sending", 0)
+    # One notice per recipient, written at the start; sent ones are deleted after
+    # HANDLED_KEEP_DAYS (outbox.purge_sent), so what the other states do not hold was sent.
+    not_sent = sum(count for state, count in counts.items() if state != "sent")
     return Progress(
         total=broadcast.total,
-        sent=counts.get("sent", 0),
+        sent=broadcast.total - not_sent,
         failed=counts.get("failed", 0),
         unreachable=counts.get("unreachable", 0),
         left=left,

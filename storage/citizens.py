@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.identity import UserKey
 from storage import audit
-from storage.db import insert_if_absent
+from storage.db import insert_if_absent, mark_erased
 from storage.models import Citizen, ConversationState, ReceptionSession, Registration
 from storage.registrations import ACTIVE, cancel
 
@@ -112,6 +112,10 @@ async def anonymise(db: AsyncSession, citizen: Citizen, *, now: datetime, actor:
         registration.summary = ""
         registration.prior_agency = ""
         registration.attachments = []
+        # Staff's free-text notes often name the citizen or give their phone, in forms no
+        # search would catch ("ông An", "0912 345 678"): cleared whole. What was decided
+        # stays (route, agency forwarded to, when and by whom) for the counts.
+        registration.route_note = registration.outcome = ""
     # A registration begun and left half-way keeps name, phone, CCCD and summary in the
     # conversation state: the citizen starts over from nothing.
     state = await db.get(ConversationState, (citizen.channel, citizen.channel_user_id))
@@ -127,6 +131,7 @@ async def anonymise(db: AsyncSession, citizen: Citizen, *, now: datetime, actor:
         registrations_cancelled=cancelled,
     )
     await db.flush()
+    mark_erased(db)  # after the commit, SQLite's write-ahead log is emptied too
     return cancelled
 
 

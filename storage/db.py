@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,10 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+log = logging.getLogger(__name__)
+
 SQLITE_BUSY_TIMEOUT_S = 30
+ERASED = "tiepdan.erased"  # in a session's info: personal data was erased in it
 
 
 def is_sqlite(url: str) -> bool:
@@ -49,6 +53,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
+        # What a change frees (an erased name, a deleted row) is overwritten with zeros,
+        # not left readable in the file's free space.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
         cursor.close()
 
@@ -77,3 +84,39 @@ def dialect_insert(db: AsyncSession, model: type[Any]) -> Any:
 async def insert_if_absent(db: AsyncSession, model: type[Any], values: dict[str, Any]) -> None:
     """INSERT … ON CONFLICT DO NOTHING: safe when two workers race to create the same row."""
     await db.execute(dialect_insert(db, model).values(**values).on_conflict_do_nothing())
+
+
+def mark_erased(db: AsyncSession) -> None:
+    """Personal data was erased in this session: `scrub_erased` runs after its commit."""
+    db.info[ERASED] = True
+
+
+async def scrub_erased(db: AsyncSession) -> None:
+    """After a committed erasure, on SQLite: copy the write-ahead log into the database file
+    and empty it, since the WAL still holds the pages as they were before. Call it outside
+    any transaction. A checkpoint that other readers hold up is logged; the retention sweep
+    checkpoints again within the hour."""
+    if not db.info.pop(ERASED, False):
+        return
+    engine = db.bind
+    if not isinstance(engine, AsyncEngine):
+        return
+    try:
+        await checkpoint(engine)
+    except Exception:  # the erasure itself is committed: the citizen is not told it failed
+        log.exception("the WAL checkpoint after an erasure failed; retried at the next sweep")
+
+
+async def checkpoint(engine: AsyncEngine) -> None:
+    """`PRAGMA wal_checkpoint(TRUNCATE)` on SQLite (nothing to do on PostgreSQL). It runs on
+    the driver's connection: SQLAlchemy would open a transaction, in which it cannot run."""
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None  # a live connection, just checked out
+        cursor = await driver.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy, _log_frames, _copied = await cursor.fetchone()
+        await cursor.close()
+    if busy:
+        log.warning("a WAL checkpoint was held up by a reader; done again at the next sweep")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import dialect_insert, insert_if_absent
@@ -78,3 +78,15 @@ async def unhandled(db: AsyncSession, channel: str, limit: int = 500) -> list[di
         .limit(limit)
     )
     return [row.payload for row in rows]
+
+
+async def purge_handled(db: AsyncSession, *, before: datetime) -> int:
+    """Delete updates handled before `before` (HANDLED_KEEP_DAYS ago): the table no longer
+    grows without bound. Returns how many. A repeat arriving later would be handled again,
+    which is why the window is far longer than any platform retries a delivery."""
+    result = await db.execute(
+        delete(InboundUpdate)
+        .where(InboundUpdate.handled_at.is_not(None), InboundUpdate.handled_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

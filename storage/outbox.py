@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import insert_if_absent
@@ -43,3 +44,15 @@ async def queue_once(
             "result": "",
         },
     )
+
+
+async def purge_sent(db: AsyncSession, *, before: datetime) -> int:
+    """Delete notices sent before `before` (HANDLED_KEEP_DAYS ago). The others stay: failed
+    and unreachable ones for staff to call (/undelivered), and with them a broadcast's counts
+    (broadcasts.progress). Returns how many."""
+    result = await db.execute(
+        delete(Notification)
+        .where(Notification.state == "sent", Notification.sent_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

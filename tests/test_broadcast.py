@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot import retention
 from bot.app import App, build_app
 from bot.clock import FrozenClock
 from bot.dialog.types import Reply
@@ -64,6 +65,23 @@ async def test_preview_then_each_recipient_once(staff_app: App, world: World, ad
     assert "Đợt thông báo #1 đã gửi xong: 3/3 thành công" in dict(channel.sent)[ADMIN_ID]
     await admin.say("/broadcasts")
     assert "#1 (đã xong): đã gửi 3/3, lỗi 0, không liên lạc được 0, còn lại 0" in admin.text
+
+
+async def test_a_broadcast_still_counts_what_it_sent_once_sent_notices_are_deleted(
+    staff_app: App, world: World, admin: ChatUser, clock: FrozenClock
+) -> None:
+    await three_registrants(staff_app)
+    await start_broadcast(admin, "Tất cả", None, "Lịch tiếp công dân năm 2027 đã được công bố.")
+    await admin.press("Gửi")
+    channel = RecordingChannel()
+    for _ in range(2):  # the notices, then the report
+        await Outbox(staff_app.sessions, staff_app.settings, staff_app.clock, {"test": channel}).send_due()
+    clock.set(clock.now() + timedelta(days=staff_app.settings.handled_keep_days + 1))
+    await retention.sweep(staff_app)
+    async with staff_app.sessions() as db:
+        assert list(await db.scalars(select(Notification))) == []  # all sent, all deleted
+    await admin.say("/broadcasts")
+    assert "#1 (đã xong): đã gửi 4/4, lỗi 0" in admin.text
 
 
 async def test_audiences(staff_app: App, world: World, admin: ChatUser) -> None:

@@ -24,7 +24,7 @@ async def test_first_message_asks_language_then_the_notice(app: App, chat: ChatU
     notice = chat.text
     for part in ("họ và tên", "số CCCD", "Mục đích", "5 năm", "xem, chỉnh sửa, xóa", "phiên bản 2026-11"):
         assert part in notice
-    assert chat.labels == ["Tôi đồng ý", "Tôi không đồng ý"]
+    assert chat.labels == ["Tôi đồng ý", "Tôi không đồng ý", "English"]
 
 
 async def test_consent_is_stored_with_version_and_time(app: App, chat: ChatUser) -> None:
@@ -43,7 +43,7 @@ async def test_silence_and_other_answers_are_not_consent(app: App, world: World,
     for attempt in ("ok", "/menu", "register", "1"):
         await chat.say(attempt)
         assert "Consent is recorded only when you choose it explicitly" in chat.text
-        assert chat.labels == ["I agree", "I do not agree"]
+        assert chat.labels == ["I agree", "I do not agree", "Tiếng Việt"]
     citizen = await citizen_of(app, chat)
     assert citizen.consent_at is None and citizen.full_name is None
 
@@ -77,3 +77,41 @@ async def test_a_new_notice_version_asks_again(app: App, chat: ChatUser) -> None
     app.dialog.settings = app.settings.model_copy(update={"consent_version": "2027-01"})
     await chat.say("/menu")
     assert "phiên bản 2027-01" in chat.text
+
+
+async def test_the_language_can_be_changed_at_the_notice_before_consenting(app: App, chat: ChatUser) -> None:
+    """A person who mis-tapped the language need not consent in one they cannot read."""
+    await chat.say("/start")
+    await chat.press("Tiếng Việt")
+    for change, notice, language in (
+        ("/language", "PERSONAL DATA NOTICE (version", "en"),
+        ("/ngonngu", "THÔNG BÁO XỬ LÝ DỮ LIỆU CÁ NHÂN", "vi"),
+    ):
+        await chat.say(change)
+        assert chat.labels == ["Tiếng Việt", "English"]
+        await chat.press("English" if language == "en" else "Tiếng Việt")
+        assert notice in chat.text
+        assert (await citizen_of(app, chat)).locale == language
+    for typed, notice, language in (
+        ("English", "PERSONAL DATA NOTICE (version", "en"),
+        ("tieng viet", "THÔNG BÁO XỬ LÝ DỮ LIỆU CÁ NHÂN", "vi"),
+    ):
+        await chat.say(typed)
+        assert notice in chat.text and "Consent is recorded only" not in chat.text
+        assert (await citizen_of(app, chat)).locale == language
+    await chat.press("English")  # the button at the notice
+    assert "PERSONAL DATA NOTICE (version" in chat.text
+    assert chat.labels == ["I agree", "I do not agree", "Tiếng Việt"]
+    await chat.press("I agree")
+    citizen = await citizen_of(app, chat)
+    assert citizen.locale == "en" and citizen.consent_at == NOW
+    assert "MAIN MENU" in chat.text
+
+
+async def test_after_refusing_a_named_language_shows_the_notice_in_it(app: App, chat: ChatUser) -> None:
+    await chat.say("/start")
+    await chat.press("Tiếng Việt")
+    await chat.press("Tôi không đồng ý")
+    await chat.say("English")
+    assert "PERSONAL DATA NOTICE (version" in chat.text
+    assert (await citizen_of(app, chat)).consent_at is None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from pathlib import Path
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.engine import make_url
 
 from bot.app import App
 from storage.models import AuditEntry, Citizen, Registration, RegistrationStatus, SessionEndpoint
 from tests.conftest import World
-from tests.flows import ID_NUMBER, consent, register
+from tests.flows import ID_NUMBER, SUMMARY, consent, fill_until_review, register
 from tests.support import ChatUser
 
 
@@ -46,6 +49,29 @@ async def test_a_denouncer_seeing_their_data_is_not_shown_their_identity_again(
     assert "Mã đăng ký: TCD-2026-000001" in chat.text  # their registration, identity left out
 
 
+async def test_a_denouncer_who_also_complained_is_not_shown_their_name_on_any_screen(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    """One rule (registrations.has_denounced) on every citizen screen: the name stored with
+    a khiếu nại of someone who has also denounced is masked like the rest of their identity."""
+    await consent(chat)
+    await register(chat, case_type="denunciation")
+    await fill_until_review(chat, session="11/01/2027")
+    assert "Nguyễn Văn An" not in chat.text  # the review: saved details, not echoed
+    await chat.press("confirm")
+    await chat.press("privacy")
+    await chat.press("show")
+    assert "Loại vụ việc: Khiếu nại" in chat.text and "Loại vụ việc: Tố cáo" in chat.text
+    assert "Nguyễn Văn An" not in chat.text and "Người đăng ký: N***** V** A*" in chat.text
+    await chat.press("menu")
+    await chat.press("mine")
+    for code in ("TCD-2026-000001", "TCD-2026-000002"):
+        await chat.press(code)
+        assert f"Mã đăng ký: {code}" in chat.text
+        assert "Nguyễn Văn An" not in chat.text and "Người đăng ký: N***** V** A*" in chat.text
+        await chat.press("list")
+
+
 async def test_delete_my_data_anonymises_and_keeps_counts(app: App, world: World, chat: ChatUser) -> None:
     await consent(chat)
     await register(chat)
@@ -73,6 +99,52 @@ async def test_delete_my_data_anonymises_and_keeps_counts(app: App, world: World
     # Nothing more is processed without consent again.
     await chat.say("/menu")
     assert "THÔNG BÁO XỬ LÝ DỮ LIỆU CÁ NHÂN" in chat.text
+
+
+def database_files(app: App) -> list[Path]:
+    """The SQLite database and its write-ahead log (none on PostgreSQL)."""
+    url = make_url(app.settings.database_url)
+    if url.get_backend_name() != "sqlite":
+        return []
+    database = Path(str(url.database))
+    return [database, database.with_name(database.name + "-wal")]
+
+
+async def test_delete_my_data_leaves_it_nowhere(app: App, world: World, chat: ChatUser) -> None:
+    """Not in the staff's notes on the case, and on SQLite not in the database file's free
+    space nor in its write-ahead log."""
+    await consent(chat)
+    await register(chat)
+    async with app.sessions() as db, db.begin():
+        await db.execute(
+            update(Registration).values(
+                route="forward",
+                forwarded_to="Thanh tra tỉnh",
+                route_note="Đã gọi ông Nguyễn Văn An (0912 345 678) để hẹn",
+                outcome="Ông Nguyễn Văn An, ĐT +84912345678, đã nhận quyết định",
+                summary=SUMMARY + " Người làm chứng: Nguyễn Văn An." * 200,  # longer than a page
+            )
+        )
+    personal = [value.encode() for value in ("Nguyễn Văn An", "+84912345678", "0912 345 678", ID_NUMBER)]
+    personal.append(SUMMARY[:40].encode())
+    files = database_files(app)
+    stored_before = b"".join(path.read_bytes() for path in files)
+    assert not files or all(value in stored_before for value in personal[:2])  # there before
+
+    await chat.press("privacy")
+    await chat.press("delete")
+    await chat.press("yes")
+    async with app.sessions() as db:
+        registration = await db.scalar(select(Registration))
+    assert registration is not None
+    assert (registration.route_note, registration.outcome) == ("", "")
+    assert (registration.route, registration.forwarded_to) == ("forward", "Thanh tra tỉnh")  # the counts
+    for path in files:
+        stored = path.read_bytes() if path.exists() else b""
+        assert not [value for value in personal if value in stored], path.name
+    if files:  # on every SQLite build, not only those compiled with SQLITE_SECURE_DELETE
+        async with app.sessions() as db:
+            assert await db.scalar(text("PRAGMA secure_delete")) == 1
 
 
 async def test_withdraw_consent(app: App, world: World, chat: ChatUser) -> None:
@@ -106,4 +178,4 @@ async def test_reading_the_notice_again_asks_no_question_it_cannot_take(
     await newcomer.say("/start")
     await newcomer.press("Tiếng Việt")
     assert newcomer.text.endswith("Ông/Bà có đồng ý cho Văn phòng xử lý dữ liệu cá nhân nêu trên không?")
-    assert newcomer.labels == ["Tôi đồng ý", "Tôi không đồng ý"]
+    assert newcomer.labels == ["Tôi đồng ý", "Tôi không đồng ý", "English"]

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import retention
 from bot.app import App
 from bot.clock import FrozenClock
+from storage import inbound
 from storage.models import (
     AuditEntry,
     Citizen,
     ConversationState,
+    InboundUpdate,
     Notification,
     Registration,
     RegistrationStatus,
 )
+from storage.outbox import queue_once
 from tests.conftest import World
 from tests.flows import consent, register
 from tests.support import ChatUser
@@ -97,3 +100,56 @@ async def test_a_half_entered_registration_is_not_left_behind(
     assert "079203004321" not in repr(state.data) and "+84987654321" not in repr(state.data)
     await chat.say("xin chào")  # back years later: asked for consent, nothing half-done resumes
     assert "THÔNG BÁO XỬ LÝ DỮ LIỆU CÁ NHÂN" in chat.text
+
+
+async def test_handled_updates_and_sent_notices_are_deleted_after_the_window(
+    app: App, world: World, clock: FrozenClock
+) -> None:
+    """inbound_updates and the outbox no longer grow without bound: what is handled or sent
+    goes after HANDLED_KEEP_DAYS; what still has work (unhandled, failed) stays."""
+    keep = timedelta(days=app.settings.handled_keep_days)
+    start = clock.now()
+
+    async def arrive(update_id: str, handled: bool) -> None:
+        async with app.sessions() as db, db.begin():
+            await inbound.store(db, "telegram", update_id, {"update_id": update_id}, clock.now())
+            if handled:
+                assert await inbound.first_handling(db, "telegram", update_id, clock.now())
+
+    async def notice(key: str, state: str) -> None:
+        async with app.sessions() as db, db.begin():
+            citizen = await db.scalar(select(Citizen))
+            assert citizen is not None
+            await queue_once(
+                db, citizen_id=citizen.id, kind="broadcast", params={}, dedupe_key=key, now=clock.now()
+            )
+            sent_at = clock.now() if state == "sent" else None
+            await db.execute(
+                update(Notification)
+                .where(Notification.dedupe_key == key)
+                .values(state=state, sent_at=sent_at)
+            )
+
+    await consent(ChatUser(app.dialog, user_id="1"))  # its events are handled now too
+    await arrive("1", handled=True)
+    await arrive("2", handled=False)  # the process died before handling it
+    await notice("old-sent", "sent")
+    await notice("old-failed", "failed")  # staff still have to call
+    await notice("old-cancelled", "cancelled")
+    clock.set(start + keep - timedelta(hours=1))
+    await arrive("3", handled=True)
+    await notice("recent-sent", "sent")
+    assert await retention.sweep(app) == 0
+    async with app.sessions() as db:  # nothing is past the window yet
+        assert (
+            len(list(await db.scalars(select(InboundUpdate).where(InboundUpdate.channel == "telegram")))) == 3
+        )
+        assert len(list(await db.scalars(select(Notification)))) == 4
+
+    clock.set(start + keep + timedelta(minutes=1))
+    await retention.sweep(app)
+    async with app.sessions() as db:
+        updates = sorted(f"{row.channel}:{row.update_id}" for row in await db.scalars(select(InboundUpdate)))
+        notices = sorted(row.dedupe_key for row in await db.scalars(select(Notification)))
+    assert updates == ["telegram:2", "telegram:3"]  # the chat's, handled at the start, too
+    assert notices == ["old-cancelled", "old-failed", "recent-sent"]

@@ -82,6 +82,7 @@ def test_defaults() -> None:
     assert settings.summary_lead_days == 5
     assert settings.change_notice_days == 5
     assert settings.default_capacity == 30
+    assert settings.handled_keep_days == 30
     assert settings.telegram_bot_token == ""
     assert settings.telegram_api_base == "https://api.telegram.org"
     assert settings.admin_keys == frozenset()
@@ -267,6 +268,8 @@ def test_the_command_explains_settings_that_are_not_valid(
         ({"default_capacity": 10_001}, "less than or equal to 10000"),
         ({"database_url": "postgresql://tiepdan:secret@db/tiepdan"}, r"DATABASE_URL must be sqlite\+aio"),
         ({"database_url": "data/tiepdan.db"}, "DATABASE_URL must be"),
+        ({"handled_keep_days": 1, "reminder_hours": "48,2"}, r"HANDLED_KEEP_DAYS \(1\) must be longer"),
+        ({"handled_keep_days": 0}, "greater than or equal to 1"),
     ],
 )
 def test_a_value_the_bot_cannot_work_with_is_refused_at_start(values: dict[str, Any], named: str) -> None:

@@ -26,6 +26,7 @@ from bot.settings import Settings
 from handlers.base import END, RESUME, Answer, Ctx, Flow, Goto, Invalid
 from storage import citizens, inbound, staff
 from storage.conversations import lock_state
+from storage.db import scrub_erased
 from storage.staff import Actor
 from storage.text import fold, normalize
 
@@ -44,6 +45,9 @@ COMMANDS = {
     "resume": {"/tieptuc", "/continue"},  # the current question again (a new user: the start)
 }
 COMMAND_OF_WORD = {word: name for name, words in COMMANDS.items() for word in words}
+
+# Open before consent: the privacy notice, and the choice of the language it is read in.
+BEFORE_CONSENT = ("onboarding", "language")
 
 STATE_TURN = "_turn"
 STATE_OFFERED = "_offered"
@@ -111,8 +115,11 @@ class Dialog:
     async def handle(self, incoming: Incoming, capabilities: Capabilities) -> list[Reply]:
         async with self._locks.hold(incoming.key):
             try:
-                async with self.sessions() as db, db.begin():
-                    return await self._handle(db, incoming, capabilities)
+                async with self.sessions() as db:
+                    async with db.begin():
+                        replies = await self._handle(db, incoming, capabilities)
+                    await scrub_erased(db)  # "delete my data": out of SQLite's log too
+                    return replies
             except Exception:
                 reference = uuid.uuid4().hex[:8]
                 log.exception("event %s of %s failed (ref %s)", incoming.event_id, incoming.key, reference)
@@ -163,8 +170,8 @@ class Dialog:
         opened = self._slash_command(text) if not incoming.option else None
         current = self.flows.get(flow)
         needs_consent = current is None or current.needs_consent
-        if not consented and command != "start" and needs_consent:
-            command = None  # before consent only the notice itself is on offer
+        if not consented and command not in ("start", "language") and needs_consent:
+            command = None  # before consent only the notice itself (in a language read) is on offer
 
         in_step = current is not None and current.has_step(step)
         # Where a flow opened now (help, language, a command) goes back to when it ends.
@@ -178,7 +185,7 @@ class Dialog:
         elif actor.is_staff and text.startswith("/") and command is None and not incoming.option:
             ctx.say("staff.unknown_command")  # a mistyped command: show staff what they can use
             target = Goto("staff_home", data={})
-        elif (not consented and needs_consent and flow != "onboarding") or command == "start":
+        elif (not consented and needs_consent and flow not in BEFORE_CONSENT) or command == "start":
             target = Goto("onboarding", data={})
         elif command == "cancel":
             if flow and flow != "menu":

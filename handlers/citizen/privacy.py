@@ -76,7 +76,11 @@ async def show_data(ctx: Ctx) -> None:
         registrations=len(own),
     )
     for registration in own:
-        ctx.say_text(registration_details(ctx, registration) + "\n" + came_with(ctx, registration, secret))
+        ctx.say_text(
+            registration_details(ctx, registration, denouncer=secret)
+            + "\n"
+            + came_with(ctx, registration, secret)
+        )
     ctx.say_text(await consent_history(ctx))
     if secret:
         ctx.say("privacy.data.ask_the_office")

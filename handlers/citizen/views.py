@@ -37,12 +37,15 @@ def field_label(ctx: Ctx, code: str) -> str:
 
 
 def holder_name(registration: Registration) -> str:
-    """The name to show in lists: masked for a denunciation (Luật Tố cáo, Art. 9)."""
+    """The name to show in staff lists: masked for a denunciation (Luật Tố cáo, Art. 9)."""
     name = registration.full_name or ""
     return mask_name(name) if registration.case_type == CaseType.DENUNCIATION else name
 
 
-def registration_details(ctx: Ctx, registration: Registration) -> str:
+def registration_details(ctx: Ctx, registration: Registration, *, denouncer: bool) -> str:
+    """One registration as its citizen sees it. `denouncer` (registrations.has_denounced):
+    a citizen who has denounced is never shown their name again, on any of their
+    registrations, whatever its case type."""
     session = registration.session
     link = registration.session_endpoint
     return ctx.t(
@@ -54,7 +57,7 @@ def registration_details(ctx: Ctx, registration: Registration) -> str:
         endpoint=link.endpoint.name,
         address=link.endpoint.address or "—",
         deadline=ctx.dt(summary_deadline(session.starts_at, ctx.settings.summary_lead_days)),
-        name=holder_name(registration) or "—",
+        name=(mask_name(registration.full_name or "") if denouncer else registration.full_name) or "—",
         case_type=case_type_label(ctx, registration.case_type),
         field=field_label(ctx, registration.field),
         summary=registration.summary or "—",
