@@ -232,7 +232,9 @@ class Dialog:
                     # length left after the cut, nor the cut's bound).
                     refusal = Invalid("common.input_too_long", length=sent_chars, max=refusal.fields["max"])
                 elif sent_chars > MAX_INPUT_CHARS:
-                    ctx.replies.insert(0, Reply(ctx.t("common.input_cut", length=sent_chars, max=MAX_INPUT_CHARS)))
+                    ctx.replies.insert(
+                        0, Reply(ctx.t("common.input_cut", length=sent_chars, max=MAX_INPUT_CHARS))
+                    )
                 if refusal is not None:
                     ctx.replies.append(Reply(ctx.t(refusal.message_id, **refusal.fields)))
 
