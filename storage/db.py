@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if not is_sqlite(url):
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
+    # aiosqlite logs every statement with its values at DEBUG ("executing …"), which
+    # hide_parameters does not reach: with LOG_LEVEL=DEBUG that would log every citizen's data.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)

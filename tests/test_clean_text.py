@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import docx
 import openpyxl
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bot.app import App
+from bot.channels.telegram.runner import TelegramBot
 from bot.clock import FrozenClock
 from bot.dialog.engine import MAX_INPUT_CHARS
 from bot.dialog.types import Attachment, Reply
@@ -25,9 +27,11 @@ from storage.models import Citizen, Registration, RegistrationStatus
 from storage.reception_book import BookRow, EndpointBook, ReceptionBook
 from storage.text import normalize
 from tests.conftest import ADMIN_ID, VN, World
+from tests.fakes.telegram_api import FakeTelegram
 from tests.flows import ID_NUMBER, SUMMARY, consent
 from tests.support import ChatUser
 from tests.test_outbox import RecordingChannel
+from tests.test_telegram_webhook import fake, post, webhook  # noqa: F401 - fixtures, used by name
 
 DIRTY_AGENCY = "Thanh tra\u0001\u0008 tỉnh"
 CLEAN_AGENCY = "Thanh tra tỉnh"
@@ -45,7 +49,10 @@ HEADER_VI = "Nội dung vụ việc"
         ("Tha\u200bnh tra\u2060 tỉ\ufeffnh", CLEAN_AGENCY),  # invisible: would never match "Thanh tra"
         ("Sở\u00ad Y tế\U000e0068\U000e0069", "Sở Y tế"),  # soft hyphen; tag letters smuggle "hi"
         ("dòng một\r\ndòng hai\u2028dòng ba\tcột", "dòng một\ndòng hai\ndòng ba\tcột"),
-        ("Gia đình 👨\u200d👩\u200d👧 và cờ 🏳\ufe0f\u200d🌈", "Gia đình 👨\u200d👩\u200d👧 và cờ 🏳\ufe0f\u200d🌈"),
+        (
+            "Gia đình 👨\u200d👩\u200d👧 và cờ 🏳\ufe0f\u200d🌈",
+            "Gia đình 👨\u200d👩\u200d👧 và cờ 🏳\ufe0f\u200d🌈",
+        ),
         ("Scotland \U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", None),
         ("Ba\u200d lan", "Ba lan"),  # a joiner between letters hides, between emoji it draws
         ("\ufffe\uffffMục\ufdd0", "Mục"),  # non-characters: XML refuses them
@@ -136,7 +143,10 @@ class KeepingChannel(RecordingChannel):
 def xlsx_text(content: bytes) -> str:
     workbook = openpyxl.load_workbook(io.BytesIO(content))
     return "\n".join(
-        str(value) for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True) for value in row
+        str(value)
+        for sheet in workbook.worksheets
+        for row in sheet.iter_rows(values_only=True)
+        for value in row
     )
 
 
@@ -245,7 +255,101 @@ async def test_a_message_too_long_for_any_step_is_cut_and_said_so_with_the_steps
     assert "gửi kèm" in chat.text  # on to the next step
 
 
-async def test_a_cut_message_that_a_step_takes_is_said_to_be_cut(app: App, world: World, chat: ChatUser) -> None:
+async def test_a_cut_message_that_a_step_takes_is_said_to_be_cut(
+    app: App, world: World, chat: ChatUser
+) -> None:
     await consent(chat)
     await chat.say("tiếp " * 10_000)  # at the menu: not an option, and said to be cut
     assert "50000 ký tự" in chat.text and f"chỉ {MAX_INPUT_CHARS} ký tự đầu" in chat.text
+
+
+# --- no personal data in logs (item 7) -------------------------------------------------------
+
+PERSON = {
+    "name": "Phạm Thị Riêng Tư",
+    "phone": "0912 345 678",
+    "id_number": ID_NUMBER,
+    "address": "99 Đường Bí Mật, phường Tân Bình",
+    "summary": "Vụ việc riêng tư về đất đai của gia đình tôi ở khu phố bảy, chưa ai giải quyết.",
+}
+# What each may look like once stored: the phone in E.164.
+TRACES = [*PERSON.values(), "+84912345678", "912345678", "Riêng Tư", "Bí Mật", "đất đai của gia đình"]
+
+
+async def refuse_registrations(app: App) -> None:
+    """A real database error when the citizen's registration is written (not a constraint,
+    which the confirm reads as "registered already"): a trigger that fails at run time."""
+    async with app.sessions() as db, db.begin():
+        if db.get_bind().dialect.name == "postgresql":
+            await db.execute(
+                text(
+                    "CREATE FUNCTION refuse_all() RETURNS trigger LANGUAGE plpgsql AS "
+                    "$$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$"
+                )
+            )
+            await db.execute(
+                text(
+                    "CREATE TRIGGER refuse_all BEFORE INSERT ON registrations "
+                    "FOR EACH ROW EXECUTE FUNCTION refuse_all()"
+                )
+            )
+        else:  # integer overflow: an OperationalError while the INSERT runs
+            await db.execute(
+                text(
+                    "CREATE TRIGGER refuse_all BEFORE INSERT ON registrations "
+                    "BEGIN SELECT abs(-9223372036854775808); END"
+                )
+            )
+
+
+async def test_a_database_error_logs_none_of_the_citizens_details(
+    app: App, world: World, chat: ChatUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)  # every level, SQLAlchemy's own loggers included
+    await consent(chat)
+    await fill_with(
+        chat,
+        name=PERSON["name"],
+        address=PERSON["address"],
+        agency="Thanh tra tỉnh",
+        summary=PERSON["summary"],
+    )
+    await refuse_registrations(app)
+    caplog.clear()
+    await chat.press("confirm")
+    assert "Mã tham chiếu" in chat.text  # the apology, with the reference that ties the log lines
+    logged = "\n".join(
+        logging.Formatter("%(name)s %(levelname)s %(message)s").format(r) for r in caplog.records
+    )
+    assert "refused by the test" in logged or "integer overflow" in logged  # the error was logged
+    assert "Traceback" in logged
+    found = [trace for trace in TRACES if trace in logged]
+    assert found == [], f"personal data in the log: {found}"
+
+
+async def test_an_update_the_webhook_refuses_is_logged_without_its_text(
+    app: App,
+    fake: FakeTelegram,  # noqa: F811 - the fixture
+    webhook: tuple[TelegramBot, str],  # noqa: F811 - the fixture
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _, url = webhook
+    update = fake.message_update(603, PERSON["summary"])
+    del update["message"]["chat"]  # pydantic quotes the whole message it found incomplete
+    caplog.set_level(logging.DEBUG)
+    assert await post(url, update) == 400
+    logged = "\n".join(logging.Formatter().format(record) for record in caplog.records)
+    assert "message.chat" in logged and PERSON["summary"] not in logged
+
+
+async def test_control_characters_and_lone_surrogates_by_webhook_are_stored_and_answered(
+    app: App,
+    world: World,
+    fake: FakeTelegram,  # noqa: F811 - the fixture
+    webhook: tuple[TelegramBot, str],  # noqa: F811 - the fixture
+) -> None:
+    """The raw update is kept until handled (JSON escapes them); the engine cleans the text."""
+    _, url = webhook
+    assert await post(url, fake.message_update(604, "/start\u0000\ud800")) == 200
+    await fake.wait_until(lambda: fake.sent_to(604))
+    assert "Xin chào" in fake.sent_to(604)[0].text

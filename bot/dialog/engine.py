@@ -336,4 +336,4 @@ class Dialog:
             if isinstance(asked, Reply):
                 return flow.name, step, asked
             target = self._as_goto(flow.name, asked)
-        raise RuntimeError(f"dialog loop near {target}")
+        raise RuntimeError(f"dialog loop near {target.flow}/{target.step}")  # not its data: personal
