@@ -4,9 +4,11 @@ items 5 and 19)."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -14,6 +16,7 @@ import docx
 import openpyxl
 import pytest
 from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.channels.telegram.runner import TelegramBot
@@ -286,11 +289,13 @@ PERSON = {
 TRACES = [*PERSON.values(), "+84912345678", "912345678", "Riêng Tư", "Bí Mật", "đất đai của gia đình"]
 
 
-async def refuse_registrations(app: App) -> None:
+@contextlib.asynccontextmanager
+async def registrations_refused(app: App) -> AsyncIterator[None]:
     """A real database error when the citizen's registration is written (not a constraint,
-    which the confirm reads as "registered already"): a trigger that fails at run time."""
+    which the confirm reads as "registered already"): a trigger that fails at run time. It is
+    dropped afterwards: the PostgreSQL test database is only emptied between tests."""
     async with app.sessions() as db, db.begin():
-        if db.get_bind().dialect.name == "postgresql":
+        if is_postgres(db):
             await db.execute(
                 text(
                     "CREATE FUNCTION refuse_all() RETURNS trigger LANGUAGE plpgsql AS "
@@ -310,6 +315,19 @@ async def refuse_registrations(app: App) -> None:
                     "BEGIN SELECT abs(-9223372036854775808); END"
                 )
             )
+    try:
+        yield
+    finally:
+        async with app.sessions() as db, db.begin():
+            await db.execute(
+                text("DROP TRIGGER refuse_all" + (" ON registrations" if is_postgres(db) else ""))
+            )
+            if is_postgres(db):
+                await db.execute(text("DROP FUNCTION refuse_all()"))
+
+
+def is_postgres(db: AsyncSession) -> bool:
+    return db.get_bind().dialect.name == "postgresql"
 
 
 async def test_a_database_error_logs_none_of_the_citizens_details(
@@ -324,9 +342,9 @@ async def test_a_database_error_logs_none_of_the_citizens_details(
         agency="Thanh tra tỉnh",
         summary=PERSON["summary"],
     )
-    await refuse_registrations(app)
     caplog.clear()
-    await chat.press("confirm")
+    async with registrations_refused(app):
+        await chat.press("confirm")
     assert "Mã tham chiếu" in chat.text  # the apology, with the reference that ties the log lines
     logged = "\n".join(
         logging.Formatter("%(name)s %(levelname)s %(message)s").format(r) for r in caplog.records
