@@ -29,6 +29,7 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.i18n import Translator
+from bot.settings import SPREADSHEET_CELL_MAX
 from storage.models import RegistrationStatus
 from storage.reception_book import BookRow, ReceptionBook, Stats, field_text
 
@@ -55,9 +56,27 @@ DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.docu
 CSV_TYPE = "text/csv"
 
 Cell = str | int | date
+# Form 03 is an official document of a Vietnamese office: Vietnamese whatever the language
+# of the chat of the admin who asks for it.
+DOCUMENT_LOCALE = "vi"
+# What XML 1.0 refuses (XLSX and DOCX are XML): C0 controls but tab and line breaks, lone
+# surrogates, U+FFFE and U+FFFF. Wider than openpyxl's ILLEGAL_CHARACTERS_RE, which python-docx
+# (lxml) would still refuse a surrogate or U+FFFF past.
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 # --- shared -------------------------------------------------------------------------------
+
+
+def document_translator(t: Translator) -> Translator:
+    """The translator documents are written with: Vietnamese, in the chat's time zone."""
+    return t if t.locale == DOCUMENT_LOCALE else Translator(DOCUMENT_LOCALE, t.tz)
+
+
+def writable(value: str) -> str:
+    """`value` as a document can hold it. Input is cleaned when it arrives (storage.text), but a
+    writer stands on its own: one odd character in one cell never takes down the whole file."""
+    return NOT_XML.sub("", value)
 
 
 def headers(t: Translator) -> list[str]:
@@ -86,7 +105,7 @@ def cells(row: BookRow, t: Translator) -> list[Cell]:
 
 
 def text(value: Cell) -> str:
-    return value.strftime(DATE_FORMAT) if isinstance(value, date) else str(value)
+    return value.strftime(DATE_FORMAT) if isinstance(value, date) else writable(str(value))
 
 
 def info_lines(book: ReceptionBook, t: Translator) -> list[str]:
@@ -122,7 +141,8 @@ def to_csv(book: ReceptionBook, t: Translator) -> bytes:
     writer.writerow([t("export.col.endpoint"), *headers(t)])
     for endpoint in book.endpoints:
         for row in endpoint.rows:
-            writer.writerow([inert(endpoint.endpoint_name), *(inert(text(value)) for value in cells(row, t))])
+            name = writable(endpoint.endpoint_name)
+            writer.writerow([inert(name), *(inert(text(value)) for value in cells(row, t))])
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -142,7 +162,7 @@ def sheet_titles(names: Sequence[str]) -> list[str]:
     titles: list[str] = []
     taken: set[str] = set()
     for name in names:
-        base = SHEET_FORBIDDEN.sub(" ", name).strip(" '") or "Sheet"
+        base = SHEET_FORBIDDEN.sub(" ", writable(name)).strip(" '") or "Sheet"
         title, count = base[:SHEET_TITLE_MAX], 1
         while title.casefold() in taken:
             count += 1
@@ -155,7 +175,7 @@ def sheet_titles(names: Sequence[str]) -> list[str]:
 
 def _merged_line(sheet: Worksheet, row: int, first: int, last: int, value: str, font: Font) -> None:
     sheet.merge_cells(start_row=row, start_column=first, end_row=row, end_column=last)
-    cell = sheet.cell(row=row, column=first, value=value)
+    cell = sheet.cell(row=row, column=first, value=writable(value))
     cell.font = font
     cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
 
@@ -187,6 +207,8 @@ def _xlsx_table(sheet: Worksheet, header_row: int, rows: list[BookRow], t: Trans
     body = Font(name=FONT, size=11)
     for index, row in enumerate(rows, start=header_row + 1):
         for column, value in enumerate(cells(row, t), start=1):
+            if isinstance(value, str):  # Excel holds at most so much in a cell
+                value = writable(value)[:SPREADSHEET_CELL_MAX]
             cell = sheet.cell(row=index, column=column, value=value)
             cell.font, cell.border, cell.alignment = body, BORDER, WRAP_TOP
             if isinstance(value, str):
@@ -267,7 +289,7 @@ def _write(cell: _Cell, value: str, *, bold: bool = False, center: bool = False)
     if center:
         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
     if value:
-        run = paragraph.add_run(value)  # "\n" becomes a line break
+        run = paragraph.add_run(writable(value))  # "\n" becomes a line break
         run.font.size = Pt(11)
         run.bold = bold or None
 
@@ -276,7 +298,7 @@ def _heading_cell(cell: _Cell, lines: list[tuple[str, bool]]) -> None:
     for index, (value, bold) in enumerate(lines):
         paragraph = cell.paragraphs[0] if index == 0 else cell.add_paragraph()
         paragraph.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        paragraph.add_run(value).bold = bold or None
+        paragraph.add_run(writable(value)).bold = bold or None
 
 
 def _docx_heading(document: DocxDocument, book: ReceptionBook, t: Translator) -> None:
@@ -295,7 +317,7 @@ def _docx_heading(document: DocxDocument, book: ReceptionBook, t: Translator) ->
     run = title.add_run(t("export.title"))
     run.bold, run.font.size = True, Pt(14)
     for line in info_lines(book, t):
-        document.add_paragraph(line).alignment = WD_ALIGN_PARAGRAPH.CENTER
+        document.add_paragraph(writable(line)).alignment = WD_ALIGN_PARAGRAPH.CENTER
 
 
 def _repeat_as_header(table: Table) -> None:
@@ -330,7 +352,7 @@ def to_docx(book: ReceptionBook, t: Translator) -> bytes:
     for endpoint in book.endpoints:
         sub_heading = document.add_paragraph()
         sub_heading.paragraph_format.space_before = Pt(12)
-        sub_heading.add_run(t("export.endpoint", endpoint=endpoint.endpoint_name)).bold = True
+        sub_heading.add_run(writable(t("export.endpoint", endpoint=endpoint.endpoint_name))).bold = True
         _docx_table(document, endpoint.rows, t)
     buffer = io.BytesIO()
     document.save(buffer)

@@ -32,7 +32,7 @@ from bot.dialog.types import (
     TemplateRefused,
     WindowClosed,
 )
-from bot.exports import DOCX_TYPE, XLSX_TYPE, export_filename, to_docx, to_xlsx
+from bot.exports import DOCX_TYPE, XLSX_TYPE, document_translator, export_filename, to_docx, to_xlsx
 from bot.i18n import Translator
 from bot.identity import UserKey
 from bot.ratelimit import RateLimiter
@@ -192,6 +192,7 @@ async def render_staff_notice(db: AsyncSession, notice: Notification, t: Transla
     recipient = await db.get(Citizen, notice.citizen_id)
     if recipient is None:
         raise LookupError(f"citizen {notice.citizen_id} is gone")
+    document_t = document_translator(t)  # Form 03 in Vietnamese; the notice in the admin's language
     book = await reception_book(
         db,
         session.id,
@@ -199,12 +200,13 @@ async def render_staff_notice(db: AsyncSession, notice: Notification, t: Transla
         reveal_denouncers=True,
         actor=citizens.actor_of(recipient),
         now=notice.claimed_at or notice.due_at,
-        t=t,
+        t=document_t,
     )
+    docx = Document(export_filename(book, "docx"), to_docx(book, document_t), DOCX_TYPE)
     return Reply(
         t("notice.deadline_export", rows=book.row_count, **fields),
-        document=Document(export_filename(book, "xlsx"), to_xlsx(book, t), XLSX_TYPE),
-        document_fallback=Document(export_filename(book, "docx"), to_docx(book, t), DOCX_TYPE),  # Zalo OA
+        document=Document(export_filename(book, "xlsx"), to_xlsx(book, document_t), XLSX_TYPE),
+        document_fallback=docx,  # Zalo OA takes Word files only
     )
 
 

@@ -31,6 +31,12 @@ class Invalid(Exception):
         self.fields = fields
 
 
+class TooLong(Invalid):
+    """The answer is longer than the step takes; `fields["max"]` is the step's limit.
+
+    The engine names that limit when it had to cut a longer message before the step."""
+
+
 @dataclass(frozen=True)
 class Goto:
     flow: str

@@ -13,7 +13,7 @@ from datetime import datetime
 import phonenumbers
 
 from bot.dialog.types import Attachment
-from handlers.base import Invalid
+from handlers.base import Invalid, TooLong
 
 NAME_MIN, NAME_MAX = 2, 100
 ADDRESS_MIN, ADDRESS_MAX = 5, 300
@@ -102,7 +102,7 @@ def parse_name(text: str) -> str:
     if not name:
         raise Invalid("input.name.empty")
     if len(name) > NAME_MAX:
-        raise Invalid("input.name.too_long", max=NAME_MAX)
+        raise TooLong("input.name.too_long", max=NAME_MAX)
     if len(name) < NAME_MIN or not all(ch.isalpha() or ch in NAME_PUNCTUATION for ch in name):
         raise Invalid("input.name.invalid")
     return name.title() if name.islower() or name.isupper() else name
@@ -145,20 +145,19 @@ def parse_address(text: str) -> str:
     if len(address) < ADDRESS_MIN:
         raise Invalid("input.address.too_short", min=ADDRESS_MIN)
     if len(address) > ADDRESS_MAX:
-        raise Invalid("input.address.too_long", max=ADDRESS_MAX, length=len(address))
+        raise TooLong("input.address.too_long", max=ADDRESS_MAX, length=len(address))
     if has_emoji_or_symbols(address.replace("/", "").replace("+", "")):
         raise Invalid("input.address.invalid")
     return address
 
 
 def parse_summary(text: str, min_chars: int, max_chars: int) -> str:
-    # Control characters (a NUL breaks PostgreSQL text) go; line breaks and tabs stay.
-    printable = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc")
-    summary = "\n".join(line.rstrip() for line in printable.strip().splitlines()).strip()
+    # Already clean (the engine normalizes every text): only trailing spaces of lines go.
+    summary = "\n".join(line.rstrip() for line in text.strip().splitlines()).strip()
     if len(summary) < min_chars:
         raise Invalid("input.summary.too_short", min=min_chars, length=len(summary))
     if len(summary) > max_chars:
-        raise Invalid("input.summary.too_long", max=max_chars, length=len(summary))
+        raise TooLong("input.summary.too_long", max=max_chars, length=len(summary))
     if not any(ch.isalpha() for ch in summary):  # a row of emoji says nothing about a case
         raise Invalid("input.summary.no_text")
     return summary
@@ -169,7 +168,7 @@ def parse_agency(text: str) -> str:
     if not any(ch.isalpha() for ch in agency):  # nothing, or only emoji, digits or symbols
         raise Invalid("input.agency.empty")
     if len(agency) > AGENCY_MAX:
-        raise Invalid("input.agency.too_long", max=AGENCY_MAX, length=len(agency))
+        raise TooLong("input.agency.too_long", max=AGENCY_MAX, length=len(agency))
     return agency
 
 

@@ -27,10 +27,17 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     first and writes later can fail at once with "database is locked" when two
     of them race; `BEGIN IMMEDIATE` makes the second wait (busy timeout) instead,
     which is what keeps concurrent sign-ups correct on the embedded engine.
+
+    `hide_parameters`: a failing statement's error carries no bound values, so names, phone
+    and ID numbers, addresses and summaries never reach a log line or an exception message.
     """
+    kwargs.setdefault("hide_parameters", True)
     if not is_sqlite(url):
         return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
+    # aiosqlite logs every statement with its values at DEBUG ("executing …"), which
+    # hide_parameters does not reach: with LOG_LEVEL=DEBUG that would log every citizen's data.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ import pytest
 from handlers import inputs
 from handlers.base import Invalid
 from storage.registrations import max_representatives
+from storage.text import normalize
 from tests.conftest import NOW
 
 
@@ -284,7 +285,8 @@ def test_representatives_empty_or_bad() -> None:
 
 
 def test_control_characters_leave_the_summary() -> None:
+    """The engine cleans every text (storage.text.normalize) before a step parses it."""
     text = "Nội dung\x00 vụ việc\x07 có ký tự lạ\tvà xuống dòng\nở đây, đủ dài để được nhận."
-    assert inputs.parse_summary(text, 10, 3000) == (
+    assert inputs.parse_summary(normalize(text), 10, 3000) == (
         "Nội dung vụ việc có ký tự lạ\tvà xuống dòng\nở đây, đủ dài để được nhận."
     )

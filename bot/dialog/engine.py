@@ -22,8 +22,8 @@ from bot.clock import Clock
 from bot.dialog.types import Capabilities, Incoming, Option, Reply
 from bot.i18n import Translator, normalize_locale
 from bot.identity import UserKey
-from bot.settings import Settings
-from handlers.base import END, RESUME, Answer, Ctx, Flow, Goto, Invalid
+from bot.settings import SPREADSHEET_CELL_MAX, Settings
+from handlers.base import END, RESUME, Answer, Ctx, Flow, Goto, Invalid, TooLong
 from storage import citizens, inbound, staff
 from storage.conversations import lock_state
 from storage.db import scrub_erased
@@ -33,7 +33,9 @@ from storage.text import fold, normalize
 log = logging.getLogger(__name__)
 
 MAX_HOPS = 12  # steps chained in one event; more means a loop in a flow
-MAX_INPUT_CHARS = 20_000  # longer input is cut before it reaches any step
+# Longer input is cut before it reaches any step. No step takes more (SUMMARY_MAX_CHARS is
+# bounded by the same spreadsheet cell), so the cut never changes what a step accepts.
+MAX_INPUT_CHARS = SPREADSHEET_CELL_MAX
 
 # Words that work anywhere, compared without diacritics and case.
 COMMANDS = {
@@ -52,6 +54,19 @@ BEFORE_CONSENT = ("onboarding", "language")
 STATE_TURN = "_turn"
 STATE_OFFERED = "_offered"
 STATE_PHONE_ASKED = "_phone_asked"
+
+
+def cleaned(incoming: Incoming) -> Incoming:
+    """The event with every free text in it cleaned (`storage.text.normalize`): the one place
+    where what people type, share or name their files is made safe before any step, the
+    database or a document sees it. Text longer than MAX_INPUT_CHARS is cut first."""
+    attachments = tuple(
+        replace(file, name=normalize(file.name), mime_type=normalize(file.mime_type))
+        for file in incoming.attachments
+    )
+    phone = normalize(incoming.phone) if incoming.phone is not None else None
+    text = normalize(incoming.text[:MAX_INPUT_CHARS])
+    return replace(incoming, text=text, phone=phone, attachments=attachments)
 
 
 class KeyedLocks:
@@ -164,7 +179,9 @@ class Dialog:
             actor=actor,
         )
         flow, step = state.flow, state.step
-        text = normalize(incoming.text[:MAX_INPUT_CHARS])
+        sent_chars = len(incoming.text)
+        incoming = cleaned(incoming)
+        text = incoming.text
         consented = citizens.has_consent(citizen, self.settings.consent_version)
         command = COMMAND_OF_WORD.get(command_word(text)) if text and not incoming.option else None
         opened = self._slash_command(text) if not incoming.option else None
@@ -212,11 +229,21 @@ class Dialog:
                 ctx.say("common.files_not_here" if takes_files else "common.files_not_taken")
                 target = Goto(flow, step)
             else:
+                refusal: Invalid | None = None
                 try:
                     target = self._as_goto(flow, await current.handlers[step](ctx, answer))
                 except Invalid as invalid:
-                    ctx.replies.append(Reply(ctx.t(invalid.message_id, **invalid.fields)))
-                    target = Goto(flow, step)
+                    refusal, target = invalid, Goto(flow, step)
+                if sent_chars > MAX_INPUT_CHARS and isinstance(refusal, TooLong):
+                    # Said to be cut, with the length sent and this step's own limit (not the
+                    # length left after the cut, nor the cut's bound).
+                    refusal = Invalid("common.input_too_long", length=sent_chars, max=refusal.fields["max"])
+                elif sent_chars > MAX_INPUT_CHARS:
+                    ctx.replies.insert(
+                        0, Reply(ctx.t("common.input_cut", length=sent_chars, max=MAX_INPUT_CHARS))
+                    )
+                if refusal is not None:
+                    ctx.replies.append(Reply(ctx.t(refusal.message_id, **refusal.fields)))
 
         flow, step, prompt = await self._enter(ctx, target)
         if prompt.options:
@@ -316,4 +343,4 @@ class Dialog:
             if isinstance(asked, Reply):
                 return flow.name, step, asked
             target = self._as_goto(flow.name, asked)
-        raise RuntimeError(f"dialog loop near {target}")
+        raise RuntimeError(f"dialog loop near {target.flow}/{target.step}")  # not its data: personal

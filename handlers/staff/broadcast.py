@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.dialog.types import Option, Reply
-from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
+from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next, TooLong
 from handlers.staff.common import ADMIN, endpoints_from_text
 from storage import broadcasts, sessions
 from storage.models import Broadcast, Endpoint, ReceptionSession
@@ -72,7 +72,8 @@ async def ask_text(ctx: Ctx) -> Reply:
 async def on_text(ctx: Ctx, answer: Answer) -> Next:
     text = answer.text.strip()
     if not TEXT_MIN <= len(text) <= TEXT_MAX:
-        raise Invalid("staff.review.note_length", min=TEXT_MIN, max=TEXT_MAX)
+        refusal = TooLong if len(text) > TEXT_MAX else Invalid
+        raise refusal("staff.review.note_length", min=TEXT_MIN, max=TEXT_MAX)
     ctx.data["text"] = text
     return "preview"
 

@@ -9,6 +9,7 @@ from bot.exports import (
     CSV_TYPE,
     DOCX_TYPE,
     XLSX_TYPE,
+    document_translator,
     export_filename,
     stats_table,
     to_csv,
@@ -35,6 +36,7 @@ async def ask_export(ctx: Ctx) -> Reply | Next:
     if not ctx.capabilities.documents:  # the Zalo Bot API sends no files
         ctx.say("staff.export.no_files_here")
         return Goto("staff_home", data={})
+    t = document_translator(ctx.t)  # the document in Vietnamese; the chat in the admin's language
     book = await reception_book(
         ctx.db,
         session.id,
@@ -42,13 +44,13 @@ async def ask_export(ctx: Ctx) -> Reply | Next:
         reveal_denouncers=ctx.actor.see_denouncers,
         actor=str(ctx.actor),
         now=ctx.now,
-        t=ctx.t,
+        t=t,
     )
     # Every format the chat can carry (Zalo OA takes Word files only, up to 5 MB).
     files = [
-        Document(export_filename(book, "xlsx"), to_xlsx(book, ctx.t), XLSX_TYPE),
-        Document(export_filename(book, "docx"), to_docx(book, ctx.t), DOCX_TYPE),
-        Document(export_filename(book, "csv"), to_csv(book, ctx.t), CSV_TYPE),
+        Document(export_filename(book, "xlsx"), to_xlsx(book, t), XLSX_TYPE),
+        Document(export_filename(book, "docx"), to_docx(book, t), DOCX_TYPE),
+        Document(export_filename(book, "csv"), to_csv(book, t), CSV_TYPE),
     ]
     files = [file for file in files if ctx.capabilities.takes(file)]
     if not files:

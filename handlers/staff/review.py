@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.dialog.types import Attachment, Option, Reply
 from handlers import inputs
-from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
+from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next, TooLong
 from handlers.citizen.views import case_type_label, field_label
 from handlers.staff.common import STAFF, back_home
 from handlers.staff.sessions import visible_name
@@ -50,7 +50,8 @@ async def decide(ctx: Ctx, route: str, note: str = "", agency: str = "") -> Next
 def parse_note(text: str) -> str:
     note = text.strip()
     if not NOTE_MIN <= len(note) <= NOTE_MAX:
-        raise Invalid("staff.review.note_length", min=NOTE_MIN, max=NOTE_MAX)
+        refusal = TooLong if len(note) > NOTE_MAX else Invalid
+        raise refusal("staff.review.note_length", min=NOTE_MIN, max=NOTE_MAX)
     return note
 
 

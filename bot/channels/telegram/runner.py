@@ -29,6 +29,7 @@ from aiogram.types import (
 )
 from aiogram.utils.backoff import BackoffConfig
 from aiohttp import web
+from pydantic import ValidationError
 
 from bot.app import App
 from bot.channels.telegram.channel import TelegramChannel
@@ -221,7 +222,13 @@ class TelegramBot:
             payload = await request.json()
             update = Update.model_validate(payload, context={"bot": self.bot})
         except ValueError as error:
-            log.warning("webhook body is not a Telegram update: %s", error)
+            # A validation error quotes the values it refused (a citizen's text): only where.
+            where = (
+                [".".join(map(str, e["loc"])) for e in error.errors(include_input=False)]
+                if isinstance(error, ValidationError)
+                else str(error)
+            )
+            log.warning("webhook body is not a Telegram update: %s", where)
             return web.json_response({"ok": False, "error": "bad update"}, status=400)
         # Stored before the 200: a crash after answering loses nothing (see resume_unhandled).
         async with self.app.sessions() as db, db.begin():
