@@ -123,7 +123,20 @@ async def cmd_privacy_sweep(settings: Settings) -> int:
     return await _with_app(settings, work)
 
 
+NO_MESSENGER_IN_PRODUCTION = (
+    "tiepdan: ENVIRONMENT=production serves citizens through a messenger, and none is configured.\n"
+    "Set TELEGRAM_BOT_TOKEN, or the Zalo OA (ZALO_OA_APP_ID, ZALO_OA_SECRET_KEY, ZALO_APP_SECRET, "
+    "ZALO_OA_REFRESH_TOKEN), or ZALO_BOT_TOKEN.\n"
+    "To chat with the bot in this terminal, run `tiepdan chat`."
+)
+
+
 async def cmd_run(settings: Settings) -> int:
+    if settings.environment == "production" and not settings.messengers:
+        # Not the console chat: under systemd it would read nothing, write a console citizen
+        # into the production database and exit 0, in silence.
+        print(NO_MESSENGER_IN_PRODUCTION, file=sys.stderr)
+        return 2
     await migrate.upgrade(settings.database_url)
     if settings.endpoints_file:
         status = await cmd_endpoints_import(settings, Path(settings.endpoints_file))
