@@ -40,8 +40,29 @@ async def cmd_db_upgrade(settings: Settings) -> int:
     return 0
 
 
-async def cmd_db_downgrade(settings: Settings, revision: str) -> int:
-    await migrate.downgrade(settings.database_url, revision)
+def _revisions_list() -> str:
+    lines = [f"  {revision}  {doc}" for revision, doc in migrate.revisions()]
+    return "\n".join(["  base  no tables at all", *lines])
+
+
+async def cmd_db_downgrade(settings: Settings, revision: str, yes: bool) -> int:
+    """Reverting drops tables and columns with their data: the revision is named and confirmed."""
+    try:
+        migrate.check_revision(revision)
+        if not yes:
+            lost = "every table" if revision == "base" else f"the tables and columns added after {revision}"
+            print(
+                f"tiepdan: `db downgrade {revision}` drops {lost}, with their data.\n"
+                f"Back the database up first, then run `tiepdan db downgrade {revision} --yes`.",
+                file=sys.stderr,
+            )
+            return 2
+        await migrate.downgrade(settings.database_url, revision)
+    except migrate.MigrationError as error:
+        print(
+            f"tiepdan: cannot downgrade: {error}.\nThe revisions are:\n{_revisions_list()}", file=sys.stderr
+        )
+        return 2
     print(f"database downgraded to {revision}")
     return 0
 
@@ -156,8 +177,9 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("chat", help="chat with the bot in this terminal (console channel)")
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply all migrations")
-    down = db.add_parser("downgrade", help="revert migrations")
-    down.add_argument("revision", nargs="?", default="base")
+    down = db.add_parser("downgrade", help="revert migrations, dropping what they added (with its data)")
+    down.add_argument("revision", help="the revision to go back to (base: no tables at all)")
+    down.add_argument("--yes", action="store_true", help="confirm: the data dropped is lost")
     endpoints = commands.add_parser("endpoints", help="endpoints (điểm cầu)").add_subparsers(
         dest="endpoints_command", required=True
     )
@@ -215,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         work = (
             cmd_db_upgrade(settings)
             if args.db_command == "upgrade"
-            else cmd_db_downgrade(settings, args.revision)
+            else cmd_db_downgrade(settings, args.revision, args.yes)
         )
     elif args.command == "endpoints":
         work = cmd_endpoints_import(settings, args.file)
