@@ -17,7 +17,7 @@ from bot.app import App, build_app
 from bot.channels.console import ConsoleChannel
 from bot.dialog.types import Channel
 from bot.scheduler import Ticker
-from bot.serve import serve
+from bot.serve import WebPortUnavailable, serve
 from bot.settings import Settings
 from storage import migrate
 from storage.endpoints import EndpointFileError, read_endpoint_file, upsert_endpoints
@@ -249,6 +249,13 @@ def main(argv: list[str] | None = None) -> int:
         work = cmd_demo_seed(settings)
     try:
         return asyncio.run(work)
+    except WebPortUnavailable as error:  # before the OSError below: not the database
+        print(
+            f"tiepdan: cannot serve the webhooks and /healthz: {error}.\n"
+            "Stop the program that uses it, or set WEB_PORT (and WEB_HOST) to where tiepdan may listen.",
+            file=sys.stderr,
+        )
+        return 1
     except (DBAPIError, OSError) as error:  # unreachable, refused, or a schema not yet made
         reason = error.orig if isinstance(error, DBAPIError) else error
         print(
