@@ -6,7 +6,9 @@ present, types match (recursively, for keyboards and commands), text is 1–4096
 characters, callback_data is 1–64 bytes. A violating call gets the 400 Telegram
 would give and is recorded; tests fail on any violation. It serves getUpdates
 (long polling) from a queue, keeps sent messages and their keyboards, and can
-inject 429 (with retry_after), 403 (blocked) and 5xx answers.
+inject 429 (with retry_after), 403 (blocked) and 5xx answers. Like Telegram, it refuses to
+edit a message sent with a reply keyboard or ReplyKeyboardRemove ("message can't be edited")
+and an edit that changes nothing ("message is not modified: ..."), with Telegram's words.
 """
 
 from __future__ import annotations
