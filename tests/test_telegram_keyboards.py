@@ -10,6 +10,13 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from aiogram.exceptions import TelegramBadRequest
+from aiogram.types import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 
 from bot.app import App
 from bot.channels.telegram.runner import TelegramBot
@@ -54,7 +61,7 @@ async def test_the_fake_refuses_edits_as_telegram_does(
 ) -> None:
     bot, chat = polling.bot, 612
     with_keyboard = await bot.send_message(chat, "a", reply_markup=_phone_keyboard())
-    removed = await bot.send_message(chat, "b", reply_markup={"remove_keyboard": True})  # type: ignore[arg-type]
+    removed = await bot.send_message(chat, "b", reply_markup=ReplyKeyboardRemove())
     for message in (with_keyboard, removed):
         with pytest.raises(TelegramBadRequest, match="message can't be edited"):
             await bot.edit_message_reply_markup(
@@ -75,12 +82,14 @@ async def test_the_fake_refuses_edits_as_telegram_does(
     assert fake.message(plain.message_id) == SentMessage(plain.message_id, chat, "e", None)
 
 
-def _phone_keyboard() -> dict[str, object]:
-    return {"keyboard": [[{"text": "📱", "request_contact": True}]], "one_time_keyboard": True}
+def _phone_keyboard() -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        keyboard=[[KeyboardButton(text="📱", request_contact=True)]], one_time_keyboard=True
+    )
 
 
-def _inline() -> dict[str, object]:
-    return {"inline_keyboard": [[{"text": "x", "callback_data": "x"}]]}
+def _inline() -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="x", callback_data="x")]])
 
 
 async def consent(user: TelegramUser) -> None:
