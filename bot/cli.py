@@ -17,7 +17,7 @@ from bot.app import App, build_app
 from bot.channels.console import ConsoleChannel
 from bot.dialog.types import Channel
 from bot.scheduler import Ticker
-from bot.serve import serve
+from bot.serve import WebPortUnavailable, serve
 from bot.settings import Settings
 from storage import migrate
 from storage.endpoints import EndpointFileError, read_endpoint_file, upsert_endpoints
@@ -40,8 +40,29 @@ async def cmd_db_upgrade(settings: Settings) -> int:
     return 0
 
 
-async def cmd_db_downgrade(settings: Settings, revision: str) -> int:
-    await migrate.downgrade(settings.database_url, revision)
+def _revisions_list() -> str:
+    lines = [f"  {revision}  {doc}" for revision, doc in migrate.revisions()]
+    return "\n".join(["  base  no tables at all", *lines])
+
+
+async def cmd_db_downgrade(settings: Settings, revision: str, yes: bool) -> int:
+    """Reverting drops tables and columns with their data: the revision is named and confirmed."""
+    try:
+        migrate.check_revision(revision)
+        if not yes:
+            lost = "every table" if revision == "base" else f"the tables and columns added after {revision}"
+            print(
+                f"tiepdan: `db downgrade {revision}` drops {lost}, with their data.\n"
+                f"Back the database up first, then run `tiepdan db downgrade {revision} --yes`.",
+                file=sys.stderr,
+            )
+            return 2
+        await migrate.downgrade(settings.database_url, revision)
+    except migrate.MigrationError as error:
+        print(
+            f"tiepdan: cannot downgrade: {error}.\nThe revisions are:\n{_revisions_list()}", file=sys.stderr
+        )
+        return 2
     print(f"database downgraded to {revision}")
     return 0
 
@@ -123,7 +144,20 @@ async def cmd_privacy_sweep(settings: Settings) -> int:
     return await _with_app(settings, work)
 
 
+NO_MESSENGER_IN_PRODUCTION = (
+    "tiepdan: ENVIRONMENT=production serves citizens through a messenger, and none is configured.\n"
+    "Set TELEGRAM_BOT_TOKEN, or the Zalo OA (ZALO_OA_APP_ID, ZALO_OA_SECRET_KEY, ZALO_APP_SECRET, "
+    "ZALO_OA_REFRESH_TOKEN), or ZALO_BOT_TOKEN.\n"
+    "To chat with the bot in this terminal, run `tiepdan chat`."
+)
+
+
 async def cmd_run(settings: Settings) -> int:
+    if settings.environment == "production" and not settings.messengers:
+        # Not the console chat: under systemd it would read nothing, write a console citizen
+        # into the production database and exit 0, in silence.
+        print(NO_MESSENGER_IN_PRODUCTION, file=sys.stderr)
+        return 2
     await migrate.upgrade(settings.database_url)
     if settings.endpoints_file:
         status = await cmd_endpoints_import(settings, Path(settings.endpoints_file))
@@ -143,8 +177,9 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("chat", help="chat with the bot in this terminal (console channel)")
     db = commands.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply all migrations")
-    down = db.add_parser("downgrade", help="revert migrations")
-    down.add_argument("revision", nargs="?", default="base")
+    down = db.add_parser("downgrade", help="revert migrations, dropping what they added (with its data)")
+    down.add_argument("revision", help="the revision to go back to (base: no tables at all)")
+    down.add_argument("--yes", action="store_true", help="confirm: the data dropped is lost")
     endpoints = commands.add_parser("endpoints", help="endpoints (điểm cầu)").add_subparsers(
         dest="endpoints_command", required=True
     )
@@ -202,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         work = (
             cmd_db_upgrade(settings)
             if args.db_command == "upgrade"
-            else cmd_db_downgrade(settings, args.revision)
+            else cmd_db_downgrade(settings, args.revision, args.yes)
         )
     elif args.command == "endpoints":
         work = cmd_endpoints_import(settings, args.file)
@@ -214,6 +249,13 @@ def main(argv: list[str] | None = None) -> int:
         work = cmd_demo_seed(settings)
     try:
         return asyncio.run(work)
+    except WebPortUnavailable as error:  # before the OSError below: not the database
+        print(
+            f"tiepdan: cannot serve the webhooks and /healthz: {error}.\n"
+            "Stop the program that uses it, or set WEB_PORT (and WEB_HOST) to where tiepdan may listen.",
+            file=sys.stderr,
+        )
+        return 1
     except (DBAPIError, OSError) as error:  # unreachable, refused, or a schema not yet made
         reason = error.orig if isinstance(error, DBAPIError) else error
         print(

@@ -2,7 +2,8 @@
 
 Telegram (polling or webhook), the Zalo Bot API (polling or webhook) and the Zalo OA
 (webhook only) run side by side. Every webhook is a route of one aiohttp server on
-WEB_HOST:WEB_PORT, next to `GET /healthz`. The outbox sends through all of them.
+WEB_HOST:WEB_PORT, next to `GET /healthz`, which is served in every mode (polling too).
+The outbox sends through all of them.
 Platform modules are imported here only when configured, so a Telegram-only office never
 loads the Zalo client and a console run loads neither.
 """
@@ -10,6 +11,7 @@ loads the Zalo client and a console run loads neither.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
@@ -17,6 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import App, freeze_startup_objects
 from bot.dialog.types import Channel
@@ -24,6 +28,16 @@ from bot.notify import TemplateSender
 from bot.scheduler import Ticker
 
 log = logging.getLogger(__name__)
+
+DATABASE_PROBE_SECONDS = 5.0
+
+
+class WebPortUnavailable(Exception):
+    """WEB_HOST:WEB_PORT cannot be listened on (in use by another program, not allowed)."""
+
+    def __init__(self, host: str, port: int, error: OSError) -> None:
+        reason = "is in use by another program" if error.errno == errno.EADDRINUSE else error.strerror
+        super().__init__(f"WEB_HOST:WEB_PORT {host}:{port} {reason}")
 
 
 @dataclass
@@ -75,8 +89,48 @@ def build_services(app: App) -> Services:
     return services
 
 
-async def healthz(request: web.Request) -> web.Response:
-    return web.json_response({"ok": True})
+class Health:
+    """`GET /healthz` for a load balancer or systemd: 200 when every messenger is served
+    (webhooks registered, polling started) and the database answers; otherwise 503, saying
+    which of the two is missing."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.ready = False
+
+    async def answer(self, request: web.Request) -> web.Response:
+        database = await self._database_reachable()
+        healthy = self.ready and database
+        body = {"ok": healthy, "ready": self.ready, "database": "reachable" if database else "unreachable"}
+        return web.json_response(body, status=200 if healthy else 503)
+
+    async def _database_reachable(self) -> bool:
+        try:
+            async with asyncio.timeout(DATABASE_PROBE_SECONDS):
+                async with self.app.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError, TimeoutError) as error:
+            log.warning("health check: the database does not answer (%s)", type(error).__name__)
+            return False
+        return True
+
+
+async def start_web_server(app: App, services: Services, health: Health) -> web.AppRunner:
+    """The webhooks' routes and /healthz on WEB_HOST:WEB_PORT."""
+    application = web.Application()
+    application.router.add_get("/healthz", health.answer)
+    for add_routes in services.routes:
+        add_routes(application)
+    runner = web.AppRunner(application)
+    await runner.setup()
+    host, port = app.settings.web_host, app.settings.web_port
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as error:
+        await runner.cleanup()
+        raise WebPortUnavailable(host, port, error) from error
+    log.info("serving %s on %s:%s", "webhooks and /healthz" if services.routes else "/healthz", host, port)
+    return runner
 
 
 async def serve(app: App, stop: asyncio.Event | None = None) -> int:
@@ -90,21 +144,16 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> int:
         for signal_number in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signal_number, stop.set)
     ticker = Ticker(app, services.channels, services.fallbacks)
+    health = Health(app)
     runner: web.AppRunner | None = None
-    polling = [asyncio.create_task(run()) for run in services.loops]
+    polling: list[asyncio.Task[Any]] = []
     try:
-        if services.routes:
-            application = web.Application()
-            application.router.add_get("/healthz", healthz)
-            for add_routes in services.routes:
-                add_routes(application)
-            runner = web.AppRunner(application)
-            await runner.setup()
-            await web.TCPSite(runner, app.settings.web_host, app.settings.web_port).start()
-            log.info("serving webhooks on %s:%s", app.settings.web_host, app.settings.web_port)
+        runner = await start_web_server(app, services, health)  # a busy port stops us before any work
+        polling = [asyncio.create_task(run()) for run in services.loops]
         for started in services.on_serving:
             await started()
         ticker.start()
+        health.ready = True  # webhooks registered, polling started
         log.info("serving %s", ", ".join(services.channels))
         stopped = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([stopped, *polling], return_when=asyncio.FIRST_COMPLETED)
@@ -112,6 +161,7 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> int:
         for task in done - {stopped}:
             task.result()  # a polling loop ended by itself: surface why (e.g. a wrong token)
     finally:
+        health.ready = False
         await ticker.stop()
         for stop_service in services.on_stop:  # polling ends, work in hand is finished
             await stop_service()

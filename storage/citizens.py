@@ -135,6 +135,15 @@ async def anonymise(db: AsyncSession, citizen: Citizen, *, now: datetime, actor:
     return cancelled
 
 
+async def locale_of(db: AsyncSession, key: UserKey) -> str | None:
+    """The language the citizen chose, if any."""
+    query = select(Citizen.locale).where(
+        Citizen.channel == key.channel, Citizen.channel_user_id == key.user_id
+    )
+    locale: str | None = await db.scalar(query)
+    return locale
+
+
 async def set_reachable(db: AsyncSession, key: UserKey, reachable: bool, *, now: datetime) -> None:
     """Blocked the bot (or came back): stop or resume sending to them."""
     citizen = await get_or_create(db, key, now=now)

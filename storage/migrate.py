@@ -7,6 +7,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -18,9 +20,34 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+class MigrationError(Exception):
+    """Alembic refused a revision (unknown, or not below the database's): said in its words."""
+
+
+def revisions() -> list[tuple[str, str]]:
+    """(revision, what it does), oldest first."""
+    script = ScriptDirectory.from_config(alembic_config(""))
+    return [(s.revision, s.doc or "") for s in reversed(list(script.walk_revisions()))]
+
+
+def check_revision(revision: str) -> None:
+    """Raise MigrationError if `revision` names no migration (checked without a database; a
+    relative one such as -1 is checked when it is applied)."""
+    if revision.startswith(("-", "+")):
+        return
+    try:
+        ScriptDirectory.from_config(alembic_config("")).get_revisions(revision)
+    except CommandError as error:
+        raise MigrationError(str(error)) from None
+
+
 async def upgrade(database_url: str, revision: str = "head") -> None:
     await asyncio.to_thread(command.upgrade, alembic_config(database_url), revision)
 
 
-async def downgrade(database_url: str, revision: str = "base") -> None:
-    await asyncio.to_thread(command.downgrade, alembic_config(database_url), revision)
+async def downgrade(database_url: str, revision: str) -> None:
+    """Revert to `revision` ("base": no tables at all), dropping what came after it."""
+    try:
+        await asyncio.to_thread(command.downgrade, alembic_config(database_url), revision)
+    except CommandError as error:
+        raise MigrationError(str(error)) from None

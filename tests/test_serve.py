@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 
 import aiohttp
+import pytest
+from aiohttp import web
 
-from bot.app import App
-from bot.serve import serve
-from tests.conftest import World
+from bot import cli
+from bot.app import App, build_app
+from bot.serve import Health, serve
+from tests.conftest import World, make_settings
+from tests.fakes.local_http import serve_locally
 from tests.fakes.telegram_api import TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.zalo_bot_api import TOKEN as ZALO_BOT_TOKEN
@@ -80,3 +85,105 @@ async def test_telegram_and_both_zalo_channels_in_one_process(app: App, world: W
         for fake in (telegram, zalo_bot, zalo_oa):
             await fake.stop()
     assert telegram.violations == [] and zalo_oa.violations == []
+
+
+async def get_health(url: str, within: float = 10.0) -> tuple[int, dict[str, object]]:
+    """GET /healthz once the server listens."""
+    async with aiohttp.ClientSession() as http:
+        for _ in range(int(within / 0.05)):
+            try:
+                async with http.get(f"{url}/healthz") as answer:
+                    return answer.status, await answer.json()
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing listens on {url}")
+
+
+async def test_healthz_in_polling_mode(app: App, world: World) -> None:
+    telegram = FakeTelegram()
+    await telegram.start()
+    settings = app.settings
+    settings.web_host, settings.web_port = "127.0.0.1", free_port()
+    settings.telegram_bot_token, settings.telegram_api_base = TELEGRAM_TOKEN, telegram.base_url
+    settings.telegram_polling_timeout = 1
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(app, stop))
+    try:
+        await telegram.wait_until(lambda: telegram.calls_of("getUpdates"), within=15)
+        assert await get_health(f"http://127.0.0.1:{settings.web_port}") == (
+            200,
+            {"ok": True, "ready": True, "database": "reachable"},
+        )
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(serving, timeout=30) == 0
+        await telegram.stop()
+
+
+async def test_healthz_is_ready_only_once_the_webhook_is_registered(app: App, world: World) -> None:
+    telegram = FakeTelegram()
+    await telegram.start()
+    telegram.inject("setWebhook", 502, times=3)  # Telegram answers the registration late
+    settings = app.settings
+    settings.web_host, settings.web_port = "127.0.0.1", free_port()
+    settings.telegram_bot_token, settings.telegram_api_base = TELEGRAM_TOKEN, telegram.base_url
+    settings.telegram_webhook_url, settings.telegram_webhook_secret = (
+        "https://bot.example.gov.vn",
+        TELEGRAM_SECRET,
+    )
+    web = f"http://127.0.0.1:{settings.web_port}"
+    stop = asyncio.Event()
+    serving = asyncio.create_task(serve(app, stop))
+    try:
+        status, body = await get_health(web)
+        assert not [call for call in telegram.calls_of("setWebhook") if call.status == 200]
+        assert (status, body) == (503, {"ok": False, "ready": False, "database": "reachable"})
+        await telegram.wait_until(lambda: any(c.status == 200 for c in telegram.calls_of("setWebhook")))
+        for _ in range(100):  # the registration's answer reaches serve a moment later
+            if (await get_health(web))[0] == 200:
+                break
+            await asyncio.sleep(0.05)
+        assert await get_health(web) == (200, {"ok": True, "ready": True, "database": "reachable"})
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(serving, timeout=30) == 0
+        await telegram.stop()
+
+
+async def test_healthz_says_when_the_database_does_not_answer() -> None:
+    unreachable = build_app(make_settings("postgresql+asyncpg://nobody@127.0.0.1:1/tiepdan"))
+    health = Health(unreachable)
+    health.ready = True
+    application = web.Application()
+    application.router.add_get("/healthz", health.answer)
+    runner, url = await serve_locally(application)
+    try:
+        assert await get_health(url) == (503, {"ok": False, "ready": True, "database": "unreachable"})
+    finally:
+        await runner.cleanup()
+        await unreachable.close()
+
+
+def test_a_busy_web_port_is_reported_as_such(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not as "the database of DATABASE_URL cannot be used"."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/busy.db",
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+        "TELEGRAM_API_BASE": "http://127.0.0.1:1",  # never called: the port is checked first
+        "TELEGRAM_WEBHOOK_URL": "https://bot.example.gov.vn",
+        "TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+        "WEB_HOST": "127.0.0.1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        monkeypatch.setenv("WEB_PORT", str(port))
+        assert cli.main(["run"]) == 1
+    told = capsys.readouterr().err
+    assert f"WEB_HOST:WEB_PORT 127.0.0.1:{port} is in use by another program" in told
+    assert "DATABASE_URL" not in told and "Traceback" not in told

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -301,3 +302,19 @@ def test_the_command_explains_a_database_it_cannot_use(
     told = capsys.readouterr().err
     assert told.startswith("tiepdan: the database of DATABASE_URL cannot be used: ")
     assert "tiepdan db upgrade" in told and "Traceback" not in told
+
+
+def test_production_without_a_messenger_refuses_to_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not the console chat on the server (a console citizen in the production database, exit 0):
+    the settings to give are named, nothing touches the database (nothing listens there)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/tiepdan")
+    monkeypatch.setattr("sys.stdin", io.StringIO("/start\n"))
+    assert cli.main(["run"]) == 2
+    told = capsys.readouterr()
+    for setting in ("ENVIRONMENT=production", "TELEGRAM_BOT_TOKEN", "ZALO_OA_APP_ID", "ZALO_BOT_TOKEN"):
+        assert setting in told.err
+    assert "Traceback" not in told.err and told.out == ""

@@ -26,6 +26,7 @@ from tests.fakes.telegram_api import TOKEN, FakeTelegram
 from tests.flows import ID_NUMBER, SUMMARY
 from tests.support import ChatUser
 from tests.telegram_harness import TelegramUser, make_telegram_bot
+from tests.test_serve import free_port
 
 
 @pytest.fixture
@@ -251,6 +252,8 @@ async def test_tiepdan_run_serves_telegram_by_polling(fake: FakeTelegram, tmp_pa
         "TELEGRAM_BOT_TOKEN": TOKEN,
         "TELEGRAM_API_BASE": fake.base_url,
         "TELEGRAM_POLLING_TIMEOUT": "1",
+        "WEB_HOST": "127.0.0.1",  # /healthz is served in polling mode too
+        "WEB_PORT": str(free_port()),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,

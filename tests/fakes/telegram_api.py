@@ -6,7 +6,9 @@ present, types match (recursively, for keyboards and commands), text is 1–4096
 characters, callback_data is 1–64 bytes. A violating call gets the 400 Telegram
 would give and is recorded; tests fail on any violation. It serves getUpdates
 (long polling) from a queue, keeps sent messages and their keyboards, and can
-inject 429 (with retry_after), 403 (blocked) and 5xx answers.
+inject 429 (with retry_after), 403 (blocked) and 5xx answers. Like Telegram, it refuses to
+edit a message sent with a reply keyboard or ReplyKeyboardRemove ("message can't be edited")
+and an edit that changes nothing ("message is not modified: ..."), with Telegram's words.
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ SPEC_PATH = Path(__file__).resolve().parent / "telegram_spec" / "bot-api-spec.js
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Tiếp dân", "username": "tiepdan_test_bot"}
 TOKEN = "123456:TEST-token_for-the-fake-server"
 COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
+# Telegram's words, exactly: an edit that changes nothing is refused.
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are "
+    "exactly the same as a current content and reply markup of the message"
+)
 
 
 def load_spec() -> dict[str, Any]:
@@ -435,20 +442,39 @@ class FakeTelegram:
         return self._ok(result)
 
     async def _m_editmessagereplymarkup(self, params: dict[str, Any], call: Call) -> web.Response:
+        message, refused = self._editable(params, call)
+        if message is None:
+            return refused
+        markup = json.loads(params["reply_markup"]) if "reply_markup" in params else None
+        if markup == message.reply_markup:
+            call.status = 400
+            return self._error(400, NOT_MODIFIED)
+        message.reply_markup = markup
+        return self._ok(self._message_json(message))
+
+    async def _m_editmessagetext(self, params: dict[str, Any], call: Call) -> web.Response:
+        message, refused = self._editable(params, call)
+        if message is None:
+            return refused
+        markup = json.loads(params["reply_markup"]) if "reply_markup" in params else None
+        if params["text"] == message.text and markup == message.reply_markup:
+            call.status = 400
+            return self._error(400, NOT_MODIFIED)
+        message.text, message.reply_markup = params["text"], markup
+        return self._ok(self._message_json(message))
+
+    def _editable(self, params: dict[str, Any], call: Call) -> tuple[SentMessage | None, web.Response]:
+        """The bot's message to edit, or the refusal Telegram gives: none such, or one sent with a
+        reply keyboard or ReplyKeyboardRemove (only messages with an inline keyboard or none can be
+        edited)."""
         message = self.message(int(params["message_id"]))
         if message is None or message.chat_id != self._chat_id(params):
             call.status = 400
-            return self._error(400, "Bad Request: message to edit not found")
-        markup = json.loads(params["reply_markup"]) if "reply_markup" in params else None
-        if markup == (
-            message.reply_markup
-            if message.reply_markup and "inline_keyboard" in message.reply_markup
-            else None
-        ):
+            return None, self._error(400, "Bad Request: message to edit not found")
+        if message.reply_markup is not None and "inline_keyboard" not in message.reply_markup:
             call.status = 400
-            return self._error(400, "Bad Request: message is not modified")
-        message.reply_markup = markup
-        return self._ok(self._message_json(message))
+            return None, self._error(400, "Bad Request: message can't be edited")
+        return message, self._ok(True)
 
     def _message_json(self, message: SentMessage) -> dict[str, Any]:
         result: dict[str, Any] = {

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
-from aiogram.types import BufferedInputFile, InlineKeyboardMarkup, ReplyKeyboardRemove
+from aiogram.types import BufferedInputFile
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.telegram.mapping import CHANNEL
 from bot.channels.telegram.menus import Menus
-from bot.channels.telegram.render import MAX_TEXT, inline_keyboard, markup_for, split_text
+from bot.channels.telegram.render import MAX_TEXT, closes_with_buttons, markup_for, split_text
 from bot.channels.text import merge_texts
 from bot.clock import Clock
 from bot.dialog.types import ANY_DOCUMENT, Capabilities, RateLimited, RecipientUnreachable, Reply
+from bot.i18n import load_catalog, normalize_locale
 from bot.identity import UserKey
 from storage import citizens
 
@@ -40,16 +42,18 @@ class TelegramChannel:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         menus: Menus | None = None,
+        default_locale: str = "vi",
     ) -> None:
         self.bot = bot
         self.sessions = sessions
         self.clock = clock
         self.menus = menus
+        self.default_locale = default_locale
 
     async def send(self, user_id: str, replies: list[Reply]) -> None:
         """Send in order. A 403 marks the citizen unreachable and raises RecipientUnreachable."""
         try:
-            for reply in merge_texts(replies, MAX_TEXT):
+            for reply in await self._keyboard_closed_apart(user_id, replies):
                 await self._send_one(int(user_id), reply)
             if self.menus is not None and any(reply.staff_menu for reply in replies):
                 await self.menus.refresh(user_id)
@@ -63,18 +67,10 @@ class TelegramChannel:
     async def _send_one(self, chat_id: int, reply: Reply) -> None:
         chunks = split_text(reply.text, MAX_TEXT) if reply.text or not (reply.document or reply.files) else []
         markup = markup_for(reply)
-        needs_edit = reply.close_keyboard and isinstance(markup, InlineKeyboardMarkup)
         for number, chunk in enumerate(chunks, start=1):
-            last = number == len(chunks)
-            if last and needs_edit:
-                # One message cannot both remove the reply keyboard and carry inline
-                # buttons: remove it with the message, then add the buttons to it.
-                sent = await self.bot.send_message(chat_id, chunk, reply_markup=ReplyKeyboardRemove())
-                await self.bot.edit_message_reply_markup(
-                    chat_id=chat_id, message_id=sent.message_id, reply_markup=inline_keyboard(reply.options)
-                )
-            else:
-                await self.bot.send_message(chat_id, chunk, reply_markup=markup if last else None)
+            await self.bot.send_message(
+                chat_id, chunk, reply_markup=markup if number == len(chunks) else None
+            )
         if reply.document is not None:
             file = BufferedInputFile(reply.document.content, filename=reply.document.filename)
             await self.bot.send_document(chat_id, file)
@@ -83,6 +79,28 @@ class TelegramChannel:
                 await self.bot.send_photo(chat_id, attachment.file_id)
             else:
                 await self.bot.send_document(chat_id, attachment.file_id)
+
+    async def _keyboard_closed_apart(self, user_id: str, replies: list[Reply]) -> list[Reply]:
+        """The replies as messages, with the "share my phone" keyboard removed by a message
+        without buttons. A Telegram message carries one keyboard, and one sent with
+        ReplyKeyboardRemove can never be edited to add inline buttons. What was said before
+        the question removes it (no extra message); a question said first is preceded by a
+        short acknowledgement in the citizen's language (one read, only then)."""
+        if not (replies and replies[0].close_keyboard and any(closes_with_buttons(r) for r in replies)):
+            return merge_texts(replies, MAX_TEXT)
+        question = next(index for index, reply in enumerate(replies) if closes_with_buttons(reply))
+        if question:
+            said = merge_texts(replies[:question], MAX_TEXT)
+            said[0] = replace(said[0], close_keyboard=True)
+        else:
+            said = [Reply(await self._acknowledgement(user_id), close_keyboard=True)]
+        rest = [replace(reply, close_keyboard=False) for reply in replies[question:]]
+        return said + merge_texts(rest, MAX_TEXT)
+
+    async def _acknowledgement(self, user_id: str) -> str:
+        async with self.sessions() as db:
+            locale = await citizens.locale_of(db, UserKey(CHANNEL, user_id))
+        return load_catalog(normalize_locale(locale, self.default_locale))["common.noted"]
 
     async def remove_keyboard(self, chat_id: int, message_id: int) -> None:
         """Edit a pressed keyboard away so it cannot be pressed twice."""

@@ -38,6 +38,11 @@ def phone_keyboard(reply: Reply) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, one_time_keyboard=True)
 
 
+def closes_with_buttons(reply: Reply) -> bool:
+    """A reply that shows inline buttons or the phone keyboard: it cannot also remove a keyboard."""
+    return bool(reply.options or reply.ask_phone)
+
+
 def markup_for(reply: Reply) -> Markup | None:
     if reply.ask_phone:
         return phone_keyboard(reply)

@@ -97,7 +97,7 @@ class TelegramBot:
             settings.telegram_bot_token, settings.telegram_api_base, settings.telegram_max_retries
         )
         self.menus = Menus(self.bot, app)
-        self.channel = TelegramChannel(self.bot, app.sessions, app.clock, self.menus)
+        self.channel = TelegramChannel(self.bot, app.sessions, app.clock, self.menus, settings.default_locale)
         # The outbox sends through a bot of its own that reports 429s instead of waiting them out.
         outbox_bot = bot or make_bot(
             settings.telegram_bot_token,
@@ -105,7 +105,9 @@ class TelegramBot:
             settings.telegram_max_retries,
             wait_out_rate_limits=False,
         )
-        self.outbox_channel = TelegramChannel(outbox_bot, app.sessions, app.clock, self.menus)
+        self.outbox_channel = TelegramChannel(
+            outbox_bot, app.sessions, app.clock, self.menus, settings.default_locale
+        )
         self.backoff = backoff or BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.5, jitter=0.1)
         self._order = KeyedLocks()
         self._tasks: set[asyncio.Task[Any]] = set()
