@@ -233,7 +233,8 @@ class Dialog:
         left = (flow, step)
         flow, step, prompt, kept = await self._enter(ctx, target)
         if answered:
-            self._extend_trail(data, left, (flow, step), kept)
+            jumped = current is not None and left[1] in current.jump_steps
+            self._extend_trail(data, left, (flow, step), kept, jumped)
         if prompt.options:
             turn += 1
             data[STATE_OFFERED] = [[o.payload, o.label] for o in prompt.options]
@@ -309,18 +310,26 @@ class Dialog:
 
     @staticmethod
     def _extend_trail(
-        data: dict[str, Any], left: tuple[str, str], reached: tuple[str, str], kept: bool
+        data: dict[str, Any], left: tuple[str, str], reached: tuple[str, str], kept: bool, jumped: bool
     ) -> None:
         """After an answer moved the user from `left` to `reached`: remember `left` for "back".
-        A new flow, or the same one started afresh, has no way back into what came before."""
+        Reaching a step of the trail again closes a loop (a list after cancelling one of its
+        items, the review after an edit): the trail goes back to what it was there, so "back"
+        never offers an action already done. A jump to an earlier step of the user's choice
+        (`jumped`) comes back to where it was made. A new flow, or the same one started
+        afresh, has no way back into what came before."""
         if not kept or left == reached:
             return
         if left[0] != reached[0]:
             data.pop(STATE_TRAIL, None)
             return
-        trail = [list(entry) for entry in data.get(STATE_TRAIL) or []] + [list(left)]
-        if list(reached) in trail:  # back at a step answered before (review → edit → review)
-            trail = trail[: trail.index(list(reached))]
+        trail = [list(entry) for entry in data.get(STATE_TRAIL) or []]
+        if jumped:
+            trail = [entry for entry in trail if entry != list(reached)] + [list(left)]
+        else:
+            trail.append(list(left))
+            if list(reached) in trail:
+                trail = trail[: trail.index(list(reached))]
         data[STATE_TRAIL] = trail
 
     def _home(self, ctx: Ctx) -> str:

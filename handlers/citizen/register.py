@@ -394,7 +394,7 @@ async def ask_edit(ctx: Ctx) -> Reply:
     return Reply(ctx.t("register.edit.ask"), (*options, ctx.option("review", "register.edit.back")))
 
 
-@flow.handle("edit")
+@flow.handle("edit", jumps=True)
 async def on_edit(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice == "review":
         return "review"
