@@ -113,6 +113,12 @@ class Flow:
     asks: dict[str, AskFn] = field(default_factory=dict)
     handlers: dict[str, HandleFn] = field(default_factory=dict)
     file_steps: set[str] = field(default_factory=set)  # steps that accept photos and documents
+    # Steps whose answer is typed text (a name, a summary): an option there is chosen by its
+    # whole label only, never by a word of it.
+    text_steps: set[str] = field(default_factory=set)
+    # Steps that send the user back to an earlier step of their choice (an "edit" list):
+    # "back" from there returns to them, not to what came before that step the first time.
+    jump_steps: set[str] = field(default_factory=set)
 
     def ask(self, step: str) -> Callable[[AskFn], AskFn]:
         def register(func: AskFn) -> AskFn:
@@ -121,11 +127,18 @@ class Flow:
 
         return register
 
-    def handle(self, step: str, *, files: bool = False) -> Callable[[HandleFn], HandleFn]:
+    def handle(
+        self, step: str, *, files: bool = False, text: bool = False, jumps: bool = False
+    ) -> Callable[[HandleFn], HandleFn]:
         def register(func: HandleFn) -> HandleFn:
             self.handlers[step] = func
-            if files:
-                self.file_steps.add(step)
+            for wanted, steps in (
+                (files, self.file_steps),
+                (text, self.text_steps),
+                (jumps, self.jump_steps),
+            ):
+                if wanted:
+                    steps.add(step)
             return func
 
         return register

@@ -13,7 +13,9 @@ from datetime import datetime
 import phonenumbers
 
 from bot.dialog.types import Attachment
+from handlers import words
 from handlers.base import Invalid, TooLong
+from storage.text import fold
 
 NAME_MIN, NAME_MAX = 2, 100
 ADDRESS_MIN, ADDRESS_MAX = 5, 300
@@ -98,14 +100,30 @@ def has_emoji_or_symbols(text: str) -> bool:
 
 
 def parse_name(text: str) -> str:
+    """A full name: family name and given name, so at least two words."""
     name = " ".join(text.split())
     if not name:
         raise Invalid("input.name.empty")
     if len(name) > NAME_MAX:
         raise TooLong("input.name.too_long", max=NAME_MAX)
+    if words.is_filler(name):  # "ok", "có ai không?", "xin chào": said to the bot, not a name
+        raise Invalid("input.name.not_a_name")
     if len(name) < NAME_MIN or not all(ch.isalpha() or ch in NAME_PUNCTUATION for ch in name):
         raise Invalid("input.name.invalid")
+    if len(name.split()) < 2:
+        raise Invalid("input.name.one_word")
     return name.title() if name.islower() or name.isupper() else name
+
+
+# Numbers that call a switchboard, not a person (1900…, 1800…): nobody could call back.
+HOTLINE_TYPES = frozenset(
+    {
+        phonenumbers.PhoneNumberType.TOLL_FREE,
+        phonenumbers.PhoneNumberType.PREMIUM_RATE,
+        phonenumbers.PhoneNumberType.SHARED_COST,
+        phonenumbers.PhoneNumberType.UAN,
+    }
+)
 
 
 def parse_phone(text: str) -> str:
@@ -121,12 +139,16 @@ def parse_phone(text: str) -> str:
         raise Invalid("input.phone.invalid") from None
     if number.country_code != 84 or not phonenumbers.is_valid_number(number):
         raise Invalid("input.phone.invalid")
+    if phonenumbers.number_type(number) in HOTLINE_TYPES:
+        raise Invalid("input.phone.hotline")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def parse_id_number(text: str, now: datetime) -> str:
     """A CCCD: 12 digits = province (3), century and sex (1), birth year (2), serial (6)."""
     digits = re.sub(r"[\s.\-]", "", text)
+    if re.fullmatch(r"[0-9]{9}", digits):  # the old CMND, no longer valid since 2025
+        raise Invalid("input.id_number.cmnd")
     if not re.fullmatch(r"[0-9]{12}", digits):  # isdigit() also takes "²", which int() refuses
         raise Invalid("input.id_number.length")
     if digits[:3] not in PROVINCE_CODES:
@@ -151,9 +173,14 @@ def parse_address(text: str) -> str:
     return address
 
 
+def clean_summary(text: str) -> str:
+    """A summary, or a part of one, with its lines trimmed (already clean: the engine
+    normalizes every text)."""
+    return "\n".join(line.rstrip() for line in text.strip().splitlines()).strip()
+
+
 def parse_summary(text: str, min_chars: int, max_chars: int) -> str:
-    # Already clean (the engine normalizes every text): only trailing spaces of lines go.
-    summary = "\n".join(line.rstrip() for line in text.strip().splitlines()).strip()
+    summary = clean_summary(text)
     if len(summary) < min_chars:
         raise Invalid("input.summary.too_short", min=min_chars, length=len(summary))
     if len(summary) > max_chars:
@@ -164,9 +191,14 @@ def parse_summary(text: str, min_chars: int, max_chars: int) -> str:
 
 
 def parse_agency(text: str) -> str:
+    """The agency that already handled the case; "" when none has ("không", "chưa")."""
     agency = " ".join(text.split())
+    if words.means(agency, words.NONE_YET):
+        return ""
     if not any(ch.isalpha() for ch in agency):  # nothing, or only emoji, digits or symbols
         raise Invalid("input.agency.empty")
+    if words.is_filler(agency):  # "ok", "vâng", "có": which agency is still untold
+        raise Invalid("input.agency.not_an_agency")
     if len(agency) > AGENCY_MAX:
         raise TooLong("input.agency.too_long", max=AGENCY_MAX, length=len(agency))
     return agency
@@ -186,7 +218,14 @@ def whole_number(text: str, most: int) -> int | None:
     return number if number <= most else None
 
 
+PEOPLE = frozenset({"nguoi", "people", "persons", "person"})
+
+
 def parse_group_size(text: str) -> int:
+    """A number of people, the word for people allowed after it: "2 người"."""
+    number, _, unit = text.strip().rpartition(" ")
+    if number and fold(unit) in PEOPLE:
+        text = number
     size = whole_number(text, MAX_GROUP_SIZE)
     if not size:
         raise Invalid("input.group_size.invalid", max=MAX_GROUP_SIZE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.dialog.types import Reply
 from bot.i18n import SUPPORTED_LOCALES
+from handlers import words
 from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from handlers.onboarding import language_options, set_locale
 
@@ -21,8 +22,10 @@ async def ask_menu(ctx: Ctx) -> Reply:
 
 @menu.handle("main")
 async def on_menu(ctx: Ctx, answer: Answer) -> Next:
-    if answer.choice in MENU_ITEMS:
-        return Goto(answer.choice, data={})
+    # "đăng ký" starts two items; it is what people type to register.
+    choice = "register" if words.means(answer.text, words.REGISTER) else answer.choice
+    if choice in MENU_ITEMS:
+        return Goto(choice, data={})
     raise Invalid("menu.unknown")
 
 

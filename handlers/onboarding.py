@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot.dialog.types import Option, Reply
 from bot.i18n import SUPPORTED_LOCALES, Translator
+from handlers import words
 from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
 from storage import citizens
 from storage.text import fold
@@ -58,16 +59,24 @@ async def ask_consent(ctx: Ctx) -> Reply:
     )
 
 
+def typed_consent(text: str) -> str | None:
+    """A typed answer to "do you agree?": "đồng ý", "ok", "không"; anything else is none."""
+    if words.means(text, words.REFUSE):
+        return "refuse"
+    return "agree" if words.means(text, words.AGREE) else None
+
+
 @flow.handle("consent")
 async def on_consent(ctx: Ctx, answer: Answer) -> Next:
     if (locale := named_locale(ctx, answer)) is not None:
         set_locale(ctx, locale)
         return "consent"  # the notice again, now in that language
-    if answer.choice == "agree":
+    choice = answer.choice or typed_consent(answer.text)
+    if choice == "agree":
         citizens.give_consent(ctx.db, ctx.citizen, ctx.settings.consent_version, now=ctx.now)
         ctx.say("consent.thanks")
         return Goto("menu", data={})
-    if answer.choice == "refuse":
+    if choice == "refuse":
         citizens.refuse_consent(ctx.db, ctx.citizen, ctx.settings.consent_version, now=ctx.now)
         ctx.say("consent.refused")
         return "goodbye"

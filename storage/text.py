@@ -85,3 +85,9 @@ def fold(text: str) -> str:
 def mask_name(name: str) -> str:
     """Keep each word's first letter: "Nguyễn Văn An" -> "N***** V** A*"."""
     return " ".join(word[0] + "*" * (len(word) - 1) for word in name.split())
+
+
+def plain(text: str) -> str:
+    """`fold` without punctuation and symbols, for comparing what people type with words and
+    button labels: "✅ Đồng ý!" -> "dong y"."""
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in fold(text)).split())

@@ -47,6 +47,7 @@ async def fill_until_review(
     await chat.press(case_type)
     await chat.press("land")
     await chat.say(SUMMARY)
+    await chat.press("done")  # the summary is complete
     if chat.capabilities.file_uploads:
         await chat.press("done")  # no attachments
     await chat.press("none")

@@ -29,6 +29,7 @@ CITIZEN_SESSION = [
     "1",  # Khiếu nại
     "1",  # Đất đai
     SUMMARY,
+    "xong",  # the summary is complete
     "1",  # no agency yet
     "1",  # only me
     "1",  # confirm

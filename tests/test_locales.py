@@ -49,7 +49,7 @@ SAME_IN_BOTH = {
     "staff.session.row",
 }
 # Vietnamese that happens to need no diacritic.
-DIACRITIC_FREE_VIETNAMESE = {"common.next_page"}  # "Trang sau »"
+DIACRITIC_FREE_VIETNAMESE = {"common.next_page", "summary.done"}  # "Trang sau »", "✅ Xong"
 
 
 def sources() -> list[Path]:

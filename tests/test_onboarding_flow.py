@@ -40,7 +40,7 @@ async def test_consent_is_stored_with_version_and_time(app: App, chat: ChatUser)
 async def test_silence_and_other_answers_are_not_consent(app: App, world: World, chat: ChatUser) -> None:
     await chat.say("/start")
     await chat.press("English")
-    for attempt in ("ok", "/menu", "register", "1"):
+    for attempt in ("maybe", "/menu", "register", "1", "đồng ý nhưng"):
         await chat.say(attempt)
         assert "Consent is recorded only when you choose it explicitly" in chat.text
         assert chat.labels == ["I agree", "I do not agree", "Tiếng Việt"]

@@ -104,10 +104,13 @@ async def test_bad_inputs_are_reasked_and_nothing_is_lost(app: App, world: World
     await chat.press("land")
 
     await chat.say("Ngắn quá")
+    await chat.press("done")
     assert "cần ít nhất 30 ký tự" in chat.text
+    await chat.press("clear")
     await chat.say("x" * 10_000)
     assert "10000 ký tự, vượt quá giới hạn 3000" in chat.text
     await chat.say(f"   {SUMMARY}   ")
+    await chat.press("done")
     await chat.say("không có tệp")
     assert "Xin gửi tệp" in chat.text
     await chat.press("done")
@@ -427,6 +430,7 @@ async def test_a_denouncer_using_the_saved_details_never_sees_them_echoed(
     await chat.press("petition")
     await chat.press("land")
     await chat.say(SUMMARY)
+    await chat.press("done")
     await chat.press("done")
     await chat.press("none")
     await chat.press("alone")

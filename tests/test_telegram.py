@@ -86,6 +86,7 @@ async def test_register_with_buttons_contact_and_a_document(
     await user.press("Khiếu nại")
     await user.press("Đất đai")
     await user.say(SUMMARY)
+    await user.press("Xong")
     await user.send_document("quyet-dinh.pdf", "application/pdf", 120_000)
     assert "Đã nhận 1 tệp: quyet-dinh.pdf" in user.text
     await user.send(

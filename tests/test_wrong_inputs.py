@@ -87,6 +87,7 @@ async def test_emoji_instead_of_the_case_are_asked_again_and_nothing_is_lost(
     await chat.say("😀" * 40)
     assert "chỉ có biểu tượng" in chat.text and "tóm tắt nội dung" in chat.prompt.text
     await chat.say("Gia đình tôi vẫn chưa nhận được tiền bồi thường sau khi bị thu hồi đất.")
+    await chat.press("done")
     await chat.press("edit")
     await chat.press("agency")
     await chat.say("😀")

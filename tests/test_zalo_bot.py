@@ -146,6 +146,7 @@ async def fill_until_review(user: ZaloUser, summary: str = SUMMARY) -> None:
     await user.choose("Khiếu nại")
     await user.choose("Đất đai")
     await user.say(summary)
+    await user.choose("Xong")
     await user.choose("Chưa có cơ quan nào")
     await user.choose("Chỉ mình tôi")
 

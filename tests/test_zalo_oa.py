@@ -199,6 +199,7 @@ async def test_follow_consent_register_with_buttons_and_shared_info(harness: Har
     await user.press("complaint")
     await user.press("land")
     await user.say(SUMMARY)
+    await user.press("Xong")
     file = {"url": "https://zalo.example/don.pdf", "name": "don.pdf", "size": "2048", "type": "pdf"}
     attachment = [{"type": "file", "payload": file}]
     await user.deliver(harness.fake.message_event("user_send_file", user.user_id, attachments=attachment))
@@ -400,6 +401,7 @@ async def test_a_link_is_read_as_the_text_it_came_in(harness: Harness, world: Wo
         harness.fake.message_event("user_send_link", user.user_id, text=summary, attachments=preview)
     )
     assert "không nhận tệp" not in user.text
+    await user.press("Xong")  # the summary is complete
     await user.press("done")
     await user.press("none")
     await user.press("alone")
@@ -583,6 +585,7 @@ async def registered(user: ZaloUser) -> None:
     await user.press("complaint")
     await user.press("land")
     await user.say(SUMMARY)
+    await user.press("Xong")
     await user.press("done")  # no files
     await user.press("none")
     await user.press("alone")

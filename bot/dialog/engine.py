@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.dialog.options import typed_option
 from bot.dialog.types import Capabilities, Incoming, Option, Reply
 from bot.i18n import Translator, normalize_locale
 from bot.identity import UserKey
@@ -45,6 +46,7 @@ COMMANDS = {
     "help": {"/help", "/trogiup", "tro giup", "help"},
     "language": {"/language", "/ngonngu", "/lang"},
     "resume": {"/tieptuc", "/continue"},  # the current question again (a new user: the start)
+    "back": {"/quaylai", "quay lai", "/trolai", "tro lai", "/back", "back"},  # the previous step
 }
 COMMAND_OF_WORD = {word: name for name, words in COMMANDS.items() for word in words}
 
@@ -54,6 +56,9 @@ BEFORE_CONSENT = ("onboarding", "language")
 STATE_TURN = "_turn"
 STATE_OFFERED = "_offered"
 STATE_PHONE_ASKED = "_phone_asked"
+# The steps answered on the way to the current one, [[flow, step], …], for "back". A step
+# reached again cuts the trail there, so it never holds a step twice and stays short.
+STATE_TRAIL = "_trail"
 
 
 def cleaned(incoming: Incoming) -> Incoming:
@@ -194,6 +199,7 @@ class Dialog:
         # Where a flow opened now (help, language, a command) goes back to when it ends.
         resume = self._resume_point(flow, step, data) if in_step else None
         target: Goto | None = None
+        answered = False  # the step took the answer: it joins the trail if the user moves on
         if opened is not None and not self._allowed(actor, self.flows[opened.flow]):
             ctx.say("staff.not_allowed")  # and whatever they were doing goes on
             target = Goto(flow, step) if in_step else Goto(self._home(ctx), data={})
@@ -214,13 +220,25 @@ class Dialog:
             target = Goto(command, data={RESUME: resume} if resume else {})
         elif command == "menu":
             target = Goto(command, data={})
+        elif command == "back":
+            target = self._back(ctx) if in_step else Goto(self._home(ctx), data={})
+        elif (
+            text.startswith("/")
+            and command_word(text) not in COMMAND_OF_WORD
+            and in_step
+            and not incoming.option
+        ):
+            # A command we do not have is no answer to any step: not a name, not a summary.
+            ctx.say("common.unknown_command", command=command_word(text)[:32])
+            target = Goto(flow, step)
         elif current is None or not in_step:
             target = Goto(self._home(ctx), data={})
         elif not self._allowed(actor, current):
             ctx.say("staff.not_allowed")
             target = Goto(self._home(ctx), data={})
         else:
-            answer, stale = self._answer(incoming, text, turn, offered, capabilities)
+            partial = step not in current.text_steps
+            answer, stale = self._answer(incoming, text, turn, offered, capabilities, partial)
             if stale:
                 ctx.say("common.stale_button")
                 target = Goto(flow, step)
@@ -232,6 +250,7 @@ class Dialog:
                 refusal: Invalid | None = None
                 try:
                     target = self._as_goto(flow, await current.handlers[step](ctx, answer))
+                    answered = True
                 except Invalid as invalid:
                     refusal, target = invalid, Goto(flow, step)
                 if sent_chars > MAX_INPUT_CHARS and isinstance(refusal, TooLong):
@@ -245,7 +264,11 @@ class Dialog:
                 if refusal is not None:
                     ctx.replies.append(Reply(ctx.t(refusal.message_id, **refusal.fields)))
 
-        flow, step, prompt = await self._enter(ctx, target)
+        left = (flow, step)
+        flow, step, prompt, kept = await self._enter(ctx, target)
+        if answered:
+            jumped = current is not None and left[1] in current.jump_steps
+            self._extend_trail(data, left, (flow, step), kept, jumped)
         if prompt.options:
             turn += 1
             data[STATE_OFFERED] = [[o.payload, o.label] for o in prompt.options]
@@ -267,6 +290,7 @@ class Dialog:
         turn: int,
         offered: list[Option],
         capabilities: Capabilities,
+        partial: bool,
     ) -> tuple[Answer, bool]:
         """Decode a pressed or typed choice. Returns (answer, pressed_an_old_button)."""
         choice = None
@@ -280,8 +304,7 @@ class Dialog:
             if numbered and text.isdecimal() and 1 <= int(text) <= len(offered):
                 choice = offered[int(text) - 1].payload
             else:
-                folded = fold(text)
-                choice = next((o.payload for o in offered if fold(o.label) == folded), None)
+                choice = typed_option(text, offered, partial=partial)
         return Answer(text=text, choice=choice, phone=incoming.phone, attachments=incoming.attachments), False
 
     def _slash_command(self, text: str) -> Goto | None:
@@ -307,6 +330,42 @@ class Dialog:
             return None  # nothing under way: back to the menu is right
         return [flow, step, dict(data)]
 
+    def _back(self, ctx: Ctx) -> Goto:
+        """The step answered before this one, with everything entered kept; from a flow's
+        first step, where it was opened from (what the user was doing, or home)."""
+        trail = list(ctx.data.get(STATE_TRAIL) or [])
+        while trail:
+            flow, step = trail.pop()
+            ctx.data[STATE_TRAIL] = trail
+            known = self.flows.get(flow)
+            if known is not None and known.has_step(step):
+                return Goto(flow, step)
+        return self._resumed(ctx.data.get(RESUME)) or Goto(self._home(ctx), data={})
+
+    @staticmethod
+    def _extend_trail(
+        data: dict[str, Any], left: tuple[str, str], reached: tuple[str, str], kept: bool, jumped: bool
+    ) -> None:
+        """After an answer moved the user from `left` to `reached`: remember `left` for "back".
+        Reaching a step of the trail again closes a loop (a list after cancelling one of its
+        items, the review after an edit): the trail goes back to what it was there, so "back"
+        never offers an action already done. A jump to an earlier step of the user's choice
+        (`jumped`) comes back to where it was made. A new flow, or the same one started
+        afresh, has no way back into what came before."""
+        if not kept or left == reached:
+            return
+        if left[0] != reached[0]:
+            data.pop(STATE_TRAIL, None)
+            return
+        trail = [list(entry) for entry in data.get(STATE_TRAIL) or []]
+        if jumped:
+            trail = [entry for entry in trail if entry != list(reached)] + [list(left)]
+        else:
+            trail.append(list(left))
+            if list(reached) in trail:
+                trail = trail[: trail.index(list(reached))]
+        data[STATE_TRAIL] = trail
+
     def _home(self, ctx: Ctx) -> str:
         """Where "cancel" leads: the staff command list for staff, else the main menu (the
         privacy notice first, for someone who has not consented to it)."""
@@ -325,8 +384,10 @@ class Dialog:
     def _as_goto(self, flow: str, target: str | Goto) -> Goto:
         return Goto(flow, target) if isinstance(target, str) else target
 
-    async def _enter(self, ctx: Ctx, target: Goto) -> tuple[str, str, Reply]:
-        """Move to `target` and ask its step; an ask may redirect elsewhere."""
+    async def _enter(self, ctx: Ctx, target: Goto) -> tuple[str, str, Reply, bool]:
+        """Move to `target` and ask its step; an ask may redirect elsewhere. The last value
+        says whether the data was kept all the way (no target replaced it)."""
+        kept = True
         for _ in range(MAX_HOPS):
             if target == END:
                 target = self._resumed(ctx.data.get(RESUME)) or Goto("menu")
@@ -337,10 +398,11 @@ class Dialog:
                 continue
             step = target.step or flow.first
             if target.data is not None:
+                kept = False
                 ctx.data.clear()
                 ctx.data.update(target.data)
             asked = await flow.asks[step](ctx)
             if isinstance(asked, Reply):
-                return flow.name, step, asked
+                return flow.name, step, asked, kept
             target = self._as_goto(flow.name, asked)
         raise RuntimeError(f"dialog loop near {target.flow}/{target.step}")  # not its data: personal

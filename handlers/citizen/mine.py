@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.dialog.types import Option, Reply
-from handlers import inputs
 from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
+from handlers.citizen import summary
 from handlers.citizen.views import registration_details
 from storage import registrations
 from storage.citizens import actor_of
@@ -95,24 +95,25 @@ async def on_view(ctx: Ctx, answer: Answer) -> Next:
 @flow.ask("edit_summary")
 async def ask_edit_summary(ctx: Ctx) -> Reply:
     s = ctx.settings
-    return Reply(
-        ctx.t("mine.edit_summary.ask", min=s.summary_min_chars, max=s.summary_max_chars),
-        (ctx.option("view", "mine.keep_summary"),),
-    )
+    question = ctx.t("mine.edit_summary.ask", min=s.summary_min_chars, max=s.summary_max_chars)
+    return summary.ask(ctx, question, (await current(ctx)).summary)
 
 
-@flow.handle("edit_summary")
+@flow.handle("edit_summary", text=True)
 async def on_edit_summary(ctx: Ctx, answer: Answer) -> Next:
-    if answer.choice == "view":
+    saved = (await current(ctx)).summary
+    new = summary.collect(ctx, answer, saved)
+    if new is None:
+        return "edit_summary"  # more parts may follow
+    if new == saved:  # kept as it was
         return "view"
     s = ctx.settings
-    summary = inputs.parse_summary(answer.text, s.summary_min_chars, s.summary_max_chars)
     try:
         await registrations.edit_summary(
             ctx.db,
             ctx.citizen,
             int(ctx.data["reg_id"]),
-            summary,
+            new,
             now=ctx.now,
             lead_days=s.summary_lead_days,
         )

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from bot.dialog.types import Option, Reply
 from handlers import inputs
 from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
+from handlers.citizen import summary
 from handlers.citizen.views import case_type_label, field_label, seat_details, seat_label
 from storage import registrations, sessions
 from storage.endpoints import search_endpoints
@@ -56,7 +57,7 @@ async def ask_endpoint(ctx: Ctx) -> Reply:
     return Reply(text, tuple(options))
 
 
-@flow.handle("endpoint")
+@flow.handle("endpoint", text=True)
 async def on_endpoint(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice in ("prev", "next"):
         ctx.data["ep_page"] = ctx.data.get("ep_page", 0) + (1 if answer.choice == "next" else -1)
@@ -168,7 +169,7 @@ def identity_step(step: str, field: str, next_step: str, parse: IdentityParser) 
             ask_phone=ctx.t("register.phone.share") if phone_button else "",
         )
 
-    @flow.handle(step)
+    @flow.handle(step, text=True)
     async def handle(ctx: Ctx, answer: Answer) -> Next:
         known = known_value(ctx, field)
         kept = answer.choice == "keep" and bool(known)
@@ -226,13 +227,16 @@ async def on_field(ctx: Ctx, answer: Answer) -> Next:
 @flow.ask("summary")
 async def ask_summary(ctx: Ctx) -> Reply:
     s = ctx.settings
-    return Reply(ctx.t("register.summary.ask", min=s.summary_min_chars, max=s.summary_max_chars))
+    question = ctx.t("register.summary.ask", min=s.summary_min_chars, max=s.summary_max_chars)
+    return summary.ask(ctx, question, ctx.data.get("summary"))
 
 
-@flow.handle("summary")
+@flow.handle("summary", text=True)
 async def on_summary(ctx: Ctx, answer: Answer) -> Next:
-    s = ctx.settings
-    ctx.data["summary"] = inputs.parse_summary(answer.text, s.summary_min_chars, s.summary_max_chars)
+    done = summary.collect(ctx, answer, ctx.data.get("summary"))
+    if done is None:
+        return "summary"  # more parts may follow
+    ctx.data["summary"] = done
     return after(ctx, "attachments")
 
 
@@ -292,7 +296,7 @@ async def ask_agency(ctx: Ctx) -> Reply:
     return Reply(ctx.t("register.agency.ask"), (ctx.option("none", "register.agency.none"),))
 
 
-@flow.handle("agency")
+@flow.handle("agency", text=True)
 async def on_agency(ctx: Ctx, answer: Answer) -> Next:
     ctx.data["agency"] = "" if answer.choice == "none" else inputs.parse_agency(answer.text)
     return after(ctx, "group")
@@ -303,7 +307,7 @@ async def ask_group(ctx: Ctx) -> Reply:
     return Reply(ctx.t("register.group.ask"), (ctx.option("alone", "register.group.alone"),))
 
 
-@flow.handle("group")
+@flow.handle("group", text=True)
 async def on_group(ctx: Ctx, answer: Answer) -> Next:
     size = 1 if answer.choice == "alone" else inputs.parse_group_size(answer.text)
     ctx.data["group_size"] = size
@@ -319,7 +323,7 @@ async def ask_representatives(ctx: Ctx) -> Reply:
     return Reply(ctx.t("register.representatives.ask", size=size, most=max_representatives(size)))
 
 
-@flow.handle("representatives")
+@flow.handle("representatives", text=True)
 async def on_representatives(ctx: Ctx, answer: Answer) -> Next:
     most = max_representatives(ctx.data["group_size"])
     ctx.data["representatives"] = inputs.parse_representatives(answer.text, most)
@@ -390,7 +394,7 @@ async def ask_edit(ctx: Ctx) -> Reply:
     return Reply(ctx.t("register.edit.ask"), (*options, ctx.option("review", "register.edit.back")))
 
 
-@flow.handle("edit")
+@flow.handle("edit", jumps=True)
 async def on_edit(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice == "review":
         return "review"
