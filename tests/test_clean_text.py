@@ -79,6 +79,7 @@ async def fill_with(chat: ChatUser, *, name: str, address: str, agency: str, sum
     await chat.press("complaint")
     await chat.press("land")
     await chat.say(summary)
+    await chat.press("done")  # the summary is complete
     await chat.press("done")  # no attachments
     await chat.say(agency)
     await chat.press("alone")
@@ -119,6 +120,7 @@ async def test_a_file_name_is_cleaned_before_it_is_kept(app: App, world: World, 
     await chat.press("complaint")
     await chat.press("land")
     await chat.say(SUMMARY)
+    await chat.press("done")  # the summary is complete
     document = Attachment("document", "file-1", "quyet\u0000dinh\u202efdp.pdf", "application/pdf\u0001", 1000)
     await chat._send(attachments=(document,))
     await chat.press("done")
@@ -265,6 +267,7 @@ async def test_a_message_too_long_for_any_step_is_cut_and_said_so_with_the_steps
     await chat.say("x" * (limit + 1))  # not cut: the step's own message, with the true length
     assert f"{limit + 1} ký tự" in chat.text and "cắt" not in chat.text
     await chat.say(SUMMARY)
+    await chat.press("done")  # the summary is complete
     assert "gửi kèm" in chat.text  # on to the next step
 
 
