@@ -10,6 +10,10 @@ from storage.text import fold
 
 ADMIN = frozenset({StaffRole.ADMIN})
 STAFF = frozenset({StaffRole.ADMIN, StaffRole.OFFICER})
+# In the staff home's data: show every command, not the one-line hint (the engine, which
+# may not import flows, spells it out when a mistyped command sends staff home).
+SHOW_COMMANDS = "commands"
+BUTTON_LABEL_LONGEST = 60  # fits a phone's button; Telegram and Zalo OA (100) take it whole
 
 
 def usage(command: str) -> Invalid:
@@ -70,4 +74,15 @@ async def scope_names(ctx: Ctx, endpoint_ids: list[int] | frozenset[int] | None)
 async def back_home(ctx: Ctx, answer: Answer) -> Next:
     """After a list or a card: anything typed that is not a command gets the command list."""
     ctx.say("staff.unknown_command")
-    return Goto("staff_home", data={})
+    return Goto("staff_home", data={SHOW_COMMANDS: True})
+
+
+def button_label(text: str, longest: int = BUTTON_LABEL_LONGEST) -> str:
+    """`text` whole if it fits, else cut at the last word boundary with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= longest:
+        return text
+    cut = text[: longest - 1]
+    if not text[longest - 1].isspace() and " " in cut:  # the cut falls inside a word: drop it
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" —-,;:") + "…"
