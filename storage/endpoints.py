@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -110,6 +110,36 @@ async def upsert_endpoints(db: AsyncSession, rows: Iterable[EndpointRow]) -> tup
             updated += 1
     await db.flush()
     return added, updated
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Endpoints named by code or name: those found, in order, and the names that failed."""
+
+    found: list[Endpoint]
+    unknown: list[str]
+    ambiguous: list[str]  # part of several names ("phường"): not "no such endpoint"
+
+
+def resolve_endpoints(endpoints: Sequence[Endpoint], wanted: Iterable[str]) -> Resolved:
+    """Each of `wanted` as a code, a whole name, or a part of exactly one name, diacritics optional."""
+    by_code = {endpoint.code.upper(): endpoint for endpoint in endpoints}
+    by_name = {fold(endpoint.name): endpoint for endpoint in endpoints}
+    found: list[Endpoint] = []
+    unknown, ambiguous = [], []
+    for item in wanted:
+        endpoint = by_code.get(item.upper()) or by_name.get(fold(item))
+        if endpoint is None:
+            partial = [e for name, e in by_name.items() if fold(item) in name]
+            if len(partial) > 1:
+                ambiguous.append(item)
+                continue
+            endpoint = partial[0] if partial else None
+        if endpoint is None:
+            unknown.append(item)
+        elif endpoint not in found:
+            found.append(endpoint)
+    return Resolved(found, unknown, ambiguous)
 
 
 async def search_endpoints(db: AsyncSession, query: str, page: int = 0, page_size: int = 6) -> EndpointPage:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from handlers.base import Answer, Ctx, Goto, Invalid, Next
+from storage.endpoints import resolve_endpoints
 from storage.models import Endpoint, StaffRole
-from storage.text import fold
 
 ADMIN = frozenset({StaffRole.ADMIN})
 STAFF = frozenset({StaffRole.ADMIN, StaffRole.OFFICER})
@@ -27,26 +27,12 @@ async def endpoints_from_text(ctx: Ctx, text: str) -> list[Endpoint]:
     if not wanted:
         raise Invalid("staff.endpoints.empty")
     endpoints = list(await ctx.db.scalars(select(Endpoint).where(Endpoint.active.is_(True))))
-    by_code = {endpoint.code.upper(): endpoint for endpoint in endpoints}
-    by_name = {fold(endpoint.name): endpoint for endpoint in endpoints}
-    found, unknown, ambiguous = [], [], []
-    for item in wanted:
-        endpoint = by_code.get(item.upper()) or by_name.get(fold(item))
-        if endpoint is None:  # part of a name, if it names one endpoint only ("tân bình")
-            partial = [e for name, e in by_name.items() if fold(item) in name]
-            endpoint = partial[0] if len(partial) == 1 else None
-            if len(partial) > 1:
-                ambiguous.append(item)
-                continue
-        if endpoint is None:
-            unknown.append(item)
-        elif endpoint not in found:
-            found.append(endpoint)
-    if unknown:
-        raise Invalid("staff.endpoints.unknown", names=", ".join(unknown))
-    if ambiguous:  # "phường" is in many names: not "no such endpoint"
-        raise Invalid("staff.endpoints.ambiguous", names=", ".join(ambiguous))
-    return found
+    resolved = resolve_endpoints(endpoints, wanted)
+    if resolved.unknown:
+        raise Invalid("staff.endpoints.unknown", names=", ".join(resolved.unknown))
+    if resolved.ambiguous:
+        raise Invalid("staff.endpoints.ambiguous", names=", ".join(resolved.ambiguous))
+    return resolved.found
 
 
 async def chosen_scope(ctx: Ctx, answer: Answer) -> list[int] | None:
