@@ -23,7 +23,16 @@ OFFICER_COMMANDS = (
     "stats",
     "undelivered",
 )
-ADMIN_COMMANDS = ("newsession", "reschedule", "cancelsession", "broadcast", "broadcasts", "invite", "staff")
+ADMIN_COMMANDS = (
+    "newsession",
+    "reschedule",
+    "cancelsession",
+    "broadcast",
+    "broadcasts",
+    "invite",
+    "staff",
+    "endpoints",
+)
 
 home = Flow("staff_home", first="show", command="commands", roles=STAFF, needs_consent=False)
 invite = Flow("invite", first="scope", command="invite", roles=ADMIN, needs_consent=False)
