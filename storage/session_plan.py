@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.datafile import DataFileError, read_csv, read_yaml, too_long
+from storage.datafile import CSV_SUFFIXES, DataFileError, read_csv, read_yaml, too_long
 from storage.endpoints import resolve_endpoints
 from storage.models import Endpoint, ReceptionSession, SessionKind
 from storage.rules import MAX_CAPACITY, summary_deadline
@@ -67,13 +67,13 @@ def _rows(path: Path) -> list[tuple[int, Any]]:
     """(row number, entry): in a CSV as Excel numbers the rows (the header is row 1)."""
     suffix = path.suffix.lower()
     try:
-        if suffix == ".csv":
+        if suffix in CSV_SUFFIXES:
             return read_csv(path, ("date", "time", "title", "endpoints"), COLUMNS)
         if suffix in (".yaml", ".yml"):
             return list(enumerate(read_yaml(path, "sessions"), start=1))
     except DataFileError as error:
         raise SessionFileError(str(error)) from None
-    raise SessionFileError(f"{path}: use a .csv or .yaml file")
+    raise SessionFileError(f"{path}: use a .csv, .txt (Excel's Unicode Text) or .yaml file")
 
 
 def _date(text: str) -> date:

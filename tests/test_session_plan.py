@@ -66,8 +66,8 @@ def test_every_bad_row_is_reported_at_once(tmp_path: Path) -> None:
     assert "row 3: time '25:00' is not HH:MM" in message
     assert "row 4: title missing" in message and "kind 'party'" in message and "capacity '0'" in message
     assert "row 5: endpoints missing" in message
-    with pytest.raises(SessionFileError, match=r"use a \.csv or \.yaml file"):
-        read_session_file(write(tmp_path, "plan.txt", CSV), VN, 30)
+    with pytest.raises(SessionFileError, match=r"use a \.csv, \.txt .* or \.yaml file"):
+        read_session_file(write(tmp_path, "plan.json", CSV), VN, 30)
 
 
 def test_csv_as_excel_saves_it(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_csv_as_excel_saves_it(tmp_path: Path) -> None:
     excel = CSV.replace("\n", "\r\n").replace('"P-TANBINH; X-BINHCHANH"', "{codes}")
     for separator, encoding in (("\t", "utf-16"), (";", "utf-8")):
         text = excel.replace(",", separator).format(codes='"P-TANBINH; X-BINHCHANH"')
-        path = tmp_path / "excel.csv"
+        path = tmp_path / ("excel.txt" if encoding == "utf-16" else "excel.csv")  # as Excel names it
         path.write_text(text, encoding=encoding)
         assert read_session_file(path, VN, 30) == expected
 
