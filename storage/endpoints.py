@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 
@@ -191,6 +192,7 @@ def resolve_endpoints(endpoints: Sequence[Endpoint], wanted: Iterable[str]) -> R
     return Resolved(found, unknown, ambiguous)
 
 
+@lru_cache(maxsize=1 << 16)  # names share few syllables: most pairs come back again
 def edit_distance(a: str, b: str) -> int:
     """Edits (insert, delete, substitute, swap two neighbours) that turn `a` into `b`."""
     previous2: list[int] = []
