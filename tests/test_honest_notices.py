@@ -90,3 +90,17 @@ def test_no_festive_emoji_in_the_office_notices() -> None:
     for locale in ("vi", "en"):
         festive = {key: text for key, text in load_catalog(locale).items() if FESTIVE.search(text)}
         assert festive == {}, locale
+
+
+async def test_a_promoted_registration_is_told_it_is_still_under_review(staff_app: App, world: World) -> None:
+    users = [ChatUser(staff_app.dialog, user_id=str(n)) for n in (1, 2, 3)]
+    for user in users:  # Tân Bình has two seats: the third waits
+        await consent(user)
+        await register(user)
+    await users[0].press("mine")
+    await users[0].press("r:")
+    await users[0].press("cancel")
+    await users[0].press("yes")
+    promoted = (await sent_to_citizens(staff_app))["3"]
+    assert "ĐÃ CÓ CHỖ CHO ÔNG/BÀ" in promoted and "🎉" not in promoted and "xác nhận" not in promoted
+    assert "Nội dung đang chờ cán bộ xem xét" in promoted
