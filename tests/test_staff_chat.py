@@ -45,7 +45,7 @@ async def test_the_date_prompt_takes_a_date_and_a_time(staff_app: App, world: Wo
     await admin.say("Lãnh đạo bận họp đột xuất")
     assert "Thứ Hai, 18/01/2027 14:30" in admin.text
     await admin.say(f"/reschedule {world.second_id}")
-    await admin.say("18/01/2027 25:00")
+    await admin.say("18/01/2027, lúc 25:00")
     assert "Giờ không hợp lệ" in admin.text and "Ngày mới" in admin.prompt.text
 
 

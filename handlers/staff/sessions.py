@@ -218,9 +218,9 @@ def parse_date(ctx: Ctx, text: str) -> list[int]:
 def parse_date_and_time(ctx: Ctx, text: str) -> tuple[list[int], datetime | None]:
     """ "12/12/2026" or "12/12/2026 08:00" (the date prompt takes both parts when given):
     the day, and the start when a time came with it."""
-    date_part, _, time_part = text.strip().partition(" ")
+    date_part, *rest = text.replace(",", " ").split() or [""]
     day = parse_date(ctx, date_part)
-    time_part = time_part.strip().removeprefix("lúc").strip()  # "12/12/2026 lúc 8:00"
+    time_part = " ".join(word for word in rest if word.lower() not in ("lúc", "at"))  # "12/12/2026 lúc 8:00"
     return day, parse_start(ctx, day, time_part) if time_part else None
 
 
