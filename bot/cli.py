@@ -83,7 +83,7 @@ async def cmd_endpoints_import(settings: Settings, path: Path) -> int:
     return await _with_app(settings, work)
 
 
-async def cmd_sessions_import(settings: Settings, path: Path) -> int:
+async def cmd_sessions_import(settings: Settings, path: Path, *, force: bool = False) -> int:
     await migrate.upgrade(settings.database_url)
     try:
         planned = read_session_file(path, settings.tz, settings.default_capacity)
@@ -94,7 +94,9 @@ async def cmd_sessions_import(settings: Settings, path: Path) -> int:
     async def work(app: App) -> int:
         try:
             async with app.sessions() as db, db.begin():
-                result = await import_sessions(db, planned, now=app.clock.now())
+                result = await import_sessions(
+                    db, planned, now=app.clock.now(), lead_days=settings.summary_lead_days, force=force
+                )
         except SessionFileError as error:
             print(f"cannot import: {error}", file=sys.stderr)
             return 2
@@ -190,6 +192,9 @@ def parser() -> argparse.ArgumentParser:
     )
     plan = plans.add_parser("import", help="create sessions from a CSV or YAML plan")
     plan.add_argument("file", type=Path)
+    plan.add_argument(
+        "--force", action="store_true", help="also create sessions whose registration deadline has passed"
+    )
     demo_parser = commands.add_parser("demo", help="demo data").add_subparsers(
         dest="demo_command", required=True
     )
@@ -242,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "endpoints":
         work = cmd_endpoints_import(settings, args.file)
     elif args.command == "sessions":
-        work = cmd_sessions_import(settings, args.file)
+        work = cmd_sessions_import(settings, args.file, force=args.force)
     elif args.command == "privacy":
         work = cmd_privacy_sweep(settings)
     else:

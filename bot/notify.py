@@ -65,6 +65,9 @@ TEMPLATE_FIELD_MAX = 100
 RENDER_SLICE = 10  # notices rendered between two chances for the workers to run
 
 
+NOT_HEARD = ("return", "forward")  # decisions after which the citizen need not come to the session
+
+
 async def render_waitlist_promoted(db: AsyncSession, notice: Notification, t: Translator) -> str:
     registration = await db.get(Registration, notice.params["registration_id"])
     if registration is None:
@@ -76,6 +79,7 @@ async def render_waitlist_promoted(db: AsyncSession, notice: Notification, t: Tr
         when=t.datetime(registration.session.starts_at),
         endpoint=endpoint.name,
         address=endpoint.address or "—",
+        review=t(f"notice.review_state.{registration.route or 'pending'}"),
     )
 
 
@@ -111,6 +115,8 @@ async def render_reminder(db: AsyncSession, notice: Notification, t: Translator)
     registration = await db.get(Registration, notice.params["registration_id"])
     if registration is None or registration.status != RegistrationStatus.CONFIRMED:
         return None
+    if registration.route in NOT_HEARD:  # they were told they need not come
+        return None
     session = registration.session
     if session.starts_at.isoformat() != notice.params["starts_at"] or session.status not in OPEN_STATUSES:
         return None
@@ -143,8 +149,11 @@ async def render_schedule_change(db: AsyncSession, notice: Notification, t: Tran
     if registration is None:
         raise LookupError(f"registration {notice.params['registration_id']} is gone")
     params = notice.params
+    kind = notice.kind
+    if "deadline" in params and datetime.fromisoformat(params["deadline"]) <= notice.created_at:
+        kind = "session_moved_closed"  # a short-notice move: no deadline left to tell, nothing to change
     return t(
-        f"notice.{notice.kind}",
+        f"notice.{kind}",
         code=registration.code,
         title=registration.session.title,
         when=t.datetime(registration.session.starts_at),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from handlers import menu, onboarding
 from handlers.base import Flow
 from handlers.citizen import mine, privacy, register, upcoming
-from handlers.staff import access, broadcast, exports, review, schedule, sessions, undelivered
+from handlers.staff import access, broadcast, endpoints, exports, review, schedule, sessions, undelivered
 
 
 def all_flows() -> dict[str, Flow]:
@@ -35,6 +35,7 @@ def all_flows() -> dict[str, Flow]:
         broadcast.write,
         broadcast.watch,
         undelivered.calls,
+        endpoints.manage,
     ]
     by_name = {flow.name: flow for flow in flows}
     assert len(by_name) == len(flows), "two flows share a name"

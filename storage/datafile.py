@@ -1,10 +1,13 @@
 """Reading the deployment files an office keeps in Excel: endpoints and session plans.
 
 A CSV is read as Excel saves it: UTF-8 with or without a BOM, or UTF-16 ("Unicode
-text"); `,`, `;` (Vietnamese regional settings) or a tab between values; CRLF line ends.
-Column names are compared without case or outer spaces. Rows are numbered as a person
-sees them in Excel (the header is row 1, blank rows count) and rows with nothing in
-them are skipped. A YAML file is a list of mappings, or that list under `key`.
+text", which Excel names `.txt`); `,`, `;` (Vietnamese regional settings) or a tab between
+values; CRLF line ends. Column names are compared without case, diacritics or outer
+spaces, and may be given in Vietnamese (`Mã`, `Tên` …) where the reader lists them; a
+column nobody reads is reported, not dropped in silence (a misspelt `adress` would
+otherwise clear every address). Rows are numbered as a person sees them in Excel (the
+header is row 1, blank rows count) and rows with nothing in them are skipped. A YAML
+file is a list of mappings, or that list under `key`.
 """
 
 from __future__ import annotations
@@ -12,13 +15,17 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 from sqlalchemy import String
 
+from storage.text import fold
+
 SEPARATORS = ",;\t"
+CSV_SUFFIXES = (".csv", ".txt")  # .txt: Excel's "Unicode Text" (UTF-16, tabs)
 ExcelRow = tuple[int, dict[str, Any]]  # (row number, values by lower-case column name)
 
 
@@ -36,21 +43,42 @@ def _text(path: Path) -> str:
         row = data[: error.start].count(b"\n") + 1
         raise DataFileError(
             f"{path}: row {row} is not UTF-8 text; in Excel save the file as 'CSV UTF-8 (Comma delimited)'"
+            " or 'Unicode Text'"
         ) from None
 
 
-def read_csv(path: Path, required: tuple[str, ...], known: tuple[str, ...]) -> list[ExcelRow]:
-    """The rows of a CSV whose header names the `required` columns (and maybe others of `known`)."""
+def column_name(header: str, known: tuple[str, ...], aliases: Mapping[str, str]) -> str:
+    """The column a header cell names: itself when known, else its alias (folded `Tên` -> name)."""
+    name = header.strip().lower()
+    return name if name in known else aliases.get(fold(name), name)
+
+
+def unknown_keys(names: Iterable[str], known: tuple[str, ...]) -> str | None:
+    """A problem naming the columns (or YAML keys) nobody reads, if any."""
+    unknown = [name for name in names if name and name not in known]
+    if not unknown:
+        return None
+    return f"unknown column {', '.join(repr(name) for name in unknown)} (known: {', '.join(known)})"
+
+
+def read_csv(
+    path: Path, required: tuple[str, ...], known: tuple[str, ...], aliases: Mapping[str, str] | None = None
+) -> list[ExcelRow]:
+    """The rows of a CSV whose header names the `required` columns (and maybe others of `known`,
+    or their `aliases`: folded header -> column)."""
     text = _text(path)
     header = text.split("\n", 1)[0]
     separator = max(SEPARATORS, key=header.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
-    columns = [name.strip().lower() for name in next(reader, [])]
+    columns = [column_name(name, known, aliases or {}) for name in next(reader, [])]
     missing = [name for name in required if name not in columns]
     if missing:
         raise DataFileError(
             f"{path}: row 1 must be the header {','.join(known)}; missing: {', '.join(missing)}"
         )
+    unknown = unknown_keys(columns, known)
+    if unknown:
+        raise DataFileError(f"{path}: row 1: {unknown}")
     rows: list[ExcelRow] = []
     problems = []
     last = reader.line_num

@@ -1,16 +1,29 @@
-"""Endpoints (điểm cầu): deployment data loaded from a file, searched by name."""
+"""Endpoints (điểm cầu): deployment data loaded from a file, searched by name — with typos,
+and by the names communes had before the 2025 mergers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.datafile import DataFileError, read_csv, read_yaml, too_long
-from storage.models import Endpoint
+from storage.datafile import (
+    CSV_SUFFIXES,
+    DataFileError,
+    column_name,
+    read_csv,
+    read_yaml,
+    too_long,
+    unknown_keys,
+)
+from storage.models import Endpoint, ReceptionSession, Registration, SessionEndpoint
+from storage.registrations import ACTIVE
 from storage.text import fold, normalize
 
 
@@ -20,6 +33,11 @@ class EndpointRow:
     name: str
     area: str = ""
     address: str = ""
+    old_names: str = ""  # pre-merger names, ";" between them: searched, not shown
+
+    @property
+    def search_name(self) -> str:
+        return fold(" ".join((self.name, self.area, *self.old_names.split(";"))))
 
 
 @dataclass(frozen=True)
@@ -34,20 +52,39 @@ class EndpointFileError(ValueError):
     pass
 
 
-COLUMNS = ("code", "name", "area", "address")
+COLUMNS = ("code", "name", "area", "address", "old_names")
+# Headers as an office writes them in Vietnamese, folded (no case, no diacritics).
+VIETNAMESE_HEADERS = {
+    "ma": "code",
+    "ma diem cau": "code",
+    "ten": "name",
+    "ten diem cau": "name",
+    "khu vuc": "area",
+    "dia chi": "address",
+    "ten cu": "old_names",
+    "ten truoc sap nhap": "old_names",
+    "old names": "old_names",
+}
 
 
 def _entries(path: Path) -> list[tuple[str, object]]:
     """(where, entry) pairs: "row 2" in a CSV as Excel numbers it, "entry 1" in YAML."""
     suffix = path.suffix.lower()
     try:
-        if suffix == ".csv":
-            return [(f"row {number}", row) for number, row in read_csv(path, COLUMNS[:2], COLUMNS)]
+        if suffix in CSV_SUFFIXES:
+            rows = read_csv(path, COLUMNS[:2], COLUMNS, VIETNAMESE_HEADERS)
+            return [(f"row {number}", row) for number, row in rows]
         if suffix in (".yaml", ".yml"):
             return [(f"entry {number}", item) for number, item in enumerate(read_yaml(path, "endpoints"), 1)]
     except DataFileError as error:
         raise EndpointFileError(str(error)) from None
-    raise EndpointFileError(f"{path}: use a .csv or .yaml file")
+    raise EndpointFileError(f"{path}: use a .csv, .txt (Excel's Unicode Text) or .yaml file")
+
+
+def _old_names(value: object) -> str:
+    """ "Phường 4; Phường 5" (or a YAML list) as one tidy "Phường 4; Phường 5"."""
+    parts = value if isinstance(value, list) else str(value or "").split(";")
+    return "; ".join(name for name in (normalize(str(part)) for part in parts) if name)
 
 
 def read_endpoint_file(path: Path) -> list[EndpointRow]:
@@ -60,13 +97,23 @@ def read_endpoint_file(path: Path) -> list[EndpointRow]:
         if not isinstance(item, dict):
             problems.append(f"{where} is not a mapping")
             continue
-        row = EndpointRow(*(normalize(str(item.get(column) or "")) for column in COLUMNS))
+        item = {column_name(str(key), COLUMNS, VIETNAMESE_HEADERS): value for key, value in item.items()}
+        unknown = unknown_keys(item, COLUMNS)  # in a CSV only when the header had none, so never
+        if unknown:
+            problems.append(f"{where}: {unknown}")
+        text = {column: normalize(str(item.get(column) or "")) for column in COLUMNS}
+        row = EndpointRow(
+            text["code"], text["name"], text["area"], text["address"], _old_names(item.get("old_names"))
+        )
         if not row.code or not row.name:
             problems.append(f"{where} needs both code and name")
-        for column in COLUMNS:
+        for column in COLUMNS[:-1]:
             problem = too_long(Endpoint, column, getattr(row, column))
             if problem:
                 problems.append(f"{where}: {problem}")
+        searched = too_long(Endpoint, "search_name", row.search_name)
+        if searched:
+            problems.append(f"{where}: name, area and old_names together are too long ({searched})")
         rows.append(row)
     codes = [row.code for row in rows if row.code]
     duplicates = sorted({code for code in codes if codes.count(code) > 1})
@@ -80,7 +127,10 @@ def read_endpoint_file(path: Path) -> list[EndpointRow]:
 
 
 async def upsert_endpoints(db: AsyncSession, rows: Iterable[EndpointRow]) -> tuple[int, int]:
-    """Insert new endpoints and update known ones by code. Returns (added, updated)."""
+    """Insert new endpoints and update known ones by code. Returns (added, updated).
+
+    A known endpoint keeps its active flag: one an admin deactivated in the chat is not
+    brought back by the next import (ENDPOINTS_FILE is imported at every start)."""
     rows = list(rows)
     existing = {
         endpoint.code: endpoint
@@ -90,7 +140,7 @@ async def upsert_endpoints(db: AsyncSession, rows: Iterable[EndpointRow]) -> tup
     }
     added = updated = 0
     for row in rows:
-        search_name = fold(f"{row.name} {row.area}")
+        search_name = row.search_name
         endpoint = existing.get(row.code)
         if endpoint is None:
             db.add(
@@ -106,20 +156,108 @@ async def upsert_endpoints(db: AsyncSession, rows: Iterable[EndpointRow]) -> tup
             added += 1
         else:
             endpoint.name, endpoint.area, endpoint.address = row.name, row.area, row.address
-            endpoint.search_name, endpoint.active = search_name, True
+            endpoint.search_name = search_name
             updated += 1
     await db.flush()
     return added, updated
 
 
-async def search_endpoints(db: AsyncSession, query: str, page: int = 0, page_size: int = 6) -> EndpointPage:
-    """Active endpoints whose name or area contains every word of `query`, diacritics optional."""
+@dataclass(frozen=True)
+class Resolved:
+    """Endpoints named by code or name: those found, in order, and the names that failed."""
+
+    found: list[Endpoint]
+    unknown: list[str]
+    ambiguous: list[str]  # part of several names ("phường"): not "no such endpoint"
+
+
+def resolve_endpoints(endpoints: Sequence[Endpoint], wanted: Iterable[str]) -> Resolved:
+    """Each of `wanted` as a code, a whole name, or a part of exactly one name, diacritics optional."""
+    by_code = {endpoint.code.upper(): endpoint for endpoint in endpoints}
+    by_name = {fold(endpoint.name): endpoint for endpoint in endpoints}
+    found: list[Endpoint] = []
+    unknown, ambiguous = [], []
+    for item in wanted:
+        endpoint = by_code.get(item.upper()) or by_name.get(fold(item))
+        if endpoint is None:
+            partial = [e for name, e in by_name.items() if fold(item) in name]
+            if len(partial) > 1:
+                ambiguous.append(item)
+                continue
+            endpoint = partial[0] if partial else None
+        if endpoint is None:
+            unknown.append(item)
+        elif endpoint not in found:
+            found.append(endpoint)
+    return Resolved(found, unknown, ambiguous)
+
+
+@lru_cache(maxsize=1 << 16)  # names share few syllables: most pairs come back again
+def edit_distance(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) that turn `a` into `b`."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, char in enumerate(a, 1):
+        current = [i]
+        for j, other in enumerate(b, 1):
+            cost = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other))
+            if i > 1 and j > 1 and char == b[j - 2] and a[i - 2] == other:
+                cost = min(cost, previous2[j - 2] + 1)
+            current.append(cost)
+        previous2, previous = previous, current
+    return previous[-1]
+
+
+def typos_allowed(word: str) -> int:
+    """Short words must be right ("tan" is not "tay"); longer ones may carry one or two typos."""
+    return 0 if len(word) <= 3 else 1 if len(word) <= 7 else 2
+
+
+def typo_distance(query: str, search_name: str) -> int | None:
+    """How many typos separate the words of `query` from words of `search_name`, or None when
+    a word matches nothing. A query word may match a word, the start of one ("chan" for
+    "chanh"), or two neighbours written together ("cuchi" for "cu chi")."""
+    words = search_name.split()
+    units = words + [first + second for first, second in pairwise(words)]
+    total = 0
+    for word in query.split():
+        allowed = typos_allowed(word)
+        best = min(
+            (
+                min(edit_distance(word, unit), edit_distance(word, unit[: len(word)]))
+                for unit in units
+                if abs(len(unit) - len(word)) <= allowed or len(unit) > len(word)
+            ),
+            default=allowed + 1,
+        )
+        if best > allowed:
+            return None
+        total += best
+    return total
+
+
+async def _page(db: AsyncSession, ids: list[int], page: int, page_size: int) -> EndpointPage:
+    pages = max(1, -(-len(ids) // page_size))
+    page = min(max(page, 0), pages - 1)
+    wanted = ids[page * page_size : (page + 1) * page_size]
+    found = {e.id: e for e in await db.scalars(select(Endpoint).where(Endpoint.id.in_(wanted)))}
+    return EndpointPage(items=[found[i] for i in wanted], total=len(ids), page=page, pages=pages)
+
+
+async def search_endpoints(
+    db: AsyncSession, query: str, page: int = 0, page_size: int = 6, *, active_only: bool = True
+) -> EndpointPage:
+    """Endpoints whose name, area or old names contain every word of `query`, diacritics
+    optional; failing that, those closest to it with a few typos ("tan bihn", "cuchi").
+    Inactive endpoints only for staff who manage them (`active_only=False`)."""
     words = fold(query).split()
     condition = and_(
-        Endpoint.active.is_(True),
+        Endpoint.active.is_(True) if active_only else true(),
         *(Endpoint.search_name.contains(word, autoescape=True) for word in words),
     )
     total = await db.scalar(select(func.count()).select_from(Endpoint).where(condition)) or 0
+    if not total and words:
+        return await _page(db, await _close_to(db, " ".join(words), active_only), page, page_size)
     pages = max(1, -(-total // page_size))
     page = min(max(page, 0), pages - 1)
     items = list(
@@ -132,3 +270,48 @@ async def search_endpoints(db: AsyncSession, query: str, page: int = 0, page_siz
         )
     )
     return EndpointPage(items=items, total=total, page=page, pages=pages)
+
+
+async def _close_to(db: AsyncSession, query: str, active_only: bool) -> list[int]:
+    """Ids of the endpoints within a few typos of `query`, the closest first."""
+    rows = await db.execute(
+        select(Endpoint.id, Endpoint.search_name).where(Endpoint.active.is_(True) if active_only else true())
+    )
+    scored = []
+    for endpoint_id, search_name in rows:
+        distance = typo_distance(query, search_name)
+        if distance is not None:
+            scored.append((distance, search_name, endpoint_id))
+    return [endpoint_id for *_, endpoint_id in sorted(scored)]
+
+
+async def endpoint_by_code(db: AsyncSession, code: str) -> Endpoint | None:
+    """The endpoint of that code, in any case, active or not."""
+    return await db.scalar(select(Endpoint).where(func.upper(Endpoint.code) == code.strip().upper()))
+
+
+async def set_active(db: AsyncSession, endpoint_id: int, active: bool) -> Endpoint | None:
+    """Offer an endpoint to citizens and staff again, or stop offering it; None if unknown."""
+    endpoint = await db.get(Endpoint, endpoint_id)
+    if endpoint is not None:
+        endpoint.active = active
+        await db.flush()
+    return endpoint
+
+
+async def upcoming_registrations(db: AsyncSession, endpoint_id: int, now: datetime) -> int:
+    """Active registrations at an endpoint for sessions still to come (kept when it is deactivated)."""
+    return (
+        await db.scalar(
+            select(func.count())
+            .select_from(Registration)
+            .join(Registration.session_endpoint)
+            .join(Registration.session)
+            .where(
+                SessionEndpoint.endpoint_id == endpoint_id,
+                Registration.status.in_(ACTIVE),
+                ReceptionSession.starts_at > now,
+            )
+        )
+        or 0
+    )

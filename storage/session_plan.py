@@ -6,13 +6,16 @@ Columns / keys:
     title        required
     host         optional
     kind         reception (default) | voter_meeting | hearing
-    endpoints    "all", or endpoint codes separated by ";" or "," (in YAML also a list)
+    endpoints    "all", or endpoint codes or names separated by ";" or "," (in YAML also a
+                 list), resolved as /newsession resolves them
     capacity     seats per endpoint, 1 to MAX_CAPACITY (default DEFAULT_CAPACITY)
     online_room  optional link or room name
 
 Every row is checked and every error reported at once, with its row number; nothing is
-imported unless the whole file is right. A session with the same title and start that
-already exists is skipped, so a corrected file can be imported again.
+imported unless the whole file is right. A session whose registration deadline has
+already passed is refused (citizens could not register for it) unless the import is
+forced. A session with the same title and start that already exists is skipped, so a
+corrected file can be imported again.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.datafile import DataFileError, read_csv, read_yaml, too_long
+from storage.datafile import CSV_SUFFIXES, DataFileError, read_csv, read_yaml, too_long
+from storage.endpoints import resolve_endpoints
 from storage.models import Endpoint, ReceptionSession, SessionKind
-from storage.rules import MAX_CAPACITY
+from storage.rules import MAX_CAPACITY, summary_deadline
 from storage.sessions import create_session
 from storage.text import normalize
 
@@ -45,7 +49,7 @@ class PlannedSession:
     host: str
     kind: SessionKind
     starts_at: datetime  # aware, UTC
-    endpoint_codes: tuple[str, ...] | None  # None: every active endpoint
+    endpoints: tuple[str, ...] | None  # codes or names; None: every active endpoint
     capacity: int
     online_room: str
 
@@ -63,13 +67,13 @@ def _rows(path: Path) -> list[tuple[int, Any]]:
     """(row number, entry): in a CSV as Excel numbers the rows (the header is row 1)."""
     suffix = path.suffix.lower()
     try:
-        if suffix == ".csv":
+        if suffix in CSV_SUFFIXES:
             return read_csv(path, ("date", "time", "title", "endpoints"), COLUMNS)
         if suffix in (".yaml", ".yml"):
             return list(enumerate(read_yaml(path, "sessions"), start=1))
     except DataFileError as error:
         raise SessionFileError(str(error)) from None
-    raise SessionFileError(f"{path}: use a .csv or .yaml file")
+    raise SessionFileError(f"{path}: use a .csv, .txt (Excel's Unicode Text) or .yaml file")
 
 
 def _date(text: str) -> date:
@@ -88,7 +92,7 @@ def _time(text: str) -> time:
     return time(int(match[1]), int(match[2]))
 
 
-def _codes(value: Any) -> tuple[str, ...] | None:
+def _endpoints(value: Any) -> tuple[str, ...] | None:
     if isinstance(value, list):
         codes = [normalize(str(item)) for item in value]
     else:
@@ -98,7 +102,7 @@ def _codes(value: Any) -> tuple[str, ...] | None:
         codes = [part.strip() for part in re.split(r"[;,]", text)]
     codes = [code for code in codes if code]
     if not codes:
-        raise ValueError("endpoints missing (write 'all' or endpoint codes)")
+        raise ValueError("endpoints missing (write 'all', or endpoint codes or names)")
     return tuple(dict.fromkeys(codes))
 
 
@@ -123,9 +127,9 @@ def _planned(row: int, item: dict[str, Any], tz: ZoneInfo, default_capacity: int
         problem = too_long(ReceptionSession, column, normalize(str(item.get(column) or "")))
         if problem:
             problems.append(problem)
-    codes: tuple[str, ...] | None = None
+    endpoints: tuple[str, ...] | None = None
     try:
-        codes = _codes(item.get("endpoints"))
+        endpoints = _endpoints(item.get("endpoints"))
     except ValueError as error:
         problems.append(str(error))
     if problems or starts_at is None:
@@ -136,7 +140,7 @@ def _planned(row: int, item: dict[str, Any], tz: ZoneInfo, default_capacity: int
         host=normalize(str(item.get("host") or "")),
         kind=SessionKind(kind_text),
         starts_at=starts_at,
-        endpoint_codes=codes,
+        endpoints=endpoints,
         capacity=int(capacity_text),
         online_room=normalize(str(item.get("online_room") or "")),
     )
@@ -160,16 +164,31 @@ def read_session_file(path: Path, tz: ZoneInfo, default_capacity: int) -> list[P
     return planned
 
 
-async def import_sessions(db: AsyncSession, planned: list[PlannedSession], *, now: datetime) -> ImportResult:
-    """All or nothing: unknown endpoint codes or sessions in the past stop the whole import."""
-    endpoints = {e.code: e for e in await db.scalars(select(Endpoint).where(Endpoint.active.is_(True)))}
+async def import_sessions(
+    db: AsyncSession, planned: list[PlannedSession], *, now: datetime, lead_days: int, force: bool = False
+) -> ImportResult:
+    """All or nothing: unknown endpoints, sessions in the past, or (unless `force`) sessions
+    whose registration deadline has passed stop the whole import."""
+    active = list(await db.scalars(select(Endpoint).where(Endpoint.active.is_(True))))
+    chosen: dict[int, list[Endpoint]] = {}
     problems = []
     for plan in planned:
-        unknown = [code for code in plan.endpoint_codes or () if code not in endpoints]
-        if unknown:
-            problems.append(f"row {plan.row}: unknown endpoint codes {', '.join(unknown)}")
+        resolved = resolve_endpoints(active, plan.endpoints or ())
+        if resolved.unknown:
+            problems.append(f"row {plan.row}: unknown endpoints {', '.join(resolved.unknown)}")
+        if resolved.ambiguous:
+            problems.append(
+                f"row {plan.row}: several endpoints match {', '.join(resolved.ambiguous)}; "
+                "write the code or the whole name"
+            )
+        chosen[plan.row] = active if plan.endpoints is None else resolved.found
         if plan.starts_at <= now:
             problems.append(f"row {plan.row}: the session would start in the past")
+        elif summary_deadline(plan.starts_at, lead_days) < now and not force:
+            problems.append(
+                f"row {plan.row}: its registration deadline ({lead_days} days before the start) "
+                "has passed, so no citizen could register; import with --force to create it anyway"
+            )
     if problems:
         raise SessionFileError("\n".join(problems))
     added = skipped = 0
@@ -182,17 +201,12 @@ async def import_sessions(db: AsyncSession, planned: list[PlannedSession], *, no
         if exists is not None:
             skipped += 1
             continue
-        chosen = (
-            list(endpoints.values())
-            if plan.endpoint_codes is None
-            else [endpoints[c] for c in plan.endpoint_codes]
-        )
         await create_session(
             db,
             title=plan.title,
             host=plan.host,
             starts_at=plan.starts_at,
-            endpoints=[(endpoint, plan.capacity) for endpoint in chosen],
+            endpoints=[(endpoint, plan.capacity) for endpoint in chosen[plan.row]],
             online_room=plan.online_room,
             kind=plan.kind,
             now=now,

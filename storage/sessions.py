@@ -30,6 +30,7 @@ class SessionSeat:
     endpoint_address: str
     capacity: int
     seats_taken: int
+    endpoint_active: bool  # a deactivated endpoint is offered to nobody
 
     @property
     def seats_left(self) -> int:
@@ -52,18 +53,22 @@ def _seat(link: SessionEndpoint, lead_days: int) -> SessionSeat:
         endpoint_address=link.endpoint.address,
         capacity=link.capacity,
         seats_taken=link.seats_taken,
+        endpoint_active=link.endpoint.active,
     )
 
 
 async def open_seats_at(
     db: AsyncSession, endpoint_id: int, now: datetime, lead_days: int
 ) -> list[SessionSeat]:
-    """Sessions at an endpoint still open for registration, soonest first."""
+    """Sessions at an endpoint still open for registration, soonest first (none at an
+    endpoint that was deactivated)."""
     links = await db.scalars(
         select(SessionEndpoint)
         .join(SessionEndpoint.session)
+        .join(SessionEndpoint.endpoint)
         .where(
             SessionEndpoint.endpoint_id == endpoint_id,
+            Endpoint.active.is_(True),
             ReceptionSession.status.in_(OPEN_STATUSES),
             ReceptionSession.starts_at >= now + timedelta(days=lead_days),
         )

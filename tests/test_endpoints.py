@@ -99,8 +99,8 @@ def test_yaml_mapping_with_endpoints_key(tmp_path: Path) -> None:
         ("empty.yaml", "", "expected a list of endpoints"),
         ("wrong-key.yaml", "points:\n  - {code: A, name: B}\n", "expected a list of endpoints"),
         ("not-mapping.yaml", "- P-1\n", "entry 1 is not a mapping"),
-        ("endpoints.txt", "code,name\nP-1,Một\n", "use a .csv or .yaml file"),
-        ("endpoints.json", '[{"code": "P-1", "name": "Một"}]', "use a .csv or .yaml file"),
+        ("endpoints.json", '[{"code": "P-1", "name": "Một"}]', r"use a \.csv, \.txt .* or \.yaml file"),
+        ("typo.yaml", "- {code: A, name: B, adress: C}\n", "entry 1: unknown column 'adress'"),
     ],
 )
 def test_bad_files(tmp_path: Path, name: str, text: str, message: str) -> None:
@@ -133,7 +133,7 @@ def test_csv_as_excel_saves_it(tmp_path: Path, encoding: str, text: str) -> None
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("", "row 1 must be the header code,name,area,address; missing: code, name"),
+        ("", "row 1 must be the header code,name,area,address,old_names; missing: code, name"),
         ("code,area\nP-1,Bắc\n", "missing: name"),
         ("code,name\n", "no endpoints in the file"),
         ("code,name\n\n\nP-1,\n", "row 4 needs both code and name"),
@@ -184,11 +184,13 @@ async def test_upsert_adds_then_updates_by_code(app: App) -> None:
         "Khu vực trung tâm",
         "Số 1 Lê Lợi",
     )
-    assert updated.active  # listed again in the file: active again
+    assert not updated.active  # an admin's deactivation outlives the next import
     assert updated.search_name == "phuong tan binh moi khu vuc trung tam"
     assert stored["DK-CONDAO"].search_name == "dac khu con dao hai dao"
     assert stored["X-BINHCHANH"].name == "Xã Bình Chánh"  # not in the file: untouched
     # Search follows the new name; the old area is gone.
+    async with app.sessions() as db, db.begin():
+        await db.execute(update(Endpoint).where(Endpoint.code == "P-TANBINH").values(active=True))
     assert await codes_found(app, "trung tam") == ["P-TANBINH"]
     assert await codes_found(app, "phia tay") == []
 
@@ -321,7 +323,7 @@ def test_cli_imports_endpoints(cli_database: str, tmp_path: Path, capsys: pytest
     ("name", "text"),
     [
         ("dup.csv", "code,name\nP-1,Một\nP-1,Hai\n"),
-        ("endpoints.txt", "code,name\nP-1,Một\n"),
+        ("endpoints.json", '[{"code": "P-1", "name": "Một"}]'),
         ("missing.csv", None),
     ],
 )
@@ -340,3 +342,62 @@ def test_cli_refuses_bad_files(
     assert captured.out == ""
     assert captured.err.startswith("cannot import:") and name in captured.err
     assert stored_endpoints(cli_database) == {}
+
+
+# ---------------------------------------------------------------- finding one's commune (issue 10, item 17)
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [("tan bihn", "P-TANBINH"), ("cuchi", "X-CUCHI"), ("Củ Chi", "X-CUCHI"), ("con daoo", "DK-CONDAO")],
+)
+async def test_search_tolerates_typos(app: App, world: World, query: str, code: str) -> None:
+    async with app.sessions() as db, db.begin():
+        await upsert_endpoints(db, [EndpointRow("X-CUCHI", "Xã Củ Chi", "Khu vực phía Bắc")])
+    assert (await codes_found(app, query))[0] == code
+
+
+async def test_typos_do_not_find_what_is_not_there(app: App, world: World) -> None:
+    assert await codes_found(app, "tan binh chanh") == []  # "tan" is no typo of another word
+    assert await codes_found(app, "hà nội") == []
+
+
+async def test_search_finds_old_names(app: App, world: World, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "endpoints.csv",
+        "code,name,area,old_names\n"
+        'P-TANSONHOA,Phường Tân Sơn Hòa,Khu vực phía Tây,"Phường 1, quận Tân Bình; Phường 2; Phường 3"\n',
+    )
+    [row] = read_endpoint_file(path)
+    assert row.old_names == "Phường 1, quận Tân Bình; Phường 2; Phường 3"
+    async with app.sessions() as db, db.begin():
+        await upsert_endpoints(db, [row])
+    assert await codes_found(app, "quan tan binh") == ["P-TANSONHOA"]
+    assert "P-TANSONHOA" in await codes_found(app, "phuong 3")
+    assert await codes_found(app, "tan son hoa") == ["P-TANSONHOA"]
+    yaml_path = write(
+        tmp_path / "endpoints.yaml", "- {code: X-1, name: Xã Một, old_names: [Xã Hai, Xã Ba Xuân]}\n"
+    )
+    assert read_endpoint_file(yaml_path)[0].old_names == "Xã Hai; Xã Ba Xuân"
+
+
+def test_an_unknown_column_is_reported(tmp_path: Path) -> None:
+    path = write(tmp_path / "endpoints.csv", "code,name,adress,ghi chú\nP-1,Một,1 Lê Lợi,\n")
+    with pytest.raises(EndpointFileError, match=r"row 1: unknown column 'adress', 'ghi chú' \(known: code"):
+        read_endpoint_file(path)
+
+
+def test_vietnamese_headers_are_read(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "endpoints.csv", "Mã,Tên,Khu vực,Địa chỉ,Tên cũ\nP-1,Phường Một,Bắc,1 Lê Lợi,Xã Hai\n"
+    )
+    assert read_endpoint_file(path) == [EndpointRow("P-1", "Phường Một", "Bắc", "1 Lê Lợi", "Xã Hai")]
+
+
+def test_excel_unicode_text_is_read(tmp_path: Path) -> None:
+    """Excel's "Unicode Text" is UTF-16 with tabs, and Excel names it .txt."""
+    path = write(tmp_path / "endpoints.txt", EXCEL_TEXT.replace(",", "\t"), encoding="utf-16")
+    assert read_endpoint_file(path) == [
+        EndpointRow("P-TANBINH", "Phường Tân Bình", "Khu vực phía Tây", "UBND phường Tân Bình"),
+        EndpointRow("DK-CONDAO", "Đặc khu Côn Đảo", "Hải đảo", ""),
+    ]

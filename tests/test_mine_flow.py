@@ -35,7 +35,7 @@ async def test_list_view_and_edit_the_summary(app: App, world: World, chat: Chat
     await consent(chat)
     await register(chat)
     await chat.press("mine")
-    assert chat.labels[0] == "TCD-2026-000001 · Thứ Hai, 07/12/2026 08:00 · Đã xác nhận"
+    assert chat.labels[0] == "TCD-2026-000001 · Thứ Hai, 07/12/2026 08:00 · Đã giữ chỗ, đang chờ xem xét"
     await chat.press("r:")
     assert SUMMARY in chat.text and "Hạn sửa nội dung: Thứ Tư, 02/12/2026 08:00" in chat.text
     assert "Người đăng ký: Nguyễn Văn An" in chat.text
@@ -78,7 +78,7 @@ async def test_cancel_asks_first(app: App, world: World, chat: ChatUser) -> None
     await chat.press("r:")
     await chat.press("cancel")
     await chat.press("no")
-    assert "Mã đăng ký: TCD-2026-000001 (Đã xác nhận)" in chat.text
+    assert "Mã đăng ký: TCD-2026-000001 (Đã giữ chỗ, đang chờ xem xét)" in chat.text
     await chat.press("cancel")
     await chat.press("yes")
     assert "Đã hủy đăng ký TCD-2026-000001" in chat.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -33,13 +33,13 @@ def write(tmp_path: Path, name: str, text: str) -> Path:
 def test_csv_with_bom_in_local_time(tmp_path: Path) -> None:
     first, second = read_session_file(write(tmp_path, "plan.csv", CSV), VN, 30)
     assert first.starts_at == datetime(2026, 12, 7, 1, 0, tzinfo=UTC)  # 08:00 in Vietnam
-    assert (first.title, first.host, first.endpoint_codes, first.capacity) == (
+    assert (first.title, first.host, first.endpoints, first.capacity) == (
         "Tiếp công dân định kỳ tháng 12",
         "Thường trực HĐND",
         None,
         30,
     )
-    assert second.kind == SessionKind.VOTER_MEETING and second.endpoint_codes == ("P-TANBINH", "X-BINHCHANH")
+    assert second.kind == SessionKind.VOTER_MEETING and second.endpoints == ("P-TANBINH", "X-BINHCHANH")
     assert second.capacity == 12 and second.starts_at == datetime(2027, 1, 15, 7, 30, tzinfo=UTC)
 
 
@@ -48,7 +48,7 @@ def test_yaml_list_and_mapping(tmp_path: Path) -> None:
     mapped = "sessions:\n" + "  " + listed
     for text in (listed, mapped):
         [plan] = read_session_file(write(tmp_path, "plan.yaml", text), VN, 30)
-        assert plan.endpoint_codes == ("P-TANBINH",) and plan.title == "A"
+        assert plan.endpoints == ("P-TANBINH",) and plan.title == "A"
 
 
 def test_every_bad_row_is_reported_at_once(tmp_path: Path) -> None:
@@ -66,8 +66,8 @@ def test_every_bad_row_is_reported_at_once(tmp_path: Path) -> None:
     assert "row 3: time '25:00' is not HH:MM" in message
     assert "row 4: title missing" in message and "kind 'party'" in message and "capacity '0'" in message
     assert "row 5: endpoints missing" in message
-    with pytest.raises(SessionFileError, match=r"use a \.csv or \.yaml file"):
-        read_session_file(write(tmp_path, "plan.txt", CSV), VN, 30)
+    with pytest.raises(SessionFileError, match=r"use a \.csv, \.txt .* or \.yaml file"):
+        read_session_file(write(tmp_path, "plan.json", CSV), VN, 30)
 
 
 def test_csv_as_excel_saves_it(tmp_path: Path) -> None:
@@ -76,7 +76,7 @@ def test_csv_as_excel_saves_it(tmp_path: Path) -> None:
     excel = CSV.replace("\n", "\r\n").replace('"P-TANBINH; X-BINHCHANH"', "{codes}")
     for separator, encoding in (("\t", "utf-16"), (";", "utf-8")):
         text = excel.replace(",", separator).format(codes='"P-TANBINH; X-BINHCHANH"')
-        path = tmp_path / "excel.csv"
+        path = tmp_path / ("excel.txt" if encoding == "utf-16" else "excel.csv")  # as Excel names it
         path.write_text(text, encoding=encoding)
         assert read_session_file(path, VN, 30) == expected
 
@@ -126,15 +126,15 @@ async def test_import_is_all_or_nothing_and_idempotent(app: App, world: World, t
     before = await sessions()
     with pytest.raises(SessionFileError) as raised:
         async with app.sessions() as db, db.begin():
-            await import_sessions(db, planned + bad, now=now)
-    assert "unknown endpoint codes P-KHONGCO" in str(raised.value) and "in the past" in str(raised.value)
+            await import_sessions(db, planned + bad, now=now, lead_days=5)
+    assert "unknown endpoints P-KHONGCO" in str(raised.value) and "in the past" in str(raised.value)
     assert await sessions() == before
 
     async with app.sessions() as db, db.begin():
-        result = await import_sessions(db, planned, now=now)
+        result = await import_sessions(db, planned, now=now, lead_days=5)
     assert (result.added, result.skipped) == (2, 0)
     async with app.sessions() as db, db.begin():
-        again = await import_sessions(db, planned, now=now)
+        again = await import_sessions(db, planned, now=now, lead_days=5)
     assert (again.added, again.skipped) == (0, 2)
     async with app.sessions() as db:
         voter = await db.scalar(select(ReceptionSession).where(ReceptionSession.title == "Tiếp xúc cử tri"))
@@ -143,6 +143,48 @@ async def test_import_is_all_or_nothing_and_idempotent(app: App, world: World, t
             await db.scalars(select(SessionEndpoint.capacity).where(SessionEndpoint.session_id == voter.id))
         )
     assert capacities == [12, 12]
+
+
+async def test_a_plan_whose_registration_deadline_has_passed_needs_force(
+    app: App, world: World, tmp_path: Path
+) -> None:
+    now = app.clock.now()  # 23/11/2026: a session on 26/11 closes registration on 21/11
+    planned = read_session_file(
+        write(tmp_path, "late.csv", "date,time,title,endpoints\n26/11/2026,08:00,Đột xuất,all\n"), VN, 30
+    )
+    with pytest.raises(SessionFileError) as raised:
+        async with app.sessions() as db, db.begin():
+            await import_sessions(db, planned, now=now, lead_days=5)
+    assert "row 2: its registration deadline (5 days before the start) has passed" in str(raised.value)
+    assert "--force" in str(raised.value)
+    async with app.sessions() as db, db.begin():
+        result = await import_sessions(db, planned, now=now, lead_days=5, force=True)
+    assert result.added == 1
+
+
+async def test_plan_endpoints_may_be_named(app: App, world: World, tmp_path: Path) -> None:
+    text = (
+        "date,time,title,endpoints\n"
+        '15/01/2027,08:00,Theo tên,"Phường Tân Bình; binh chanh; DK-CONDAO"\n'
+        "16/01/2027,08:00,Mơ hồ,phường\n"
+    )
+    planned = read_session_file(write(tmp_path, "named.csv", text), VN, 30)
+    with pytest.raises(SessionFileError) as raised:
+        async with app.sessions() as db, db.begin():
+            await import_sessions(db, planned, now=app.clock.now(), lead_days=5)
+    assert str(raised.value) == "row 3: several endpoints match phường; write the code or the whole name"
+    async with app.sessions() as db, db.begin():
+        result = await import_sessions(db, planned[:1], now=app.clock.now(), lead_days=5)
+    assert result.added == 1
+    async with app.sessions() as db:
+        named = await db.scalar(select(ReceptionSession).where(ReceptionSession.title == "Theo tên"))
+        assert named is not None
+        ids = set(
+            await db.scalars(
+                select(SessionEndpoint.endpoint_id).where(SessionEndpoint.session_id == named.id)
+            )
+        )
+    assert ids == {world.endpoint_ids[code] for code in ("P-TANBINH", "X-BINHCHANH", "DK-CONDAO")}
 
 
 def test_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -165,3 +207,9 @@ def test_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
         == 2
     )
     assert "cannot import: row 2:" in capsys.readouterr().err
+    in_two_days = (datetime.now(VN) + timedelta(days=2)).strftime("%d/%m/%Y")  # its deadline has passed
+    late = write(tmp_path, "late.csv", f"date,time,title,endpoints\n{in_two_days},23:00,Y,all\n")
+    assert cli.main(["sessions", "import", str(late)]) == 2
+    assert "import with --force" in capsys.readouterr().err
+    assert cli.main(["sessions", "import", "--force", str(late)]) == 0
+    assert "sessions: 1 added" in capsys.readouterr().out

@@ -231,12 +231,18 @@ async def test_review_decisions_reach_the_citizen(staff_app: App, world: World, 
     assert users  # all three were told
 
 
-async def test_outcome_is_recorded_and_told(staff_app: App, world: World, admin: ChatUser) -> None:
+async def test_outcome_is_recorded_and_told(
+    staff_app: App, world: World, admin: ChatUser, clock: FrozenClock
+) -> None:
     await citizens_registered(staff_app)
     await admin.say("/outcome")
     assert "Cách dùng: /outcome" in admin.text
     await admin.say("/outcome TCD-2026-000099")
     assert "Không tìm thấy" in admin.text
+    await admin.say("/outcome tcd-2026-000001")  # the session has not taken place yet
+    assert "chưa diễn ra: kết quả giải quyết chỉ ghi được sau khi buổi tiếp bắt đầu" in admin.text
+    assert "CÁN BỘ (quản trị)" in admin.prompt.text
+    clock.set(world.first_start + timedelta(hours=2))
     await admin.say("/outcome tcd-2026-000001")
     await admin.say("UBND phường đã chi trả tiền bồi thường ngày 20/12/2026; theo dõi tiếp.")
     assert "Đã ghi kết quả cho đăng ký TCD-2026-000001" in admin.text

@@ -207,7 +207,7 @@ class Dialog:
             target = replace(opened, data={**(opened.data or {}), RESUME: resume}) if resume else opened
         elif actor.is_staff and text.startswith("/") and command is None and not incoming.option:
             ctx.say("staff.unknown_command")  # a mistyped command: show staff what they can use
-            target = Goto("staff_home", data={})
+            target = Goto("staff_home", data={"commands": True})  # the whole list (staff SHOW_COMMANDS)
         elif (not consented and needs_consent and flow not in BEFORE_CONSENT) or command == "start":
             target = Goto("onboarding", data={})
         elif command == "cancel":

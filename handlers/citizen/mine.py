@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.dialog.types import Option, Reply
 from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from handlers.citizen import summary
-from handlers.citizen.views import registration_details
+from handlers.citizen.views import citizen_status, registration_details
 from storage import registrations
 from storage.citizens import actor_of
 from storage.errors import DeadlinePassed, NotFound, SessionNotOpen
@@ -39,7 +39,7 @@ async def ask_list(ctx: Ctx) -> Reply:
                 "mine.option",
                 code=registration.code,
                 when=ctx.dt(registration.session.starts_at),
-                status=ctx.t(f"registration.status.{registration.status.value}"),
+                status=citizen_status(ctx, registration),
             ),
         )
         for registration in own

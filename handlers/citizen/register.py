@@ -109,6 +109,9 @@ async def on_session(ctx: Ctx, answer: Answer) -> Next:
     seat = await sessions.seat(ctx.db, int(answer.choice[2:]), ctx.settings.summary_lead_days)
     if seat is None or seat.status not in OPEN_STATUSES:  # cancelled while they were choosing
         raise Invalid("register.session.cancelled")
+    if not seat.endpoint_active:  # deactivated while they were choosing
+        ctx.say("register.endpoint.inactive")
+        return "endpoint"
     if ctx.now > seat.deadline:  # the deadline went by while they were choosing
         raise Invalid("register.session.closed_now", deadline=ctx.dt(seat.deadline))
     existing = await registrations.active_registration(ctx.db, ctx.citizen.id, seat.session_id)
@@ -351,6 +354,10 @@ async def ask_review(ctx: Ctx) -> Reply | Next:
     seat = await sessions.seat(ctx.db, ctx.data["se_id"], ctx.settings.summary_lead_days)
     if seat is None:
         return "session"
+    if not seat.endpoint_active:  # deactivated since it was chosen: choose again
+        ctx.say("register.endpoint.inactive")
+        ctx.data.pop("se_id")
+        return "endpoint"
     d = ctx.data
     representatives = ", ".join(d.get("representatives") or []) or "—"
     identity = await review_identity(ctx)

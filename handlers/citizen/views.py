@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.base import Ctx
-from storage.models import CaseType, Registration
+from storage.models import CaseType, Registration, RegistrationStatus
 from storage.rules import summary_deadline
 from storage.sessions import SessionSeat
 from storage.text import mask_name
@@ -42,6 +42,19 @@ def holder_name(registration: Registration) -> str:
     return mask_name(name) if registration.case_type == CaseType.DENUNCIATION else name
 
 
+def citizen_status(ctx: Ctx, registration: Registration) -> str:
+    """The state of a registration as the citizen should read it: a held seat is not yet a
+    confirmed case (staff may still return or forward it), and a decision says whether to come."""
+    if registration.status == RegistrationStatus.CANCELLED:
+        return ctx.t("registration.status.cancelled")
+    if registration.status == RegistrationStatus.WAITLISTED:
+        accepted = registration.route == "accept"
+        return ctx.t(
+            "registration.citizen.accept_waitlisted" if accepted else "registration.status.waitlisted"
+        )
+    return ctx.t(f"registration.citizen.{registration.route or 'under_review'}")
+
+
 def registration_details(ctx: Ctx, registration: Registration, *, denouncer: bool) -> str:
     """One registration as its citizen sees it. `denouncer` (registrations.has_denounced):
     a citizen who has denounced is never shown their name again, on any of their
@@ -51,7 +64,7 @@ def registration_details(ctx: Ctx, registration: Registration, *, denouncer: boo
     return ctx.t(
         "registration.details",
         code=registration.code,
-        status=ctx.t(f"registration.status.{registration.status.value}"),
+        status=citizen_status(ctx, registration),
         title=session.title,
         when=ctx.dt(session.starts_at),
         endpoint=link.endpoint.name,

@@ -6,16 +6,35 @@ from datetime import timedelta
 
 from bot.dialog.types import Option, Reply
 from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
-from handlers.staff.common import ADMIN, STAFF, back_home, chosen_scope, scope_names
+from handlers.staff.common import ADMIN, SHOW_COMMANDS, STAFF, back_home, chosen_scope, scope_names
 from storage import staff
 from storage.models import StaffRole
 
 INVITE_VALID_FOR = timedelta(hours=72)
 # Commands shown on the staff home, by who may use them.
-OFFICER_COMMANDS = ("sessions", "session", "review", "find", "outcome", "export", "stats", "undelivered")
-ADMIN_COMMANDS = ("newsession", "reschedule", "cancelsession", "broadcast", "broadcasts", "invite", "staff")
+OFFICER_COMMANDS = (
+    "commands",
+    "sessions",
+    "session",
+    "review",
+    "find",
+    "outcome",
+    "export",
+    "stats",
+    "undelivered",
+)
+ADMIN_COMMANDS = (
+    "newsession",
+    "reschedule",
+    "cancelsession",
+    "broadcast",
+    "broadcasts",
+    "invite",
+    "staff",
+    "endpoints",
+)
 
-home = Flow("staff_home", first="show", roles=STAFF, needs_consent=False)
+home = Flow("staff_home", first="show", command="commands", roles=STAFF, needs_consent=False)
 invite = Flow("invite", first="scope", command="invite", roles=ADMIN, needs_consent=False)
 join = Flow("join", first="code", command="join", needs_consent=False)
 members = Flow("staff", first="list", command="staff", roles=ADMIN, needs_consent=False)
@@ -28,15 +47,20 @@ def commands_for(role: StaffRole) -> tuple[str, ...]:
 
 @home.ask("show")
 async def ask_home(ctx: Ctx) -> Reply:
+    """After each answer a one-line hint (the chat menu lists the commands too); the whole
+    list when asked for (/commands), after a command that was not understood, or on joining."""
     assert ctx.actor.role is not None  # the staff home is for staff only (Flow.roles)
+    role = ctx.t(f"staff.role.{ctx.actor.role}")
+    if not (ctx.data.get(SHOW_COMMANDS) or "args" in ctx.data):  # "args": opened by /commands
+        return Reply(ctx.t("staff.home_hint", role=role))
     commands = commands_for(ctx.actor.role)
     lines = "\n".join(ctx.t(f"staff.command.{command}") for command in commands)
-    role = ctx.t(f"staff.role.{ctx.actor.role}")
     return Reply(ctx.t("staff.home", role=role, commands=lines))
 
 
 @home.handle("show")
 async def on_home(ctx: Ctx, answer: Answer) -> Next:
+    ctx.data[SHOW_COMMANDS] = True  # asked again: with the list this time
     raise Invalid("staff.unknown_command")
 
 
@@ -110,7 +134,7 @@ async def ask_join(ctx: Ctx) -> Reply | Next:
     message = "staff.join.updated" if was_staff else "staff.join.done"  # a new invite replaces the scope
     done = ctx.t(message, scope=await scope_names(ctx, member.endpoint_ids))
     ctx.replies.append(Reply(done, staff_menu=True))  # their chat menu now lists staff commands
-    return Goto("staff_home", data={})
+    return Goto("staff_home", data={SHOW_COMMANDS: True})
 
 
 join.handle("code")(back_home)  # never waits there: the ask always moves on

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from bot.dialog.types import Option, Reply
 from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next, TooLong
-from handlers.staff.common import ADMIN, endpoints_from_text
+from handlers.staff.common import ADMIN, back_home, button_label, endpoints_from_text
 from storage import broadcasts, sessions
 from storage.models import Broadcast, Endpoint, ReceptionSession
 
@@ -40,7 +40,9 @@ async def ask_target(ctx: Ctx) -> Reply | Next:
     if not upcoming:  # nothing to choose: say so rather than offer no option
         ctx.say("staff.sessions.none")
         return "audience"
-    options = tuple(Option(f"s:{s.id}", f"#{s.id} {ctx.dt(s.starts_at)} — {s.title}"[:60]) for s in upcoming)
+    options = tuple(
+        Option(f"s:{s.id}", button_label(f"#{s.id} {ctx.dt(s.starts_at)} — {s.title}")) for s in upcoming
+    )
     return Reply(ctx.t("staff.broadcast.session"), options)
 
 
@@ -155,8 +157,7 @@ async def ask_list(ctx: Ctx) -> Reply:
 @watch.handle("list")
 async def on_list(ctx: Ctx, answer: Answer) -> Next:
     if not answer.choice or not answer.choice.startswith("stop:"):
-        ctx.say("staff.unknown_command")
-        return Goto("staff_home", data={})
+        return await back_home(ctx, answer)
     broadcast = await ctx.db.get(Broadcast, int(answer.choice[5:]))
     if broadcast is not None and broadcast.state == "running":
         stopped = await broadcasts.cancel(ctx.db, broadcast, actor=ctx.actor, now=ctx.now)

@@ -5,11 +5,15 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from handlers.base import Answer, Ctx, Goto, Invalid, Next
+from storage.endpoints import resolve_endpoints
 from storage.models import Endpoint, StaffRole
-from storage.text import fold
 
 ADMIN = frozenset({StaffRole.ADMIN})
 STAFF = frozenset({StaffRole.ADMIN, StaffRole.OFFICER})
+# In the staff home's data: show every command, not the one-line hint (the engine, which
+# may not import flows, spells it out when a mistyped command sends staff home).
+SHOW_COMMANDS = "commands"
+BUTTON_LABEL_LONGEST = 60  # fits a phone's button; Telegram and Zalo OA (100) take it whole
 
 
 def usage(command: str) -> Invalid:
@@ -23,26 +27,12 @@ async def endpoints_from_text(ctx: Ctx, text: str) -> list[Endpoint]:
     if not wanted:
         raise Invalid("staff.endpoints.empty")
     endpoints = list(await ctx.db.scalars(select(Endpoint).where(Endpoint.active.is_(True))))
-    by_code = {endpoint.code.upper(): endpoint for endpoint in endpoints}
-    by_name = {fold(endpoint.name): endpoint for endpoint in endpoints}
-    found, unknown, ambiguous = [], [], []
-    for item in wanted:
-        endpoint = by_code.get(item.upper()) or by_name.get(fold(item))
-        if endpoint is None:  # part of a name, if it names one endpoint only ("tân bình")
-            partial = [e for name, e in by_name.items() if fold(item) in name]
-            endpoint = partial[0] if len(partial) == 1 else None
-            if len(partial) > 1:
-                ambiguous.append(item)
-                continue
-        if endpoint is None:
-            unknown.append(item)
-        elif endpoint not in found:
-            found.append(endpoint)
-    if unknown:
-        raise Invalid("staff.endpoints.unknown", names=", ".join(unknown))
-    if ambiguous:  # "phường" is in many names: not "no such endpoint"
-        raise Invalid("staff.endpoints.ambiguous", names=", ".join(ambiguous))
-    return found
+    resolved = resolve_endpoints(endpoints, wanted)
+    if resolved.unknown:
+        raise Invalid("staff.endpoints.unknown", names=", ".join(resolved.unknown))
+    if resolved.ambiguous:
+        raise Invalid("staff.endpoints.ambiguous", names=", ".join(resolved.ambiguous))
+    return resolved.found
 
 
 async def chosen_scope(ctx: Ctx, answer: Answer) -> list[int] | None:
@@ -70,4 +60,15 @@ async def scope_names(ctx: Ctx, endpoint_ids: list[int] | frozenset[int] | None)
 async def back_home(ctx: Ctx, answer: Answer) -> Next:
     """After a list or a card: anything typed that is not a command gets the command list."""
     ctx.say("staff.unknown_command")
-    return Goto("staff_home", data={})
+    return Goto("staff_home", data={SHOW_COMMANDS: True})
+
+
+def button_label(text: str, longest: int = BUTTON_LABEL_LONGEST) -> str:
+    """`text` whole if it fits, else cut at the last word boundary with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= longest:
+        return text
+    cut = text[: longest - 1]
+    if not text[longest - 1].isspace() and " " in cut:  # the cut falls inside a word: drop it
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" —-,;:") + "…"

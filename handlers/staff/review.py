@@ -227,6 +227,11 @@ async def ask_outcome(ctx: Ctx) -> Reply | Next:
     if registration is None:
         ctx.say("staff.find.none", query=ctx.args)
         return Goto("staff_home", data={})
+    if registration.session.starts_at > ctx.now:  # an outcome is what came of the session
+        ctx.say(
+            "staff.outcome.too_early", code=registration.code, when=ctx.dt(registration.session.starts_at)
+        )
+        return Goto("staff_home", data={})
     ctx.data["reg_id"] = registration.id
     return Reply(await case_card(ctx, registration) + "\n\n" + ctx.t("staff.outcome.ask"))
 

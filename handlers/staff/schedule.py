@@ -9,7 +9,7 @@ from sqlalchemy.orm import selectinload
 from bot.dialog.types import Reply
 from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
 from handlers.staff.common import ADMIN, short_text
-from handlers.staff.sessions import parse_date, parse_start, session_from_args
+from handlers.staff.sessions import parse_date_and_time, parse_start, session_from_args
 from storage import schedule
 from storage.models import ReceptionSession
 from storage.rules import OPEN_STATUSES
@@ -55,8 +55,8 @@ async def ask_date(ctx: Ctx) -> Reply | Next:
 
 @move.handle("date")
 async def on_date(ctx: Ctx, answer: Answer) -> Next:
-    ctx.data["date"] = parse_date(ctx, answer.text)
-    return "time"
+    ctx.data["date"], new_start = parse_date_and_time(ctx, answer.text)
+    return "time" if new_start is None else await moved_to(ctx, new_start)
 
 
 @move.ask("time")
@@ -66,7 +66,10 @@ async def ask_time(ctx: Ctx) -> Reply:
 
 @move.handle("time")
 async def on_time(ctx: Ctx, answer: Answer) -> Next:
-    new_start = parse_start(ctx, ctx.data["date"], answer.text)
+    return await moved_to(ctx, parse_start(ctx, ctx.data["date"], answer.text))
+
+
+async def moved_to(ctx: Ctx, new_start: datetime) -> Next:
     session = await chosen(ctx, "reschedule")
     if not isinstance(session, ReceptionSession):
         return session

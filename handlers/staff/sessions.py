@@ -215,6 +215,15 @@ def parse_date(ctx: Ctx, text: str) -> list[int]:
     return [year, month, day]
 
 
+def parse_date_and_time(ctx: Ctx, text: str) -> tuple[list[int], datetime | None]:
+    """ "12/12/2026" or "12/12/2026 08:00" (the date prompt takes both parts when given):
+    the day, and the start when a time came with it."""
+    date_part, *rest = text.replace(",", " ").split() or [""]
+    day = parse_date(ctx, date_part)
+    time_part = " ".join(word for word in rest if word.lower() not in ("lúc", "at"))  # "12/12/2026 lúc 8:00"
+    return day, parse_start(ctx, day, time_part) if time_part else None
+
+
 def parse_start(ctx: Ctx, day: list[int], text: str) -> datetime:
     """The start on `day` at HH:MM local time, in the future."""
     match = TIME.match(text.strip())
@@ -230,8 +239,11 @@ def parse_start(ctx: Ctx, day: list[int], text: str) -> datetime:
 
 @create.handle("date")
 async def on_date(ctx: Ctx, answer: Answer) -> Next:
-    ctx.data["date"] = parse_date(ctx, answer.text)
-    return "time"
+    ctx.data["date"], starts_at = parse_date_and_time(ctx, answer.text)
+    if starts_at is None:
+        return "time"
+    ctx.data["starts_at"] = starts_at.isoformat()
+    return "endpoints"
 
 
 @create.ask("time")

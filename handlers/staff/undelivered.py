@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.dialog.types import Option, Reply
-from handlers.base import Answer, Ctx, Flow, Goto, Next
-from handlers.staff.common import STAFF
+from handlers.base import Answer, Ctx, Flow, Next
+from handlers.staff.common import STAFF, back_home
 from handlers.staff.sessions import visible_name
 from storage import undelivered
 
@@ -41,8 +41,7 @@ async def ask_list(ctx: Ctx) -> Reply:
 @calls.handle("list")
 async def on_list(ctx: Ctx, answer: Answer) -> Next:
     if not answer.choice or not answer.choice.startswith("done:"):
-        ctx.say("staff.unknown_command")
-        return Goto("staff_home", data={})
+        return await back_home(ctx, answer)
     marked = await undelivered.mark_contacted(ctx.db, int(answer.choice[5:]), ctx.actor, now=ctx.now)
     ctx.say("staff.undelivered.marked" if marked else "staff.undelivered.gone")
     return "list"
