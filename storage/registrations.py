@@ -171,11 +171,15 @@ async def submit(
             db.add(registration)
             await db.flush()
     except IntegrityError:
-        # The same citizen submitted twice at once; the other one won. The caller may
-        # go on and commit (the dialog does), so the seat taken above is given back.
+        # The same citizen submitted twice at once and the other one won, or a real failure,
+        # which must not be told to the citizen as "registered already".
+        won = await active_registration(db, citizen.id, session.id)
+        if won is None:
+            raise
+        # The caller may go on and commit (the dialog does), so the seat taken above is given back.
         if confirmed:
             await _give_back_seats(db, link.id, seats)
-        raise AlreadyRegistered(None) from None
+        raise AlreadyRegistered(won.code) from None
     registration.code = registration_code(registration, tz)
     audit.record(
         db,

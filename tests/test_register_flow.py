@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.app import App
 from bot.clock import FrozenClock
@@ -454,3 +454,39 @@ async def test_the_code_carries_the_local_year(
     await consent(chat)
     await register(chat, session="11/01/2027")
     assert "TCD-2027-000001" in chat.text
+
+
+async def test_a_constraint_failure_at_confirm_is_not_told_as_registered_already(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    """Only a registration that really won the race is "registered already"; any other
+    integrity failure is an error, apologised for with its reference, and nothing is kept."""
+    await consent(chat)
+    await fill_until_review(chat)
+    async with app.sessions() as db, db.begin():
+        postgres = db.get_bind().dialect.name == "postgresql"
+        if postgres:
+            await db.execute(
+                text(
+                    "CREATE FUNCTION refuse_check() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                    "RAISE EXCEPTION 'refused by the test' USING ERRCODE = 'check_violation'; END $$"
+                )
+            )
+            trigger = "EXECUTE FUNCTION refuse_check()"
+            await db.execute(text(f"CREATE TRIGGER refuse_check BEFORE INSERT ON registrations {trigger}"))
+        else:  # RAISE(ABORT) is a constraint failure: sqlite3.IntegrityError
+            await db.execute(
+                text(
+                    "CREATE TRIGGER refuse_check BEFORE INSERT ON registrations "
+                    "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+                )
+            )
+    try:
+        await chat.press("confirm")
+    finally:
+        async with app.sessions() as db, db.begin():
+            await db.execute(text("DROP TRIGGER refuse_check" + (" ON registrations" if postgres else "")))
+            if postgres:
+                await db.execute(text("DROP FUNCTION refuse_check()"))
+    assert "Mã tham chiếu" in chat.text and "đã đăng ký" not in chat.text.lower()
+    assert await registrations(app) == []
