@@ -99,19 +99,6 @@ async def replies_owed(db: AsyncSession, channel: str) -> list[tuple[str, str]]:
     return [(update_id, str(user_id)) for update_id, user_id in rows]
 
 
-async def mark_handled(db: AsyncSession, channel: str, update_id: str, now: datetime) -> None:
-    """For updates that never reach the dialog engine (membership changes, group chats)."""
-    await db.execute(
-        update(InboundUpdate)
-        .where(
-            InboundUpdate.channel == channel,
-            InboundUpdate.update_id == update_id,
-            InboundUpdate.handled_at.is_(None),
-        )
-        .values(handled_at=now, payload={})
-    )
-
-
 async def unhandled(db: AsyncSession, channel: str, limit: int = 500) -> list[dict[str, Any]]:
     """Payloads stored but not handled (the process died), oldest first.
 
