@@ -1,6 +1,7 @@
 """Benchmark: citizens registering through Telegram (polling) vs a bare aiogram echo bot.
 
-Both bots run the real aiogram polling loop against the same fake Bot API server
+Both bots run their real polling loop (tiepdan's own, which stores each batch before it is
+confirmed; aiogram's for the echo bot) against the same fake Bot API server
 (tests/fakes/telegram_api.py), started in its own process as the real API is
 remote. Each simulated citizen sends its updates one after another, as a person
 does; citizens run concurrently. Latency: from queueing an update to the bot
