@@ -2,17 +2,18 @@
 
 `tiepdan run` runs as a real subprocess against the fake Bot API of the test suite (served
 here, so it outlives the bot). Simulated citizens type as people do: `/start`, the language,
-their consent, then `/menu` again and again, each waiting (a while) for the answer to the
-last. Meanwhile the bot is killed with SIGKILL and started again, `--kills` times, at random
-moments; then it runs to the end of the traffic and is stopped with SIGTERM. Printed:
+their consent, then `/menu` again and again, each waiting for the answer to the last (up
+to PATIENCE, longer than a restart takes). Meanwhile the bot is killed with SIGKILL and
+started again, `--kills` times, at random moments; then it runs to the end of the traffic
+and is stopped with SIGTERM. Printed:
 
 - **updates lost**: updates Telegram delivered (a poll returned them, or a webhook answered
   200) that were never handled;
 - **updates handled twice**: every update here ends at a prompt with buttons, so the
   conversation's turn counter goes up once per handling; more turns than handled updates
   means some update was handled twice;
-- **prompts lost**: the last buttons a citizen received are not those of the turn the
-  database says they are at.
+- **prompts lost**: updates handled to which the citizen got no answer while they waited,
+  and citizens whose last buttons are not those of the turn the database has them at.
 
     python -m bench.crash_updates [--kills 20] [--citizens 10] [--mode polling|webhook|both]
                                   [--database-url postgresql+asyncpg://…/bench]  (emptied!)
@@ -47,6 +48,7 @@ from tests.fakes.telegram_api import TOKEN, FakeTelegram
 SECRET = "bench-webhook-secret-0123456789abcdef"
 CONSENT = ["/start", "Tiếng Việt", "Tôi đồng ý"]
 FIRST_USER = 700_000
+PATIENCE = 30.0  # seconds a citizen waits for an answer: more than a restart takes here
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -112,6 +114,7 @@ class Citizen:
     fake: FakeTelegram
     webhook_url: str | None
     sent: list[int] = field(default_factory=list)  # update ids delivered to the bot
+    unanswered: list[int] = field(default_factory=list)  # nothing came back while they waited
 
     async def type(self, http: aiohttp.ClientSession, words: str, stop: asyncio.Event) -> None:
         before = len(self.fake.sent_to(self.user_id))
@@ -121,9 +124,11 @@ class Citizen:
             update = self.fake.message_update(self.user_id, words)
             await self._deliver(http, update)
             self.sent.append(update["update_id"])
-        # A person waits for the answer, then a moment more; a long silence, they type on.
-        with contextlib.suppress(AssertionError):  # timed out
-            await self.fake.wait_until(lambda: len(self.fake.sent_to(self.user_id)) > before, within=6)
+        # A person waits for the answer (longer than a restart takes), then a moment more.
+        try:
+            await self.fake.wait_until(lambda: len(self.fake.sent_to(self.user_id)) > before, within=PATIENCE)
+        except AssertionError:  # timed out: they type on
+            self.unanswered.append(self.sent[-1])
         await asyncio.sleep(random.uniform(0.05, 0.3))
 
     async def _deliver(self, http: aiohttp.ClientSession, update: dict[str, Any]) -> None:
@@ -261,8 +266,13 @@ async def count(url: str, people: list[Citizen], figures: Figures) -> None:
         state = states.get(str(person.user_id))
         turn = int((state.data or {}).get(STATE_TURN, 0)) if state is not None else 0
         figures.twice += max(0, turn - len(mine & handled))
-        if turn and person.last_turn() != turn:
-            figures.prompts_lost += 1
+        # Handled, yet no answer came while they waited: its prompt was lost. And the last
+        # buttons they hold must be those of the turn the database has them at.
+        lost_prompts = len(set(person.unanswered) & handled)
+        answered_last = not person.sent or person.sent[-1] not in person.unanswered
+        if answered_last and turn and person.last_turn() != turn:
+            lost_prompts += 1
+        figures.prompts_lost += lost_prompts
 
 
 async def main(kills: int, citizens: int, modes: list[str], database_url: str | None) -> list[Figures]:
