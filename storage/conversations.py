@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,3 +31,13 @@ async def lock_state(db: AsyncSession, key: UserKey, *, now: datetime) -> Conver
         state = await db.scalar(query)
     assert state is not None
     return state
+
+
+async def state_data(db: AsyncSession, key: UserKey) -> dict[str, Any]:
+    """The user's state data as it is (no lock): empty for a user without a state."""
+    data = await db.scalar(
+        select(ConversationState.data).where(
+            ConversationState.channel == key.channel, ConversationState.user_id == key.user_id
+        )
+    )
+    return dict(data or {})

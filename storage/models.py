@@ -289,7 +289,16 @@ class InboundUpdate(Base):
     """A platform update, stored before it is acknowledged: handled once, never lost."""
 
     __tablename__ = "inbound_updates"
-    __table_args__ = (UniqueConstraint("channel", "update_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "update_id"),
+        # Small: only updates whose reply may not have gone out yet are in it.
+        Index(
+            "ix_inbound_updates_reply_owed",
+            "channel",
+            sqlite_where=text("reply_to IS NOT NULL"),
+            postgresql_where=text("reply_to IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(20))
@@ -297,6 +306,9 @@ class InboundUpdate(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None, index=True)
+    # The user owed the replies of this update: set with the conversation change, cleared once
+    # they are sent. Still set at start, the process died in between: the prompt goes again.
+    reply_to: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class StaffRole(enum.StrEnum):

@@ -207,11 +207,9 @@ async def test_a_replayed_update_is_handled_once(
     choice = text_update(user.user_id, str(user.number_of("Đăng ký tiếp công dân")))
     await user.deliver(choice)
     assert "điểm cầu" in user.text.lower()
-    polling.finished.events.pop(event_id_of(choice))
     fake.replay(choice)  # "1" again would pick the first endpoint if it were handled twice
-    assert await user.read_after(choice) == []
-    await user.say("tan binh")
-    assert "Phường Tân Bình" in user.text
+    await user.say("tan binh")  # fetched after the replay, which is stored once and not handled
+    assert len(user.last) == 1 and "Phường Tân Bình" in user.text
 
 
 async def test_server_errors_and_rate_limits_are_waited_out(
@@ -363,10 +361,9 @@ async def test_webhook_checks_the_secret_and_handles_a_duplicate_once(
     assert (await fake.post_to_webhook(webhook.url, start))[0] == 200
     await webhook.finished.wait(start)
     assert len(fake.sent_to("u-hook")) == 1
-    webhook.finished.events.pop(event_id_of(start))
     # Delivered again, in the envelope some deliveries use: acknowledged, not answered twice.
     assert (await fake.post_to_webhook(webhook.url, {"ok": True, "result": start}))[0] == 200
-    await webhook.finished.wait(start)
+    await webhook.runner.inbound.wait_idle()
     assert len(fake.sent_to("u-hook")) == 1
     assert (await fake.post_to_webhook(webhook.url, {"not": "an update"}))[0] == 400
 

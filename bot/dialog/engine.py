@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
+from bot.dialog import owed
 from bot.dialog.options import typed_option
 from bot.dialog.types import Capabilities, Incoming, Option, Reply
 from bot.i18n import Translator, normalize_locale
@@ -26,7 +27,7 @@ from bot.identity import UserKey
 from bot.settings import SPREADSHEET_CELL_MAX, Settings
 from handlers.base import END, RESUME, Answer, Ctx, Flow, Goto, Invalid, TooLong
 from storage import citizens, inbound, staff
-from storage.conversations import lock_state
+from storage.conversations import lock_state, state_data
 from storage.db import scrub_erased
 from storage.staff import Actor
 from storage.text import fold, normalize
@@ -59,6 +60,7 @@ STATE_PHONE_ASKED = "_phone_asked"
 # The steps answered on the way to the current one, [[flow, step], …], for "back". A step
 # reached again cuts the trail there, so it never holds a step twice and stays short.
 STATE_TRAIL = "_trail"
+STATE_REPLIES = "_replies"  # the last event's replies, until sent (bot/dialog/owed.py)
 
 
 def cleaned(incoming: Incoming) -> Incoming:
@@ -147,6 +149,11 @@ class Dialog:
                 t = Translator(await self._locale_of(incoming.key) or locale, self.settings.tz)
                 return [Reply(t("error.internal", ref=reference))]
 
+    async def owed_replies(self, key: UserKey) -> list[Reply]:
+        """The replies of the user's last event, to send again when they may not have gone out."""
+        async with self._locks.hold(key), self.sessions() as db:
+            return owed.decode((await state_data(db, key)).get(STATE_REPLIES))
+
     async def _locale_of(self, key: UserKey) -> str | None:
         try:
             async with self.sessions() as db, db.begin():
@@ -160,7 +167,7 @@ class Dialog:
         now = self.clock.now()
         state = await lock_state(db, incoming.key, now=now)  # first: it orders the user's events
         if incoming.event_id and not await inbound.first_handling(
-            db, incoming.channel, incoming.event_id, now
+            db, incoming.channel, incoming.event_id, now, reply_to=incoming.user_id
         ):
             log.info("event %s of %s was handled before; ignored", incoming.event_id, incoming.key)
             return []
@@ -171,6 +178,7 @@ class Dialog:
         turn = int(data.pop(STATE_TURN, 0))
         offered = [Option(p, label) for p, label in data.pop(STATE_OFFERED, [])]
         phone_asked = bool(data.pop(STATE_PHONE_ASKED, False))
+        data.pop(STATE_REPLIES, None)
         locale = citizen.locale or normalize_locale(incoming.language, self.settings.default_locale)
         actor = await staff.actor_for(db, incoming.key, self.settings.admin_keys)
         ctx = Ctx(
@@ -280,6 +288,8 @@ class Dialog:
             data[STATE_PHONE_ASKED] = True
         elif phone_asked:
             ctx.replies[0] = replace(ctx.replies[0], close_keyboard=True)
+        if incoming.event_id:  # kept with the state until the next event: sent again after a crash
+            data[STATE_REPLIES] = owed.encode(ctx.replies)
         state.flow, state.step, state.data, state.updated_at = flow, step, dict(data), now
         return ctx.replies
 

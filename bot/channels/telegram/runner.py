@@ -1,9 +1,11 @@
 """The Telegram bot: aiogram's dispatcher at the edge, the dialog engine behind it.
 
 The update_id is the event id: the engine handles each once (a duplicate is
-dropped in the same transaction). A webhook stores the update before answering
-200, so nothing acknowledged is lost. Long polling or a webhook on an aiohttp
-server (`/telegram/webhook`, `GET /healthz`).
+dropped in the same transaction). Both modes go through the shared inbound pipeline
+(bot/channels/inbound.py): a webhook stores the update before answering 200, and long
+polling stores each batch before the next getUpdates confirms it (aiogram's own loop moves
+the offset before the handler commits, so it is not used). Long polling or a webhook on
+an aiohttp server (`/telegram/webhook`, `GET /healthz`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiogram import Bot, Dispatcher, methods
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -24,19 +24,18 @@ from aiogram.types import (
     CallbackQuery,
     ChatMemberUpdated,
     Message,
-    TelegramObject,
     Update,
 )
-from aiogram.utils.backoff import BackoffConfig
+from aiogram.utils.backoff import Backoff, BackoffConfig
 from aiohttp import web
 from pydantic import ValidationError
 
 from bot.app import App
+from bot.channels.inbound import Inbound, Payload, unless_stopped
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.mapping import CHANNEL, callback_to_incoming, message_to_incoming
 from bot.channels.telegram.menus import Menus
 from bot.channels.telegram.retry import RetryMiddleware
-from bot.dialog.engine import KeyedLocks
 from bot.dialog.types import Incoming, RecipientUnreachable
 from bot.identity import UserKey
 from storage import citizens, inbound
@@ -82,11 +81,18 @@ def make_bot(
     return Bot(token, session=session)
 
 
-def user_of(update: Update) -> int | None:
-    for event in (update.message, update.callback_query, update.my_chat_member):
-        if event is not None and event.from_user is not None:
-            return event.from_user.id
-    return None
+def user_of(payload: Payload) -> str:
+    """The sender of a raw update (its events of one user are handled in order)."""
+    for kind in ALLOWED_UPDATES:
+        event = payload.get(kind)
+        sender = event.get("from") if isinstance(event, dict) else None
+        if isinstance(sender, dict):
+            return str(sender.get("id", ""))
+    return ""
+
+
+def update_id_of(payload: Payload) -> str:
+    return str(payload.get("update_id", ""))
 
 
 class TelegramBot:
@@ -109,10 +115,17 @@ class TelegramBot:
             outbox_bot, app.sessions, app.clock, self.menus, settings.default_locale
         )
         self.backoff = backoff or BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.5, jitter=0.1)
-        self._order = KeyedLocks()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.inbound = Inbound(
+            app,
+            CHANNEL,
+            event_id_of=update_id_of,
+            user_of=user_of,
+            handle=self._handle_stored,
+            send=self.channel.send,
+        )
+        self._stopping = asyncio.Event()
+        self._poll_ended: asyncio.Event | None = None  # set once run_polling has returned
         self.dp = Dispatcher()
-        self.dp.update.outer_middleware(self._in_order)
         self.dp.message.register(self.on_message)
         self.dp.callback_query.register(self.on_callback)
         self.dp.my_chat_member.register(self.on_membership)
@@ -120,36 +133,14 @@ class TelegramBot:
 
     # --- update handling -------------------------------------------------------------
 
-    async def _in_order(
-        self,
-        handler: Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]],
-        update: TelegramObject,
-        data: dict[str, Any],
-    ) -> Any:
-        """Handle each user's updates in arrival order (the engine drops repeats)."""
-        assert isinstance(update, Update)
-        # Taking the user's lock before any await keeps their updates in arrival order.
-        async with self._order.hold(UserKey(CHANNEL, str(user_of(update)))):
-            return await handler(update, data)
-
     async def _converse(self, incoming: Incoming) -> None:
         replies = await self.app.dialog.handle(incoming, self.channel.capabilities)
         with contextlib.suppress(RecipientUnreachable):  # the channel marked them unreachable
             await self.channel.send(incoming.user_id, replies)
 
-    async def _mark_handled(self, update: Update, stored: bool = True) -> None:
-        """Updates the engine never sees are marked here, so none is resumed forever."""
-        async with self.app.sessions() as db, db.begin():
-            now = self.app.clock.now()
-            if not stored:
-                await inbound.store(db, CHANNEL, str(update.update_id), {}, now)
-            await inbound.mark_handled(db, CHANNEL, str(update.update_id), now)
-
     async def on_message(self, message: Message, event_update: Update) -> None:
         incoming = message_to_incoming(message, event_update.update_id)
-        if incoming is None:
-            await self._mark_handled(event_update, stored=False)
-        else:
+        if incoming is not None:  # else not for the engine: the pipeline marks it handled
             await self._converse(incoming)
 
     async def on_callback(self, query: CallbackQuery, event_update: Update) -> None:
@@ -186,22 +177,49 @@ class TelegramBot:
     # --- serving ---------------------------------------------------------------------
 
     async def run_polling(self) -> None:
-        await self.bot.delete_webhook(drop_pending_updates=False)
-        await self.dp.start_polling(
-            self.bot,
-            polling_timeout=self.app.settings.telegram_polling_timeout,
-            backoff_config=self.backoff,
-            allowed_updates=ALLOWED_UPDATES,
-            handle_signals=False,
-            close_bot_session=False,
-        )
+        """Poll until `stop()`: each batch is stored before the next getUpdates confirms it."""
+        self._stopping.clear()
+        self._poll_ended = asyncio.Event()
+        try:
+            await self.bot.delete_webhook(drop_pending_updates=False)
+            await self.dp.emit_startup(bot=self.bot)
+            await self.inbound.resume()
+            await self._poll()
+        finally:
+            self._poll_ended.set()
+
+    async def _poll(self) -> None:
+        timeout = self.app.settings.telegram_polling_timeout
+        get_updates = methods.GetUpdates(timeout=timeout, allowed_updates=ALLOWED_UPDATES)
+        # The HTTP request must outlive the long poll it waits on.
+        request_timeout = int(self.bot.session.timeout + timeout)
+        backoff = Backoff(config=self.backoff)
+        while not self._stopping.is_set():
+            try:
+                updates = await unless_stopped(
+                    self._stopping, self.bot(get_updates, request_timeout=request_timeout)
+                )
+                if not updates:
+                    continue
+                # Stored before the offset moves past them: the next getUpdates confirms them.
+                await self.inbound.accept(
+                    [update.model_dump(mode="json", exclude_unset=True, by_alias=True) for update in updates]
+                )
+            except Exception as error:  # the Bot API or the database is unreachable: retry
+                log.warning(
+                    "telegram poll failed (%s); again in %.1fs", type(error).__name__, backoff.next_delay
+                )
+                await unless_stopped(self._stopping, backoff.asleep())
+                continue
+            backoff.reset()
+            get_updates.offset = updates[-1].update_id + 1
 
     async def stop(self) -> None:
-        if self.dp._stop_signal is not None and not self.dp._stop_signal.is_set():
-            with contextlib.suppress(RuntimeError):  # polling was not running
-                await self.dp.stop_polling()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        """End polling, let updates in hand finish, close the HTTP sessions."""
+        self._stopping.set()
+        if self._poll_ended is not None:  # the session must outlive the poll in flight
+            await self._poll_ended.wait()
+        await self.inbound.wait_idle()
         await self.bot.session.close()
         if self.outbox_channel.bot is not self.bot:
             await self.outbox_channel.bot.session.close()
@@ -222,7 +240,7 @@ class TelegramBot:
             return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
         try:
             payload = await request.json()
-            update = Update.model_validate(payload, context={"bot": self.bot})
+            Update.model_validate(payload, context={"bot": self.bot})  # refused here if not one
         except ValueError as error:
             # A validation error quotes the values it refused (a citizen's text): only where.
             where = (
@@ -233,35 +251,19 @@ class TelegramBot:
             log.warning("webhook body is not a Telegram update: %s", where)
             return web.json_response({"ok": False, "error": "bad update"}, status=400)
         # Stored before the 200: a crash after answering loses nothing (see resume_unhandled).
-        async with self.app.sessions() as db, db.begin():
-            await inbound.store(db, CHANNEL, str(update.update_id), payload, self.app.clock.now())
-        self._spawn(self._handle_stored(update))
+        await self.inbound.accept([payload])
         return web.json_response({"ok": True})
 
-    async def _handle_stored(self, update: Update) -> None:
-        """Handle a stored update; a failure is logged (the dialog engine has answered the
-        user, or the update stays unhandled for the next start) and never stops the others."""
-        try:
-            await self.dp.feed_update(self.bot, update)
-            await self._mark_handled(update)
-        except Exception:
-            log.exception("telegram update %s failed", update.update_id)
+    async def _handle_stored(self, payload: Payload) -> None:
+        await self.dp.feed_update(self.bot, Update.model_validate(payload, context={"bot": self.bot}))
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
-    def _spawn(self, work: Awaitable[Any]) -> None:
-        task = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def resume_unhandled(self) -> int:
-        """Handle updates stored but never finished (the process died); returns how many."""
-        async with self.app.sessions() as db:
-            payloads = await inbound.unhandled(db, CHANNEL)
-        for payload in payloads:
-            await self._handle_stored(Update.model_validate(payload, context={"bot": self.bot}))
-        return len(payloads)
+        """Send again what may not have gone out and handle updates stored but never finished
+        (the process died); returns how many updates."""
+        return await self.inbound.resume()
 
     async def start_webhook(self) -> web.AppRunner:
         """Serve the webhook on its own server (WEB_HOST:WEB_PORT) and register it."""

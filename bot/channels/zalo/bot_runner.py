@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
 from bot.app import App
+from bot.channels.inbound import Inbound, unless_stopped
 from bot.channels.zalo.bot_api import ZaloBotApi, ZaloBotError, ZaloBotUnauthorized
 from bot.channels.zalo.bot_channel import (
     CHANNEL,
@@ -29,18 +30,13 @@ from bot.channels.zalo.bot_channel import (
     unwrap,
     update_to_incoming,
 )
-from bot.dialog.engine import KeyedLocks
 from bot.dialog.types import RecipientUnreachable
-from bot.identity import UserKey
-from storage import inbound
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/zalo/bot/webhook"
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 MAX_BODY_BYTES = 256 * 1024  # a text update is a few hundred bytes
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,9 +64,15 @@ class ZaloBotRunner:
         self.api = api or ZaloBotApi(settings.zalo_bot_token, settings.zalo_bot_api_base)
         self.channel = ZaloBotChannel(self.api, app.sessions, app.clock)
         self.backoff = backoff or Backoff()
-        self.on_finished = on_finished  # told each event id once its replies are sent (tests)
-        self._order = KeyedLocks()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.inbound = Inbound(
+            app,
+            CHANNEL,
+            event_id_of=event_id_of,
+            user_of=lambda update: sender_of(update) or "",
+            handle=self._converse,
+            send=self.channel.send,
+            on_finished=on_finished,  # told each event id once its replies are sent (tests)
+        )
         self._stopping = asyncio.Event()
         self._poll_ended: asyncio.Event | None = None  # set once run_polling has returned
 
@@ -78,45 +80,23 @@ class ZaloBotRunner:
 
     async def accept(self, update: dict[str, Any]) -> None:
         """Store the update, then handle it in the background (in order for its user)."""
-        async with self.app.sessions() as db, db.begin():
-            await inbound.store(db, CHANNEL, event_id_of(update), update, self.app.clock.now())
-        self._spawn(update)
+        await self.inbound.accept([update])
 
-    def _spawn(self, update: dict[str, Any]) -> None:
-        task = asyncio.create_task(self._handle(update))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _handle(self, update: dict[str, Any]) -> None:
-        event_id = event_id_of(update)
-        try:
-            # The user's lock is taken before any other await: tasks queue in arrival order.
-            async with self._order.hold(UserKey(CHANNEL, sender_of(update) or "")):
-                await self._converse(update, event_id)
-        except Exception:
-            log.exception("zalo bot event %s failed", event_id)
-        finally:
-            if self.on_finished is not None:
-                self.on_finished(event_id)
-
-    async def _converse(self, update: dict[str, Any], event_id: str) -> None:
+    async def _converse(self, update: dict[str, Any]) -> None:
         incoming = update_to_incoming(update)
-        if incoming is None:  # a group chat or an event without a sender: acknowledged only
-            log.info("zalo bot event %s (%s) ignored", event_id, update.get("event_name"))
-            async with self.app.sessions() as db, db.begin():
-                await inbound.mark_handled(db, CHANNEL, event_id, self.app.clock.now())
+        if incoming is None:  # a group chat or an event without a sender: marked handled only
+            log.info("zalo bot event %s (%s) ignored", event_id_of(update), update.get("event_name"))
             return
+        # An event the engine fails on is answered with an apology and marked handled all
+        # the same (by the pipeline), so it is not replayed at every start.
         replies = await self.app.dialog.handle(incoming, self.channel.capabilities)
         with contextlib.suppress(RecipientUnreachable):  # the channel marked them unreachable
             await self.channel.send(incoming.user_id, replies)
 
     async def resume_unhandled(self) -> int:
-        """Handle updates stored but never finished (the process died); returns how many."""
-        async with self.app.sessions() as db:
-            payloads = await inbound.unhandled(db, CHANNEL)
-        for payload in payloads:
-            self._spawn(payload)
-        return len(payloads)
+        """Send again what may not have gone out and handle updates stored but never finished
+        (the process died); returns how many updates."""
+        return await self.inbound.resume()
 
     # --- polling -----------------------------------------------------------------------
 
@@ -136,51 +116,34 @@ class ZaloBotRunner:
         failures = 0
         while not self._stopping.is_set():
             try:
-                updates = await self._unless_stopped(self.api.get_updates(timeout))
+                updates = await unless_stopped(self._stopping, self.api.get_updates(timeout))
             except ZaloBotUnauthorized:
                 raise
             except ZaloBotError as error:
                 failures += 1
                 delay = self.backoff.delay(failures)
                 log.warning("zalo bot poll failed (%s); again in %.1fs", error, delay)
-                await self._unless_stopped(asyncio.sleep(delay))
+                await unless_stopped(self._stopping, asyncio.sleep(delay))
                 continue
             failures = 0
+            bodies = []
             for update in updates or []:
                 body = unwrap(update)
                 if body is None:
                     log.warning("zalo bot poll returned something that is not an update; skipped")
-                    continue
-                try:
-                    await self.accept(body)
-                except Exception:  # the database is down: log it, keep polling
-                    log.exception("zalo bot update %s could not be stored", event_id_of(body))
-
-    async def _unless_stopped(self, work: Awaitable[T]) -> T | None:
-        """`work`'s result, or None (work cancelled) once `stop()` is called."""
-        job = asyncio.ensure_future(work)
-        stopped = asyncio.create_task(self._stopping.wait())
-        try:
-            await asyncio.wait({job, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:  # the polling task itself is cancelled
-            job.cancel()
-            raise
-        finally:
-            stopped.cancel()
-        if not job.done():
-            job.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await job
-            return None
-        return job.result()
+                else:
+                    bodies.append(body)
+            try:
+                await self.inbound.accept(bodies)
+            except Exception:  # the database is down: log it, keep polling
+                log.exception("zalo bot updates could not be stored")
 
     async def stop(self) -> None:
         """End polling, let updates in hand finish, close the HTTP session."""
         self._stopping.set()
         if self._poll_ended is not None:  # the session must outlive the poll in flight
             await self._poll_ended.wait()
-        while self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.inbound.wait_idle()
         await self.api.close()
 
     # --- webhook -----------------------------------------------------------------------
