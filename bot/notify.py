@@ -11,7 +11,6 @@ import asyncio
 import logging
 import math
 import random
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -568,7 +567,7 @@ class Outbox:
                     or_(
                         Notification.state == "pending",
                         # a sender that died mid-send (its lease lapsed): try again
-                        (Notification.state == "sending") & (Notification.claimed_at < now - self.lease),
+                        (Notification.state == "sending") & (Notification.claimed_at <= now - self.lease),
                     ),
                 )
                 .order_by(Notification.due_at, Notification.id)
