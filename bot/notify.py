@@ -8,6 +8,7 @@ recipient's channel, and marked so that no notice is sent twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
@@ -16,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import calendar
@@ -56,6 +57,7 @@ RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(minutes=30)
 MIN_LEASE = timedelta(seconds=2)  # a claim's lease is one outbox tick, never shorter than this
 HEARTBEATS_PER_LEASE = 3  # a live sender renews its claims this often within one lease
+LAPSE_MARGIN = timedelta(milliseconds=20)  # a lease waited for has surely lapsed after this
 BATCH = 10  # rows claimed at once at the least: what a killed sender leaves "sending" is small
 MIN_WORKERS = 4
 LATENCY_BUDGET_S = 0.1  # the round trip of one send the workers can absorb at full rate
@@ -445,7 +447,8 @@ class Outbox:
         }
         self.lease = max(MIN_LEASE, timedelta(seconds=settings.outbox_interval_seconds))
         rate = settings.outbox_rate_per_second
-        self.batch_size = max(BATCH, int(rate / 2))  # half a second's worth: a claim holds the loop briefly
+        # A quarter second's worth: a claim holds the loop briefly, and a kill leaves little claimed.
+        self.batch_size = max(BATCH, int(rate / 4))
         # Enough sends in flight to keep the rate up while each takes LATENCY_BUDGET_S.
         self.workers = max(MIN_WORKERS, math.ceil(rate * LATENCY_BUDGET_S))
 
@@ -469,11 +472,36 @@ class Outbox:
         raise StopRequested
 
     async def drain(self) -> int:
-        """Send until nothing is due (a broadcast takes many batches). Returns how many."""
+        """Send until nothing is due (a broadcast takes many batches). Returns how many.
+
+        Claims of a sender that may have died lapse within a lease: the drain waits for them
+        once and takes them over, so a restarted process does not leave them a whole tick."""
         total = 0
-        while not self._stopping and (sent := await self._run(max_batches=None)):
+        waited = False
+        while not self._stopping:
+            sent = await self._run(max_batches=None)
             total += sent
+            if sent:
+                continue
+            lapse = await self._next_lapse()
+            if waited or lapse is None:
+                break
+            waited = True
+            with contextlib.suppress(StopRequested):
+                await self._sleep_unless_stopping(lapse.total_seconds())
         return total
+
+    async def _next_lapse(self) -> timedelta | None:
+        """How long until the oldest claim held by another sender lapses; None if none is held."""
+        async with self.sessions() as db:
+            oldest = await db.scalar(
+                select(func.min(Notification.claimed_at))
+                .join(Citizen, Citizen.id == Notification.citizen_id)
+                .where(Notification.state == "sending", Citizen.channel.in_(list(self.channels)))
+            )
+        if oldest is None:
+            return None
+        return max(timedelta(0), oldest + self.lease - self.clock.now()) + LAPSE_MARGIN
 
     async def _run(self, max_batches: int | None) -> int:
         await self._queue_rule_notices()
