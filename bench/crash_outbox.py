@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import insert, select, text
 
 from bot.identity import UserKey
 from storage import broadcasts, migrate
@@ -53,7 +53,9 @@ class Run:
     signal_name: str
     recipients: int
     in_flight: list[int] = field(default_factory=list)  # claimed, unrecorded, at each kill
+    delivered_in_flight: list[int] = field(default_factory=list)  # of those, already delivered
     backlog_at_final: int = 0  # recipients still waiting when the final process started
+    started_to_ready: float = 0.0  # the final process: start to its first getUpdates (serving)
     started_to_first: float = 0.0  # the final process: start to its first notice
     final_delay: float = 0.0  # the final process: start to the last recipient's first notice
     lost: int = 0
@@ -95,17 +97,18 @@ async def prepare(database_url: str, recipients: int) -> None:
     await engine.dispose()
 
 
-async def claimed_unrecorded(database_url: str) -> int:
-    """Broadcast notices a dead process left "sending": what it had in flight when it died."""
+async def claimed_unrecorded(database_url: str) -> list[int]:
+    """The chats of the broadcast notices a dead process left "sending": what it had in flight
+    (claimed, no result recorded) when it died."""
     engine = create_engine(database_url)
     try:
         async with engine.connect() as connection:
-            count = await connection.scalar(
-                select(func.count())
-                .select_from(Notification)
+            chats = await connection.scalars(
+                select(Citizen.channel_user_id)
+                .join(Notification, Notification.citizen_id == Citizen.id)
                 .where(Notification.kind == "broadcast", Notification.state == "sending")
             )
-            return int(count or 0)
+            return [int(chat) for chat in chats]
     finally:
         await engine.dispose()
 
@@ -170,7 +173,10 @@ async def crash_run(
                 raise RuntimeError(f"no progress before stop {number}: see {workdir}/tiepdan.log")
             bot.send_signal(how)
             await bot.wait()
-            run.in_flight.append(await claimed_unrecorded(database_url))
+            in_flight = await claimed_unrecorded(database_url)
+            reached = delivered(fake)
+            run.in_flight.append(len(in_flight))
+            run.delivered_in_flight.append(sum(1 for chat in in_flight if reached[chat]))
         run.backlog_at_final = recipients - len(delivered(fake))
         restarted = time.monotonic()
         bot = await start_bot(database_url, base_url, rate, workdir)
@@ -180,6 +186,8 @@ async def crash_run(
         finally:
             bot.send_signal(signal.SIGTERM)
             await bot.wait()
+        polls = [call.at for call in fake.calls_of("getUpdates") if call.at >= restarted]
+        run.started_to_ready = min(polls, default=restarted) - restarted
         arrivals = [at for at in first_arrivals(fake).values() if at >= restarted]
         if arrivals:
             run.started_to_first = min(arrivals) - restarted
@@ -199,15 +207,19 @@ def report(engine: str, run: Run, rate: float) -> None:
     print(
         f"{engine}, {len(run.in_flight)} × {run.signal_name} during a {run.recipients}-recipient broadcast:"
     )
+    moments = "kills" if run.signal_name == "SIGKILL" else "stops"
     print(
         f"  notices lost: {run.lost}; duplicated: {run.duplicated} "
-        f"(in flight at the {'kills' if run.signal_name == 'SIGKILL' else 'stops'}: {bound}, "
-        f"at most {max(run.in_flight, default=0)} at one)"
+        f"(in flight at the {moments}: {bound}, at most {max(run.in_flight, default=0)} at one; "
+        f"of those already delivered, the answer not yet recorded: {sum(run.delivered_in_flight)}, "
+        f"at most {max(run.delivered_in_flight, default=0)} at one)"
     )
+    serving = run.final_delay - run.started_to_ready
     print(
-        f"  final restart: first notice after {run.started_to_first:.1f} s (process start), "
-        f"last after {run.final_delay:.1f} s = {run.final_delay / TICK_S:.1f} ticks of {TICK_S:.0f} s "
-        f"(backlog {run.backlog_at_final}, {sending_s:.1f} s of sending at {rate:.0f}/s)"
+        f"  final restart: serving after {run.started_to_ready:.1f} s (start-up, migrations), first notice "
+        f"after {run.started_to_first:.1f} s, last after {run.final_delay:.1f} s: "
+        f"{serving:.1f} s = {serving / TICK_S:.1f} ticks of {TICK_S:.0f} s once serving "
+        f"(backlog {run.backlog_at_final}: {sending_s:.1f} s of sending at {rate:.0f}/s)"
     )
     print(f"  Bot API answers: {dict(sorted(run.statuses.items()))}")
 

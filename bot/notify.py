@@ -508,7 +508,8 @@ class Outbox:
         queue: asyncio.Queue[Claimed] = asyncio.Queue(maxsize=self.batch_size)
         book = ResultBook(self.sessions, self.clock)
         workers = [asyncio.create_task(self._work(queue, book)) for _ in range(self.workers)]
-        heartbeat = asyncio.create_task(self._heartbeat(book))
+        finished = asyncio.Event()
+        heartbeat = asyncio.create_task(self._heartbeat(book, finished))
         try:
             batches = 0
             while not self._stopping and (max_batches is None or batches < max_batches):
@@ -521,8 +522,9 @@ class Outbox:
                     await queue.put(item)
             await queue.join()
         finally:
-            for task in (*workers, heartbeat):
-                task.cancel()
+            finished.set()  # the heartbeat ends by itself: cancelled mid-write, aiosqlite may hang
+            for worker in workers:
+                worker.cancel()
             await asyncio.gather(*workers, heartbeat, return_exceptions=True)
             await book.flush()
         await self._report_finished_broadcasts()
@@ -543,11 +545,13 @@ class Outbox:
             finally:
                 queue.task_done()
 
-    async def _heartbeat(self, book: ResultBook) -> None:
-        """Renew this sender's claims a few times per lease, for as long as it runs."""
+    async def _heartbeat(self, book: ResultBook, finished: asyncio.Event) -> None:
+        """Renew this sender's claims a few times per lease, until the run is `finished`."""
         every = self.lease.total_seconds() / HEARTBEATS_PER_LEASE
         while True:
-            await asyncio.sleep(every)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(finished.wait(), timeout=every)
+                return
             try:
                 await book.renew()
             except Exception:  # the next beat tries again; the lease allows a missed one or two
