@@ -8,16 +8,16 @@ recipient's channel, and marked so that no notice is sent twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import calendar
@@ -55,12 +55,12 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(minutes=30)
-STALE_CLAIM = timedelta(minutes=5)
-BATCH = 50  # rows claimed at once at the least
+MIN_LEASE = timedelta(seconds=2)  # a claim's lease is one outbox tick, never shorter than this
+HEARTBEATS_PER_LEASE = 3  # a live sender renews its claims this often within one lease
+LAPSE_MARGIN = timedelta(milliseconds=20)  # a lease waited for has surely lapsed after this
+BATCH = 10  # rows claimed at once at the least: what a killed sender leaves "sending" is small
 MIN_WORKERS = 4
 LATENCY_BUDGET_S = 0.1  # the round trip of one send the workers can absorb at full rate
-FLUSH_EVERY_S = 0.2
-FLUSH_ROWS = 200
 TEMPLATE_FIELD_MAX = 100
 RENDER_SLICE = 10  # notices rendered between two chances for the workers to run
 
@@ -336,22 +336,31 @@ OUTSIDE_WINDOW = Result("undeliverable", "outside the chat window")
 TEMPLATE_ONLY = "template only"  # Claimed.outcome: the chat cannot reach them, a template may
 
 
-class ResultBook:
-    """The results of sends, written to the outbox a few hundred at a time.
+class StopRequested(Exception):
+    """The sender is stopping: a notice waiting for its turn is released, not sent."""
 
-    One transaction per result would cost more than the send itself at broadcast speed, so
-    results are written every FLUSH_EVERY_S (or FLUSH_ROWS) and always when the sender stops,
-    cancelled or not. Only a process killed outright leaves rows "sending": they go again
-    after STALE_CLAIM, so at most the last FLUSH_EVERY_S of sends can repeat.
+
+class ResultBook:
+    """The claims a sender holds, and the results of its sends, written as soon as known.
+
+    A result is written at once; results that come while a write is under way go together in
+    the next one, so at broadcast speed a transaction carries a few rows, not one each. A
+    process killed outright leaves "sending" only what it had claimed and not yet recorded
+    (at most the notices mid-send can go twice); a live sender renews those claims (the
+    heartbeat), a dead one's lapse within one lease and are taken over.
     """
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
         self.sessions = sessions
         self.clock = clock
         self.sent = 0
-        self._rows: list[dict[str, object]] = []
-        self._flushed_at = time.monotonic()
+        self.held: set[int] = set()  # claimed by this sender, result not yet written
+        self._rows: list[dict[str, Any]] = []
+        self._released: list[dict[str, Any]] = []
         self._writing = asyncio.Lock()
+
+    def hold(self, claimed: list[Claimed]) -> None:
+        self.held.update(item.notice_id for item in claimed)
 
     async def add(self, item: Claimed, result: Result) -> None:
         now = self.clock.now()
@@ -369,30 +378,59 @@ class ResultBook:
             }
         )
         self.sent += state == "sent"
-        due = len(self._rows) >= FLUSH_ROWS or time.monotonic() - self._flushed_at >= FLUSH_EVERY_S
-        if due and not self._writing.locked():  # a write under way takes these rows next time
+        await self._write_soon()
+
+    async def release(self, item: Claimed) -> None:
+        """Give a claim back untouched (the sender stops before sending it): due as it was,
+        its attempt not counted, for the next sender at once."""
+        self._released.append(
+            {"id": item.notice_id, "state": "pending", "claimed_at": None, "attempts": item.attempts - 1}
+        )
+        await self._write_soon()
+
+    async def _write_soon(self) -> None:
+        if not self._writing.locked():  # a write under way takes these rows when it is done
             await self.flush()
 
     async def flush(self) -> None:
         async with self._writing:
-            rows, self._rows = self._rows, []
-            self._flushed_at = time.monotonic()
-            if not rows:
-                return
-            try:
-                async with self.sessions() as db, db.begin():
-                    await db.execute(update(Notification), rows)  # by primary key, one statement
-            except BaseException:
-                self._rows[:0] = rows  # kept for the next try; the caller hears of the failure
-                raise
+            while self._rows or self._released:
+                rows, self._rows = self._rows, []
+                released, self._released = self._released, []
+                try:
+                    async with self.sessions() as db, db.begin():
+                        for batch in (rows, released):
+                            if batch:  # by primary key, one statement each
+                                await db.execute(update(Notification), batch)
+                except BaseException:
+                    self._rows[:0] = rows  # kept for the next try; the caller hears of the failure
+                    self._released[:0] = released
+                    raise
+                self.held.difference_update(row["id"] for row in rows + released)
+
+    async def renew(self) -> None:
+        """The heartbeat: this sender is alive, its claims hold for another lease."""
+        if not self.held:
+            return
+        async with self.sessions() as db, db.begin():
+            await db.execute(
+                update(Notification)
+                .where(Notification.id.in_(list(self.held)), Notification.state == "sending")
+                .values(claimed_at=self.clock.now())
+            )
 
 
 class Outbox:
     """Claim due notices (short transaction), send them (no transaction held), record results.
 
-    A pipeline: the claimer keeps a batch claimed ahead in a queue; workers take
+    A pipeline: the claimer keeps a small batch claimed ahead in a queue; workers take
     them one by one, each waiting for its slot in the channel's rate limiter just before it
-    sends (so late wake-ups never add up to a burst); results are written in bulk.
+    sends (so late wake-ups never add up to a burst); each result is written as soon as known.
+
+    A claim is a lease of one outbox tick, renewed while the sender lives: a sender killed
+    outright (`kill -9`, a power cut) leaves its claims to the next one within a tick, on
+    either engine and whichever machine it ran on. A sender told to stop sends nothing more:
+    the sends under way finish and are recorded, the claims not yet sent are given back.
     """
 
     def __init__(
@@ -408,13 +446,20 @@ class Outbox:
         self.clock = clock
         self.channels = channels
         self.fallbacks = fallbacks or {}
+        self._stopping = False
+        self._stop = asyncio.Event()
         self.limiters = {
-            name: RateLimiter(settings.outbox_rate_per_second, settings.outbox_chat_interval_seconds)
+            name: RateLimiter(
+                settings.outbox_rate_per_second,
+                settings.outbox_chat_interval_seconds,
+                sleep=self._sleep_unless_stopping,
+            )
             for name in channels
         }
-        self._stopping = False
+        self.lease = max(MIN_LEASE, timedelta(seconds=settings.outbox_interval_seconds))
         rate = settings.outbox_rate_per_second
-        self.batch_size = max(BATCH, int(rate / 2))  # half a second's worth: a claim holds the loop briefly
+        # A quarter second's worth: a claim holds the loop briefly, and a kill leaves little claimed.
+        self.batch_size = max(BATCH, int(rate / 4))
         # Enough sends in flight to keep the rate up while each takes LATENCY_BUDGET_S.
         self.workers = max(MIN_WORKERS, math.ceil(rate * LATENCY_BUDGET_S))
 
@@ -424,35 +469,74 @@ class Outbox:
         return await self._run(max_batches=1)
 
     def stop_soon(self) -> None:
-        """Claim nothing more: what is claimed is sent and recorded, then the run ends."""
+        """Claim nothing more: the sends under way are recorded, the other claims given back,
+        then the run ends."""
         self._stopping = True
+        self._stop.set()
+
+    async def _sleep_unless_stopping(self, seconds: float) -> None:
+        """The rate limiter's wait for a turn, cut short by a stop."""
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+        except TimeoutError:
+            return
+        raise StopRequested
 
     async def drain(self) -> int:
-        """Send until nothing is due (a broadcast takes many batches). Returns how many."""
+        """Send until nothing is due (a broadcast takes many batches). Returns how many.
+
+        Claims of a sender that may have died lapse within a lease: the drain waits for them
+        once and takes them over, so a restarted process does not leave them a whole tick."""
         total = 0
-        while not self._stopping and (sent := await self._run(max_batches=None)):
+        waited = False
+        while not self._stopping:
+            sent = await self._run(max_batches=None)
             total += sent
+            if sent:
+                continue
+            lapse = await self._next_lapse()
+            if waited or lapse is None:
+                break
+            waited = True
+            with contextlib.suppress(StopRequested):
+                await self._sleep_unless_stopping(lapse.total_seconds())
         return total
+
+    async def _next_lapse(self) -> timedelta | None:
+        """How long until the oldest claim held by another sender lapses; None if none is held."""
+        async with self.sessions() as db:
+            oldest = await db.scalar(
+                select(func.min(Notification.claimed_at))
+                .join(Citizen, Citizen.id == Notification.citizen_id)
+                .where(Notification.state == "sending", Citizen.channel.in_(list(self.channels)))
+            )
+        if oldest is None:
+            return None
+        return max(timedelta(0), oldest + self.lease - self.clock.now()) + LAPSE_MARGIN
 
     async def _run(self, max_batches: int | None) -> int:
         await self._queue_rule_notices()
         queue: asyncio.Queue[Claimed] = asyncio.Queue(maxsize=self.batch_size)
         book = ResultBook(self.sessions, self.clock)
         workers = [asyncio.create_task(self._work(queue, book)) for _ in range(self.workers)]
+        finished = asyncio.Event()
+        heartbeat = asyncio.create_task(self._heartbeat(book, finished))
         try:
             batches = 0
             while not self._stopping and (max_batches is None or batches < max_batches):
                 claimed = await self._claim()
                 if not claimed:
                     break
+                book.hold(claimed)
                 batches += 1
                 for item in claimed:
                     await queue.put(item)
             await queue.join()
         finally:
+            finished.set()  # the heartbeat ends by itself: cancelled mid-write, aiosqlite may hang
             for worker in workers:
                 worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(*workers, heartbeat, return_exceptions=True)
             await book.flush()
         await self._report_finished_broadcasts()
         return book.sent
@@ -461,11 +545,28 @@ class Outbox:
         while True:
             item = await queue.get()
             try:
-                await book.add(item, await self._send(item))
+                try:
+                    result = await self._send(item)
+                except StopRequested:
+                    await book.release(item)
+                else:
+                    await book.add(item, result)
             except Exception:  # the book keeps the rows and is flushed again at the end
                 log.exception("recording the results of the outbox failed")
             finally:
                 queue.task_done()
+
+    async def _heartbeat(self, book: ResultBook, finished: asyncio.Event) -> None:
+        """Renew this sender's claims a few times per lease, until the run is `finished`."""
+        every = self.lease.total_seconds() / HEARTBEATS_PER_LEASE
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(finished.wait(), timeout=every)
+                return
+            try:
+                await book.renew()
+            except Exception:  # the next beat tries again; the lease allows a missed one or two
+                log.exception("renewing the outbox claims failed")
 
     async def _queue_rule_notices(self) -> None:
         """Reminders and staff notices are derived from the data at each run, not scheduled."""
@@ -508,8 +609,8 @@ class Outbox:
                     Citizen.channel.in_(list(self.channels)),
                     or_(
                         Notification.state == "pending",
-                        # a sender that died mid-send: try again
-                        (Notification.state == "sending") & (Notification.claimed_at < now - STALE_CLAIM),
+                        # a sender that died mid-send (its lease lapsed): try again
+                        (Notification.state == "sending") & (Notification.claimed_at <= now - self.lease),
                     ),
                 )
                 .order_by(Notification.due_at, Notification.id)
@@ -579,15 +680,17 @@ class Outbox:
         return claimed(reply, template=template)
 
     async def _send(self, item: Claimed) -> Result:
-        """What became of one claimed notice."""
+        """What became of one claimed notice; StopRequested if the sender stops before it goes."""
+        if self._stopping and (item.reply is not None or item.outcome == TEMPLATE_ONLY):
+            raise StopRequested
         if item.outcome == TEMPLATE_ONLY:
             return await self._send_by_template(item, missed=Result("unreachable", "blocked by the user"))
         if item.reply is None:  # nothing to send: say why in the row
             if item.outcome in ("unreachable", "withdrawn"):
                 return Result(item.outcome, f"not sent: {item.outcome}")
             return Result("failed", item.outcome)
+        await self.limiters[item.channel].wait(item.user_id)  # StopRequested when told to stop
         try:
-            await self.limiters[item.channel].wait(item.user_id)
             await self.channels[item.channel].send(item.user_id, [item.reply])
         except WindowClosed:  # before RecipientUnreachable, which it is a kind of
             return await self._send_by_template(item)

@@ -14,7 +14,7 @@ from bot import retention
 from bot.app import App, build_app
 from bot.clock import FrozenClock
 from bot.dialog.types import Reply
-from bot.notify import STALE_CLAIM, Outbox, ResultBook
+from bot.notify import Outbox, ResultBook
 from storage import broadcasts
 from storage.models import Broadcast, Citizen, Notification
 from tests.conftest import ADMIN_ID, World
@@ -129,8 +129,8 @@ async def test_a_restart_in_the_middle_sends_the_rest_once(
     await results.add(claimed[0], await first._send(claimed[0]))
     await results.flush()
     restarted = Outbox(staff_app.sessions, staff_app.settings, staff_app.clock, {"test": channel})
-    assert await restarted.send_due() == 0  # the dead sender's claim still holds for a while
-    clock.advance(STALE_CLAIM + timedelta(seconds=1))
+    assert await restarted.send_due() == 0  # the dead sender's claim holds until its lease lapses
+    clock.advance(restarted.lease + timedelta(seconds=1))
     assert await restarted.send_due() == 3
     await restarted.send_due()
     counts = Counter(user for user, text in channel.sent if "THÔNG BÁO CỦA VĂN PHÒNG" in text)
@@ -169,8 +169,8 @@ async def test_a_sender_stopped_mid_broadcast_keeps_what_it_sent(
     async with staff_app.sessions() as db:
         states = Counter(await db.scalars(select(Notification.state).where(Notification.kind == "broadcast")))
     assert states == {"sent": 2, "sending": 2}
-    # A restarted sender takes the two cut off, after the claim is stale, and nothing else.
-    clock.advance(STALE_CLAIM + timedelta(seconds=1))
+    # A restarted sender takes the two cut off, once their lease lapses, and nothing else.
+    clock.advance(outbox.lease + timedelta(seconds=1))
     channel = RecordingChannel()
     await Outbox(staff_app.sessions, staff_app.settings, staff_app.clock, {"test": channel}).drain()
     resent = Counter(user for user, text in channel.sent if "dừng giữa chừng" in text)
