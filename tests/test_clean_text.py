@@ -33,7 +33,10 @@ from tests.conftest import ADMIN_ID, VN, World
 from tests.fakes.telegram_api import FakeTelegram
 from tests.flows import ID_NUMBER, SUMMARY, consent
 from tests.support import ChatUser
+from tests.telegram_harness import TelegramUser
 from tests.test_outbox import RecordingChannel
+from tests.test_telegram_keyboards import consent as consent_on_telegram
+from tests.test_telegram_keyboards import polling, to_the_phone_step  # noqa: F401 - a fixture, used by name
 from tests.test_telegram_webhook import fake, post, webhook  # noqa: F401 - fixtures, used by name
 
 DIRTY_AGENCY = "Thanh tra\u0001\u0008 tỉnh"
@@ -384,3 +387,21 @@ async def test_control_characters_and_lone_surrogates_by_webhook_are_stored_and_
     assert await post(url, fake.message_update(604, "/start\u0000\ud800")) == 200
     await fake.wait_until(lambda: fake.sent_to(604))
     assert "Xin chào" in fake.sent_to(604)[0].text
+
+
+async def test_what_follows_a_nul_is_kept_over_telegram(
+    app: App,
+    world: World,
+    fake: FakeTelegram,  # noqa: F811 - the fixture
+    polling: TelegramBot,  # noqa: F811 - the fixture
+) -> None:
+    """A NUL is taken out, never cut at: the rest of the message is the citizen's case."""
+    user = TelegramUser(polling, fake, 612)
+    await consent_on_telegram(user)
+    await to_the_phone_step(user)
+    for answer in ("0912 345 678", ID_NUMBER, "12 Lý Thường Kiệt, phường Tân Bình"):
+        await user.say(answer)
+    await user.press("Khiếu nại")
+    await user.press("Đất đai")
+    await user.say("\u0000Thu hồi đất số 123/QĐ-UBND\u0000 của UBND phường, chưa được bồi thường.")
+    assert "Thu hồi đất số 123/QĐ-UBND của UBND phường, chưa được bồi thường." in user.text
