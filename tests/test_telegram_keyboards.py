@@ -140,7 +140,7 @@ async def test_a_returning_citizen_keeps_buttons_after_the_phone_step(
     await register_once(user)
     await to_the_phone_step(user, "11/01/2027")
     await user.say("Giữ: +84912345678")  # the saved number's button of the reply keyboard
-    assert user.last[0].text == "Đã ghi nhận."  # the question is said first: an acknowledgement
+    assert user.last[0].text == "Đã ẩn nút gửi số điện thoại."  # the question is said first: a carrier
     assert_keyboard_closed_and_buttons_shown(user, f"Giữ: {ID_NUMBER}")
     await user.press(f"Giữ: {ID_NUMBER}")  # the button works
     assert "địa chỉ" in user.text.lower()

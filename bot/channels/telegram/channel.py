@@ -85,7 +85,9 @@ class TelegramChannel:
         without buttons. A Telegram message carries one keyboard, and one sent with
         ReplyKeyboardRemove can never be edited to add inline buttons. What was said before
         the question removes it (no extra message); a question said first is preceded by a
-        short acknowledgement in the citizen's language (one read, only then)."""
+        short line saying the button is hidden, in the citizen's language (one read, only then),
+        which is true whatever the step did (an acknowledgement would not be: /help records
+        nothing)."""
         if not (replies and replies[0].close_keyboard and any(closes_with_buttons(r) for r in replies)):
             return merge_texts(replies, MAX_TEXT)
         question = next(index for index, reply in enumerate(replies) if closes_with_buttons(reply))
@@ -93,14 +95,14 @@ class TelegramChannel:
             said = merge_texts(replies[:question], MAX_TEXT)
             said[0] = replace(said[0], close_keyboard=True)
         else:
-            said = [Reply(await self._acknowledgement(user_id), close_keyboard=True)]
+            said = [Reply(await self._keyboard_closed(user_id), close_keyboard=True)]
         rest = [replace(reply, close_keyboard=False) for reply in replies[question:]]
         return said + merge_texts(rest, MAX_TEXT)
 
-    async def _acknowledgement(self, user_id: str) -> str:
+    async def _keyboard_closed(self, user_id: str) -> str:
         async with self.sessions() as db:
             locale = await citizens.locale_of(db, UserKey(CHANNEL, user_id))
-        return load_catalog(normalize_locale(locale, self.default_locale))["common.noted"]
+        return load_catalog(normalize_locale(locale, self.default_locale))["common.phone_keyboard_closed"]
 
     async def remove_keyboard(self, chat_id: int, message_id: int) -> None:
         """Edit a pressed keyboard away so it cannot be pressed twice."""
