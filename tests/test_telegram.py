@@ -20,13 +20,22 @@ from bot.channels.telegram.runner import TelegramBot
 from bot.clock import FrozenClock
 from bot.dialog.types import Attachment, Reply
 from bot.notify import Outbox
-from storage.models import AuditEntry, Citizen, Registration, RegistrationStatus, StaffMember, StaffRole
+from storage.models import (
+    AuditEntry,
+    Citizen,
+    InboundUpdate,
+    Registration,
+    RegistrationStatus,
+    StaffMember,
+    StaffRole,
+)
 from tests.conftest import World
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
 from tests.flows import ID_NUMBER, SUMMARY
 from tests.support import ChatUser
 from tests.telegram_harness import TelegramUser, make_telegram_bot
 from tests.test_serve import free_port
+from tests.test_telegram_webhook import FUTURE_KIND, assert_unknown_kind_kept_quiet
 
 
 @pytest.fixture
@@ -227,6 +236,26 @@ async def test_polling_survives_an_outage(
     user = TelegramUser(polling, fake, 506)
     await user.say("/start")
     assert "Xin chào" in user.text
+
+
+async def test_a_polled_update_of_an_unknown_kind_is_marked_handled_without_its_content(
+    app: App,
+    world: World,
+    fake: FakeTelegram,
+    polling: TelegramBot,
+    caplog: pytest.LogCaptureFixture,
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    update = fake.push_update(**FUTURE_KIND)
+    await TelegramUser(polling, fake, 2001).say("/start")  # polled after it
+    await polling.inbound.wait_idle()
+    assert_unknown_kind_kept_quiet(caplog, recwarn, update["update_id"])
+    async with app.sessions() as db:
+        row = await db.scalar(
+            select(InboundUpdate).where(InboundUpdate.update_id == str(update["update_id"]))
+        )
+    assert row is not None and row.handled_at is not None and row.payload == {}
 
 
 async def test_a_duplicated_update_is_handled_once(
