@@ -21,7 +21,7 @@ from bot.serve import WebPortUnavailable, serve
 from bot.settings import Settings
 from storage import migrate
 from storage.endpoints import EndpointFileError, read_endpoint_file, upsert_endpoints
-from storage.session_plan import SessionFileError, import_sessions, read_session_file
+from storage.session_plan import SessionFileError, import_sessions, read_session_plan
 
 log = logging.getLogger("tiepdan")
 
@@ -86,7 +86,8 @@ async def cmd_endpoints_import(settings: Settings, path: Path) -> int:
 async def cmd_sessions_import(settings: Settings, path: Path, *, force: bool = False) -> int:
     await migrate.upgrade(settings.database_url)
     try:
-        planned = read_session_file(path, settings.tz, settings.default_capacity)
+        # A row the file gets wrong is reported with those the database finds wrong, at once.
+        planned = read_session_plan(path, settings.tz, settings.default_capacity)
     except (OSError, SessionFileError) as error:
         print(f"cannot import: {error}", file=sys.stderr)
         return 2
