@@ -190,13 +190,11 @@ async def import_sessions(
     """All or nothing: rows the file got wrong, unknown endpoints, sessions in the past, or
     (unless `force`) sessions whose registration deadline has passed stop the whole import,
     every one of them reported at once, in row order."""
-    if isinstance(planned, SessionPlan):
-        planned, problems = planned.sessions, list(planned.problems)
-    else:
-        problems = []
+    problems = list(planned.problems) if isinstance(planned, SessionPlan) else []
+    sessions = planned.sessions if isinstance(planned, SessionPlan) else planned
     active = list(await db.scalars(select(Endpoint).where(Endpoint.active.is_(True))))
     chosen: dict[int, list[Endpoint]] = {}
-    for plan in planned:
+    for plan in sessions:
         resolved = resolve_endpoints(active, plan.endpoints or ())
         if resolved.unknown:
             problems.append((plan.row, f"row {plan.row}: unknown endpoints {', '.join(resolved.unknown)}"))
@@ -223,7 +221,7 @@ async def import_sessions(
         problems.sort(key=lambda problem: problem[0])  # stable: a row's own problems keep their order
         raise SessionFileError("\n".join(problem for _, problem in problems))
     added = skipped = 0
-    for plan in planned:
+    for plan in sessions:
         exists = await db.scalar(
             select(ReceptionSession.id).where(
                 ReceptionSession.title == plan.title, ReceptionSession.starts_at == plan.starts_at
