@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.datafile import CSV_SUFFIXES, DataFileError, read_csv, read_yaml, too_long
-from storage.endpoints import resolve_endpoints
+from storage.endpoints import resolve_offered
 from storage.models import Endpoint, ReceptionSession, SessionKind
 from storage.rules import MAX_CAPACITY, summary_deadline
 from storage.sessions import create_session
@@ -192,12 +192,18 @@ async def import_sessions(
     every one of them reported at once, in row order."""
     problems = list(planned.problems) if isinstance(planned, SessionPlan) else []
     sessions = planned.sessions if isinstance(planned, SessionPlan) else planned
-    active = list(await db.scalars(select(Endpoint).where(Endpoint.active.is_(True))))
+    every = list(await db.scalars(select(Endpoint)))
+    active = [endpoint for endpoint in every if endpoint.active]
     chosen: dict[int, list[Endpoint]] = {}
     for plan in sessions:
-        resolved = resolve_endpoints(active, plan.endpoints or ())
+        resolved = resolve_offered(every, plan.endpoints or ())
         if resolved.unknown:
             problems.append((plan.row, f"row {plan.row}: unknown endpoints {', '.join(resolved.unknown)}"))
+        if resolved.stopped:
+            names = ", ".join(endpoint.code for endpoint in resolved.stopped)
+            problems.append(
+                (plan.row, f"row {plan.row}: endpoints stopped: {names} (resume them with /endpoints)")
+            )
         if resolved.ambiguous:
             problems.append(
                 (

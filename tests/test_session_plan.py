@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from bot import cli
 from bot.app import App
 from storage import migrate
+from storage.endpoints import set_active
 from storage.models import ReceptionSession, SessionEndpoint, SessionKind
 from storage.session_plan import SessionFileError, import_sessions, read_session_file, read_session_plan
 from tests.conftest import World
@@ -212,6 +213,20 @@ async def test_rows_wrong_in_the_file_and_in_the_database_are_reported_together(
     async with app.sessions() as db:
         titles = set(await db.scalars(select(ReceptionSession.title)))
     assert not titles & {"Đã qua", "Không có điểm cầu", "Sức chứa sai"}  # nothing imported
+
+
+async def test_a_plan_naming_a_stopped_endpoint_says_it_is_stopped(
+    app: App, world: World, tmp_path: Path
+) -> None:
+    async with app.sessions() as db, db.begin():
+        await set_active(db, world.endpoint_ids["P-TANBINH"], active=False)
+    plan = read_session_plan(
+        write(tmp_path, "plan.csv", "date,time,title,endpoints\n15/01/2027,08:00,Theo mã,P-TANBINH\n"), VN, 30
+    )
+    with pytest.raises(SessionFileError) as raised:
+        async with app.sessions() as db, db.begin():
+            await import_sessions(db, plan, now=app.clock.now(), lead_days=5)
+    assert str(raised.value) == "row 2: endpoints stopped: P-TANBINH (resume them with /endpoints)"
 
 
 def test_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
