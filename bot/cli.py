@@ -49,6 +49,10 @@ async def cmd_db_downgrade(settings: Settings, revision: str, yes: bool) -> int:
     """Reverting drops tables and columns with their data: the revision is named and confirmed."""
     try:
         migrate.check_revision(revision)
+        at = await migrate.current(settings.database_url)
+        if migrate.already_at(at, revision):
+            print(f"the database is already at revision {at or 'base'}; nothing to downgrade")
+            return 0
         if not yes:
             lost = "every table" if revision == "base" else f"the tables and columns added after {revision}"
             print(
