@@ -17,7 +17,7 @@ from bot.app import App, build_app
 from bot.channels.console import ConsoleChannel
 from bot.dialog.types import Channel
 from bot.scheduler import Ticker
-from bot.serve import WebPortUnavailable, serve
+from bot.serve import WebPortUnavailable, bind_web_port, serve
 from bot.settings import Settings
 from storage import migrate
 from storage.endpoints import EndpointFileError, read_endpoint_file, upsert_endpoints
@@ -165,16 +165,22 @@ async def cmd_run(settings: Settings) -> int:
         # into the production database and exit 0, in silence.
         print(NO_MESSENGER_IN_PRODUCTION, file=sys.stderr)
         return 2
-    await migrate.upgrade(settings.database_url)
-    if settings.endpoints_file:
-        status = await cmd_endpoints_import(settings, Path(settings.endpoints_file))
-        if status:
-            return status
-    if settings.environment != "production":
-        await cmd_demo_seed(settings)
-    if settings.messengers:
-        return await _with_app(settings, serve)
-    return await _with_app(settings, console_chat)
+    # The port first: a busy one is told before the database is migrated or demo data loaded.
+    listening = bind_web_port(settings.web_host, settings.web_port) if settings.messengers else []
+    try:
+        await migrate.upgrade(settings.database_url)
+        if settings.endpoints_file:
+            status = await cmd_endpoints_import(settings, Path(settings.endpoints_file))
+            if status:
+                return status
+        if settings.environment != "production":
+            await cmd_demo_seed(settings)
+        if settings.messengers:
+            return await _with_app(settings, lambda app: serve(app, listening=listening))
+        return await _with_app(settings, console_chat)
+    finally:
+        for listener in listening:
+            listener.close()
 
 
 def parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -283,7 +284,7 @@ async def test_tiepdan_run_serves_telegram_by_polling(fake: FakeTelegram, tmp_pa
         "TELEGRAM_API_BASE": fake.base_url,
         "TELEGRAM_POLLING_TIMEOUT": "1",
         "WEB_HOST": "127.0.0.1",  # /healthz is served in polling mode too
-        "WEB_PORT": str(free_port()),
+        "WEB_PORT": str(port := free_port()),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -300,6 +301,9 @@ async def test_tiepdan_run_serves_telegram_by_polling(fake: FakeTelegram, tmp_pa
         fake.push_message(701, "/start")
         await fake.wait_until(lambda: fake.sent_to(701), within=30)
         assert "Xin chào" in fake.sent_to(701)[0].text
+        # Served on the port bound before the database was touched.
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as health:
+            assert health.status == 200 and (await health.json())["ok"] is True
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
