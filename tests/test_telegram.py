@@ -59,6 +59,18 @@ async def polling(app: App, fake: FakeTelegram) -> AsyncIterator[TelegramBot]:
     await asyncio.wait_for(task, timeout=10)
 
 
+STICKER = {
+    "file_id": "s",
+    "file_unique_id": "s",
+    "type": "regular",
+    "width": 1,
+    "height": 1,
+    "is_animated": False,
+    "is_video": False,
+}
+VOICE = {"file_id": "v", "file_unique_id": "v", "duration": 2}
+
+
 async def consent(user: TelegramUser) -> None:
     await user.say("/start")
     await user.press("Tiếng Việt")
@@ -99,18 +111,10 @@ async def test_register_with_buttons_contact_and_a_document(
     await user.press("Xong")
     await user.send_document("quyet-dinh.pdf", "application/pdf", 120_000)
     assert "Đã nhận 1 tệp: quyet-dinh.pdf" in user.text
-    await user.send(
-        sticker={
-            "file_id": "s",
-            "file_unique_id": "s",
-            "type": "regular",
-            "width": 1,
-            "height": 1,
-            "is_animated": False,
-            "is_video": False,
-        }
-    )
-    assert "chỉ nhận ảnh JPG/PNG, PDF, DOC hoặc DOCX" in user.text
+    await user.send(sticker=STICKER)  # no file: what the step takes is asked again
+    assert "Xin gửi tệp (ảnh hoặc tài liệu) hoặc bấm «Tiếp tục»" in user.text
+    await user.send(voice=VOICE)
+    assert "«voice»: chỉ nhận ảnh JPG/PNG, PDF, DOC hoặc DOCX" in user.text
     await user.press("Tiếp tục")
     await user.press("Chưa có cơ quan nào")
     await user.press("Chỉ mình tôi")
@@ -130,6 +134,23 @@ async def test_register_with_buttons_contact_and_a_document(
     await user.press("Hủy đăng ký")
     await user.press("Có, hủy đăng ký")
     assert "Đã hủy đăng ký TCD-2026-000001" in user.text
+
+
+async def test_a_sticker_is_no_file_and_a_voice_note_no_document(
+    app: App, world: World, fake: FakeTelegram, polling: TelegramBot
+) -> None:
+    """At the menu a sticker reads as nothing chosen, never as a document for the attachments
+    step; a voice note is a file, told which files are taken there."""
+    user = TelegramUser(polling, fake, 512)
+    await consent(user)
+    for not_a_file in ({"sticker": STICKER}, {"location": {"latitude": 10.8, "longitude": 106.6}}):
+        await user.send(**not_a_file)
+        assert "Xin lỗi, hệ thống chưa hiểu yêu cầu. Xin Ông/Bà chọn một mục trong danh mục." in user.text
+        assert "DANH MỤC CHÍNH" in user.text
+        assert "không nhận tệp" not in user.text and "Tệp đính kèm" not in user.text
+    await user.send(voice=VOICE)
+    assert "Bước này không nhận tệp" in user.text and "ảnh và tài liệu (PDF, Word)" in user.text
+    assert "DANH MỤC CHÍNH" in user.text
 
 
 async def test_old_buttons_and_the_deadline(
