@@ -17,11 +17,11 @@ from bot.app import App, build_app
 from bot.channels.console import ConsoleChannel
 from bot.dialog.types import Channel
 from bot.scheduler import Ticker
-from bot.serve import WebPortUnavailable, serve
+from bot.serve import WebPortUnavailable, bind_web_port, serve
 from bot.settings import Settings
 from storage import migrate
 from storage.endpoints import EndpointFileError, read_endpoint_file, upsert_endpoints
-from storage.session_plan import SessionFileError, import_sessions, read_session_file
+from storage.session_plan import SessionFileError, import_sessions, read_session_plan
 
 log = logging.getLogger("tiepdan")
 
@@ -49,6 +49,10 @@ async def cmd_db_downgrade(settings: Settings, revision: str, yes: bool) -> int:
     """Reverting drops tables and columns with their data: the revision is named and confirmed."""
     try:
         migrate.check_revision(revision)
+        at = await migrate.current(settings.database_url)
+        if migrate.already_at(at, revision):
+            print(f"the database is already at revision {at or 'base'}; nothing to downgrade")
+            return 0
         if not yes:
             lost = "every table" if revision == "base" else f"the tables and columns added after {revision}"
             print(
@@ -86,7 +90,8 @@ async def cmd_endpoints_import(settings: Settings, path: Path) -> int:
 async def cmd_sessions_import(settings: Settings, path: Path, *, force: bool = False) -> int:
     await migrate.upgrade(settings.database_url)
     try:
-        planned = read_session_file(path, settings.tz, settings.default_capacity)
+        # A row the file gets wrong is reported with those the database finds wrong, at once.
+        planned = read_session_plan(path, settings.tz, settings.default_capacity)
     except (OSError, SessionFileError) as error:
         print(f"cannot import: {error}", file=sys.stderr)
         return 2
@@ -160,16 +165,22 @@ async def cmd_run(settings: Settings) -> int:
         # into the production database and exit 0, in silence.
         print(NO_MESSENGER_IN_PRODUCTION, file=sys.stderr)
         return 2
-    await migrate.upgrade(settings.database_url)
-    if settings.endpoints_file:
-        status = await cmd_endpoints_import(settings, Path(settings.endpoints_file))
-        if status:
-            return status
-    if settings.environment != "production":
-        await cmd_demo_seed(settings)
-    if settings.messengers:
-        return await _with_app(settings, serve)
-    return await _with_app(settings, console_chat)
+    # The port first: a busy one is told before the database is migrated or demo data loaded.
+    listening = bind_web_port(settings.web_host, settings.web_port) if settings.messengers else []
+    try:
+        await migrate.upgrade(settings.database_url)
+        if settings.endpoints_file:
+            status = await cmd_endpoints_import(settings, Path(settings.endpoints_file))
+            if status:
+                return status
+        if settings.environment != "production":
+            await cmd_demo_seed(settings)
+        if settings.messengers:
+            return await _with_app(settings, lambda app: serve(app, listening=listening))
+        return await _with_app(settings, console_chat)
+    finally:
+        for listener in listening:
+            listener.close()
 
 
 def parser() -> argparse.ArgumentParser:

@@ -181,6 +181,11 @@ async def render_broadcast(db: AsyncSession, notice: Notification, t: Translator
     )
 
 
+def _days_left(starts_at: datetime, now: datetime, t: Translator) -> int:
+    """Calendar days from the send to the session, in the reader's zone: 01/12 → 04/12 is 3."""
+    return (starts_at.astimezone(t.tz).date() - now.astimezone(t.tz).date()).days
+
+
 async def render_staff_notice(db: AsyncSession, notice: Notification, t: Translator) -> Reply | None:
     """The deadline export (with the XLSX, or the DOCX), the connection check and the empty-session flag."""
     session = await db.get(ReceptionSession, notice.params["session_id"])
@@ -193,7 +198,7 @@ async def render_staff_notice(db: AsyncSession, notice: Notification, t: Transla
         "title": session.title,
         "when": t.datetime(session.starts_at),
         "room": session.online_room or "—",
-        "days": staff_notices.EMPTY_FLAG_DAYS,
+        "days": _days_left(session.starts_at, notice.claimed_at or notice.due_at, t),
     }
     if notice.kind != "deadline_export":
         return Reply(t(f"notice.{notice.kind}", **fields))

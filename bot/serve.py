@@ -14,6 +14,7 @@ import asyncio
 import errno
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,28 @@ class WebPortUnavailable(Exception):
     def __init__(self, host: str, port: int, error: OSError) -> None:
         reason = "is in use by another program" if error.errno == errno.EADDRINUSE else error.strerror
         super().__init__(f"WEB_HOST:WEB_PORT {host}:{port} {reason}")
+
+
+def bind_web_port(host: str, port: int) -> list[socket.socket]:
+    """Listen on WEB_HOST:WEB_PORT (each address the host names) before any other work, so a
+    busy port is told before the database is touched; `serve` serves on these sockets."""
+    listening: list[socket.socket] = []
+    try:
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        for family, kind, proto, _, address in dict.fromkeys(addresses):
+            listener = socket.socket(family, kind, proto)
+            listening.append(listener)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as aiohttp does
+            if family == socket.AF_INET6:  # "::" must not also take the IPv4 port listed next
+                listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            listener.bind(address)
+            listener.listen(128)
+            listener.setblocking(False)
+    except OSError as error:
+        for listener in listening:
+            listener.close()
+        raise WebPortUnavailable(host, port, error) from error
+    return listening
 
 
 @dataclass
@@ -115,8 +138,10 @@ class Health:
         return True
 
 
-async def start_web_server(app: App, services: Services, health: Health) -> web.AppRunner:
-    """The webhooks' routes and /healthz on WEB_HOST:WEB_PORT."""
+async def start_web_server(
+    app: App, services: Services, health: Health, listening: list[socket.socket] | None = None
+) -> web.AppRunner:
+    """The webhooks' routes and /healthz on WEB_HOST:WEB_PORT (on `listening`, when bound already)."""
     application = web.Application()
     application.router.add_get("/healthz", health.answer)
     for add_routes in services.routes:
@@ -125,7 +150,11 @@ async def start_web_server(app: App, services: Services, health: Health) -> web.
     await runner.setup()
     host, port = app.settings.web_host, app.settings.web_port
     try:
-        await web.TCPSite(runner, host, port).start()
+        if listening:
+            for listener in listening:
+                await web.SockSite(runner, listener).start()
+        else:
+            await web.TCPSite(runner, host, port).start()
     except OSError as error:
         await runner.cleanup()
         raise WebPortUnavailable(host, port, error) from error
@@ -133,9 +162,11 @@ async def start_web_server(app: App, services: Services, health: Health) -> web.
     return runner
 
 
-async def serve(app: App, stop: asyncio.Event | None = None) -> int:
+async def serve(
+    app: App, stop: asyncio.Event | None = None, listening: list[socket.socket] | None = None
+) -> int:
     """Serve every configured messenger until SIGINT/SIGTERM (or `stop` is set), or until a
-    polling loop fails."""
+    polling loop fails; the web server on `listening` (see bind_web_port) if given."""
     services = build_services(app)
     freeze_startup_objects()
     if stop is None:
@@ -148,7 +179,7 @@ async def serve(app: App, stop: asyncio.Event | None = None) -> int:
     runner: web.AppRunner | None = None
     polling: list[asyncio.Task[Any]] = []
     try:
-        runner = await start_web_server(app, services, health)  # a busy port stops us before any work
+        runner = await start_web_server(app, services, health, listening)  # a busy port: before any work
         polling = [asyncio.create_task(run()) for run in services.loops]
         for started in services.on_serving:
             await started()

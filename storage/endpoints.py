@@ -4,7 +4,7 @@ and by the names communes had before the 2025 mergers."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from itertools import pairwise
@@ -169,6 +169,22 @@ class Resolved:
     found: list[Endpoint]
     unknown: list[str]
     ambiguous: list[str]  # part of several names ("phường"): not "no such endpoint"
+    stopped: list[Endpoint] = field(default_factory=list)  # named, but an admin stopped them
+
+
+def resolve_offered(endpoints: Sequence[Endpoint], wanted: Iterable[str]) -> Resolved:
+    """As `resolve_endpoints` among the active endpoints; a name that only a stopped endpoint
+    has is that endpoint `stopped`, not unknown (the admin may resume it)."""
+    active = resolve_endpoints([e for e in endpoints if e.active], wanted)
+    if not active.unknown:
+        return active
+    inactive = resolve_endpoints([e for e in endpoints if not e.active], active.unknown)
+    return Resolved(
+        active.found,
+        inactive.unknown,
+        active.ambiguous + inactive.ambiguous,
+        [e for e in inactive.found if e not in active.found],
+    )
 
 
 def resolve_endpoints(endpoints: Sequence[Endpoint], wanted: Iterable[str]) -> Resolved:

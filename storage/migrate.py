@@ -7,6 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
@@ -39,6 +40,32 @@ def check_revision(revision: str) -> None:
         ScriptDirectory.from_config(alembic_config("")).get_revisions(revision)
     except CommandError as error:
         raise MigrationError(str(error)) from None
+
+
+async def current(database_url: str) -> str | None:
+    """The database's revision (None: no migration applied, as after `downgrade base`)."""
+    from storage.db import create_engine  # not at import: the CLI checks revisions without a driver
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
+    finally:
+        await engine.dispose()
+
+
+def already_at(current_revision: str | None, revision: str) -> bool:
+    """Whether a database at `current_revision` already is at `revision` (a relative one such
+    as -1 never is)."""
+    if revision == "base":
+        return current_revision is None
+    if revision.startswith(("-", "+")) or current_revision is None:
+        return False
+    try:
+        script = ScriptDirectory.from_config(alembic_config("")).get_revision(revision)
+    except CommandError:
+        return False
+    return script is not None and script.revision == current_revision
 
 
 async def upgrade(database_url: str, revision: str = "head") -> None:

@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.datafile import CSV_SUFFIXES, DataFileError, read_csv, read_yaml, too_long
-from storage.endpoints import resolve_endpoints
+from storage.endpoints import resolve_offered
 from storage.models import Endpoint, ReceptionSession, SessionKind
 from storage.rules import MAX_CAPACITY, summary_deadline
 from storage.sessions import create_session
@@ -146,53 +146,88 @@ def _planned(row: int, item: dict[str, Any], tz: ZoneInfo, default_capacity: int
     )
 
 
-def read_session_file(path: Path, tz: ZoneInfo, default_capacity: int) -> list[PlannedSession]:
-    """Parse and check every row; raise SessionFileError listing every problem."""
+@dataclass(frozen=True)
+class SessionPlan:
+    """The rows read from a file, and what is wrong with the others (row number, problem)."""
+
+    sessions: list[PlannedSession]
+    problems: list[tuple[int, str]]
+
+
+def read_session_plan(path: Path, tz: ZoneInfo, default_capacity: int) -> SessionPlan:
+    """Parse and check every row; a row that is wrong is kept as its problem. Raises
+    SessionFileError only for the file as a whole (its type, its header, no rows)."""
     planned, problems = [], []
     for row, item in _rows(path):
         if not isinstance(item, dict):
-            problems.append(f"row {row}: not a mapping of date, time, title, …")
+            problems.append((row, f"row {row}: not a mapping of date, time, title, …"))
             continue
         try:
             planned.append(_planned(row, item, tz, default_capacity))
         except SessionFileError as error:
-            problems.append(str(error))
-    if problems:
-        raise SessionFileError("\n".join(problems))
-    if not planned:
+            problems.append((row, str(error)))
+    if not planned and not problems:
         raise SessionFileError(f"{path}: no sessions in the file")
-    return planned
+    return SessionPlan(planned, problems)
+
+
+def read_session_file(path: Path, tz: ZoneInfo, default_capacity: int) -> list[PlannedSession]:
+    """Parse and check every row; raise SessionFileError listing every problem."""
+    plan = read_session_plan(path, tz, default_capacity)
+    if plan.problems:
+        raise SessionFileError("\n".join(problem for _, problem in plan.problems))
+    return plan.sessions
 
 
 async def import_sessions(
-    db: AsyncSession, planned: list[PlannedSession], *, now: datetime, lead_days: int, force: bool = False
+    db: AsyncSession,
+    planned: list[PlannedSession] | SessionPlan,
+    *,
+    now: datetime,
+    lead_days: int,
+    force: bool = False,
 ) -> ImportResult:
-    """All or nothing: unknown endpoints, sessions in the past, or (unless `force`) sessions
-    whose registration deadline has passed stop the whole import."""
-    active = list(await db.scalars(select(Endpoint).where(Endpoint.active.is_(True))))
+    """All or nothing: rows the file got wrong, unknown endpoints, sessions in the past, or
+    (unless `force`) sessions whose registration deadline has passed stop the whole import,
+    every one of them reported at once, in row order."""
+    problems = list(planned.problems) if isinstance(planned, SessionPlan) else []
+    sessions = planned.sessions if isinstance(planned, SessionPlan) else planned
+    every = list(await db.scalars(select(Endpoint)))
+    active = [endpoint for endpoint in every if endpoint.active]
     chosen: dict[int, list[Endpoint]] = {}
-    problems = []
-    for plan in planned:
-        resolved = resolve_endpoints(active, plan.endpoints or ())
+    for plan in sessions:
+        resolved = resolve_offered(every, plan.endpoints or ())
         if resolved.unknown:
-            problems.append(f"row {plan.row}: unknown endpoints {', '.join(resolved.unknown)}")
+            problems.append((plan.row, f"row {plan.row}: unknown endpoints {', '.join(resolved.unknown)}"))
+        if resolved.stopped:
+            names = ", ".join(endpoint.code for endpoint in resolved.stopped)
+            problems.append(
+                (plan.row, f"row {plan.row}: endpoints stopped: {names} (resume them with /endpoints)")
+            )
         if resolved.ambiguous:
             problems.append(
-                f"row {plan.row}: several endpoints match {', '.join(resolved.ambiguous)}; "
-                "write the code or the whole name"
+                (
+                    plan.row,
+                    f"row {plan.row}: several endpoints match {', '.join(resolved.ambiguous)}; "
+                    "write the code or the whole name",
+                )
             )
         chosen[plan.row] = active if plan.endpoints is None else resolved.found
         if plan.starts_at <= now:
-            problems.append(f"row {plan.row}: the session would start in the past")
+            problems.append((plan.row, f"row {plan.row}: the session would start in the past"))
         elif summary_deadline(plan.starts_at, lead_days) < now and not force:
             problems.append(
-                f"row {plan.row}: its registration deadline ({lead_days} days before the start) "
-                "has passed, so no citizen could register; import with --force to create it anyway"
+                (
+                    plan.row,
+                    f"row {plan.row}: its registration deadline ({lead_days} days before the start) "
+                    "has passed, so no citizen could register; import with --force to create it anyway",
+                )
             )
     if problems:
-        raise SessionFileError("\n".join(problems))
+        problems.sort(key=lambda problem: problem[0])  # stable: a row's own problems keep their order
+        raise SessionFileError("\n".join(problem for _, problem in problems))
     added = skipped = 0
-    for plan in planned:
+    for plan in sessions:
         exists = await db.scalar(
             select(ReceptionSession.id).where(
                 ReceptionSession.title == plan.title, ReceptionSession.starts_at == plan.starts_at

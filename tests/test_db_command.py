@@ -68,3 +68,22 @@ def test_an_unknown_revision_is_explained(
     assert "base  no tables at all" in told and "0001  initial schema" in told
     assert "Traceback" not in told
     assert asyncio.run(current_revision(command_on)) == head()
+
+
+@pytest.mark.parametrize("confirmed", [[], ["--yes"]])
+def test_a_downgrade_to_the_revision_it_is_at_says_so_and_does_nothing(
+    command_on: str, capsys: pytest.CaptureFixture[str], confirmed: list[str]
+) -> None:
+    try:
+        asyncio.run(migrate.downgrade(command_on, "0003"))
+        assert cli.main(["db", "downgrade", "0003", *confirmed]) == 0
+        told = capsys.readouterr()
+        assert "already at revision 0003; nothing to downgrade" in told.out
+        assert "drops" not in told.out + told.err
+        assert asyncio.run(current_revision(command_on)) == "0003"
+        assert asyncio.run(migrate.downgrade(command_on, "base")) is None
+        assert cli.main(["db", "downgrade", "base", *confirmed]) == 0
+        assert "already at revision base" in capsys.readouterr().out
+    finally:
+        asyncio.run(migrate.upgrade(command_on))
+    assert asyncio.run(current_revision(command_on)) == head()

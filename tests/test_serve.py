@@ -187,3 +187,4 @@ def test_a_busy_web_port_is_reported_as_such(
     told = capsys.readouterr().err
     assert f"WEB_HOST:WEB_PORT 127.0.0.1:{port} is in use by another program" in told
     assert "DATABASE_URL" not in told and "Traceback" not in told
+    assert not (tmp_path / "busy.db").exists()  # told before the database was migrated or seeded

@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from bot import cli
 from bot.app import App
 from storage import migrate
+from storage.endpoints import set_active
 from storage.models import ReceptionSession, SessionEndpoint, SessionKind
-from storage.session_plan import SessionFileError, import_sessions, read_session_file
+from storage.session_plan import SessionFileError, import_sessions, read_session_file, read_session_plan
 from tests.conftest import World
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -187,6 +188,47 @@ async def test_plan_endpoints_may_be_named(app: App, world: World, tmp_path: Pat
     assert ids == {world.endpoint_ids[code] for code in ("P-TANBINH", "X-BINHCHANH", "DK-CONDAO")}
 
 
+# Row 2 starts in the past, row 3 names no endpoint there is, row 4's capacity is no number.
+EVERY_KIND_OF_BAD_ROW = (
+    "date,time,title,endpoints,capacity\n"
+    "20/11/2026,08:00,Đã qua,all,\n"
+    "15/01/2027,08:00,Không có điểm cầu,NOPE,\n"
+    "16/01/2027,08:00,Sức chứa sai,all,abc\n"
+)
+
+
+async def test_rows_wrong_in_the_file_and_in_the_database_are_reported_together(
+    app: App, world: World, tmp_path: Path
+) -> None:
+    """What the file gets wrong and what the database finds wrong, at once, in row order."""
+    plan = read_session_plan(write(tmp_path, "bad.csv", EVERY_KIND_OF_BAD_ROW), VN, 30)
+    with pytest.raises(SessionFileError) as raised:
+        async with app.sessions() as db, db.begin():
+            await import_sessions(db, plan, now=app.clock.now(), lead_days=5)
+    assert str(raised.value).splitlines() == [
+        "row 2: the session would start in the past",
+        "row 3: unknown endpoints NOPE",
+        "row 4: capacity 'abc' is not a whole number from 1 to 10000",
+    ]
+    async with app.sessions() as db:
+        titles = set(await db.scalars(select(ReceptionSession.title)))
+    assert not titles & {"Đã qua", "Không có điểm cầu", "Sức chứa sai"}  # nothing imported
+
+
+async def test_a_plan_naming_a_stopped_endpoint_says_it_is_stopped(
+    app: App, world: World, tmp_path: Path
+) -> None:
+    async with app.sessions() as db, db.begin():
+        await set_active(db, world.endpoint_ids["P-TANBINH"], active=False)
+    plan = read_session_plan(
+        write(tmp_path, "plan.csv", "date,time,title,endpoints\n15/01/2027,08:00,Theo mã,P-TANBINH\n"), VN, 30
+    )
+    with pytest.raises(SessionFileError) as raised:
+        async with app.sessions() as db, db.begin():
+            await import_sessions(db, plan, now=app.clock.now(), lead_days=5)
+    assert str(raised.value) == "row 2: endpoints stopped: P-TANBINH (resume them with /endpoints)"
+
+
 def test_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path}/cli.db"
     monkeypatch.setenv("DATABASE_URL", url)
@@ -207,6 +249,10 @@ def test_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
         == 2
     )
     assert "cannot import: row 2:" in capsys.readouterr().err
+    bad_rows = write(tmp_path, "bad_rows.csv", EVERY_KIND_OF_BAD_ROW.replace("2027", "2031"))
+    assert cli.main(["sessions", "import", str(bad_rows)]) == 2
+    said = capsys.readouterr().err
+    assert all(f"row {row}:" in said for row in (2, 3, 4)), said
     in_two_days = (datetime.now(VN) + timedelta(days=2)).strftime("%d/%m/%Y")  # its deadline has passed
     late = write(tmp_path, "late.csv", f"date,time,title,endpoints\n{in_two_days},23:00,Y,all\n")
     assert cli.main(["sessions", "import", str(late)]) == 2

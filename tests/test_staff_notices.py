@@ -11,7 +11,8 @@ from bot.app import App
 from bot.clock import FrozenClock
 from bot.exports import DOCX_TYPE
 from bot.notify import Outbox
-from storage.models import AuditEntry
+from storage.models import AuditEntry, Endpoint
+from storage.sessions import create_session
 from tests.conftest import ADMIN_ID, World, local
 from tests.flows import consent, officer_for, register, registered_citizen
 from tests.support import TEXT_ONLY, ChatUser
@@ -79,3 +80,39 @@ async def test_the_deadline_list_logs_each_admin_who_gets_a_denouncers_name(
     assert [(view.actor, view.at, view.target_type) for view in views] == [
         (f"test:{ADMIN_ID}", clock.now(), "registration")
     ]
+
+
+async def test_the_empty_flag_counts_the_days_actually_left(
+    staff_app: App, world: World, admin: ChatUser, clock: FrozenClock
+) -> None:
+    """Flagged on 01/12 for 04/12: 3 days left, not the 6 of the flag's lead; moved to 05/12: 4."""
+    clock.set(local(2026, 12, 1, 9, 0))
+    async with staff_app.sessions() as db, db.begin():
+        endpoint = await db.get_one(Endpoint, world.endpoint_ids["P-TANBINH"])
+        late = await create_session(
+            db,
+            title="Buổi bổ sung",
+            starts_at=local(2026, 12, 4, 8, 0),
+            now=clock.now(),
+            endpoints=[(endpoint, 10)],
+        )
+    channel = RecordingChannel()
+
+    def flags() -> list[str]:
+        return [
+            text
+            for user, text in channel.sent
+            if user == ADMIN_ID and "Buổi bổ sung" in text and "chưa có công dân" in text
+        ]
+
+    await tick(staff_app, channel)
+    assert len(flags()) == 1 and "còn 3 ngày" in flags()[0]
+
+    await admin.say(f"/reschedule {late.id}")
+    await admin.say("05/12/2026")
+    await admin.say("14:00")
+    await admin.say("Lãnh đạo bận họp đột xuất")
+    await admin.press("Xác nhận dù thời hạn thông báo ngắn")
+    assert "Đã dời buổi tiếp" in admin.text
+    await tick(staff_app, channel)
+    assert len(flags()) == 2 and "còn 4 ngày" in flags()[1]

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
+import aiohttp
 import pytest
 from sqlalchemy import select
 
@@ -20,13 +21,22 @@ from bot.channels.telegram.runner import TelegramBot
 from bot.clock import FrozenClock
 from bot.dialog.types import Attachment, Reply
 from bot.notify import Outbox
-from storage.models import AuditEntry, Citizen, Registration, RegistrationStatus, StaffMember, StaffRole
+from storage.models import (
+    AuditEntry,
+    Citizen,
+    InboundUpdate,
+    Registration,
+    RegistrationStatus,
+    StaffMember,
+    StaffRole,
+)
 from tests.conftest import World
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
 from tests.flows import ID_NUMBER, SUMMARY
 from tests.support import ChatUser
 from tests.telegram_harness import TelegramUser, make_telegram_bot
 from tests.test_serve import free_port
+from tests.test_telegram_webhook import FUTURE_KIND, assert_unknown_kind_kept_quiet
 
 
 @pytest.fixture
@@ -47,6 +57,18 @@ async def polling(app: App, fake: FakeTelegram) -> AsyncIterator[TelegramBot]:
     yield telegram
     await telegram.stop()
     await asyncio.wait_for(task, timeout=10)
+
+
+STICKER = {
+    "file_id": "s",
+    "file_unique_id": "s",
+    "type": "regular",
+    "width": 1,
+    "height": 1,
+    "is_animated": False,
+    "is_video": False,
+}
+VOICE = {"file_id": "v", "file_unique_id": "v", "duration": 2}
 
 
 async def consent(user: TelegramUser) -> None:
@@ -89,18 +111,10 @@ async def test_register_with_buttons_contact_and_a_document(
     await user.press("Xong")
     await user.send_document("quyet-dinh.pdf", "application/pdf", 120_000)
     assert "Đã nhận 1 tệp: quyet-dinh.pdf" in user.text
-    await user.send(
-        sticker={
-            "file_id": "s",
-            "file_unique_id": "s",
-            "type": "regular",
-            "width": 1,
-            "height": 1,
-            "is_animated": False,
-            "is_video": False,
-        }
-    )
-    assert "chỉ nhận ảnh JPG/PNG, PDF, DOC hoặc DOCX" in user.text
+    await user.send(sticker=STICKER)  # no file: what the step takes is asked again
+    assert "Xin gửi tệp (ảnh hoặc tài liệu) hoặc bấm «Tiếp tục»" in user.text
+    await user.send(voice=VOICE)
+    assert "«voice»: chỉ nhận ảnh JPG/PNG, PDF, DOC hoặc DOCX" in user.text
     await user.press("Tiếp tục")
     await user.press("Chưa có cơ quan nào")
     await user.press("Chỉ mình tôi")
@@ -120,6 +134,23 @@ async def test_register_with_buttons_contact_and_a_document(
     await user.press("Hủy đăng ký")
     await user.press("Có, hủy đăng ký")
     assert "Đã hủy đăng ký TCD-2026-000001" in user.text
+
+
+async def test_a_sticker_is_no_file_and_a_voice_note_no_document(
+    app: App, world: World, fake: FakeTelegram, polling: TelegramBot
+) -> None:
+    """At the menu a sticker reads as nothing chosen, never as a document for the attachments
+    step; a voice note is a file, told which files are taken there."""
+    user = TelegramUser(polling, fake, 512)
+    await consent(user)
+    for not_a_file in ({"sticker": STICKER}, {"location": {"latitude": 10.8, "longitude": 106.6}}):
+        await user.send(**not_a_file)
+        assert "Xin lỗi, hệ thống chưa hiểu yêu cầu. Xin Ông/Bà chọn một mục trong danh mục." in user.text
+        assert "DANH MỤC CHÍNH" in user.text
+        assert "không nhận tệp" not in user.text and "Tệp đính kèm" not in user.text
+    await user.send(voice=VOICE)
+    assert "Bước này không nhận tệp" in user.text and "ảnh và tài liệu (PDF, Word)" in user.text
+    assert "DANH MỤC CHÍNH" in user.text
 
 
 async def test_old_buttons_and_the_deadline(
@@ -229,6 +260,26 @@ async def test_polling_survives_an_outage(
     assert "Xin chào" in user.text
 
 
+async def test_a_polled_update_of_an_unknown_kind_is_marked_handled_without_its_content(
+    app: App,
+    world: World,
+    fake: FakeTelegram,
+    polling: TelegramBot,
+    caplog: pytest.LogCaptureFixture,
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    update = fake.push_update(**FUTURE_KIND)
+    await TelegramUser(polling, fake, 2001).say("/start")  # polled after it
+    await polling.inbound.wait_idle()
+    assert_unknown_kind_kept_quiet(caplog, recwarn, update["update_id"])
+    async with app.sessions() as db:
+        row = await db.scalar(
+            select(InboundUpdate).where(InboundUpdate.update_id == str(update["update_id"]))
+        )
+    assert row is not None and row.handled_at is not None and row.payload == {}
+
+
 async def test_a_duplicated_update_is_handled_once(
     app: App, world: World, fake: FakeTelegram, polling: TelegramBot
 ) -> None:
@@ -254,7 +305,7 @@ async def test_tiepdan_run_serves_telegram_by_polling(fake: FakeTelegram, tmp_pa
         "TELEGRAM_API_BASE": fake.base_url,
         "TELEGRAM_POLLING_TIMEOUT": "1",
         "WEB_HOST": "127.0.0.1",  # /healthz is served in polling mode too
-        "WEB_PORT": str(free_port()),
+        "WEB_PORT": str(port := free_port()),
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -271,6 +322,9 @@ async def test_tiepdan_run_serves_telegram_by_polling(fake: FakeTelegram, tmp_pa
         fake.push_message(701, "/start")
         await fake.wait_until(lambda: fake.sent_to(701), within=30)
         assert "Xin chào" in fake.sent_to(701)[0].text
+        # Served on the port bound before the database was touched.
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as health:
+            assert health.status == 200 and (await health.json())["ok"] is True
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)

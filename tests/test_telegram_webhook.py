@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -155,3 +156,36 @@ async def test_a_handled_update_keeps_no_personal_data(
         rows = list(await db.scalars(select(InboundUpdate)))
     assert len(rows) == 2 and all(row.handled_at is not None for row in rows)
     assert [row.payload for row in rows] == [{}, {}]
+
+
+# An update of a kind this aiogram does not know, carrying a name and a phone number.
+FUTURE_KIND = {
+    "future_thing": {"from": {"id": 2001, "first_name": "PIIFutureName"}, "text": "PIIFUTURE 0911222444"}
+}
+PERSONAL = ("PIIFutureName", "PIIFUTURE", "0911222444")
+
+
+def assert_unknown_kind_kept_quiet(
+    caplog: pytest.LogCaptureFixture, recwarn: pytest.WarningsRecorder, update_id: int
+) -> None:
+    """Logged by its id and kind, its content in no log line and no warning."""
+    said = caplog.text + "\n".join(str(warning.message) for warning in recwarn)
+    assert not [word for word in PERSONAL if word in said], said
+    assert f"telegram update {update_id} of kind future_thing not handled" in caplog.text
+
+
+async def test_an_update_of_an_unknown_kind_is_marked_handled_without_its_content(
+    app: App,
+    fake: FakeTelegram,
+    webhook: tuple[TelegramBot, str],
+    caplog: pytest.LogCaptureFixture,
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    telegram, url = webhook
+    assert await post(url, {"update_id": 9001, **FUTURE_KIND}) == 200
+    await telegram.stop()
+    assert_unknown_kind_kept_quiet(caplog, recwarn, 9001)
+    async with app.sessions() as db:
+        [row] = list(await db.scalars(select(InboundUpdate)))
+    assert row.handled_at is not None and row.payload == {}

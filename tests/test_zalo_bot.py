@@ -233,6 +233,7 @@ async def test_other_events_and_group_chats(
     await consent(user)
     await user.deliver(sticker_update(user.user_id))
     assert "DANH MỤC CHÍNH" in user.text  # a sticker is answered, and the menu asked again
+    assert "chọn một mục trong danh mục" in user.text and "không nhận tệp" not in user.text  # no file
     group = text_update("u-group", "/start", chat_type="GROUP")
     fake.push(group)
     await polling.finished.wait(group)

@@ -374,7 +374,9 @@ async def test_malformed_events_are_answered_and_marked_handled(harness: Harness
     await user.deliver(fake.message_event("user_send_image", user.user_id, attachments=5))
     assert "DANH MỤC CHÍNH" in user.text
     await user.deliver(fake.event("user_send_sticker", user.user_id))
-    assert "Bước này không nhận tệp" in user.text and "DANH MỤC CHÍNH" in user.text
+    # A sticker is no file: read as no text, the menu asked again (no word of attachments).
+    assert "chọn một mục trong danh mục" in user.text and "DANH MỤC CHÍNH" in user.text
+    assert "không nhận tệp" not in user.text and "Tệp đính kèm" not in user.text
     await user.deliver(fake.message_event("user_send_file", user.user_id, attachments=[{"payload": "x"}, 7]))
     assert "DANH MỤC CHÍNH" in user.text
     async with harness.app.sessions() as db:

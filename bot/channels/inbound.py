@@ -9,6 +9,9 @@
   failed and apologised, or the update was not for the engine), it is marked finished. The
   marks of updates finishing together go in one statement (a group commit): under load
   that is far less than a round trip per update.
+- **Only the kinds it handles**: an update of another kind (one a newer Bot API added) is
+  marked handled and logged by its id and kind only, never passed on: its content (a
+  sender's name, what they typed) must reach no log line and no library warning.
 - **Resume after a crash**: at start, the prompt of every user whose update was handled
   but whose replies were not confirmed sent is sent again (at least once: a repeat is
   possible, a miss is not), then the updates stored but never handled are handled.
@@ -71,6 +74,8 @@ class Inbound:
         handle: Callable[[Payload], Awaitable[None]],
         send: Callable[[str, list[Reply]], Awaitable[None]],
         on_finished: Callable[[str], None] | None = None,
+        kind_of: Callable[[Payload], str] | None = None,
+        kinds: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.channel = channel
@@ -79,6 +84,8 @@ class Inbound:
         self.handle = handle
         self.send = send
         self.on_finished = on_finished  # told each event id once it is done (tests)
+        self.kind_of = kind_of  # with `kinds`: an update of another kind is only marked handled
+        self.kinds = kinds
         self._order = KeyedLocks()
         self._tasks: set[asyncio.Task[None]] = set()
         self._finished: list[str] = []  # waiting for the next group commit
@@ -113,6 +120,16 @@ class Inbound:
 
     async def _handle(self, payload: Payload) -> None:
         event_id = self.event_id_of(payload)
+        if self.kind_of is not None and (kind := self.kind_of(payload)) not in self.kinds:
+            log.info("%s update %s of kind %s not handled", self.channel, event_id, kind)
+            try:
+                await self._finish(event_id)
+            except Exception:
+                log.exception("%s update %s could not be marked handled", self.channel, event_id)
+            finally:
+                if self.on_finished is not None:
+                    self.on_finished(event_id)
+            return
         try:
             # The user's lock is taken before any other await: tasks queue in arrival order.
             async with self._order.hold(UserKey(self.channel, self.user_of(payload))):

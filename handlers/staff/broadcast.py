@@ -49,7 +49,9 @@ async def ask_target(ctx: Ctx) -> Reply | Next:
 @write.handle("target")
 async def on_target(ctx: Ctx, answer: Answer) -> Next:
     if ctx.data["audience"] == "endpoint":
-        found = await endpoints_from_text(ctx, answer.text)
+        # A stopped endpoint's coming registrations are kept: its citizens can still be told
+        # (most likely about the stop itself).
+        found = await endpoints_from_text(ctx, answer.text, stopped_too=True)
         if len(found) != 1:
             raise Invalid("staff.broadcast.one_endpoint")
         ctx.data["target_id"] = found[0].id

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from handlers.base import Answer, Ctx, Goto, Invalid, Next
-from storage.endpoints import resolve_endpoints
+from storage.endpoints import resolve_offered
 from storage.models import Endpoint, StaffRole
 
 ADMIN = frozenset({StaffRole.ADMIN})
@@ -21,18 +21,20 @@ def usage(command: str) -> Invalid:
     return Invalid(f"staff.usage.{command}")
 
 
-async def endpoints_from_text(ctx: Ctx, text: str) -> list[Endpoint]:
-    """Endpoint codes or names separated by commas/semicolons; every one must exist."""
+async def endpoints_from_text(ctx: Ctx, text: str, *, stopped_too: bool = False) -> list[Endpoint]:
+    """Endpoint codes or names separated by commas/semicolons; every one must exist, and be
+    active unless `stopped_too` (a stopped one is named as stopped, with how to resume it)."""
     wanted = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
     if not wanted:
         raise Invalid("staff.endpoints.empty")
-    endpoints = list(await ctx.db.scalars(select(Endpoint).where(Endpoint.active.is_(True))))
-    resolved = resolve_endpoints(endpoints, wanted)
+    resolved = resolve_offered(list(await ctx.db.scalars(select(Endpoint))), wanted)
     if resolved.unknown:
         raise Invalid("staff.endpoints.unknown", names=", ".join(resolved.unknown))
+    if resolved.stopped and not stopped_too:
+        raise Invalid("staff.endpoints.stopped", names=", ".join(e.name for e in resolved.stopped))
     if resolved.ambiguous:
         raise Invalid("staff.endpoints.ambiguous", names=", ".join(resolved.ambiguous))
-    return resolved.found
+    return resolved.found + resolved.stopped
 
 
 async def chosen_scope(ctx: Ctx, answer: Answer) -> list[int] | None:

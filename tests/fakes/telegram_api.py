@@ -520,6 +520,10 @@ class FakeTelegram:
         self._new_update.set()
         return update
 
+    def push_update(self, **fields: Any) -> dict[str, Any]:
+        """Queue an update of any kind, even one no Bot API version has (yet)."""
+        return self._push(fields)
+
     def message_update(
         self, user_id: int, text: str | None = None, language_code: str = "vi", **extra: Any
     ) -> dict[str, Any]:

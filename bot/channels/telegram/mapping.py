@@ -7,8 +7,12 @@ from aiogram.types import CallbackQuery, Message
 from bot.dialog.types import Attachment, Incoming
 
 CHANNEL = "telegram"
-# Message kinds we recognise but do not take as files: the flow answers them politely.
-OTHER_KINDS = ("sticker", "video", "voice", "audio", "animation", "video_note", "location", "venue", "poll")
+# Media we recognise but do not take as files: the flow answers them politely (a step that
+# takes files says which kinds it takes; another says this step takes none).
+# Not files at all (a sticker, which is a picture emoji, a place, a poll, a dice) are read as
+# a message without text: the step asks again for what it wants, never pointing to the
+# attachments step as if they could be sent there.
+OTHER_KINDS = ("video", "voice", "audio", "animation", "video_note")
 
 
 def attachments_of(message: Message) -> tuple[Attachment, ...]:

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import re
 
 from aiogram import Bot, Dispatcher, methods
 from aiogram.client.session.aiohttp import AiohttpSession
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+# A Bot API field name; anything else is not repeated in a log line.
+_KIND_NAME = re.compile(r"[a-z][a-z_]{0,63}")
 
 # aiogram parses every answer as `Response[<return type>]`; pydantic caches such
 # parametrised models only weakly, so without a strong reference each API call
@@ -91,6 +94,16 @@ def user_of(payload: Payload) -> str:
     return ""
 
 
+def kind_of(payload: Payload) -> str:
+    """The update's kind: the field beside update_id that carries its event (by name only)."""
+    fields = [key for key in payload if key != "update_id" and payload[key] is not None]
+    for kind in ALLOWED_UPDATES:
+        if kind in fields:
+            return kind
+    named = [key for key in fields if _KIND_NAME.fullmatch(key)]
+    return named[0] if named else "unknown"
+
+
 def update_id_of(payload: Payload) -> str:
     return str(payload.get("update_id", ""))
 
@@ -122,6 +135,8 @@ class TelegramBot:
             user_of=user_of,
             handle=self._handle_stored,
             send=self.channel.send,
+            kind_of=kind_of,
+            kinds=frozenset(ALLOWED_UPDATES),
         )
         self._stopping = asyncio.Event()
         self._poll_ended: asyncio.Event | None = None  # set once run_polling has returned

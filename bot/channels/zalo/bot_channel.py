@@ -60,7 +60,7 @@ def attachments_of(event: str, message: dict[str, Any]) -> tuple[Attachment, ...
         url = str(message.get("photo_url") or message.get("photo") or "")
         return (Attachment("photo", url, "photo.jpg", "image/jpeg"),)
     if event == STICKER_EVENT:
-        return (Attachment("sticker", "", "sticker"),)
+        return ()  # a picture emoji, not a file: read as a message without text
     if event != TEXT_EVENT:  # voice, unsupported, anything new: answered as a file we cannot take
         return (Attachment(event.removeprefix("message.").removesuffix(".received"), "", ""),)
     return ()

@@ -20,15 +20,15 @@ from storage.text import normalize
 
 CHANNEL = "zalo"
 START = "/start"  # following the OA opens the conversation, as /start does on Telegram
-# User messages we recognise but do not take as files: the flow answers them politely.
+# Media we recognise but do not take as files: the flow answers them politely.
 OTHER_KINDS = {
-    "user_send_sticker": "sticker",
     "user_send_gif": "animation",
     "user_send_audio": "audio",
     "user_send_video": "video",
-    "user_send_location": "location",
-    "user_send_business_card": "business_card",
 }
+# Not files at all (a sticker is a picture emoji): read as a message without text, so the
+# step asks again for what it wants, never pointing to the attachments step.
+NOT_FILES = {"user_send_sticker", "user_send_location", "user_send_business_card"}
 # A message holding a link comes as `user_send_link` (the text, and a preview in
 # `attachments`): it is read as the text it is, not as a file.
 CONVERSATION_EVENTS = {
@@ -39,7 +39,7 @@ CONVERSATION_EVENTS = {
     "user_send_file",
     "follow",
 }
-HANDLED_EVENTS = CONVERSATION_EVENTS | set(OTHER_KINDS) | {"unfollow"}
+HANDLED_EVENTS = CONVERSATION_EVENTS | set(OTHER_KINDS) | NOT_FILES | {"unfollow"}
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,8 @@ def classify(payload: dict[str, Any]) -> Event | None:
 
 
 def attachments_of(name: str, message: dict[str, Any]) -> tuple[Attachment, ...]:
+    if name in NOT_FILES:
+        return ()
     if name in OTHER_KINDS:
         return (Attachment(OTHER_KINDS[name], "", OTHER_KINDS[name]),)
     found: list[Attachment] = []
