@@ -308,6 +308,28 @@ async def test_echoes_and_other_events_are_acknowledged_not_handled(harness: Har
     assert await count(harness.app, InboundUpdate) == 0 and harness.fake.sent == []
 
 
+async def test_an_event_whose_ids_are_not_ids_makes_no_citizen(harness: Harness, world: World) -> None:
+    """A sender id that is null, an object or 200 characters is a malformed event, not a user:
+    acknowledged, never a citizen nor a message sent to "None"."""
+    for sender in (None, {"nested": 1}, ["u"], True, "9" * 200, ""):
+        event = harness.fake.text_event("u-2010", "Xin chào")
+        event["sender"] = {"id": sender}
+        assert await harness.post(event) == 200
+    assert await count(harness.app, Citizen) == 0 and harness.fake.sent == []
+
+
+def test_a_message_id_or_text_that_is_not_a_string_is_not_taken_as_one() -> None:
+    payload = {
+        "event_name": "user_send_text",
+        "sender": {"id": 2468458835296117922},  # a number is an id as Zalo's own are
+        "message": {"msg_id": ["a"], "text": {"x": 1}},
+    }
+    event = classify(payload)
+    assert event is not None and event.user_id == "2468458835296117922"
+    assert event.event_id != "['a']" and len(event.event_id) == 64  # the event's hash instead
+    assert to_incoming(event, payload).text == ""
+
+
 async def test_unfollow_marks_unreachable_and_follow_reachable(
     harness: Harness, world: World, clock: FrozenClock
 ) -> None:

@@ -20,7 +20,7 @@ from bot.channels.text import render_numbered, split_text
 from bot.channels.zalo.bot_api import MAX_TEXT, ZaloBotApi, ZaloBotBlocked, ZaloBotRateLimited
 from bot.clock import Clock
 from bot.dialog.types import Attachment, Capabilities, Incoming, RateLimited, RecipientUnreachable, Reply
-from bot.identity import UserKey
+from bot.identity import UserKey, platform_id
 from storage import citizens
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,9 @@ def event_id_of(update: dict[str, Any]) -> str:
 
 
 def sender_of(update: dict[str, Any]) -> str | None:
-    sender = update.get("message", {}).get("from", {})
-    return str(sender["id"]) if isinstance(sender, dict) and sender.get("id") else None
+    message = update.get("message")
+    sender = message.get("from") if isinstance(message, dict) else None
+    return platform_id(sender.get("id")) if isinstance(sender, dict) else None
 
 
 def attachments_of(event: str, message: dict[str, Any]) -> tuple[Attachment, ...]:

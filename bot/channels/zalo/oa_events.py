@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.channels.zalo.oa_render import option_of
 from bot.dialog.types import Attachment, Incoming
+from bot.identity import platform_id
 from storage.text import normalize
 
 CHANNEL = "zalo"
@@ -68,8 +69,8 @@ def event_id_of(payload: dict[str, Any]) -> str:
     """`msg_id`, or a hash of the event for those without one (follow, submitted info):
     a delivery repeated by Zalo has the same content, so the same id."""
     message = payload.get("message")
-    if isinstance(message, dict) and message.get("msg_id"):
-        return str(message["msg_id"])[:64]
+    if isinstance(message, dict) and (msg_id := platform_id(message.get("msg_id"))):
+        return msg_id
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -77,7 +78,7 @@ def event_id_of(payload: dict[str, Any]) -> str:
 def user_of(payload: dict[str, Any]) -> str:
     holder = payload.get("follower") if payload.get("event_name") in ("follow", "unfollow") else None
     holder = holder or payload.get("sender")
-    return str(holder.get("id", "")) if isinstance(holder, dict) else ""
+    return (platform_id(holder.get("id")) or "") if isinstance(holder, dict) else ""
 
 
 def classify(payload: dict[str, Any]) -> Event | None:
@@ -128,7 +129,8 @@ def to_incoming(event: Event, payload: dict[str, Any]) -> Incoming:
     message = payload.get("message")
     if not isinstance(message, dict):
         message = {}  # malformed, or a sticker without details: answered all the same
-    text = normalize(str(message.get("text") or ""))  # Zalo may send Vietnamese in NFD
+    text = message.get("text")
+    text = normalize(text if isinstance(text, str) else "")  # Zalo may send Vietnamese in NFD
     option = option_of(text)
     if option is not None:
         return replace(base, option=option)
