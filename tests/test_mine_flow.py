@@ -40,6 +40,7 @@ async def test_list_view_and_edit_the_summary(app: App, world: World, chat: Chat
     assert SUMMARY in chat.text and "Hạn sửa nội dung: Thứ Tư, 02/12/2026 08:00" in chat.text
     assert "Người đăng ký: Nguyễn Văn An" in chat.text
     await chat.press("edit")
+    await chat.press("clear")
     await chat.say("ngắn")
     await chat.press("done")
     assert "cần ít nhất 30 ký tự" in chat.text
@@ -62,6 +63,7 @@ async def test_no_edits_after_the_deadline(
     clock.set(deadline)
     await chat.press("edit")  # opened at the deadline minute ...
     clock.set(deadline + timedelta(minutes=1))
+    await chat.press("clear")
     await chat.say(NEW_SUMMARY)
     await chat.press("done")  # ... sent one minute late
     assert "đã quá hạn sửa nội dung (Thứ Tư, 02/12/2026 08:00)" in chat.text

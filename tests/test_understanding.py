@@ -99,21 +99,43 @@ async def test_a_short_summary_is_completed_not_refused(app: App, world: World, 
     assert "Đất đai.\nChưa được bồi thường sau khi thu hồi." in chat.text
 
 
-async def test_editing_the_summary_offers_to_keep_it(app: App, world: World, chat: ChatUser) -> None:
-    await consent(chat)
-    await fill_until_review(chat)
-    await chat.press("edit")
-    await chat.press("summary")
-    assert f"Nội dung hiện tại ({len(SUMMARY)} ký tự)" in chat.prompt.text and SUMMARY in chat.prompt.text
-    await chat.press("Giữ nội dung hiện tại")
-    assert "KIỂM TRA LẠI" in chat.text and SUMMARY in chat.text
-    await chat.press("edit")
-    await chat.press("summary")
-    await chat.say(PARTS[0])  # a new summary replaces the old one
+async def test_the_summary_reached_again_is_added_to_never_dropped(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    """Back at the summary (by "back" or from the review), the saved summary is the draft:
+    what is sent is added to it, "Xong" keeps the whole, "xóa" starts again from nothing."""
+    await at_the_summary_step(chat)
+    await chat.say(PARTS[0])
     await chat.say(PARTS[1])
+    await chat.say("Xong")
+    await chat.say("back")
+    whole = f"{PARTS[0]}\n{PARTS[1]}"
+    assert f"Nội dung hiện tại ({len(whole)} ký tự)" in chat.prompt.text
+    assert "sẽ được thêm vào sau nội dung này" in chat.prompt.text
+    assert chat.labels == ["✅ Xong", "Xóa, viết lại từ đầu"]  # no button drops text
+    await chat.say("Thêm một câu nữa.")
+    assert f"Đã nhận nội dung ({len(whole) + 18}/3000 ký tự)" in chat.prompt.text
     await chat.press("Xong")
-    assert "KIỂM TRA LẠI" in chat.text and SUMMARY not in chat.text
-    assert f"{PARTS[0]}\n{PARTS[1]}" in chat.text
+    await chat.press("done")
+    await chat.press("none")
+    await chat.press("alone")
+    assert f"{whole}\nThêm một câu nữa." in chat.prompt.text
+    await chat.press("edit")
+    await chat.press("summary")
+    assert f"Nội dung hiện tại ({len(whole) + 18} ký tự)" in chat.prompt.text
+    await chat.say("Xong")  # kept as it was
+    assert "KIỂM TRA LẠI" in chat.text and f"{whole}\nThêm một câu nữa." in chat.text
+    await chat.press("edit")
+    await chat.press("summary")
+    await chat.say("xoá")  # typed like the button, not added to the case
+    assert SUMMARY_STEP in chat.prompt.text and PARTS[0] not in chat.prompt.text
+    await chat.say(SUMMARY)
+    await chat.say("Viết lại")
+    await chat.say(SUMMARY)
+    await chat.press("Xong")
+    assert "KIỂM TRA LẠI" in chat.text and PARTS[0] not in chat.text and "Viết lại" not in chat.text
+    await chat.press("confirm")
+    assert (await stored(app)).summary == SUMMARY
 
 
 async def test_my_registration_summary_in_several_messages(app: App, world: World, chat: ChatUser) -> None:
@@ -123,11 +145,18 @@ async def test_my_registration_summary_in_several_messages(app: App, world: Worl
     await chat.press("mine")
     await chat.press("r:")
     await chat.press("edit")
-    await chat.say(PARTS[0])
+    assert f"Nội dung hiện tại ({len(SUMMARY)} ký tự)" in chat.prompt.text  # as at the review
+    await chat.say(PARTS[0])  # added to the summary, as the prompt says
     await chat.say(PARTS[1])
     assert (await stored(app)).summary == SUMMARY  # nothing saved before it is done
     await chat.say("xong")
     assert "Đã lưu nội dung mới" in chat.text
+    assert (await stored(app)).summary == f"{SUMMARY}\n{PARTS[0]}\n{PARTS[1]}"
+    await chat.press("edit")
+    await chat.press("Xóa, viết lại")
+    await chat.say(PARTS[0])
+    await chat.say(PARTS[1])
+    await chat.say("xong")
     assert (await stored(app)).summary == f"{PARTS[0]}\n{PARTS[1]}"
 
 

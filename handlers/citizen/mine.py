@@ -86,6 +86,7 @@ async def on_view(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice == "list":
         return "list"
     if answer.choice == "edit":
+        summary.forget(ctx)  # the draft starts again from this registration's summary
         return "edit_summary"
     if answer.choice == "cancel":
         return "cancel_confirm"
