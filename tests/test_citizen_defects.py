@@ -1,0 +1,91 @@
+"""Defects a citizen tester found on the way through registration (issue 10, citizens'
+findings): a summary reached again, /menu in the middle, help before consent, a sentence
+as a name, "back" from the commune search, and wording."""
+
+from __future__ import annotations
+
+from bot.app import App
+from tests.conftest import World
+from tests.flows import at_the_phone_step, consent
+from tests.support import ChatUser
+
+NAME_STEP = "họ và tên đầy đủ"
+PHONE_STEP = "số điện thoại liên hệ"
+
+
+# --- /menu in the middle keeps the registration; /tieptuc brings it back --------------
+
+
+async def test_menu_in_the_middle_keeps_the_registration_for_tieptuc(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    await at_the_phone_step(chat)
+    for leave in ("/menu", "menu"):
+        await chat.say(leave)
+        assert "DANH MỤC CHÍNH" in chat.prompt.text
+        assert "vẫn được giữ" in chat.prompt.text and "/tieptuc" in chat.prompt.text
+        assert chat.labels[0] == "Tiếp tục việc đang làm"
+    await chat.say("/help")  # help from the menu comes back to the menu that keeps it
+    await chat.press("Tiếp tục việc đang làm")
+    assert "vẫn được giữ" in chat.prompt.text
+    await chat.say("/tieptuc")
+    assert PHONE_STEP in chat.prompt.text
+    await chat.say("quay lại")  # everything entered is there, the way back too
+    assert chat.labels == ["Giữ: Nguyễn Văn An"]
+    await chat.say("/menu")
+    await chat.press("Tiếp tục việc đang làm")  # the button does what /tieptuc does
+    assert NAME_STEP in chat.prompt.text
+
+
+async def test_cancel_discards_what_menu_kept_and_says_so(app: App, world: World, chat: ChatUser) -> None:
+    await at_the_phone_step(chat)
+    await chat.say("/menu")
+    await chat.say("/huy")
+    assert "không được lưu" in chat.text and "vẫn được giữ" not in chat.prompt.text
+    await chat.say("/tieptuc")  # nothing left to continue: the menu
+    assert "DANH MỤC CHÍNH" in chat.prompt.text and chat.labels[0] == "Đăng ký tiếp công dân"
+    await chat.press("register")
+    await chat.say("tan binh")
+    await chat.press("ep:")
+    await chat.press("s:")
+    await chat.say("/huy")  # straight from a step
+    assert "không được lưu" in chat.text
+
+
+async def test_menu_with_nothing_under_way_keeps_nothing(app: App, world: World, chat: ChatUser) -> None:
+    await consent(chat)
+    await chat.press("register")
+    await chat.say("/menu")  # nothing answered yet
+    assert "vẫn được giữ" not in chat.prompt.text and chat.labels[0] == "Đăng ký tiếp công dân"
+
+
+async def test_help_lists_tieptuc(app: App, chat: ChatUser) -> None:
+    await consent(chat)
+    await chat.say("/help")
+    assert "/tieptuc" in chat.text
+    await chat.say("/language")
+    await chat.press("English")
+    await chat.say("/help")
+    assert "/continue" in chat.text
+
+
+# --- help before consent ---------------------------------------------------------------
+
+
+async def test_help_before_consent_then_back_to_the_notice(app: App, chat: ChatUser) -> None:
+    await chat.say("/start")
+    await chat.press("Tiếng Việt")
+    await chat.say("/help")  # at the notice
+    assert "HƯỚNG DẪN" in chat.text
+    await chat.press("Tiếp tục việc đang làm")
+    assert chat.labels == ["Tôi đồng ý", "Tôi không đồng ý", "English"]
+    await chat.press("Tôi không đồng ý")
+    refused = chat.labels
+    for word in ("/help", "/trogiup"):
+        await chat.say(word)
+        assert "HƯỚNG DẪN" in chat.text and "/tieptuc" in chat.text
+        await chat.press("Tiếp tục việc đang làm")
+        assert chat.labels == refused  # where they were: the notice is one press away
+    await chat.press("Xem lại thông báo")
+    await chat.press("Tôi đồng ý")
+    assert "DANH MỤC CHÍNH" in chat.prompt.text
