@@ -89,3 +89,23 @@ async def test_help_before_consent_then_back_to_the_notice(app: App, chat: ChatU
     await chat.press("Xem lại thông báo")
     await chat.press("Tôi đồng ý")
     assert "DANH MỤC CHÍNH" in chat.prompt.text
+
+
+# --- a sentence is no name -------------------------------------------------------------
+
+
+async def test_a_sentence_is_refused_as_a_full_name(app: App, world: World, chat: ChatUser) -> None:
+    await at_the_phone_step(chat)
+    await chat.say("quay lại")
+    for sentence in (
+        "I denounce the land official of the commune for taking bribes.",
+        "Tôi tố cáo cán bộ địa chính xã.",  # a full stop after a word
+        "Tôi tố cáo cán bộ địa chính xã nhận hối lộ",  # more than seven words
+    ):
+        await chat.say(sentence)
+        assert "Đây có vẻ là một câu, không phải họ và tên" in chat.text, sentence
+        assert "không quá 7 chữ" in chat.text and NAME_STEP in chat.prompt.text
+    for name in ("Đỗ Văn A.", "Công Tằng Tôn Nữ Thị Minh Châu"):  # an initial; seven words
+        await chat.say(name)
+        assert PHONE_STEP in chat.prompt.text, name
+        await chat.say("quay lại")
