@@ -109,3 +109,26 @@ async def test_a_sentence_is_refused_as_a_full_name(app: App, world: World, chat
         await chat.say(name)
         assert PHONE_STEP in chat.prompt.text, name
         await chat.say("quay lại")
+
+
+# --- back from the commune search ------------------------------------------------------
+
+
+async def test_back_from_the_search_results_is_the_search_question(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    await consent(chat)
+    await chat.press("register")
+    whole_list = chat.labels
+    await chat.say("tan binh")
+    assert "khớp với «tan binh»" in chat.prompt.text
+    await chat.say("quay lại")
+    assert "chọn điểm cầu" in chat.prompt.text and "khớp với" not in chat.prompt.text
+    assert chat.labels == whole_list
+    await chat.say("tan binh")
+    await chat.press("ep:")
+    await chat.say("quay lại")  # from the sessions: the results chosen from
+    assert "khớp với «tan binh»" in chat.prompt.text
+    await chat.say("quay lại")
+    await chat.say("quay lại")  # from the first step: where the registration was opened
+    assert "DANH MỤC CHÍNH" in chat.prompt.text

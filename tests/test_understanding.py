@@ -178,7 +178,9 @@ async def test_back_returns_to_the_previous_step_keeping_what_was_entered(
     await chat.say("back")
     assert "Các buổi tiếp còn nhận đăng ký" in chat.prompt.text
     await chat.say("/back")
-    assert "chọn điểm cầu" in chat.prompt.text
+    assert "khớp với «tan binh»" in chat.prompt.text  # the search results chosen from
+    await chat.say("quay lại")
+    assert "chọn điểm cầu" in chat.prompt.text and "khớp với" not in chat.prompt.text
     await chat.say("quay lại")  # the first step: back where the registration was opened
     assert "DANH MỤC CHÍNH" in chat.prompt.text
 

@@ -40,9 +40,11 @@ def after(ctx: Ctx, natural_next: str) -> str:
 # --- endpoint -----------------------------------------------------------------
 
 
-@flow.ask("endpoint")
-async def ask_endpoint(ctx: Ctx) -> Reply:
-    query = ctx.data.get("ep_query", "")
+# The endpoint list is one step and what a search found is the next, so that "back" from
+# the results is the list and the search again, not the menu.
+
+
+async def endpoint_page(ctx: Ctx, query: str) -> Reply:
     page = await search_endpoints(ctx.db, query, ctx.data.get("ep_page", 0), ENDPOINT_PAGE_SIZE)
     options = [Option(f"ep:{endpoint.id}", endpoint.name) for endpoint in page.items]
     if page.page > 0:
@@ -57,13 +59,13 @@ async def ask_endpoint(ctx: Ctx) -> Reply:
     return Reply(text, tuple(options))
 
 
-@flow.handle("endpoint", text=True)
-async def on_endpoint(ctx: Ctx, answer: Answer) -> Next:
+async def on_endpoint_answer(ctx: Ctx, answer: Answer, here: str) -> Next:
+    """A page turned (on step `here`), an endpoint chosen, or a name typed to search for."""
     if answer.choice in ("prev", "next"):
         ctx.data["ep_page"] = ctx.data.get("ep_page", 0) + (1 if answer.choice == "next" else -1)
-        return "endpoint"
+        return here
     if answer.choice == "all":
-        ctx.data["ep_query"], ctx.data["ep_page"] = "", 0
+        ctx.data["ep_page"] = 0
         return "endpoint"
     if answer.choice and answer.choice.startswith("ep:"):
         endpoint_id = int(answer.choice[3:])
@@ -78,7 +80,29 @@ async def on_endpoint(ctx: Ctx, answer: Answer) -> Next:
     if not found.total:
         raise Invalid("register.endpoint.none", query=query)
     ctx.data["ep_query"], ctx.data["ep_page"] = query, 0
-    return "endpoint"
+    return "endpoint_found"
+
+
+@flow.ask("endpoint")
+async def ask_endpoint(ctx: Ctx) -> Reply:
+    if ctx.data.pop("ep_query", None):  # back from the results: the whole list again
+        ctx.data["ep_page"] = 0
+    return await endpoint_page(ctx, "")
+
+
+@flow.handle("endpoint", text=True)
+async def on_endpoint(ctx: Ctx, answer: Answer) -> Next:
+    return await on_endpoint_answer(ctx, answer, "endpoint")
+
+
+@flow.ask("endpoint_found")
+async def ask_endpoint_found(ctx: Ctx) -> Reply:
+    return await endpoint_page(ctx, str(ctx.data.get("ep_query", "")))
+
+
+@flow.handle("endpoint_found", text=True)
+async def on_endpoint_found(ctx: Ctx, answer: Answer) -> Next:
+    return await on_endpoint_answer(ctx, answer, "endpoint_found")
 
 
 # --- session --------------------------------------------------------------------
