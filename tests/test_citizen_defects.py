@@ -5,8 +5,9 @@ as a name, "back" from the commune search, and wording."""
 from __future__ import annotations
 
 from bot.app import App
+from bot.dialog.types import Attachment
 from tests.conftest import World
-from tests.flows import at_the_phone_step, consent
+from tests.flows import ID_NUMBER, SUMMARY, at_the_phone_step, consent
 from tests.support import ChatUser
 
 NAME_STEP = "họ và tên đầy đủ"
@@ -132,3 +133,23 @@ async def test_back_from_the_search_results_is_the_search_question(
     await chat.say("quay lại")
     await chat.say("quay lại")  # from the first step: where the registration was opened
     assert "DANH MỤC CHÍNH" in chat.prompt.text
+
+
+# --- the attachment step names its real button -----------------------------------------
+
+
+async def test_the_attachment_step_quotes_the_button_it_shows(app: App, world: World, chat: ChatUser) -> None:
+    await at_the_phone_step(chat)
+    for answer in ("0912 345 678", ID_NUMBER, "12 Lý Thường Kiệt, phường Tân Bình"):
+        await chat.say(answer)
+    await chat.press("complaint")
+    await chat.press("land")
+    await chat.say(SUMMARY)
+    await chat.press("done")
+    assert chat.labels == ["Không gửi tệp, tiếp tục"]
+    assert "bấm «Không gửi tệp, tiếp tục»" in chat.prompt.text
+    await chat.say("chưa có")
+    assert "hoặc bấm «Không gửi tệp, tiếp tục»" in chat.text
+    scan = Attachment(kind="document", file_id="id-1", name="don.pdf", mime_type="application/pdf", size=9)
+    await chat._send(attachments=(scan,))
+    assert chat.labels[0] == "Tiếp tục" and "bấm «Tiếp tục»" in chat.prompt.text

@@ -271,14 +271,26 @@ def attachment_names(ctx: Ctx) -> str:
     return ", ".join(item["name"] for item in ctx.data.get("attachments", [])) or "—"
 
 
+def go_on_label(ctx: Ctx) -> str:
+    """The message of the button that leaves the attachment step as it reads now (quoted in
+    the step's texts)."""
+    return "register.attachments.done" if ctx.data.get("attachments") else "register.attachments.skip"
+
+
 @flow.ask("attachments")
 async def ask_attachments(ctx: Ctx) -> Reply | Next:
     if not ctx.capabilities.file_uploads or not ctx.settings.max_attachments:
         return after(ctx, "agency")  # this channel cannot carry files
     files = ctx.data.get("attachments", [])
     s = ctx.settings
-    text = ctx.t("register.attachments.ask", most=s.max_attachments, max_mb=int(s.max_attachment_mb))
-    options = [ctx.option("done", "register.attachments.done" if files else "register.attachments.skip")]
+    go_on = ctx.option("done", go_on_label(ctx))
+    text = ctx.t(
+        "register.attachments.ask",
+        most=s.max_attachments,
+        max_mb=int(s.max_attachment_mb),
+        button=go_on.label,  # the button's own words
+    )
+    options = [go_on]
     if files:
         text += "\n\n" + ctx.t("register.attachments.list", count=len(files), names=attachment_names(ctx))
         options.append(ctx.option("clear", "register.attachments.clear"))
@@ -293,7 +305,7 @@ async def on_attachments(ctx: Ctx, answer: Answer) -> Next:
         ctx.data["attachments"] = []
         return "attachments"
     if not answer.attachments:
-        raise Invalid("register.attachments.hint")
+        raise Invalid("register.attachments.hint", button=ctx.t(go_on_label(ctx)))
     files = list(ctx.data.get("attachments", []))
     max_bytes = int(ctx.settings.max_attachment_mb * 1_000_000)
     for attachment in answer.attachments:
