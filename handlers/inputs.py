@@ -133,6 +133,16 @@ HOTLINE_TYPES = frozenset(
 )
 
 
+def show_phone(e164: str) -> str:
+    """A stored number as Vietnamese people write it ("+84912345678" -> "0912 345 678");
+    for display only, storage stays E.164. Anything unparsable is shown as stored."""
+    try:
+        number = phonenumbers.parse(e164, "VN")
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
 def parse_phone(text: str) -> str:
     """A Vietnamese number as `0…`, `84…` or `+84…` (spaces, dots, dashes allowed) -> E.164."""
     raw = re.sub(r"[\s.\-()]", "", text)

@@ -4,10 +4,13 @@ as a name, "back" from the commune search, and wording."""
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from bot.app import App
 from bot.dialog.types import Attachment
 from tests.conftest import World
-from tests.flows import ID_NUMBER, SUMMARY, at_the_phone_step, consent
+from storage.models import Registration
+from tests.flows import ID_NUMBER, SUMMARY, at_the_phone_step, consent, register
 from tests.support import ChatUser
 
 NAME_STEP = "họ và tên đầy đủ"
@@ -153,3 +156,65 @@ async def test_the_attachment_step_quotes_the_button_it_shows(app: App, world: W
     scan = Attachment(kind="document", file_id="id-1", name="don.pdf", mime_type="application/pdf", size=9)
     await chat._send(attachments=(scan,))
     assert chat.labels[0] == "Tiếp tục" and "bấm «Tiếp tục»" in chat.prompt.text
+
+
+# --- wording ---------------------------------------------------------------------------
+
+
+async def test_a_cancelled_registration_shows_no_edit_deadline(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    await consent(chat)
+    await register(chat)
+    await chat.press("mine")
+    await chat.press("r:")
+    assert "Hạn sửa nội dung:" in chat.text
+    await chat.press("cancel")
+    assert "để trống cho người khác đăng ký" in chat.text and "danh sách chờ" not in chat.text
+    await chat.press("yes")
+    await chat.press("r:")
+    assert "Đã hủy" in chat.text and "Hạn sửa nội dung" not in chat.text
+
+
+async def test_phone_numbers_read_in_the_national_format(app: App, world: World, chat: ChatUser) -> None:
+    await at_the_phone_step(chat)
+    await chat.say("+84 912345678")
+    assert "Đã ghi nhận số điện thoại 0912 345 678." in chat.text
+    await chat.say("quay lại")
+    assert chat.labels == ["Giữ: 0912 345 678"]
+    await chat.press("Giữ")
+    for answer in (ID_NUMBER, "12 Lý Thường Kiệt, phường Tân Bình"):
+        await chat.say(answer)
+    await chat.press("complaint")
+    await chat.press("land")
+    await chat.say(SUMMARY)
+    await chat.press("done")
+    await chat.press("done")
+    await chat.press("none")
+    await chat.press("alone")
+    assert "0912 345 678" in chat.prompt.text and "+84" not in chat.prompt.text
+    await chat.press("confirm")
+    async with app.sessions() as db:
+        assert await db.scalar(select(Registration.phone)) == "+84912345678"  # stored in E.164
+
+
+async def test_counts_are_written_as_each_language_writes_numbers(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    await consent(chat, "English")
+    await chat.press("register")
+    await chat.say("tan binh")
+    await chat.press("ep:")
+    await chat.press("s:")
+    await chat.say("A" * 100_000)
+    assert "100,000 characters" in chat.text and "100000" not in chat.text
+
+
+async def test_deleting_data_with_no_registration_says_nothing_of_cancellations(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    await consent(chat)
+    await chat.press("privacy")
+    await chat.press("delete")
+    await chat.press("yes")
+    assert "Đã xóa dữ liệu cá nhân" in chat.text and "Số đăng ký đã hủy" not in chat.text

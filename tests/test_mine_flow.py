@@ -108,6 +108,12 @@ async def test_cancelling_from_the_waiting_list_promises_no_seat(app: App, world
         await consent(user)
         await register(user)
     waiting = users[2]
+    await users[0].press("mine")
+    await users[0].press("r:")
+    await users[0].press("cancel")  # someone waits: the seat goes to them
+    assert "Chỗ của Ông/Bà sẽ được chuyển cho người trong danh sách chờ" in users[0].text
+    await users[0].press("no")
+    await users[0].say("/huy")  # back to the menu
     await waiting.press("mine")
     await waiting.press("r:")
     await waiting.press("cancel")
@@ -116,5 +122,5 @@ async def test_cancelling_from_the_waiting_list_promises_no_seat(app: App, world
     assert "Đã hủy đăng ký TCD-2026-000003" in waiting.text
     await users[0].press("mine")
     await users[0].press("r:")
-    await users[0].press("cancel")
-    assert "Chỗ của Ông/Bà sẽ được chuyển cho người trong danh sách chờ" in users[0].text
+    await users[0].press("cancel")  # nobody waits any more: the seat is only freed
+    assert "danh sách chờ" not in users[0].text and "để trống cho người khác đăng ký" in users[0].text

@@ -58,7 +58,7 @@ async def test_a_summary_sent_in_several_messages_is_one_summary(
     for part in PARTS:  # the second is not taken as the agency, the third not as the group size
         await chat.say(part)
         total += len(part) + (1 if total else 0)
-        assert f"Đã nhận nội dung ({total}/3000 ký tự)" in chat.prompt.text
+        assert f"Đã nhận nội dung ({total}/3.000 ký tự)" in chat.prompt.text
         assert part in chat.prompt.text  # what was collected is shown back
         assert chat.labels[:2] == ["✅ Xong", "Xóa, viết lại từ đầu"]
     await chat.say("Xong")  # typed, not pressed
@@ -75,11 +75,11 @@ async def test_the_whole_summary_keeps_to_the_limit(app: App, world: World, chat
     await at_the_summary_step(chat)
     await chat.say("Đất " * 500)  # 1,999 characters once trimmed
     await chat.say("Nhà " * 300)  # 1,199 more, with the line break: over 3,000
-    assert "Phần vừa gửi có 1199 ký tự; cộng với 1999 ký tự đã nhận" in chat.text
-    assert "vượt quá giới hạn 3000 ký tự" in chat.text and "tối đa 1000 ký tự" in chat.text
-    assert "(1999/3000 ký tự)" in chat.prompt.text  # the refused part was not added
+    assert "Phần vừa gửi có 1.199 ký tự; cộng với 1.999 ký tự đã nhận" in chat.text
+    assert "vượt quá giới hạn 3.000 ký tự" in chat.text and "tối đa 1.000 ký tự" in chat.text
+    assert "(1.999/3.000 ký tự)" in chat.prompt.text  # the refused part was not added
     await chat.say("Nhà " * 249 + "Nhà.")  # 1,000 with the line break: exactly 3,000
-    assert "(3000/3000 ký tự)" in chat.prompt.text
+    assert "(3.000/3.000 ký tự)" in chat.prompt.text
     await chat.press("Xong")
     assert "Không gửi tệp" in chat.labels[0]
 
@@ -114,7 +114,7 @@ async def test_the_summary_reached_again_is_added_to_never_dropped(
     assert "sẽ được thêm vào sau nội dung này" in chat.prompt.text
     assert chat.labels == ["✅ Xong", "Xóa, viết lại từ đầu"]  # no button drops text
     await chat.say("Thêm một câu nữa.")
-    assert f"Đã nhận nội dung ({len(whole) + 18}/3000 ký tự)" in chat.prompt.text
+    assert f"Đã nhận nội dung ({len(whole) + 18}/3.000 ký tự)" in chat.prompt.text
     await chat.press("Xong")
     await chat.press("done")
     await chat.press("none")
@@ -172,7 +172,7 @@ async def test_back_returns_to_the_previous_step_keeping_what_was_entered(
     await chat.press("Giữ")
     await chat.say("0912 345 678")
     await chat.say("/quaylai")
-    assert PHONE_STEP in chat.prompt.text and chat.labels == ["Giữ: +84912345678"]
+    assert PHONE_STEP in chat.prompt.text and chat.labels == ["Giữ: 0912 345 678"]
     await chat.say("Quay lai")
     assert NAME_STEP in chat.prompt.text
     await chat.say("back")

@@ -272,10 +272,17 @@ class Dialog:
                     refusal = Invalid("common.input_too_long", length=sent_chars, max=refusal.fields["max"])
                 elif sent_chars > MAX_INPUT_CHARS:
                     ctx.replies.insert(
-                        0, Reply(ctx.t("common.input_cut", length=sent_chars, max=MAX_INPUT_CHARS))
+                        0,
+                        Reply(
+                            ctx.t(
+                                "common.input_cut",
+                                length=ctx.t.number(sent_chars),
+                                max=ctx.t.number(MAX_INPUT_CHARS),
+                            )
+                        ),
                     )
                 if refusal is not None:
-                    ctx.replies.append(Reply(ctx.t(refusal.message_id, **refusal.fields)))
+                    ctx.replies.append(Reply(self._refusal_text(ctx, refusal)))
 
         left = (flow, step)
         flow, step, prompt, kept = await self._enter(ctx, target)
@@ -297,6 +304,18 @@ class Dialog:
             data[STATE_REPLIES] = owed.encode(ctx.replies)
         state.flow, state.step, state.data, state.updated_at = flow, step, dict(data), now
         return ctx.replies
+
+    @staticmethod
+    def _refusal_text(ctx: Ctx, refusal: Invalid) -> str:
+        """A refused answer explained; the counts in what citizens typed wrong (lengths, limits)
+        written as the locale writes numbers ("100.000 ký tự")."""
+        fields = refusal.fields
+        if refusal.message_id.startswith(("input.", "common.")):
+            fields = {
+                key: ctx.t.number(value) if isinstance(value, int) and not isinstance(value, bool) else value
+                for key, value in fields.items()
+            }
+        return ctx.t(refusal.message_id, **fields)
 
     def _answer(
         self,

@@ -181,6 +181,11 @@ def known_value(ctx: Ctx, field: str) -> str | None:
     return str(value) if value else None
 
 
+def shown_value(step: str, value: str | None) -> str | None:
+    """A value as the citizen reads it: a phone number in the national format."""
+    return inputs.show_phone(value) if step == "phone" and value else value
+
+
 IdentityParser = Callable[[Ctx, Answer], str]
 
 
@@ -192,7 +197,7 @@ def identity_step(step: str, field: str, next_step: str, parse: IdentityParser) 
         phone_button = step == "phone" and ctx.capabilities.phone_request
         return Reply(
             ctx.t(f"register.{step}.ask"),
-            await keep_option(ctx, known_value(ctx, field)),
+            await keep_option(ctx, shown_value(step, known_value(ctx, field))),
             ask_phone=ctx.t("register.phone.share") if phone_button else "",
         )
 
@@ -202,7 +207,7 @@ def identity_step(step: str, field: str, next_step: str, parse: IdentityParser) 
         kept = answer.choice == "keep" and bool(known)
         ctx.data[field] = known if kept else parse(ctx, answer)
         if step == "phone" and not kept:  # a kept number was on its button (or is not shown)
-            ctx.say("register.phone.saved", phone=ctx.data[field])
+            ctx.say("register.phone.saved", phone=inputs.show_phone(ctx.data[field]))
         return after(ctx, next_step)
 
 
@@ -254,7 +259,9 @@ async def on_field(ctx: Ctx, answer: Answer) -> Next:
 @flow.ask("summary")
 async def ask_summary(ctx: Ctx) -> Reply:
     s = ctx.settings
-    question = ctx.t("register.summary.ask", min=s.summary_min_chars, max=s.summary_max_chars)
+    question = ctx.t(
+        "register.summary.ask", min=ctx.t.number(s.summary_min_chars), max=ctx.t.number(s.summary_max_chars)
+    )
     return summary.ask(ctx, question, ctx.data.get("summary"))
 
 
@@ -379,7 +386,9 @@ async def review_identity(ctx: Ctx) -> dict[str, str]:
     fields = {"name": "full_name", "phone": "phone", "id_number": "id_number", "address": "address"}
     saved = ctx.t("register.saved_hidden")
     return {
-        shown: saved if hide and d[field] == getattr(ctx.citizen, field) else d[field]
+        shown: saved
+        if hide and d[field] == getattr(ctx.citizen, field)
+        else shown_value(shown, d[field]) or ""
         for shown, field in fields.items()
     }
 

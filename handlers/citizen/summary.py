@@ -47,10 +47,11 @@ def ask(ctx: Ctx, question: str, saved: str | None) -> Reply:
         return Reply(question)
     options = (ctx.option(DONE, "summary.done"), ctx.option(CLEAR, "summary.clear"))
     if draft == saved:
-        current = ctx.t("summary.current", length=len(draft), text=preview(draft))
+        current = ctx.t("summary.current", length=ctx.t.number(len(draft)), text=preview(draft))
         return Reply(f"{question}\n\n{current}", options)
     limit = ctx.settings.summary_max_chars
-    text = ctx.t("summary.collected", length=len(draft), max=limit, text=preview(draft))
+    length, most = ctx.t.number(len(draft)), ctx.t.number(limit)
+    text = ctx.t("summary.collected", length=length, max=most, text=preview(draft))
     return Reply(text, options)
 
 
