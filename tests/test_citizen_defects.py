@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.dialog.types import Attachment
-from tests.conftest import World
 from storage.models import Registration
+from tests.conftest import World
 from tests.flows import ID_NUMBER, SUMMARY, at_the_phone_step, consent, register
 from tests.support import ChatUser
 

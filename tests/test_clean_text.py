@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.channels.telegram.runner import TelegramBot
 from bot.clock import FrozenClock
-from bot.dialog.engine import MAX_INPUT_CHARS
 from bot.dialog.types import Attachment, Reply
 from bot.exports import to_csv, to_docx, to_xlsx, writable
 from bot.i18n import Translator
