@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 
 LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
 SUPPORTED_LOCALES = ("vi", "en")
@@ -64,6 +65,10 @@ class Translator:
         if not template:
             raise MissingMessage(f"{message_id!r} is untranslated in the {self.locale} catalog")
         return template.format(**fields)
+
+    def number(self, value: int) -> str:
+        """A count as the locale writes it: `100.000` in Vietnamese, `100,000` in English."""
+        return str(format_decimal(value, locale=self.locale))
 
     def datetime(self, moment: datetime) -> str:
         """`Thứ Sáu, 27/11/2026 08:00` in the configured time zone."""

@@ -93,6 +93,9 @@ PROVINCE_CODES = frozenset(
     ]
 )
 NAME_PUNCTUATION = frozenset(" .'-")
+# Longer than the longest names in use ("Công Tằng Tôn Nữ Thị Minh Châu" has seven words):
+# more is a sentence about the case typed at the wrong step.
+NAME_MAX_WORDS = 7
 
 
 def has_emoji_or_symbols(text: str) -> bool:
@@ -110,8 +113,12 @@ def parse_name(text: str) -> str:
         raise Invalid("input.name.not_a_name")
     if len(name) < NAME_MIN or not all(ch.isalpha() or ch in NAME_PUNCTUATION for ch in name):
         raise Invalid("input.name.invalid")
-    if len(name.split()) < 2:
+    parts = name.split()
+    if len(parts) < 2:
         raise Invalid("input.name.one_word")
+    # A sentence, not a name: too many words, or a full stop after a word (not an initial).
+    if len(parts) > NAME_MAX_WORDS or (name.endswith(".") and len(parts[-1].rstrip(".")) > 1):
+        raise Invalid("input.name.sentence", most=NAME_MAX_WORDS)
     return name.title() if name.islower() or name.isupper() else name
 
 
@@ -124,6 +131,16 @@ HOTLINE_TYPES = frozenset(
         phonenumbers.PhoneNumberType.UAN,
     }
 )
+
+
+def show_phone(e164: str) -> str:
+    """A stored number as Vietnamese people write it ("+84912345678" -> "0912 345 678");
+    for display only, storage stays E.164. Anything unparsable is shown as stored."""
+    try:
+        number = phonenumbers.parse(e164, "VN")
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
 
 
 def parse_phone(text: str) -> str:

@@ -17,13 +17,19 @@ language = Flow("language", first="choose")
 
 @menu.ask("main")
 async def ask_menu(ctx: Ctx) -> Reply:
-    return Reply(ctx.t("menu.title"), tuple(ctx.option(item, f"menu.{item}") for item in MENU_ITEMS))
+    items = tuple(ctx.option(item, f"menu.{item}") for item in MENU_ITEMS)
+    if ctx.resumes:  # left in the middle by /menu: kept, and said so
+        text = ctx.t("menu.kept", resume=ctx.t("common.resume")) + "\n\n" + ctx.t("menu.title")
+        return Reply(text, (ctx.option("resume", "common.resume"), *items))
+    return Reply(ctx.t("menu.title"), items)
 
 
 @menu.handle("main")
 async def on_menu(ctx: Ctx, answer: Answer) -> Next:
     # "đăng ký" starts two items; it is what people type to register.
     choice = "register" if words.means(answer.text, words.REGISTER) else answer.choice
+    if choice == "resume" and ctx.resumes:
+        return END  # back to what was kept (RESUME)
     if choice in MENU_ITEMS:
         return Goto(choice, data={})
     raise Invalid("menu.unknown")

@@ -18,6 +18,11 @@ AGREE = frozenset(
 )
 REFUSE = frozenset({"khong", "khong dong y", "toi khong dong y", "no", "i do not agree", "i don t agree"})
 DONE = frozenset({"xong", "da xong", "het", "du", "da du", "done", "finished", "that s all"})
+# Clearing a draft, as the "Xóa, viết lại từ đầu" button does: never text of the draft.
+CLEAR = frozenset(
+    {"xoa", "xoa het", "xoa di", "xoa di viet lai", "viet lai", "viet lai tu dau", "xoa viet lai tu dau"}
+    | {"clear", "clear it", "start again", "start over"}
+)
 NONE_YET = frozenset(
     {"khong", "chua", "khong co", "chua co", "chua ai", "chua co ai", "chua co co quan nao", "none", "no"}
 )

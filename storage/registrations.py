@@ -204,6 +204,19 @@ async def has_denounced(db: AsyncSession, citizen_id: int) -> bool:
     return found is not None
 
 
+async def has_waiting_list(db: AsyncSession, session_endpoint_id: int) -> bool:
+    """Whether someone waits for a seat at this session and endpoint (a freed seat is theirs)."""
+    found = await db.scalar(
+        select(Registration.id)
+        .where(
+            Registration.session_endpoint_id == session_endpoint_id,
+            Registration.status == RegistrationStatus.WAITLISTED,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
 async def own_registration(db: AsyncSession, citizen_id: int, registration_id: int) -> Registration:
     registration = await db.get(Registration, registration_id)
     if registration is None or registration.citizen_id != citizen_id:

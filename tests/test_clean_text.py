@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.channels.telegram.runner import TelegramBot
 from bot.clock import FrozenClock
-from bot.dialog.engine import MAX_INPUT_CHARS
 from bot.dialog.types import Attachment, Reply
 from bot.exports import to_csv, to_docx, to_xlsx, writable
 from bot.i18n import Translator
@@ -257,18 +256,22 @@ async def test_a_message_too_long_for_any_step_is_cut_and_said_so_with_the_steps
     await chat.press("ep:")
     await chat.press("s:")
     await chat.say("A" * 100_000)
-    assert "100000 ký tự" in chat.text and "tối đa 100 ký tự" in chat.text and "cắt" in chat.text
-    assert str(MAX_INPUT_CHARS) not in chat.text and "20000" not in chat.text
+    assert "100.000 ký tự" in chat.text and "tối đa 100 ký tự" in chat.text and "cắt" in chat.text
+    assert "32.767" not in chat.text and "20000" not in chat.text
     for answer in ("Nguyễn Văn An", "0912 345 678", ID_NUMBER, "12 Lý Thường Kiệt, phường Tân Bình"):
         await chat.say(answer)
     await chat.press("complaint")
     await chat.press("land")
     limit = app.settings.summary_max_chars
     await chat.say("Nội dung " * 12_000)  # 108,000 characters
-    assert "108000 ký tự" in chat.text and f"tối đa {limit} ký tự" in chat.text and "cắt" in chat.text
-    assert str(MAX_INPUT_CHARS) not in chat.text and "20000" not in chat.text
+    assert (
+        "108.000 ký tự" in chat.text
+        and f"tối đa {limit:,} ký tự".replace(",", ".") in chat.text
+        and "cắt" in chat.text
+    )
+    assert "32.767" not in chat.text and "20000" not in chat.text
     await chat.say("x" * (limit + 1))  # not cut: the step's own message, with the true length
-    assert f"{limit + 1} ký tự" in chat.text and "cắt" not in chat.text
+    assert f"{limit + 1:,} ký tự".replace(",", ".") in chat.text and "cắt" not in chat.text
     await chat.say(SUMMARY)
     await chat.press("done")  # the summary is complete
     assert "gửi kèm" in chat.text  # on to the next step
@@ -279,7 +282,7 @@ async def test_a_cut_message_that_a_step_takes_is_said_to_be_cut(
 ) -> None:
     await consent(chat)
     await chat.say("tiếp " * 10_000)  # at the menu: not an option, and said to be cut
-    assert "50000 ký tự" in chat.text and f"chỉ {MAX_INPUT_CHARS} ký tự đầu" in chat.text
+    assert "50.000 ký tự" in chat.text and "chỉ 32.767 ký tự đầu" in chat.text
 
 
 # --- no personal data in logs (item 7) -------------------------------------------------------

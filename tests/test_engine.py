@@ -86,7 +86,7 @@ async def test_help_and_language_in_the_middle_of_a_registration_go_back_to_it(
     await chat.press("done")
     await chat.press("none")
     await chat.press("alone")
-    assert "Nguyễn Văn An" in chat.text and "+84912345678" in chat.text  # nothing lost on the way
+    assert "Nguyễn Văn An" in chat.text and "0912 345 678" in chat.text  # nothing lost on the way
     await chat.press("confirm")
     assert "ĐĂNG KÝ THÀNH CÔNG" in chat.text
 

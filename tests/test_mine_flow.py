@@ -40,6 +40,7 @@ async def test_list_view_and_edit_the_summary(app: App, world: World, chat: Chat
     assert SUMMARY in chat.text and "Hạn sửa nội dung: Thứ Tư, 02/12/2026 08:00" in chat.text
     assert "Người đăng ký: Nguyễn Văn An" in chat.text
     await chat.press("edit")
+    await chat.press("clear")
     await chat.say("ngắn")
     await chat.press("done")
     assert "cần ít nhất 30 ký tự" in chat.text
@@ -62,6 +63,7 @@ async def test_no_edits_after_the_deadline(
     clock.set(deadline)
     await chat.press("edit")  # opened at the deadline minute ...
     clock.set(deadline + timedelta(minutes=1))
+    await chat.press("clear")
     await chat.say(NEW_SUMMARY)
     await chat.press("done")  # ... sent one minute late
     assert "đã quá hạn sửa nội dung (Thứ Tư, 02/12/2026 08:00)" in chat.text
@@ -106,6 +108,12 @@ async def test_cancelling_from_the_waiting_list_promises_no_seat(app: App, world
         await consent(user)
         await register(user)
     waiting = users[2]
+    await users[0].press("mine")
+    await users[0].press("r:")
+    await users[0].press("cancel")  # someone waits: the seat goes to them
+    assert "Chỗ của Ông/Bà sẽ được chuyển cho người trong danh sách chờ" in users[0].text
+    await users[0].press("no")
+    await users[0].say("/huy")  # back to the menu
     await waiting.press("mine")
     await waiting.press("r:")
     await waiting.press("cancel")
@@ -114,5 +122,5 @@ async def test_cancelling_from_the_waiting_list_promises_no_seat(app: App, world
     assert "Đã hủy đăng ký TCD-2026-000003" in waiting.text
     await users[0].press("mine")
     await users[0].press("r:")
-    await users[0].press("cancel")
-    assert "Chỗ của Ông/Bà sẽ được chuyển cho người trong danh sách chờ" in users[0].text
+    await users[0].press("cancel")  # nobody waits any more: the seat is only freed
+    assert "danh sách chờ" not in users[0].text and "để trống cho người khác đăng ký" in users[0].text

@@ -27,7 +27,7 @@ async def test_show_my_data(app: App, world: World, chat: ChatUser) -> None:
     assert "Nguyễn Văn An" in chat.text and ID_NUMBER in chat.text and "Số lần đăng ký: 1" in chat.text
     # Each registration with what came with it, and the consent given.
     assert "Mã đăng ký: TCD-2026-000001" in chat.text and "Gia đình tôi bị thu hồi đất" in chat.text
-    assert "Kèm theo: điện thoại +84912345678; CCCD 079203001234" in chat.text
+    assert "Kèm theo: điện thoại 0912 345 678; CCCD 079203001234" in chat.text
     assert "LỊCH SỬ ĐỒNG Ý XỬ LÝ DỮ LIỆU" in chat.text and "đồng ý (thông báo phiên bản 2026-11)" in chat.text
     async with app.sessions() as db:
         views = await db.scalar(
@@ -44,7 +44,7 @@ async def test_a_denouncer_seeing_their_data_is_not_shown_their_identity_again(
     await chat.press("privacy")
     await chat.press("show")
     assert "N***** V** A*" in chat.text and "Nguyễn Văn An" not in chat.text
-    assert all(shown not in chat.text for shown in (ID_NUMBER, "+84912345678", "Lý Thường Kiệt"))
+    assert all(shown not in chat.text for shown in (ID_NUMBER, "0912 345 678", "Lý Thường Kiệt"))
     assert "(giữ bí mật)" in chat.text and "liên hệ trực tiếp Văn phòng" in chat.text
     assert "Mã đăng ký: TCD-2026-000001" in chat.text  # their registration, identity left out
 

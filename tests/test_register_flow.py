@@ -36,7 +36,7 @@ async def test_register_end_to_end(app: App, world: World, chat: ChatUser) -> No
     assert "DANH MỤC CHÍNH" in chat.text
     await fill_until_review(chat)
     assert "KIỂM TRA LẠI" in chat.text
-    assert "Nguyễn Văn An" in chat.text and "+84912345678" in chat.text and ID_NUMBER in chat.text
+    assert "Nguyễn Văn An" in chat.text and "0912 345 678" in chat.text and ID_NUMBER in chat.text
     assert "Thứ Hai, 07/12/2026 08:00" in chat.text
     assert "Hạn gửi nội dung: Thứ Tư, 02/12/2026 08:00" in chat.text  # 5 days before
     await chat.press("Xác nhận")
@@ -108,7 +108,7 @@ async def test_bad_inputs_are_reasked_and_nothing_is_lost(app: App, world: World
     assert "cần ít nhất 30 ký tự" in chat.text
     await chat.press("clear")
     await chat.say("x" * 10_000)
-    assert "10000 ký tự, vượt quá giới hạn 3000" in chat.text
+    assert "10.000 ký tự, vượt quá giới hạn 3.000" in chat.text
     await chat.say(f"   {SUMMARY}   ")
     await chat.press("done")
     await chat.say("không có tệp")
@@ -120,7 +120,7 @@ async def test_bad_inputs_are_reasked_and_nothing_is_lost(app: App, world: World
     await chat.say("3")
     assert "KIỂM TRA LẠI" in chat.text
     # Everything typed before the mistakes is still there.
-    assert "Trần Thị Bình" in chat.text and "+84912345678" in chat.text
+    assert "Trần Thị Bình" in chat.text and "0912 345 678" in chat.text
     assert SUMMARY in chat.text and "UBND phường đã trả lời năm 2025" in chat.text
     assert "Số người: 3" in chat.text
 
@@ -131,7 +131,7 @@ async def test_edit_from_review_returns_to_review(app: App, world: World, chat: 
     await chat.press("edit")
     await chat.press("phone")
     await chat.say("0987 654 321")
-    assert "KIỂM TRA LẠI" in chat.text and "+84987654321" in chat.text
+    assert "KIỂM TRA LẠI" in chat.text and "0987 654 321" in chat.text
     await chat.press("edit")
     await chat.press("session")
     await chat.press("Thứ Hai, 11/01/2027")
@@ -314,7 +314,7 @@ async def test_profile_prefills_the_next_registration(app: App, world: World, ch
     await chat.press("11/01/2027")
     assert chat.labels == ["Giữ: Nguyễn Văn An"]
     await chat.press("Giữ")
-    assert chat.labels == ["Giữ: +84912345678"]
+    assert chat.labels == ["Giữ: 0912 345 678"]
     await chat.press("Giữ")
     await chat.press("Giữ")
     await chat.press("Giữ")
@@ -328,7 +328,7 @@ async def test_denouncer_identity_is_not_echoed_after_submission(
     await register(chat, case_type="denunciation")
     confirmation = chat.text
     assert "ĐĂNG KÝ THÀNH CÔNG" in confirmation
-    for personal in ("Nguyễn", "An", "+84912345678", ID_NUMBER, "Lý Thường Kiệt"):
+    for personal in ("Nguyễn", "An", "0912 345 678", ID_NUMBER, "Lý Thường Kiệt"):
         assert personal not in confirmation.replace("Tân Bình", "")
     await chat.press("mine")
     assert "Nguyễn Văn An" not in chat.text
@@ -409,7 +409,8 @@ async def test_a_denouncers_saved_identity_is_not_shown_again(app: App, world: W
     assert chat.labels == ["Dùng thông tin đã lưu"]
     await chat.press("Dùng thông tin đã lưu")
     assert "Nguyễn" not in chat.text
-    assert chat.labels == ["Dùng thông tin đã lưu"] and "+84912345678" not in chat.text
+    shown = chat.text.replace("(ví dụ 0912 345 678)", "")  # the question's own example
+    assert chat.labels == ["Dùng thông tin đã lưu"] and "0912 345 678" not in shown
 
 
 async def test_a_denouncer_using_the_saved_details_never_sees_them_echoed(
@@ -426,7 +427,7 @@ async def test_a_denouncer_using_the_saved_details_never_sees_them_echoed(
     seen = []
     for _ in range(4):  # name, phone, CCCD number, address
         await chat.press("Dùng thông tin đã lưu")
-        seen.append(chat.text)
+        seen.append(chat.text.replace("(ví dụ 0912 345 678)", ""))  # the question's own example
     await chat.press("petition")
     await chat.press("land")
     await chat.say(SUMMARY)
@@ -436,7 +437,7 @@ async def test_a_denouncer_using_the_saved_details_never_sees_them_echoed(
     await chat.press("alone")
     seen.append(chat.text)
     assert "KIỂM TRA" in chat.text and "(thông tin đã lưu)" in chat.text
-    for secret in ("Nguyễn Văn An", "+84912345678", ID_NUMBER, "Lý Thường Kiệt"):
+    for secret in ("Nguyễn Văn An", "0912 345 678", ID_NUMBER, "Lý Thường Kiệt"):
         assert not [text for text in seen if secret in text], secret
     await chat.press("confirm")
     assert "ĐĂNG KÝ THÀNH CÔNG" in chat.text

@@ -102,7 +102,7 @@ async def test_register_with_buttons_contact_and_a_document(
     }
     await user.share_contact("84912345678")
     assert user.last[0].reply_markup == {"remove_keyboard": True}  # the contact keyboard is removed
-    assert "+84912345678" in user.text
+    assert "0912 345 678" in user.text
     await user.say(ID_NUMBER)
     await user.say("12 Lý Thường Kiệt, phường Tân Bình")
     await user.press("Khiếu nại")

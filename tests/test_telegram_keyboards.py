@@ -139,7 +139,7 @@ async def test_a_returning_citizen_keeps_buttons_after_the_phone_step(
     user = TelegramUser(polling, fake, USER)
     await register_once(user)
     await to_the_phone_step(user, "11/01/2027")
-    await user.say("Giữ: +84912345678")  # the saved number's button of the reply keyboard
+    await user.say("Giữ: 0912 345 678")  # the saved number's button of the reply keyboard
     assert user.last[0].text == "Đã ẩn nút gửi số điện thoại."  # the question is said first: a carrier
     assert_keyboard_closed_and_buttons_shown(user, f"Giữ: {ID_NUMBER}")
     await user.press(f"Giữ: {ID_NUMBER}")  # the button works
@@ -148,7 +148,7 @@ async def test_a_returning_citizen_keeps_buttons_after_the_phone_step(
     await user.say("/huy")
     await to_the_phone_step(user, "11/01/2027")
     await user.share_contact("84987654321")  # a new number
-    assert "+84987654321" in user.text
+    assert "0987 654 321" in user.text
     assert_keyboard_closed_and_buttons_shown(user, f"Giữ: {ID_NUMBER}")
 
 
@@ -172,7 +172,7 @@ async def test_a_phone_edited_from_the_review_screen_keeps_the_review_buttons(
     await user.press("Sửa thông tin")
     await user.press("Số điện thoại")
     await user.share_contact("84987654321")
-    assert "+84987654321" in user.text and "KIỂM TRA LẠI THÔNG TIN" in user.text
+    assert "0987 654 321" in user.text and "KIỂM TRA LẠI THÔNG TIN" in user.text
     assert_keyboard_closed_and_buttons_shown(user, "Xác nhận gửi", "Sửa thông tin")
     await user.press("Xác nhận gửi")
     assert "ĐĂNG KÝ THÀNH CÔNG" in user.text

@@ -58,7 +58,7 @@ async def test_a_summary_sent_in_several_messages_is_one_summary(
     for part in PARTS:  # the second is not taken as the agency, the third not as the group size
         await chat.say(part)
         total += len(part) + (1 if total else 0)
-        assert f"Đã nhận nội dung ({total}/3000 ký tự)" in chat.prompt.text
+        assert f"Đã nhận nội dung ({total}/3.000 ký tự)" in chat.prompt.text
         assert part in chat.prompt.text  # what was collected is shown back
         assert chat.labels[:2] == ["✅ Xong", "Xóa, viết lại từ đầu"]
     await chat.say("Xong")  # typed, not pressed
@@ -75,11 +75,11 @@ async def test_the_whole_summary_keeps_to_the_limit(app: App, world: World, chat
     await at_the_summary_step(chat)
     await chat.say("Đất " * 500)  # 1,999 characters once trimmed
     await chat.say("Nhà " * 300)  # 1,199 more, with the line break: over 3,000
-    assert "Phần vừa gửi có 1199 ký tự; cộng với 1999 ký tự đã nhận" in chat.text
-    assert "vượt quá giới hạn 3000 ký tự" in chat.text and "tối đa 1000 ký tự" in chat.text
-    assert "(1999/3000 ký tự)" in chat.prompt.text  # the refused part was not added
+    assert "Phần vừa gửi có 1.199 ký tự; cộng với 1.999 ký tự đã nhận" in chat.text
+    assert "vượt quá giới hạn 3.000 ký tự" in chat.text and "tối đa 1.000 ký tự" in chat.text
+    assert "(1.999/3.000 ký tự)" in chat.prompt.text  # the refused part was not added
     await chat.say("Nhà " * 249 + "Nhà.")  # 1,000 with the line break: exactly 3,000
-    assert "(3000/3000 ký tự)" in chat.prompt.text
+    assert "(3.000/3.000 ký tự)" in chat.prompt.text
     await chat.press("Xong")
     assert "Không gửi tệp" in chat.labels[0]
 
@@ -99,21 +99,43 @@ async def test_a_short_summary_is_completed_not_refused(app: App, world: World, 
     assert "Đất đai.\nChưa được bồi thường sau khi thu hồi." in chat.text
 
 
-async def test_editing_the_summary_offers_to_keep_it(app: App, world: World, chat: ChatUser) -> None:
-    await consent(chat)
-    await fill_until_review(chat)
-    await chat.press("edit")
-    await chat.press("summary")
-    assert f"Nội dung hiện tại ({len(SUMMARY)} ký tự)" in chat.prompt.text and SUMMARY in chat.prompt.text
-    await chat.press("Giữ nội dung hiện tại")
-    assert "KIỂM TRA LẠI" in chat.text and SUMMARY in chat.text
-    await chat.press("edit")
-    await chat.press("summary")
-    await chat.say(PARTS[0])  # a new summary replaces the old one
+async def test_the_summary_reached_again_is_added_to_never_dropped(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    """Back at the summary (by "back" or from the review), the saved summary is the draft:
+    what is sent is added to it, "Xong" keeps the whole, "xóa" starts again from nothing."""
+    await at_the_summary_step(chat)
+    await chat.say(PARTS[0])
     await chat.say(PARTS[1])
+    await chat.say("Xong")
+    await chat.say("back")
+    whole = f"{PARTS[0]}\n{PARTS[1]}"
+    assert f"Nội dung hiện tại ({len(whole)} ký tự)" in chat.prompt.text
+    assert "sẽ được thêm vào sau nội dung này" in chat.prompt.text
+    assert chat.labels == ["✅ Xong", "Xóa, viết lại từ đầu"]  # no button drops text
+    await chat.say("Thêm một câu nữa.")
+    assert f"Đã nhận nội dung ({len(whole) + 18}/3.000 ký tự)" in chat.prompt.text
     await chat.press("Xong")
-    assert "KIỂM TRA LẠI" in chat.text and SUMMARY not in chat.text
-    assert f"{PARTS[0]}\n{PARTS[1]}" in chat.text
+    await chat.press("done")
+    await chat.press("none")
+    await chat.press("alone")
+    assert f"{whole}\nThêm một câu nữa." in chat.prompt.text
+    await chat.press("edit")
+    await chat.press("summary")
+    assert f"Nội dung hiện tại ({len(whole) + 18} ký tự)" in chat.prompt.text
+    await chat.say("Xong")  # kept as it was
+    assert "KIỂM TRA LẠI" in chat.text and f"{whole}\nThêm một câu nữa." in chat.text
+    await chat.press("edit")
+    await chat.press("summary")
+    await chat.say("xoá")  # typed like the button, not added to the case
+    assert SUMMARY_STEP in chat.prompt.text and PARTS[0] not in chat.prompt.text
+    await chat.say(SUMMARY)
+    await chat.say("Viết lại")
+    await chat.say(SUMMARY)
+    await chat.press("Xong")
+    assert "KIỂM TRA LẠI" in chat.text and PARTS[0] not in chat.text and "Viết lại" not in chat.text
+    await chat.press("confirm")
+    assert (await stored(app)).summary == SUMMARY
 
 
 async def test_my_registration_summary_in_several_messages(app: App, world: World, chat: ChatUser) -> None:
@@ -123,11 +145,18 @@ async def test_my_registration_summary_in_several_messages(app: App, world: Worl
     await chat.press("mine")
     await chat.press("r:")
     await chat.press("edit")
-    await chat.say(PARTS[0])
+    assert f"Nội dung hiện tại ({len(SUMMARY)} ký tự)" in chat.prompt.text  # as at the review
+    await chat.say(PARTS[0])  # added to the summary, as the prompt says
     await chat.say(PARTS[1])
     assert (await stored(app)).summary == SUMMARY  # nothing saved before it is done
     await chat.say("xong")
     assert "Đã lưu nội dung mới" in chat.text
+    assert (await stored(app)).summary == f"{SUMMARY}\n{PARTS[0]}\n{PARTS[1]}"
+    await chat.press("edit")
+    await chat.press("Xóa, viết lại")
+    await chat.say(PARTS[0])
+    await chat.say(PARTS[1])
+    await chat.say("xong")
     assert (await stored(app)).summary == f"{PARTS[0]}\n{PARTS[1]}"
 
 
@@ -143,13 +172,15 @@ async def test_back_returns_to_the_previous_step_keeping_what_was_entered(
     await chat.press("Giữ")
     await chat.say("0912 345 678")
     await chat.say("/quaylai")
-    assert PHONE_STEP in chat.prompt.text and chat.labels == ["Giữ: +84912345678"]
+    assert PHONE_STEP in chat.prompt.text and chat.labels == ["Giữ: 0912 345 678"]
     await chat.say("Quay lai")
     assert NAME_STEP in chat.prompt.text
     await chat.say("back")
     assert "Các buổi tiếp còn nhận đăng ký" in chat.prompt.text
     await chat.say("/back")
-    assert "chọn điểm cầu" in chat.prompt.text
+    assert "khớp với «tan binh»" in chat.prompt.text  # the search results chosen from
+    await chat.say("quay lại")
+    assert "chọn điểm cầu" in chat.prompt.text and "khớp với" not in chat.prompt.text
     await chat.say("quay lại")  # the first step: back where the registration was opened
     assert "DANH MỤC CHÍNH" in chat.prompt.text
 

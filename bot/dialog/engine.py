@@ -51,8 +51,9 @@ COMMANDS = {
 }
 COMMAND_OF_WORD = {word: name for name, words in COMMANDS.items() for word in words}
 
-# Open before consent: the privacy notice, and the choice of the language it is read in.
-BEFORE_CONSENT = ("onboarding", "language")
+# Open before consent: the privacy notice, the choice of the language it is read in, and
+# help (which says what the bot is for), each coming back to the notice.
+BEFORE_CONSENT = ("onboarding", "language", "help")
 
 STATE_TURN = "_turn"
 STATE_OFFERED = "_offered"
@@ -200,7 +201,7 @@ class Dialog:
         opened = self._slash_command(text) if not incoming.option else None
         current = self.flows.get(flow)
         needs_consent = current is None or current.needs_consent
-        if not consented and command not in ("start", "language") and needs_consent:
+        if not consented and command not in ("start", *BEFORE_CONSENT) and needs_consent:
             command = None  # before consent only the notice itself (in a language read) is on offer
 
         in_step = current is not None and current.has_step(step)
@@ -219,15 +220,19 @@ class Dialog:
         elif (not consented and needs_consent and flow not in BEFORE_CONSENT) or command == "start":
             target = Goto("onboarding", data={})
         elif command == "cancel":
-            if flow and flow != "menu":
+            if self._kept(resume):  # what /menu would have kept is gone: say so
+                ctx.say("common.cancelled_draft")
+            elif flow and flow != "menu":
                 ctx.say("common.cancelled")
             target = Goto(self._home(ctx), data={})
         elif command == "resume":
-            target = Goto(flow, step) if in_step else Goto(self._home(ctx), data={})
+            again = self._resumed(self._kept(resume)) if flow == "menu" else None
+            target = again or (Goto(flow, step) if in_step else Goto(self._home(ctx), data={}))
         elif command in ("help", "language"):
             target = Goto(command, data={RESUME: resume} if resume else {})
-        elif command == "menu":
-            target = Goto(command, data={})
+        elif command == "menu":  # what was left in the middle is kept for /tieptuc
+            left_in_middle = self._kept(resume)
+            target = Goto(command, data={RESUME: left_in_middle} if left_in_middle else {})
         elif command == "back":
             target = self._back(ctx) if in_step else Goto(self._home(ctx), data={})
         elif (
@@ -267,10 +272,17 @@ class Dialog:
                     refusal = Invalid("common.input_too_long", length=sent_chars, max=refusal.fields["max"])
                 elif sent_chars > MAX_INPUT_CHARS:
                     ctx.replies.insert(
-                        0, Reply(ctx.t("common.input_cut", length=sent_chars, max=MAX_INPUT_CHARS))
+                        0,
+                        Reply(
+                            ctx.t(
+                                "common.input_cut",
+                                length=ctx.t.number(sent_chars),
+                                max=ctx.t.number(MAX_INPUT_CHARS),
+                            )
+                        ),
                     )
                 if refusal is not None:
-                    ctx.replies.append(Reply(ctx.t(refusal.message_id, **refusal.fields)))
+                    ctx.replies.append(Reply(self._refusal_text(ctx, refusal)))
 
         left = (flow, step)
         flow, step, prompt, kept = await self._enter(ctx, target)
@@ -292,6 +304,18 @@ class Dialog:
             data[STATE_REPLIES] = owed.encode(ctx.replies)
         state.flow, state.step, state.data, state.updated_at = flow, step, dict(data), now
         return ctx.replies
+
+    @staticmethod
+    def _refusal_text(ctx: Ctx, refusal: Invalid) -> str:
+        """A refused answer explained; the counts in what citizens typed wrong (lengths, limits)
+        written as the locale writes numbers ("100.000 ký tự")."""
+        fields = refusal.fields
+        if refusal.message_id.startswith(("input.", "common.")):
+            fields = {
+                key: ctx.t.number(value) if isinstance(value, int) and not isinstance(value, bool) else value
+                for key, value in fields.items()
+            }
+        return ctx.t(refusal.message_id, **fields)
 
     def _answer(
         self,
@@ -336,9 +360,21 @@ class Dialog:
         from help or the language choice, where they would have gone back to."""
         if flow in ("help", "language"):
             return data.get(RESUME)
+        if flow == "menu" and data.get(RESUME):
+            return [flow, step, dict(data)]  # the menu, with what it keeps for /tieptuc
         if flow in ("menu", "staff_home"):
             return None  # nothing under way: back to the menu is right
         return [flow, step, dict(data)]
+
+    def _kept(self, resume: list[Any] | None) -> list[Any] | None:
+        """What /menu keeps for /tieptuc from the resume point: a flow left in the middle
+        (past its first step), as it was; nothing when no flow was under way."""
+        while resume and resume[0] == "menu":
+            resume = resume[2].get(RESUME)
+        if not resume:
+            return None
+        known = self.flows.get(resume[0])
+        return resume if known is not None and resume[1] != known.first else None
 
     def _back(self, ctx: Ctx) -> Goto:
         """The step answered before this one, with everything entered kept; from a flow's

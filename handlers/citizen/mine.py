@@ -86,6 +86,7 @@ async def on_view(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice == "list":
         return "list"
     if answer.choice == "edit":
+        summary.forget(ctx)  # the draft starts again from this registration's summary
         return "edit_summary"
     if answer.choice == "cancel":
         return "cancel_confirm"
@@ -95,7 +96,9 @@ async def on_view(ctx: Ctx, answer: Answer) -> Next:
 @flow.ask("edit_summary")
 async def ask_edit_summary(ctx: Ctx) -> Reply:
     s = ctx.settings
-    question = ctx.t("mine.edit_summary.ask", min=s.summary_min_chars, max=s.summary_max_chars)
+    question = ctx.t(
+        "mine.edit_summary.ask", min=ctx.t.number(s.summary_min_chars), max=ctx.t.number(s.summary_max_chars)
+    )
     return summary.ask(ctx, question, (await current(ctx)).summary)
 
 
@@ -130,9 +133,14 @@ async def on_edit_summary(ctx: Ctx, answer: Answer) -> Next:
 @flow.ask("cancel_confirm")
 async def ask_cancel(ctx: Ctx) -> Reply:
     registration = await current(ctx)
-    waiting = registration.status == RegistrationStatus.WAITLISTED  # it holds no seat to pass on
+    if registration.status == RegistrationStatus.WAITLISTED:  # it holds no seat to pass on
+        message = "mine.cancel.ask_waitlisted"
+    elif await registrations.has_waiting_list(ctx.db, registration.session_endpoint_id):
+        message = "mine.cancel.ask"  # the seat goes to the first who waits
+    else:
+        message = "mine.cancel.ask_seat_freed"
     return Reply(
-        ctx.t("mine.cancel.ask_waitlisted" if waiting else "mine.cancel.ask", code=registration.code),
+        ctx.t(message, code=registration.code),
         (ctx.option("yes", "mine.cancel.yes"), ctx.option("no", "mine.cancel.no")),
     )
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from bot.dialog.types import Reply
 from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from handlers.citizen.views import registration_details
+from handlers.inputs import show_phone
 from storage import audit, citizens, registrations
 from storage.models import AuditEntry, Registration
 from storage.text import mask_name
@@ -69,7 +70,7 @@ async def show_data(ctx: Ctx) -> None:
     ctx.say(
         "privacy.data",
         name=(mask_name(citizen.full_name or "") if secret else citizen.full_name) or "—",
-        phone=kept if secret else citizen.phone or "—",
+        phone=kept if secret else show_phone(citizen.phone) if citizen.phone else "—",
         id_number=kept if secret else citizen.id_number or "—",
         address=kept if secret else citizen.address or "—",
         locale=ctx.t(f"language.{citizen.locale or ctx.t.locale}"),
@@ -93,7 +94,7 @@ def came_with(ctx: Ctx, registration: Registration, secret: bool) -> str:
         return ctx.t("privacy.data.came_with_secret", files=len(registration.attachments))
     return ctx.t(
         "privacy.data.came_with",
-        phone=registration.phone or "—",
+        phone=show_phone(registration.phone) if registration.phone else "—",
         id_number=registration.id_number or "—",
         address=registration.address or "—",
         representatives=", ".join(registration.representatives) or "—",
@@ -137,7 +138,10 @@ async def confirmed(ctx: Ctx, answer: Answer, act: Callable[..., Awaitable[int]]
     if answer.choice != "yes":
         raise Invalid("common.choose_option")
     cancelled = await act(ctx.db, ctx.citizen, now=ctx.now)
-    ctx.say(done_message, cancelled=cancelled)
+    done = ctx.t(done_message)
+    if cancelled:  # nothing said of registrations when there were none
+        done += " " + ctx.t("privacy.cancelled_count", cancelled=cancelled)
+    ctx.say_text(done)
     return Goto("onboarding", "goodbye", data={})
 
 

@@ -40,9 +40,11 @@ def after(ctx: Ctx, natural_next: str) -> str:
 # --- endpoint -----------------------------------------------------------------
 
 
-@flow.ask("endpoint")
-async def ask_endpoint(ctx: Ctx) -> Reply:
-    query = ctx.data.get("ep_query", "")
+# The endpoint list is one step and what a search found is the next, so that "back" from
+# the results is the list and the search again, not the menu.
+
+
+async def endpoint_page(ctx: Ctx, query: str) -> Reply:
     page = await search_endpoints(ctx.db, query, ctx.data.get("ep_page", 0), ENDPOINT_PAGE_SIZE)
     options = [Option(f"ep:{endpoint.id}", endpoint.name) for endpoint in page.items]
     if page.page > 0:
@@ -57,13 +59,13 @@ async def ask_endpoint(ctx: Ctx) -> Reply:
     return Reply(text, tuple(options))
 
 
-@flow.handle("endpoint", text=True)
-async def on_endpoint(ctx: Ctx, answer: Answer) -> Next:
+async def on_endpoint_answer(ctx: Ctx, answer: Answer, here: str) -> Next:
+    """A page turned (on step `here`), an endpoint chosen, or a name typed to search for."""
     if answer.choice in ("prev", "next"):
         ctx.data["ep_page"] = ctx.data.get("ep_page", 0) + (1 if answer.choice == "next" else -1)
-        return "endpoint"
+        return here
     if answer.choice == "all":
-        ctx.data["ep_query"], ctx.data["ep_page"] = "", 0
+        ctx.data["ep_page"] = 0
         return "endpoint"
     if answer.choice and answer.choice.startswith("ep:"):
         endpoint_id = int(answer.choice[3:])
@@ -78,7 +80,29 @@ async def on_endpoint(ctx: Ctx, answer: Answer) -> Next:
     if not found.total:
         raise Invalid("register.endpoint.none", query=query)
     ctx.data["ep_query"], ctx.data["ep_page"] = query, 0
-    return "endpoint"
+    return "endpoint_found"
+
+
+@flow.ask("endpoint")
+async def ask_endpoint(ctx: Ctx) -> Reply:
+    if ctx.data.pop("ep_query", None):  # back from the results: the whole list again
+        ctx.data["ep_page"] = 0
+    return await endpoint_page(ctx, "")
+
+
+@flow.handle("endpoint", text=True)
+async def on_endpoint(ctx: Ctx, answer: Answer) -> Next:
+    return await on_endpoint_answer(ctx, answer, "endpoint")
+
+
+@flow.ask("endpoint_found")
+async def ask_endpoint_found(ctx: Ctx) -> Reply:
+    return await endpoint_page(ctx, str(ctx.data.get("ep_query", "")))
+
+
+@flow.handle("endpoint_found", text=True)
+async def on_endpoint_found(ctx: Ctx, answer: Answer) -> Next:
+    return await on_endpoint_answer(ctx, answer, "endpoint_found")
 
 
 # --- session --------------------------------------------------------------------
@@ -157,6 +181,11 @@ def known_value(ctx: Ctx, field: str) -> str | None:
     return str(value) if value else None
 
 
+def shown_value(step: str, value: str | None) -> str | None:
+    """A value as the citizen reads it: a phone number in the national format."""
+    return inputs.show_phone(value) if step == "phone" and value else value
+
+
 IdentityParser = Callable[[Ctx, Answer], str]
 
 
@@ -168,7 +197,7 @@ def identity_step(step: str, field: str, next_step: str, parse: IdentityParser) 
         phone_button = step == "phone" and ctx.capabilities.phone_request
         return Reply(
             ctx.t(f"register.{step}.ask"),
-            await keep_option(ctx, known_value(ctx, field)),
+            await keep_option(ctx, shown_value(step, known_value(ctx, field))),
             ask_phone=ctx.t("register.phone.share") if phone_button else "",
         )
 
@@ -178,7 +207,7 @@ def identity_step(step: str, field: str, next_step: str, parse: IdentityParser) 
         kept = answer.choice == "keep" and bool(known)
         ctx.data[field] = known if kept else parse(ctx, answer)
         if step == "phone" and not kept:  # a kept number was on its button (or is not shown)
-            ctx.say("register.phone.saved", phone=ctx.data[field])
+            ctx.say("register.phone.saved", phone=inputs.show_phone(ctx.data[field]))
         return after(ctx, next_step)
 
 
@@ -230,7 +259,9 @@ async def on_field(ctx: Ctx, answer: Answer) -> Next:
 @flow.ask("summary")
 async def ask_summary(ctx: Ctx) -> Reply:
     s = ctx.settings
-    question = ctx.t("register.summary.ask", min=s.summary_min_chars, max=s.summary_max_chars)
+    question = ctx.t(
+        "register.summary.ask", min=ctx.t.number(s.summary_min_chars), max=ctx.t.number(s.summary_max_chars)
+    )
     return summary.ask(ctx, question, ctx.data.get("summary"))
 
 
@@ -247,14 +278,26 @@ def attachment_names(ctx: Ctx) -> str:
     return ", ".join(item["name"] for item in ctx.data.get("attachments", [])) or "—"
 
 
+def go_on_label(ctx: Ctx) -> str:
+    """The message of the button that leaves the attachment step as it reads now (quoted in
+    the step's texts)."""
+    return "register.attachments.done" if ctx.data.get("attachments") else "register.attachments.skip"
+
+
 @flow.ask("attachments")
 async def ask_attachments(ctx: Ctx) -> Reply | Next:
     if not ctx.capabilities.file_uploads or not ctx.settings.max_attachments:
         return after(ctx, "agency")  # this channel cannot carry files
     files = ctx.data.get("attachments", [])
     s = ctx.settings
-    text = ctx.t("register.attachments.ask", most=s.max_attachments, max_mb=int(s.max_attachment_mb))
-    options = [ctx.option("done", "register.attachments.done" if files else "register.attachments.skip")]
+    go_on = ctx.option("done", go_on_label(ctx))
+    text = ctx.t(
+        "register.attachments.ask",
+        most=s.max_attachments,
+        max_mb=int(s.max_attachment_mb),
+        button=go_on.label,  # the button's own words
+    )
+    options = [go_on]
     if files:
         text += "\n\n" + ctx.t("register.attachments.list", count=len(files), names=attachment_names(ctx))
         options.append(ctx.option("clear", "register.attachments.clear"))
@@ -269,7 +312,7 @@ async def on_attachments(ctx: Ctx, answer: Answer) -> Next:
         ctx.data["attachments"] = []
         return "attachments"
     if not answer.attachments:
-        raise Invalid("register.attachments.hint")
+        raise Invalid("register.attachments.hint", button=ctx.t(go_on_label(ctx)))
     files = list(ctx.data.get("attachments", []))
     max_bytes = int(ctx.settings.max_attachment_mb * 1_000_000)
     for attachment in answer.attachments:
@@ -343,7 +386,9 @@ async def review_identity(ctx: Ctx) -> dict[str, str]:
     fields = {"name": "full_name", "phone": "phone", "id_number": "id_number", "address": "address"}
     saved = ctx.t("register.saved_hidden")
     return {
-        shown: saved if hide and d[field] == getattr(ctx.citizen, field) else d[field]
+        shown: saved
+        if hide and d[field] == getattr(ctx.citizen, field)
+        else shown_value(shown, d[field]) or ""
         for shown, field in fields.items()
     }
 

@@ -2,19 +2,23 @@
 
 People write a long story in several messages in a row. Each one is added to a draft kept
 in the conversation, shown back with its length, until the citizen says it is done (the
-"Done" button, or "xong"). SUMMARY_MAX_CHARS holds for the whole, SUMMARY_MIN_CHARS when
-it is done. Used where a registration is made and where its summary is changed.
+"Done" button, or "xong"). A summary given before (the step reached again from the review,
+or a registration's summary edited) is where the draft starts: what is sent is added to
+it, "Done" keeps the whole and "Clear" (or "xóa") starts again from nothing, so no answer
+drops text the citizen has not chosen to drop. SUMMARY_MAX_CHARS holds for the whole,
+SUMMARY_MIN_CHARS when it is done. Used where a registration is made and where its summary
+is changed.
 """
 
 from __future__ import annotations
 
-from bot.dialog.types import Option, Reply
+from bot.dialog.types import Reply
 from handlers import inputs, words
 from handlers.base import Answer, Ctx, Invalid, TooLong
 
 DRAFT = "summary_draft"
 PREVIEW_CHARS = 600  # a longer draft is shown by its start and its end
-DONE, CLEAR, KEEP = "done", "clear", "keep"
+DONE, CLEAR = "done", "clear"
 
 
 def preview(text: str) -> str:
@@ -24,37 +28,46 @@ def preview(text: str) -> str:
     return f"{text[:head].rstrip()} […] {text[-(PREVIEW_CHARS - head) :].lstrip()}"
 
 
+def forget(ctx: Ctx) -> None:
+    """Drop the draft, so that the step reached again starts from the saved summary."""
+    ctx.data.pop(DRAFT, None)
+
+
+def draft_of(ctx: Ctx, saved: str | None) -> str:
+    """The draft: the saved summary until the citizen adds to it or clears it."""
+    if DRAFT not in ctx.data:
+        ctx.data[DRAFT] = saved or ""
+    return str(ctx.data[DRAFT])
+
+
 def ask(ctx: Ctx, question: str, saved: str | None) -> Reply:
-    """The question, or, once a part has come, what has been collected so far. `saved`: the
-    summary given before (editing), which the citizen may keep."""
-    draft = str(ctx.data.get(DRAFT, ""))
-    limit = ctx.settings.summary_max_chars
-    keep: tuple[Option, ...] = (ctx.option(KEEP, "summary.keep"),) if saved else ()
+    """The question, with what the draft holds so far (`saved`: the summary given before)."""
+    draft = draft_of(ctx, saved)
     if not draft:
-        if saved:
-            question += "\n\n" + ctx.t("summary.current", length=len(saved), text=preview(saved))
-        return Reply(question, keep)
-    text = ctx.t("summary.collected", length=len(draft), max=limit, text=preview(draft))
-    return Reply(text, (ctx.option(DONE, "summary.done"), ctx.option(CLEAR, "summary.clear"), *keep))
+        return Reply(question)
+    options = (ctx.option(DONE, "summary.done"), ctx.option(CLEAR, "summary.clear"))
+    if draft == saved:
+        current = ctx.t("summary.current", length=ctx.t.number(len(draft)), text=preview(draft))
+        return Reply(f"{question}\n\n{current}", options)
+    limit = ctx.settings.summary_max_chars
+    length, most = ctx.t.number(len(draft)), ctx.t.number(limit)
+    text = ctx.t("summary.collected", length=length, max=most, text=preview(draft))
+    return Reply(text, options)
 
 
 def collect(ctx: Ctx, answer: Answer, saved: str | None) -> str | None:
-    """The finished summary once the citizen says it is done (`saved` when they keep it);
-    None while parts are still coming. A part that does not fit is refused with `Invalid`."""
+    """The finished summary once the citizen says it is done; None while parts are still
+    coming or after the draft was cleared. A part that does not fit is refused with `Invalid`."""
     s = ctx.settings
-    draft = str(ctx.data.get(DRAFT, ""))
-    done = answer.choice == DONE or words.means(answer.text, words.DONE)
-    if saved and (answer.choice == KEEP or (done and not draft)):
-        ctx.data.pop(DRAFT, None)
-        return saved
-    if answer.choice == CLEAR:
-        ctx.data.pop(DRAFT, None)
+    draft = draft_of(ctx, saved)
+    if answer.choice == CLEAR or words.means(answer.text, words.CLEAR):
+        ctx.data[DRAFT] = ""
         return None
-    if done:
+    if answer.choice == DONE or words.means(answer.text, words.DONE):
         if not draft:
             raise Invalid("input.summary.nothing_yet")
         summary = inputs.parse_summary(draft, s.summary_min_chars, s.summary_max_chars)
-        ctx.data.pop(DRAFT, None)
+        forget(ctx)
         return summary
     part = inputs.clean_summary(answer.text)
     if not part:

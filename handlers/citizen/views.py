@@ -61,6 +61,10 @@ def registration_details(ctx: Ctx, registration: Registration, *, denouncer: boo
     registrations, whatever its case type."""
     session = registration.session
     link = registration.session_endpoint
+    deadline_line = ""  # a cancelled registration has nothing left to edit
+    if registration.status != RegistrationStatus.CANCELLED:
+        deadline = summary_deadline(session.starts_at, ctx.settings.summary_lead_days)
+        deadline_line = ctx.t("registration.edit_deadline", deadline=ctx.dt(deadline)) + "\n"
     return ctx.t(
         "registration.details",
         code=registration.code,
@@ -69,7 +73,7 @@ def registration_details(ctx: Ctx, registration: Registration, *, denouncer: boo
         when=ctx.dt(session.starts_at),
         endpoint=link.endpoint.name,
         address=link.endpoint.address or "—",
-        deadline=ctx.dt(summary_deadline(session.starts_at, ctx.settings.summary_lead_days)),
+        deadline_line=deadline_line,
         name=(mask_name(registration.full_name or "") if denouncer else registration.full_name) or "—",
         case_type=case_type_label(ctx, registration.case_type),
         field=field_label(ctx, registration.field),
