@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.app import App
 from bot.channels.telegram.runner import SECRET_HEADER, WEBHOOK_PATH, TelegramBot
@@ -189,3 +190,36 @@ async def test_an_update_of_an_unknown_kind_is_marked_handled_without_its_conten
     async with app.sessions() as db:
         [row] = list(await db.scalars(select(InboundUpdate)))
     assert row.handled_at is not None and row.payload == {}
+
+
+@contextlib.asynccontextmanager
+async def updates_cannot_be_stored(app: App) -> AsyncIterator[None]:
+    """The database refuses to store updates (its table renamed away), then takes them again."""
+    async with app.sessions() as db, db.begin():
+        await db.execute(text("ALTER TABLE inbound_updates RENAME TO inbound_updates_away"))
+    try:
+        yield
+    finally:
+        async with app.sessions() as db, db.begin():
+            await db.execute(text("ALTER TABLE inbound_updates_away RENAME TO inbound_updates"))
+
+
+async def test_an_update_the_database_cannot_take_is_a_503_in_one_line(
+    app: App,
+    world: World,
+    fake: FakeTelegram,
+    webhook: tuple[TelegramBot, str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Telegram delivers it again: nothing acknowledged is lost, and the log says what
+    failed in one line, without the update's text or a traceback."""
+    _, url = webhook
+    update = fake.message_update(606, "/start Nguyễn Văn Riêng")
+    caplog.set_level(logging.INFO)
+    async with updates_cannot_be_stored(app):
+        assert await post(url, update) == 503
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].startswith("telegram webhook: an update could not be stored (")
+    assert not any(r.exc_info for r in caplog.records) and "Riêng" not in caplog.text
+    assert await post(url, update) == 200  # delivered again: stored and answered
+    await fake.wait_until(lambda: fake.sent_to(606))

@@ -45,6 +45,7 @@ from tests.fakes.local_http import serve_locally
 from tests.fakes.zalo_oa import APP_ID, APP_SECRET, OA_SECRET_KEY, FakeZalo, SentCS
 from tests.flows import ID_NUMBER, SUMMARY
 from tests.test_staff import citizens_registered
+from tests.test_telegram_webhook import updates_cannot_be_stored
 
 
 def nfd(text: str) -> str:
@@ -306,6 +307,14 @@ async def test_echoes_and_other_events_are_acknowledged_not_handled(harness: Har
     assert await harness.post(echo) == 200
     assert await harness.post(seen) == 200
     assert await count(harness.app, InboundUpdate) == 0 and harness.fake.sent == []
+
+
+async def test_an_event_the_database_cannot_take_is_a_503_then_taken(harness: Harness, world: World) -> None:
+    event = harness.fake.text_event("u-2011", "Xin chào")
+    async with updates_cannot_be_stored(harness.app):
+        assert await harness.post(event) == 503  # Zalo delivers it again
+    assert await harness.post(event) == 200
+    assert await count(harness.app, InboundUpdate) == 1
 
 
 async def test_an_event_whose_ids_are_not_ids_makes_no_citizen(harness: Harness, world: World) -> None:

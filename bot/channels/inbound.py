@@ -25,6 +25,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
@@ -37,6 +39,19 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Payload = dict[str, Any]
+
+
+async def acknowledged(channel: str, storing: Awaitable[None]) -> web.Response:
+    """A webhook's answer: 200 once the update is stored, 503 when the database cannot take
+    it now (locked, unreachable), so the platform delivers it again. Logged in one line by the
+    error's kind only: a database error may quote what it refused."""
+    try:
+        await storing
+    except (SQLAlchemyError, OSError) as error:
+        kind = type(error).__name__
+        log.error("%s webhook: an update could not be stored (%s); answered 503", channel, kind)
+        return web.json_response({"ok": False, "error": "unavailable"}, status=503)
+    return web.json_response({"ok": True})
 
 
 async def unless_stopped(stopping: asyncio.Event, work: Awaitable[T]) -> T | None:

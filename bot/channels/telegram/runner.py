@@ -32,7 +32,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from bot.app import App
-from bot.channels.inbound import Inbound, Payload, unless_stopped
+from bot.channels.inbound import Inbound, Payload, acknowledged, unless_stopped
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.mapping import CHANNEL, callback_to_incoming, message_to_incoming
 from bot.channels.telegram.menus import Menus
@@ -266,8 +266,7 @@ class TelegramBot:
             log.warning("webhook body is not a Telegram update: %s", where)
             return web.json_response({"ok": False, "error": "bad update"}, status=400)
         # Stored before the 200: a crash after answering loses nothing (see resume_unhandled).
-        await self.inbound.accept([payload])
-        return web.json_response({"ok": True})
+        return await acknowledged(CHANNEL, self.inbound.accept([payload]))
 
     async def _handle_stored(self, payload: Payload) -> None:
         await self.dp.feed_update(self.bot, Update.model_validate(payload, context={"bot": self.bot}))

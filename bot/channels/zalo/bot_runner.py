@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.app import App
-from bot.channels.inbound import Inbound, unless_stopped
+from bot.channels.inbound import Inbound, acknowledged, unless_stopped
 from bot.channels.zalo.bot_api import ZaloBotApi, ZaloBotError, ZaloBotUnauthorized
 from bot.channels.zalo.bot_channel import (
     CHANNEL,
@@ -174,5 +174,5 @@ class ZaloBotRunner:
         if update is None:
             log.warning("zalo bot webhook body is not an update")
             return web.json_response({"ok": False, "error": "bad update"}, status=400)
-        await self.accept(update)  # stored before the 200: a crash after it loses nothing
-        return web.json_response({"ok": True})
+        # Stored before the 200: a crash after it loses nothing.
+        return await acknowledged(CHANNEL, self.accept(update))

@@ -26,7 +26,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
-from bot.channels.inbound import Inbound
+from bot.channels.inbound import Inbound, acknowledged
 from bot.channels.zalo.oa_channel import ZaloOAChannel
 from bot.channels.zalo.oa_client import OAClient
 from bot.channels.zalo.oa_events import CHANNEL, classify, event_id_of, happened_at, to_incoming, user_of
@@ -131,8 +131,7 @@ class ZaloOA:
                 await zalo_oa.touch(db, event.user_id, at=happened_at(payload, now), now=now)
 
         # Stored before the 200: a crash after answering loses nothing (see resume_unhandled).
-        await self.inbound.accept([payload], also=touch)
-        return web.json_response({"ok": True})
+        return await acknowledged(CHANNEL, self.inbound.accept([payload], also=touch))
 
     @staticmethod
     async def _read(request: web.Request) -> bytes | None:
