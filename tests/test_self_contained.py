@@ -9,7 +9,7 @@ from tests.fakes.telegram_api import SPEC_PATH, load_spec
 
 REPO = Path(__file__).resolve().parents[1]
 CODE_DIRS = ("bot", "handlers", "storage", "tests", "bench")
-# `parents[N]` reaching above the repository, or a path through ../shared.
+# `parents[N]` reaching above the repository, or a path into the shared folder beside it.
 OUTSIDE = re.compile(r"\.\./shared|parents\[[3-9]\]|/\s*\"shared\"")
 
 
