@@ -150,12 +150,12 @@ async def test_the_attachment_step_quotes_the_button_it_shows(app: App, world: W
     await chat.say(SUMMARY)
     await chat.press("done")
     assert chat.labels == ["Không gửi tệp, tiếp tục"]
-    assert "bấm «Không gửi tệp, tiếp tục»" in chat.prompt.text
+    assert "chọn «Không gửi tệp, tiếp tục»" in chat.prompt.text
     await chat.say("chưa có")
-    assert "hoặc bấm «Không gửi tệp, tiếp tục»" in chat.text
+    assert "hoặc chọn «Không gửi tệp, tiếp tục»" in chat.text
     scan = Attachment(kind="document", file_id="id-1", name="don.pdf", mime_type="application/pdf", size=9)
     await chat._send(attachments=(scan,))
-    assert chat.labels[0] == "Tiếp tục" and "bấm «Tiếp tục»" in chat.prompt.text
+    assert chat.labels[0] == "Tiếp tục" and "chọn «Tiếp tục»" in chat.prompt.text
 
 
 # --- wording ---------------------------------------------------------------------------

@@ -251,3 +251,11 @@ def test_the_vietnamese_catalog_reads_as_vietnamese() -> None:
         if not has_vietnamese_diacritic(text):
             not_vietnamese.append(message_id)
     assert not_vietnamese == []
+
+
+def test_an_option_named_in_a_message_is_chosen_not_pressed() -> None:
+    """The same text goes to channels with buttons and to numbered lists (Zalo Bot API, the
+    console), where there is nothing to press: an option named by its label is "chosen"."""
+    pressed = {"vi": re.compile(r"bấm «"), "en": re.compile(r"[Pp]ress “")}
+    for locale, pattern in pressed.items():
+        assert [mid for mid, text in load_catalog(locale).items() if pattern.search(text)] == []

@@ -112,7 +112,7 @@ async def test_register_with_buttons_contact_and_a_document(
     await user.send_document("quyet-dinh.pdf", "application/pdf", 120_000)
     assert "Đã nhận 1 tệp: quyet-dinh.pdf" in user.text
     await user.send(sticker=STICKER)  # no file: what the step takes is asked again
-    assert "Xin gửi tệp (ảnh hoặc tài liệu) hoặc bấm «Tiếp tục»" in user.text
+    assert "Xin gửi tệp (ảnh hoặc tài liệu) hoặc chọn «Tiếp tục»" in user.text
     await user.send(voice=VOICE)
     assert "«voice»: chỉ nhận ảnh JPG/PNG, PDF, DOC hoặc DOCX" in user.text
     await user.press("Tiếp tục")
