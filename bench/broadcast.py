@@ -25,10 +25,10 @@ from sqlalchemy import insert
 from bot.app import build_app, freeze_startup_objects
 from bot.channels.telegram.channel import TelegramChannel
 from bot.channels.telegram.runner import make_bot
-from bot.identity import UserKey
 from bot.notify import Outbox
 from bot.settings import Settings
 from storage import broadcasts, migrate
+from storage.identity import UserKey
 from storage.models import Citizen
 from storage.staff import Actor
 from tests.fakes.telegram_api import TOKEN

@@ -32,9 +32,9 @@ from pathlib import Path
 
 from sqlalchemy import insert, select, text
 
-from bot.identity import UserKey
 from storage import broadcasts, migrate
 from storage.db import create_engine, session_factory
+from storage.identity import UserKey
 from storage.models import Citizen, Notification
 from storage.staff import Actor
 from tests.fakes.telegram_api import TOKEN, FakeTelegram

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -11,7 +12,9 @@ from bot.clock import Clock, SystemClock
 from bot.dialog.engine import Dialog
 from bot.settings import Settings
 from handlers.registry import all_flows
+from handlers.staff.access import commands_for
 from storage.db import create_engine, session_factory
+from storage.models import StaffRole
 
 
 @dataclass
@@ -21,6 +24,9 @@ class App:
     sessions: async_sessionmaker[AsyncSession]
     clock: Clock
     dialog: Dialog
+    # The staff commands a role may use, in order: the flows' knowledge, handed to the
+    # channels here so that no channel imports a flow (a platform's command menu).
+    staff_commands: Callable[[StaffRole], tuple[str, ...]]
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -31,7 +37,14 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
     sessions = session_factory(engine)
     clock = clock or SystemClock()
     dialog = Dialog(sessions, settings, clock, all_flows())
-    return App(settings=settings, engine=engine, sessions=sessions, clock=clock, dialog=dialog)
+    return App(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        clock=clock,
+        dialog=dialog,
+        staff_commands=commands_for,
+    )
 
 
 def freeze_startup_objects() -> None:

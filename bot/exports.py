@@ -51,8 +51,6 @@ DOCX_WIDTHS_CM = (1.1, 1.9, 3.4, 2.3, 5.3, 2.6, 2.2, 2.5, 2.3, 2.6)  # fills A4 
 FONT = "Times New Roman"  # has every Vietnamese letter, and is what official documents use
 DATE_FORMAT = "%d/%m/%Y"
 FILENAME_STEM = "so-tiep-cong-dan"
-XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 CSV_TYPE = "text/csv"
 
 Cell = str | int | date

@@ -1,21 +1,12 @@
-"""Who is talking: a user is known by the channel and that channel's user id."""
+"""What a platform's ids may be (the user key itself is `storage.identity.UserKey`)."""
 
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 # What a platform's user or message id may be: a short word, as every platform sends them.
 # Anything else (null, an object, a list, 200 characters) is a malformed event, not a user.
 PLATFORM_ID = re.compile(r"[0-9A-Za-z_.:-]{1,64}")
-
-
-class UserKey(NamedTuple):
-    channel: str
-    user_id: str
-
-    def __str__(self) -> str:
-        return f"{self.channel}:{self.user_id}"
 
 
 def platform_id(value: object) -> str | None:

@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot import calendar
 from bot.clock import Clock
 from bot.dialog.types import (
+    DOCX_TYPE,
+    XLSX_TYPE,
     Capabilities,
     Channel,
     Document,
@@ -32,12 +34,12 @@ from bot.dialog.types import (
     TemplateRefused,
     WindowClosed,
 )
-from bot.exports import DOCX_TYPE, XLSX_TYPE, document_translator, export_filename, to_docx, to_xlsx
+from bot.exports import document_translator, export_filename, to_docx, to_xlsx
 from bot.i18n import Translator
-from bot.identity import UserKey
 from bot.ratelimit import RateLimiter
 from bot.settings import Settings
 from storage import broadcasts, citizens, reminders, staff_notices
+from storage.identity import UserKey
 from storage.models import (
     Broadcast,
     Citizen,

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.i18n import SUPPORTED_LOCALES, load_catalog
-from bot.identity import UserKey
+from storage.identity import UserKey
 from storage.rules import MAX_CAPACITY
 
 EXAMPLE_SECRET_MARKER = "change-me"

@@ -12,9 +12,9 @@ from datetime import datetime
 
 import phonenumbers
 
+from bot.dialog.flow import Invalid, TooLong
 from bot.dialog.types import Attachment
 from handlers import words
-from handlers.base import Invalid, TooLong
 from storage.text import fold
 
 NAME_MIN, NAME_MAX = 2, 100

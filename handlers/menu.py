@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from bot.dialog.flow import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Reply
 from bot.i18n import SUPPORTED_LOCALES
 from handlers import words
-from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from handlers.onboarding import language_options, set_locale
 
 MENU_ITEMS = ("register", "mine", "sessions", "privacy", "help", "language")

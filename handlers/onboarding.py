@@ -6,10 +6,10 @@ citizen can come back to the notice at any time.
 
 from __future__ import annotations
 
+from bot.dialog.flow import Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
 from bot.i18n import SUPPORTED_LOCALES, Translator
 from handlers import words
-from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
 from storage import citizens
 from storage.text import fold
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.dialog.flow import Flow
 from handlers import menu, onboarding
-from handlers.base import Flow
 from handlers.citizen import mine, privacy, register, upcoming
 from handlers.staff import access, broadcast, endpoints, exports, review, schedule, sessions, undelivered
 

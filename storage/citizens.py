@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.identity import UserKey
 from storage import audit
 from storage.db import insert_if_absent, mark_erased
+from storage.identity import UserKey
 from storage.models import Citizen, ConversationState, ReceptionSession, Registration
 from storage.registrations import ACTIVE, cancel
 

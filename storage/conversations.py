@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.identity import UserKey
 from storage.db import insert_if_absent
+from storage.identity import UserKey
 from storage.models import ConversationState
 
 

@@ -10,8 +10,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.identity import UserKey
 from storage import audit, citizens
+from storage.identity import UserKey
 from storage.models import Invite, StaffMember, StaffRole
 from storage.outbox import queue_once
 

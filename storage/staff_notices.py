@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from bot.identity import UserKey
 from storage import citizens
+from storage.identity import UserKey
 from storage.models import ReceptionSession, Registration, StaffMember, StaffRole
 from storage.outbox import queue_once
 from storage.registrations import ACTIVE

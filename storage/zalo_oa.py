@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.identity import UserKey
 from storage import citizens, staff_notices
 from storage.db import insert_if_absent
+from storage.identity import UserKey
 from storage.models import Citizen, ZaloOAToken
 from storage.outbox import queue_once
 

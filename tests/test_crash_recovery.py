@@ -23,11 +23,11 @@ from bot.channels.zalo.bot_channel import CHANNEL as ZALO_BOT
 from bot.channels.zalo.bot_channel import event_id_of
 from bot.channels.zalo.bot_runner import ZaloBotRunner
 from bot.dialog.engine import Dialog
+from bot.dialog.flow import Answer, Ctx, Flow, Next
 from bot.dialog.types import Reply
-from bot.identity import UserKey
-from handlers.base import Answer, Ctx, Flow, Next
 from handlers.registry import all_flows
 from storage import inbound
+from storage.identity import UserKey
 from storage.models import ConversationState, InboundUpdate
 from tests.conftest import World
 from tests.fakes.telegram_api import FakeTelegram

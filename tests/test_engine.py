@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.dialog.engine import STATE_TURN, Dialog
+from bot.dialog.flow import Answer, Ctx, Flow, Next
 from bot.dialog.types import Reply
-from handlers.base import Answer, Ctx, Flow, Next
 from handlers.registry import all_flows
 from storage.models import ConversationState
 from tests.conftest import World

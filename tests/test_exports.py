@@ -18,8 +18,8 @@ from bot.app import App
 from bot.clock import FrozenClock
 from bot.exports import export_filename, sheet_titles, stats_table, to_csv, to_docx, to_xlsx
 from bot.i18n import Translator
-from bot.identity import UserKey
 from storage.citizens import anonymise
+from storage.identity import UserKey
 from storage.models import AuditEntry, CaseType, Citizen, Registration, RegistrationStatus, StaffRole
 from storage.reception_book import (
     BookRow,

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from bot.dialog.flow import Invalid
 from handlers import inputs
-from handlers.base import Invalid
 from storage.registrations import max_representatives
 from storage.text import normalize
 from tests.conftest import NOW

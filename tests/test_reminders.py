@@ -11,8 +11,7 @@ from sqlalchemy import select, update
 
 from bot.app import App
 from bot.clock import FrozenClock
-from bot.dialog.types import Reply
-from bot.exports import DOCX_TYPE
+from bot.dialog.types import DOCX_TYPE, Reply
 from bot.i18n import Translator
 from bot.notify import Outbox, reminder_message
 from storage.models import Notification, ReceptionSession, Registration

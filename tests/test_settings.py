@@ -12,8 +12,8 @@ import pytest
 from pydantic import ValidationError
 
 from bot import cli
-from bot.identity import UserKey
 from bot.settings import Settings
+from storage.identity import UserKey
 
 ENV_EXAMPLE = Path(__file__).resolve().parents[1] / ".env.example"
 ASSIGNMENT = re.compile(r"^([A-Z][A-Z0-9_]*)=(.*)$")

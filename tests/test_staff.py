@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from bot.clock import FrozenClock
-from bot.exports import DOCX_TYPE
+from bot.dialog.types import DOCX_TYPE
 from bot.notify import Outbox
 from storage.models import AuditEntry, ReceptionSession, Registration, SessionEndpoint
 from tests.conftest import ADMIN_ID, World

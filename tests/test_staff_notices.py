@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.clock import FrozenClock
-from bot.exports import DOCX_TYPE
+from bot.dialog.types import DOCX_TYPE
 from bot.notify import Outbox
 from storage.models import AuditEntry, Endpoint
 from storage.sessions import create_session

@@ -7,10 +7,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
+from bot.dialog.flow import Invalid
 from bot.dialog.options import typed_option
 from bot.dialog.types import Option
 from handlers import inputs
-from handlers.base import Invalid
 from storage.models import Registration
 from tests.conftest import World
 from tests.flows import ID_NUMBER, SUMMARY, at_the_phone_step, consent, fill_until_review

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.app import App
+from bot.dialog.flow import Invalid
 from handlers import inputs
-from handlers.base import Invalid
 from tests.conftest import World
 from tests.flows import SUMMARY, consent, fill_until_review
 from tests.support import ChatUser

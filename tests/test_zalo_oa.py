@@ -25,10 +25,10 @@ from bot.channels.zalo.oa_render import BUTTON_PREFIX, messages_for
 from bot.channels.zalo.oa_webhook import WEBHOOK_PATH, ZaloOA
 from bot.clock import FrozenClock
 from bot.dialog.types import Attachment, Option, RecipientUnreachable, Reply, WindowClosed
-from bot.identity import UserKey
 from bot.notify import Outbox
 from bot.settings import Settings
 from storage import inbound, schedule
+from storage.identity import UserKey
 from storage.models import (
     Citizen,
     InboundUpdate,

@@ -32,8 +32,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.dialog.engine import KeyedLocks
 from bot.dialog.types import RecipientUnreachable, Reply
-from bot.identity import UserKey
 from storage import inbound
+from storage.identity import UserKey
 
 log = logging.getLogger(__name__)
 

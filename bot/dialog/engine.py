@@ -20,15 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.dialog import owed
+from bot.dialog.flow import END, RESUME, Answer, Ctx, Flow, Goto, Invalid, TooLong
 from bot.dialog.options import typed_option
 from bot.dialog.types import Capabilities, Incoming, Option, Reply
 from bot.i18n import Translator, normalize_locale
-from bot.identity import UserKey
 from bot.settings import SPREADSHEET_CELL_MAX, Settings
-from handlers.base import END, RESUME, Answer, Ctx, Flow, Goto, Invalid, TooLong
 from storage import citizens, inbound, staff
 from storage.conversations import lock_state, state_data
 from storage.db import scrub_erased
+from storage.identity import UserKey
 from storage.staff import Actor
 from storage.text import fold, normalize
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.identity import UserKey
+from storage.identity import UserKey
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,11 @@ class Option:
 
 
 ANY_DOCUMENT = frozenset({"*/*"})
+
+
+# The document types the exports make, and channels declare they take.
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.dialog.flow import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
-from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from handlers.citizen import summary
 from handlers.citizen.views import citizen_status, registration_details
 from storage import registrations

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
 
+from bot.dialog.flow import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Reply
-from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from handlers.citizen.views import registration_details
 from handlers.inputs import show_phone
 from storage import audit, citizens, registrations

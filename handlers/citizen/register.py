@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bot.dialog.flow import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
 from handlers import inputs
-from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from handlers.citizen import summary
 from handlers.citizen.views import case_type_label, field_label, seat_details, seat_label
 from storage import registrations, sessions

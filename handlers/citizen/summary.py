@@ -12,9 +12,9 @@ is changed.
 
 from __future__ import annotations
 
+from bot.dialog.flow import Answer, Ctx, Invalid, TooLong
 from bot.dialog.types import Reply
 from handlers import inputs, words
-from handlers.base import Answer, Ctx, Invalid, TooLong
 
 DRAFT = "summary_draft"
 PREVIEW_CHARS = 600  # a longer draft is shown by its start and its end

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.dialog.flow import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Reply
-from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from storage import sessions
 from storage.rules import is_open_for_registration, summary_deadline
 

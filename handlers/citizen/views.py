@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.base import Ctx
+from bot.dialog.flow import Ctx
 from storage.models import CaseType, Registration, RegistrationStatus
 from storage.rules import summary_deadline
 from storage.sessions import SessionSeat

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.dialog.flow import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
-from handlers.base import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from handlers.staff.common import ADMIN, SHOW_COMMANDS, STAFF, back_home, chosen_scope, scope_names
 from storage import staff
 from storage.models import StaffRole

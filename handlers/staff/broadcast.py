@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.dialog.flow import Answer, Ctx, Flow, Goto, Invalid, Next, TooLong
 from bot.dialog.types import Option, Reply
-from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next, TooLong
 from handlers.staff.common import ADMIN, back_home, button_label, endpoints_from_text
 from storage import broadcasts, sessions
 from storage.models import Broadcast, Endpoint, ReceptionSession

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from handlers.base import Answer, Ctx, Goto, Invalid, Next
+from bot.dialog.flow import Answer, Ctx, Goto, Invalid, Next
 from storage.endpoints import resolve_offered
 from storage.models import Endpoint, StaffRole
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.dialog.flow import Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
-from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
 from handlers.staff.common import ADMIN, button_label
 from storage import audit
 from storage.endpoints import endpoint_by_code, search_endpoints, set_active, upcoming_registrations

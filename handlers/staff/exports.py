@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import MAXYEAR, MINYEAR, datetime, timedelta
 
-from bot.dialog.types import Document, Reply
+from bot.dialog.flow import Ctx, Flow, Goto, Invalid, Next
+from bot.dialog.types import DOCX_TYPE, XLSX_TYPE, Document, Reply
 from bot.exports import (
     CSV_TYPE,
-    DOCX_TYPE,
-    XLSX_TYPE,
     document_translator,
     export_filename,
     stats_table,
@@ -16,7 +15,6 @@ from bot.exports import (
     to_docx,
     to_xlsx,
 )
-from handlers.base import Ctx, Flow, Goto, Invalid, Next
 from handlers.staff.common import STAFF, back_home, usage
 from handlers.staff.sessions import DATE, session_from_args
 from storage import audit

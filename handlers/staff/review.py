@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.dialog.flow import Answer, Ctx, Flow, Goto, Invalid, Next, TooLong
 from bot.dialog.types import Attachment, Option, Reply
 from handlers import inputs
-from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next, TooLong
 from handlers.citizen.views import case_type_label, field_label
 from handlers.staff.common import STAFF, back_home
 from handlers.staff.sessions import visible_name

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import selectinload
 
+from bot.dialog.flow import Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Reply
-from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
 from handlers.staff.common import ADMIN, short_text
 from handlers.staff.sessions import parse_date_and_time, parse_start, session_from_args
 from storage import schedule

@@ -8,9 +8,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from bot.dialog.flow import Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
 from handlers import inputs
-from handlers.base import Answer, Ctx, Flow, Goto, Invalid, Next
 from handlers.citizen.views import case_type_label, holder_name
 from handlers.staff.common import ADMIN, STAFF, back_home, chosen_scope, short_text, usage
 from storage import audit, sessions

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.dialog.flow import Answer, Ctx, Flow, Next
 from bot.dialog.types import Option, Reply
-from handlers.base import Answer, Ctx, Flow, Next
 from handlers.staff.common import STAFF, back_home
 from handlers.staff.sessions import visible_name
 from storage import undelivered

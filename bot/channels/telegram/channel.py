@@ -17,8 +17,8 @@ from bot.channels.text import merge_texts
 from bot.clock import Clock
 from bot.dialog.types import ANY_DOCUMENT, Capabilities, RateLimited, RecipientUnreachable, Reply
 from bot.i18n import load_catalog, normalize_locale
-from bot.identity import UserKey
 from storage import citizens
+from storage.identity import UserKey
 
 log = logging.getLogger(__name__)
 

@@ -16,9 +16,8 @@ from aiogram.types import BotCommand, BotCommandScopeChat
 from bot.app import App
 from bot.channels.telegram.mapping import CHANNEL
 from bot.i18n import SUPPORTED_LOCALES, Translator
-from bot.identity import UserKey
-from handlers.staff.access import commands_for
 from storage import staff
+from storage.identity import UserKey
 from storage.models import StaffRole
 
 log = logging.getLogger(__name__)
@@ -46,10 +45,9 @@ def citizen_commands(t: Translator) -> list[BotCommand]:
     return [BotCommand(command=name, description=t(message)) for name, message in COMMANDS[t.locale]]
 
 
-def staff_commands(t: Translator, role: StaffRole) -> list[BotCommand]:
+def staff_commands(t: Translator, names: tuple[str, ...]) -> list[BotCommand]:
     return citizen_commands(t) + [
-        BotCommand(command=name, description=t(f"staff.command.{name}").split(" — ", 1)[-1])
-        for name in commands_for(role)
+        BotCommand(command=name, description=t(f"staff.command.{name}").split(" — ", 1)[-1]) for name in names
     ]
 
 
@@ -91,7 +89,9 @@ class Menus:
                 if role is None:
                     await self.bot.delete_my_commands(scope=scope, language_code=locale)
                 else:
-                    commands = staff_commands(Translator(locale, self.app.settings.tz), role)
+                    commands = staff_commands(
+                        Translator(locale, self.app.settings.tz), self.app.staff_commands(role)
+                    )
                     await self.bot.set_my_commands(commands, scope=scope, language_code=locale)
             except TelegramBadRequest as error:  # never wrote to the bot: no chat yet
                 log.info("no staff menu for telegram:%s: %s", user_id, error.message)

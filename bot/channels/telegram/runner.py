@@ -38,8 +38,8 @@ from bot.channels.telegram.mapping import CHANNEL, callback_to_incoming, message
 from bot.channels.telegram.menus import Menus
 from bot.channels.telegram.retry import RetryMiddleware
 from bot.dialog.types import Incoming, RecipientUnreachable
-from bot.identity import UserKey
 from storage import citizens, inbound
+from storage.identity import UserKey
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,9 @@ from bot.channels.text import render_numbered, split_text
 from bot.channels.zalo.bot_api import MAX_TEXT, ZaloBotApi, ZaloBotBlocked, ZaloBotRateLimited
 from bot.clock import Clock
 from bot.dialog.types import Attachment, Capabilities, Incoming, RateLimited, RecipientUnreachable, Reply
-from bot.identity import UserKey, platform_id
+from bot.identity import platform_id
 from storage import citizens
+from storage.identity import UserKey
 
 log = logging.getLogger(__name__)
 

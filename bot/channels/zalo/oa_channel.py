@@ -19,10 +19,17 @@ from bot.channels.zalo.oa_client import (
 from bot.channels.zalo.oa_events import CHANNEL
 from bot.channels.zalo.oa_render import MAX_TEXT, Message, file_message, is_phone_form, messages_for
 from bot.clock import Clock
-from bot.dialog.types import Capabilities, Document, RateLimited, RecipientUnreachable, Reply, WindowClosed
-from bot.exports import DOCX_TYPE
-from bot.identity import UserKey
+from bot.dialog.types import (
+    DOCX_TYPE,
+    Capabilities,
+    Document,
+    RateLimited,
+    RecipientUnreachable,
+    Reply,
+    WindowClosed,
+)
 from storage import citizens, zalo_oa
+from storage.identity import UserKey
 
 log = logging.getLogger(__name__)
 

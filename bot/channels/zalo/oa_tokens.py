@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.zalo.oa_client import AuthError, TokenPair, refresh_tokens
 from bot.clock import Clock
-from bot.identity import UserKey
 from storage import zalo_oa
+from storage.identity import UserKey
 from storage.zalo_oa import TokenSeed
 
 log = logging.getLogger(__name__)

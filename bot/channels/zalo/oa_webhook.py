@@ -33,8 +33,8 @@ from bot.channels.zalo.oa_events import CHANNEL, classify, event_id_of, happened
 from bot.channels.zalo.oa_tokens import OATokens
 from bot.channels.zalo.zns import ZnsTemplates
 from bot.dialog.types import RecipientUnreachable
-from bot.identity import UserKey
 from storage import citizens, inbound, zalo_oa
+from storage.identity import UserKey
 from storage.zalo_oa import TokenSeed
 
 log = logging.getLogger(__name__)
