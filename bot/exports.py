@@ -29,9 +29,10 @@ from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.i18n import Translator
+from bot.reception_book import BookRow, ReceptionBook, field_text
 from bot.settings import SPREADSHEET_CELL_MAX
 from storage.models import RegistrationStatus
-from storage.reception_book import BookRow, ReceptionBook, Stats, field_text
+from storage.reception_book import Stats
 
 # The ten columns of Form 03, in order.
 HEADER_IDS = (

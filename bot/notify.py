@@ -37,6 +37,7 @@ from bot.dialog.types import (
 from bot.exports import document_translator, export_filename, to_docx, to_xlsx
 from bot.i18n import Translator
 from bot.ratelimit import RateLimiter
+from bot.reception_book import reception_book
 from bot.settings import Settings
 from storage import broadcasts, citizens, reminders, staff_notices
 from storage.identity import UserKey
@@ -49,7 +50,6 @@ from storage.models import (
     RegistrationStatus,
 )
 from storage.outbox import ABOUT_THEIR_CASE
-from storage.reception_book import reception_book
 from storage.rules import OPEN_STATUSES
 
 log = logging.getLogger(__name__)

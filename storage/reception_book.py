@@ -1,9 +1,8 @@
 """The reception book (Sổ tiếp công dân, Form 03, Thông tư 04/2021/TT-TTCP) and registration counts.
 
-`reception_book` reads a session's registrations as the rows of Form 03, already in the
-reader's language, with denouncers masked unless the reader may see them (Luật Tố cáo
-2018, Art. 9 and 56: then every revealed identity is logged). The file formats are built
-from it in `bot.exports`.
+`session_book` reads a session's registrations for Form 03, each marked hidden when the
+reader may not see a denouncer (Luật Tố cáo 2018, Art. 9 and 56: every revealed identity
+is logged). Its texts, in the reader's language, are made in `bot.reception_book`.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import MissingMessage, Translator
 from storage import audit
 from storage.errors import NotFound
 from storage.models import (
@@ -28,50 +26,11 @@ from storage.models import (
     RegistrationStatus,
     SessionEndpoint,
 )
-from storage.review import ROUTES
-from storage.text import fold, mask_name
+from storage.text import fold
 
 LISTED = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
 ID_DIGITS_SHOWN = 3  # a masked ID keeps its last digits, so staff can match a paper file
 K = TypeVar("K")
-
-
-@dataclass(frozen=True)
-class BookRow:
-    """One registration as a line of Form 03 (texts already in the reader's language)."""
-
-    number: int
-    date: datetime  # when the registration arrived, in the office's time zone
-    name_and_address: str  # "name\naddress"
-    id_number: str
-    content: str
-    classification: str  # "Khiếu nại — Đất đai"
-    people: int
-    prior_agency: str
-    handling_route: str
-    follow_up: str
-    notes: str  # group representatives
-    code: str
-    status: RegistrationStatus
-
-
-@dataclass(frozen=True)
-class EndpointBook:
-    endpoint_name: str
-    rows: list[BookRow]
-
-
-@dataclass(frozen=True)
-class ReceptionBook:
-    session_title: str
-    starts_at: datetime  # in the office's time zone
-    host: str
-    endpoints: list[EndpointBook]  # only endpoints with registrations, by name
-    masked: int  # rows whose denouncer identity is hidden
-
-    @property
-    def row_count(self) -> int:
-        return sum(len(book.rows) for book in self.endpoints)
 
 
 @dataclass(frozen=True)
@@ -97,57 +56,28 @@ def mask_id_number(id_number: str) -> str:
     return "*" * (len(id_number) - len(shown)) + shown
 
 
-def field_text(t: Translator, code: str) -> str:
-    # Fields are configurable: one without a catalog entry must not stop an export.
-    try:
-        return t(f"field.{code}")
-    except MissingMessage:
-        return code
-
-
-def route_text(t: Translator, registration: Registration) -> str:
-    """The handling route of Form 03 with the reviewer's note; empty before review."""
-    route = registration.route
-    if not route:
-        return ""
-    label = t(f"route.{route}", agency=registration.forwarded_to or "—") if route in ROUTES else route
-    return f"{label}\n{registration.route_note}" if registration.route_note else label
-
-
 def anonymised(registration: Registration) -> bool:
     """Erased at the citizen's request or after retention (a submitted one always has a name)."""
     return registration.full_name is None
 
 
-def _row(number: int, registration: Registration, *, hide: bool, t: Translator) -> BookRow:
-    name, address = registration.full_name or "", registration.address or ""
-    id_number = registration.id_number or ""
-    representatives = list(registration.representatives or [])
-    if anonymised(registration):  # said so, not a blank line that reads like a mistake
-        name = t("export.anonymised")
-    elif hide:
-        name, address, id_number = mask_name(name), t("export.hidden"), mask_id_number(id_number)
-        representatives = [mask_name(person) for person in representatives]
-    classification = f"{t(f'case_type.{registration.case_type.value}')} — {field_text(t, registration.field)}"
-    notes = t("export.representatives", names=", ".join(representatives)) if representatives else ""
-    return BookRow(
-        number=number,
-        date=registration.created_at.astimezone(t.tz),
-        name_and_address="\n".join(part for part in (name, address) if part),
-        id_number=id_number,
-        content=registration.summary,
-        classification=classification,
-        people=registration.group_size,
-        prior_agency=registration.prior_agency,
-        handling_route=route_text(t, registration),
-        follow_up=registration.outcome or "",
-        notes=notes,
-        code=registration.code or "",
-        status=registration.status,
-    )
+@dataclass(frozen=True)
+class BookEntry:
+    """One registration of the book, numbered within its endpoint."""
+
+    number: int
+    registration: Registration
+    hidden: bool  # a denouncer's identity, masked for this reader
 
 
-async def reception_book(
+@dataclass(frozen=True)
+class SessionBook:
+    session: ReceptionSession
+    endpoints: list[tuple[str, list[BookEntry]]]  # endpoint name, its entries; by name
+    masked: int  # entries whose denouncer identity is hidden
+
+
+async def session_book(
     db: AsyncSession,
     session_id: int,
     *,
@@ -155,9 +85,9 @@ async def reception_book(
     reveal_denouncers: bool,
     actor: str,
     now: datetime,
-    t: Translator,
-) -> ReceptionBook:
-    """Form 03 for one session: `endpoint_ids=None` for every endpoint, else only those.
+) -> SessionBook:
+    """The registrations of Form 03 for one session: `endpoint_ids=None` for every endpoint,
+    else only those, each marked hidden when the reader may not see the denouncer.
 
     Revealing a denouncer writes an audit row; the caller commits. Raises NotFound.
     """
@@ -183,7 +113,7 @@ async def reception_book(
 
     books, masked = [], 0
     for endpoint in sorted(endpoints.values(), key=_name_key):
-        rows = []
+        entries = []
         for number, registration in enumerate(by_endpoint[endpoint.id], start=1):
             denouncer = registration.case_type == CaseType.DENUNCIATION and not anonymised(registration)
             hide = denouncer and not reveal_denouncers
@@ -199,15 +129,9 @@ async def reception_book(
                     target_id=registration.id,
                     via="export",
                 )
-            rows.append(_row(number, registration, hide=hide, t=t))
-        books.append(EndpointBook(endpoint_name=endpoint.name, rows=rows))
-    return ReceptionBook(
-        session_title=session.title,
-        starts_at=session.starts_at.astimezone(t.tz),
-        host=session.host,
-        endpoints=books,
-        masked=masked,
-    )
+            entries.append(BookEntry(number, registration, hide))
+        books.append((endpoint.name, entries))
+    return SessionBook(session=session, endpoints=books, masked=masked)
 
 
 def _most_first(counts: Counter[K], name: Callable[[K], str] = str) -> list[tuple[K, int]]:

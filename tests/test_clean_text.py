@@ -25,8 +25,8 @@ from bot.dialog.types import Attachment, Reply
 from bot.exports import to_csv, to_docx, to_xlsx, writable
 from bot.i18n import Translator
 from bot.notify import Outbox
+from bot.reception_book import BookRow, EndpointBook, ReceptionBook
 from storage.models import Citizen, Registration, RegistrationStatus
-from storage.reception_book import BookRow, EndpointBook, ReceptionBook
 from storage.text import normalize
 from tests.conftest import ADMIN_ID, VN, World
 from tests.fakes.telegram_api import FakeTelegram

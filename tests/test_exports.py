@@ -18,17 +18,11 @@ from bot.app import App
 from bot.clock import FrozenClock
 from bot.exports import export_filename, sheet_titles, stats_table, to_csv, to_docx, to_xlsx
 from bot.i18n import Translator
+from bot.reception_book import BookRow, EndpointBook, ReceptionBook, reception_book
 from storage.citizens import anonymise
 from storage.identity import UserKey
 from storage.models import AuditEntry, CaseType, Citizen, Registration, RegistrationStatus, StaffRole
-from storage.reception_book import (
-    BookRow,
-    EndpointBook,
-    ReceptionBook,
-    mask_id_number,
-    reception_book,
-    registration_stats,
-)
+from storage.reception_book import mask_id_number, registration_stats
 from storage.review import decide, record_outcome
 from storage.staff import Actor
 from tests.conftest import VN, World, local

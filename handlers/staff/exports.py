@@ -15,10 +15,11 @@ from bot.exports import (
     to_docx,
     to_xlsx,
 )
+from bot.reception_book import reception_book
 from handlers.staff.common import STAFF, back_home, usage
 from handlers.staff.sessions import DATE, session_from_args
 from storage import audit
-from storage.reception_book import reception_book, registration_stats
+from storage.reception_book import registration_stats
 
 export = Flow("export", first="send", command="export", roles=STAFF, needs_consent=False)
 stats = Flow("stats", first="show", command="stats", roles=STAFF, needs_consent=False)

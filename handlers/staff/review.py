@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from bot import reception_book
 from bot.dialog.flow import Answer, Ctx, Flow, Goto, Invalid, Next, TooLong
 from bot.dialog.types import Attachment, Option, Reply
 from handlers import inputs
 from handlers.citizen.views import case_type_label, field_label
 from handlers.staff.common import STAFF, back_home
 from handlers.staff.sessions import visible_name
-from storage import reception_book, review
+from storage import review
 from storage.errors import AlreadyDecided
 from storage.models import CaseType, Registration, RegistrationStatus
 
