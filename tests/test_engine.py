@@ -169,3 +169,23 @@ async def test_an_unexpected_error_is_apologised_for_and_input_kept(app: App, wo
     async with app.sessions() as db:
         state = await db.scalar(select(ConversationState))
         assert state is not None and state.flow == "boom" and state.data == {"kept": "yes"}
+
+
+def test_a_draft_stores_only_what_differs_from_its_defaults_and_reads_back_the_same() -> None:
+    from dataclasses import dataclass, field
+
+    from bot.dialog.flow import Draft
+
+    @dataclass
+    class Example(Draft):
+        chosen: int | None = None
+        page: int = 0
+        names: list[str] = field(default_factory=list)
+
+    data: dict[str, object] = {"chosen": 3, "other": "kept", "page": 2}
+    draft = Example.load(data)
+    assert draft == Example(chosen=3, page=2)
+    draft.page, draft.names = 0, ["An"]
+    draft.store(data)
+    assert data == {"chosen": 3, "other": "kept", "names": ["An"]}  # page back at its default: gone
+    assert Example.load(data) == draft

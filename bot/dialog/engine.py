@@ -262,7 +262,7 @@ class Dialog:
             else:
                 refusal: Invalid | None = None
                 try:
-                    target = self._as_goto(flow, await current.handlers[step](ctx, answer))
+                    target = self._as_goto(flow, await current.run_handle(step, ctx, answer))
                     answered = True
                 except Invalid as invalid:
                     refusal, target = invalid, Goto(flow, step)
@@ -447,7 +447,7 @@ class Dialog:
                 kept = False
                 ctx.data.clear()
                 ctx.data.update(target.data)
-            asked = await flow.asks[step](ctx)
+            asked = await flow.run_ask(step, ctx)
             if isinstance(asked, Reply):
                 return flow.name, step, asked, kept
             target = self._as_goto(flow.name, asked)

@@ -8,10 +8,10 @@ persists where the user is, so a flow never keeps state in memory.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -61,6 +61,40 @@ class Answer:
 
 
 @dataclass
+class Draft:
+    """What a flow keeps between its steps, typed: subclass it as a dataclass whose fields are
+    JSON values, each with a default, and name it in `Flow(draft=…)`. The engine loads it from
+    the stored state before each step and writes it back after; a step reads and changes it
+    through `TheDraft.of(ctx)`. A field at its default is not stored (it reads back the same)."""
+
+    @classmethod
+    def load(cls, data: MutableMapping[str, Any]) -> Self:
+        names = {spec.name for spec in fields(cls)}
+        return cls(**{name: value for name, value in data.items() if name in names})
+
+    def store(self, data: MutableMapping[str, Any]) -> None:
+        for spec in fields(self):
+            value = getattr(self, spec.name)
+            default = spec.default_factory() if spec.default_factory is not MISSING else spec.default
+            if value == default:
+                data.pop(spec.name, None)
+            else:
+                data[spec.name] = value
+
+    @classmethod
+    def of(cls, ctx: Ctx) -> Self:
+        """The current flow's draft, as this type (a step of the flow that declared it)."""
+        if not isinstance(ctx.draft, cls):
+            raise TypeError(f"the current flow keeps a {type(ctx.draft).__name__}, not a {cls.__name__}")
+        return ctx.draft
+
+
+@dataclass
+class NoDraft(Draft):
+    """A flow that keeps nothing typed between its steps."""
+
+
+@dataclass
 class Ctx:
     db: AsyncSession
     citizen: Citizen
@@ -71,6 +105,7 @@ class Ctx:
     data: dict[str, Any]
     actor: Actor
     replies: list[Reply] = field(default_factory=list)
+    draft: Draft = field(default_factory=NoDraft)  # the current flow's (Draft.of)
 
     def say(self, message_id: str, **fields: Any) -> None:
         self.replies.append(Reply(self.t(message_id, **fields)))
@@ -110,6 +145,7 @@ class Flow:
     command: str | None = None  # the slash command that opens it from anywhere ("sessions")
     roles: frozenset[StaffRole] = frozenset()  # empty: anyone; else only staff with one of these
     needs_consent: bool = True  # a citizen flow; staff work and /join are not personal-data collection
+    draft: type[Draft] = NoDraft  # what it keeps between steps
     asks: dict[str, AskFn] = field(default_factory=dict)
     handlers: dict[str, HandleFn] = field(default_factory=dict)
     file_steps: set[str] = field(default_factory=set)  # steps that accept photos and documents
@@ -145,3 +181,17 @@ class Flow:
 
     def has_step(self, step: str) -> bool:
         return step in self.asks and step in self.handlers
+
+    async def run_ask(self, step: str, ctx: Ctx) -> Reply | Next:
+        ctx.draft = self.draft.load(ctx.data)
+        try:
+            return await self.asks[step](ctx)
+        finally:
+            ctx.draft.store(ctx.data)
+
+    async def run_handle(self, step: str, ctx: Ctx, answer: Answer) -> Next:
+        ctx.draft = self.draft.load(ctx.data)
+        try:
+            return await self.handlers[step](ctx, answer)
+        finally:
+            ctx.draft.store(ctx.data)

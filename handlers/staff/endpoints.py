@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from bot.dialog.flow import Answer, Ctx, Flow, Goto, Invalid, Next
+from dataclasses import dataclass
+
+from bot.dialog.flow import Answer, Ctx, Draft, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
 from handlers.staff.common import ADMIN, button_label
 from storage import audit
 from storage.endpoints import endpoint_by_code, search_endpoints, set_active, upcoming_registrations
 from storage.models import Endpoint
 
-manage = Flow("endpoints", first="query", command="endpoints", roles=ADMIN, needs_consent=False)
+
+@dataclass
+class EndpointsDraft(Draft):
+    query: str = ""  # the name or code looked for
+
+
+manage = Flow(
+    "endpoints", first="query", command="endpoints", roles=ADMIN, needs_consent=False, draft=EndpointsDraft
+)
 
 SHOWN = 8  # endpoints listed at once; a longer list asks for a closer name
 
@@ -17,7 +27,7 @@ SHOWN = 8  # endpoints listed at once; a longer list asks for a closer name
 @manage.ask("query")
 async def ask_query(ctx: Ctx) -> Reply | Next:
     if ctx.args:
-        ctx.data["query"] = ctx.args
+        EndpointsDraft.of(ctx).query = ctx.args
         return "list"
     return Reply(ctx.t("staff.endpoints.ask"))
 
@@ -27,7 +37,7 @@ async def on_query(ctx: Ctx, answer: Answer) -> Next:
     query = " ".join(answer.text.split())[:100]
     if not query:
         raise Invalid("staff.endpoints.ask")
-    ctx.data["query"] = query
+    EndpointsDraft.of(ctx).query = query
     return "list"
 
 
@@ -43,7 +53,7 @@ async def matching(ctx: Ctx, query: str) -> tuple[list[Endpoint], int]:
 
 @manage.ask("list")
 async def ask_list(ctx: Ctx) -> Reply | Next:
-    query = ctx.data["query"]
+    query = EndpointsDraft.of(ctx).query
     found, total = await matching(ctx, query)
     if not found:
         ctx.say("staff.endpoints.none", query=query)
