@@ -58,6 +58,6 @@ async def ask_language(ctx: Ctx) -> Reply:
 async def on_language(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice not in SUPPORTED_LOCALES:
         raise Invalid("common.choose_option")
-    set_locale(ctx, answer.choice)
+    await set_locale(ctx, answer.choice)
     ctx.say("language.changed")
     return END

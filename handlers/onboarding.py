@@ -28,8 +28,8 @@ def named_locale(ctx: Ctx, answer: Answer) -> str | None:
     return next((code for code in SUPPORTED_LOCALES if typed == fold(ctx.t(f"language.{code}"))), None)
 
 
-def set_locale(ctx: Ctx, locale: str) -> None:
-    ctx.citizen.locale = locale
+async def set_locale(ctx: Ctx, locale: str) -> None:
+    ctx.citizen = await citizens.set_locale(ctx.db, ctx.citizen, locale)
     ctx.t = Translator(locale, ctx.settings.tz)
 
 
@@ -44,7 +44,7 @@ async def ask_language(ctx: Ctx) -> Reply | Next:
 async def on_language(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice not in SUPPORTED_LOCALES:
         raise Invalid("common.choose_option")
-    set_locale(ctx, answer.choice)
+    await set_locale(ctx, answer.choice)
     return "consent"
 
 
@@ -69,11 +69,13 @@ def typed_consent(text: str) -> str | None:
 @flow.handle("consent")
 async def on_consent(ctx: Ctx, answer: Answer) -> Next:
     if (locale := named_locale(ctx, answer)) is not None:
-        set_locale(ctx, locale)
+        await set_locale(ctx, locale)
         return "consent"  # the notice again, now in that language
     choice = answer.choice or typed_consent(answer.text)
     if choice == "agree":
-        citizens.give_consent(ctx.db, ctx.citizen, ctx.settings.consent_version, now=ctx.now)
+        ctx.citizen = await citizens.give_consent(
+            ctx.db, ctx.citizen, ctx.settings.consent_version, now=ctx.now
+        )
         ctx.say("consent.thanks")
         return Goto("menu", data={})
     if choice == "refuse":
@@ -93,5 +95,5 @@ async def on_goodbye(ctx: Ctx, answer: Answer) -> Next:
     # Whatever they send, show the notice again (in the language they name, if they name
     # one): consent is only ever a clear choice.
     if (locale := named_locale(ctx, answer)) is not None:
-        set_locale(ctx, locale)
+        await set_locale(ctx, locale)
     return "consent"

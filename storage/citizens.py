@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
@@ -14,8 +16,103 @@ from storage.models import Citizen, ConversationState, ReceptionSession, Registr
 from storage.registrations import ACTIVE, cancel
 
 
-def actor_of(citizen: Citizen) -> str:
+@dataclass(frozen=True)
+class CitizenRecord:
+    """A citizen as the flows see them: plain data, read with the conversation state."""
+
+    id: int
+    channel: str
+    channel_user_id: str
+    locale: str | None
+    consent_version: str | None
+    consent_at: datetime | None
+    full_name: str | None
+    phone: str | None
+    id_number: str | None
+    address: str | None
+    unreachable: bool
+    anonymised_at: datetime | None
+
+
+# The columns of a CitizenRecord, in its order (a query selects them to build one).
+RECORD_COLUMNS = (
+    Citizen.id,
+    Citizen.channel,
+    Citizen.channel_user_id,
+    Citizen.locale,
+    Citizen.consent_version,
+    Citizen.consent_at,
+    Citizen.full_name,
+    Citizen.phone,
+    Citizen.id_number,
+    Citizen.address,
+    Citizen.unreachable,
+    Citizen.anonymised_at,
+)
+_BY_ID = select(*RECORD_COLUMNS).where(Citizen.id == bindparam("citizen_id"))
+_SET_CONSENT = (
+    update(Citizen)
+    .where(Citizen.id == bindparam("citizen_id"))
+    .values(
+        consent_version=bindparam("version"),
+        consent_at=bindparam("at"),
+        anonymised_at=None,
+    )
+)
+_SET_IDENTITY = (
+    update(Citizen)
+    .where(Citizen.id == bindparam("citizen_id"))
+    .values(
+        full_name=bindparam("new_full_name"),
+        phone=bindparam("new_phone"),
+        id_number=bindparam("new_id_number"),
+        address=bindparam("new_address"),
+    )
+)
+_SET_LOCALE = (
+    update(Citizen).where(Citizen.id == bindparam("citizen_id")).values(locale=bindparam("new_locale"))
+)
+
+
+def record_of(values: Any) -> CitizenRecord:
+    """A CitizenRecord from a row holding RECORD_COLUMNS in order (or an ORM Citizen)."""
+    if isinstance(values, Citizen):
+        return CitizenRecord(*(getattr(values, column.key) for column in RECORD_COLUMNS))
+    return CitizenRecord(*values)
+
+
+async def record(db: AsyncSession, citizen_id: int) -> CitizenRecord:
+    """The citizen as stored now."""
+    return record_of((await db.execute(_BY_ID, {"citizen_id": citizen_id})).one())
+
+
+async def remember_identity(
+    db: AsyncSession,
+    citizen: CitizenRecord,
+    *,
+    full_name: str | None,
+    phone: str | None,
+    id_number: str | None,
+    address: str | None,
+) -> CitizenRecord:
+    """Keep the identity given with a registration for the next one (consented to)."""
+    identity = {
+        "new_full_name": full_name,
+        "new_phone": phone,
+        "new_id_number": id_number,
+        "new_address": address,
+    }
+    await db.execute(_SET_IDENTITY, {"citizen_id": citizen.id, **identity})
+    return replace(citizen, full_name=full_name, phone=phone, id_number=id_number, address=address)
+
+
+def actor_of(citizen: Citizen | CitizenRecord) -> str:
     return str(UserKey(citizen.channel, citizen.channel_user_id))
+
+
+async def set_locale(db: AsyncSession, citizen: CitizenRecord, locale: str) -> CitizenRecord:
+    await db.execute(_SET_LOCALE, {"citizen_id": citizen.id, "new_locale": locale})
+    return replace(citizen, locale=locale)
 
 
 async def get_or_create(db: AsyncSession, key: UserKey, *, now: datetime) -> Citizen:
@@ -29,16 +126,17 @@ async def get_or_create(db: AsyncSession, key: UserKey, *, now: datetime) -> Cit
     return citizen
 
 
-def has_consent(citizen: Citizen, version: str) -> bool:
+def has_consent(citizen: Citizen | CitizenRecord, version: str) -> bool:
     """Consent counts only for the current version of the privacy notice."""
     return citizen.consent_version == version and citizen.consent_at is not None
 
 
-def give_consent(db: AsyncSession, citizen: Citizen, version: str, *, now: datetime) -> None:
+async def give_consent(
+    db: AsyncSession, citizen: CitizenRecord, version: str, *, now: datetime
+) -> CitizenRecord:
     """Consent to the current notice. A citizen who deleted their data and comes back is a
     citizen again: reached by broadcasts, listed for calls, and anonymised after retention."""
-    citizen.consent_version, citizen.consent_at = version, now
-    citizen.anonymised_at = None
+    await db.execute(_SET_CONSENT, {"citizen_id": citizen.id, "version": version, "at": now})
     audit.record(
         db,
         at=now,
@@ -48,9 +146,10 @@ def give_consent(db: AsyncSession, citizen: Citizen, version: str, *, now: datet
         target_id=citizen.id,
         version=version,
     )
+    return replace(citizen, consent_version=version, consent_at=now, anonymised_at=None)
 
 
-def refuse_consent(db: AsyncSession, citizen: Citizen, version: str, *, now: datetime) -> None:
+def refuse_consent(db: AsyncSession, citizen: CitizenRecord, version: str, *, now: datetime) -> None:
     audit.record(
         db,
         at=now,
@@ -62,7 +161,7 @@ def refuse_consent(db: AsyncSession, citizen: Citizen, version: str, *, now: dat
     )
 
 
-async def _cancel_active(db: AsyncSession, citizen: Citizen, now: datetime) -> int:
+async def _cancel_active(db: AsyncSession, citizen: Citizen | CitizenRecord, now: datetime) -> int:
     """Cancel the registrations for sessions still to come; those of past sessions stay as
     they were (the reception book and the counts keep them; no seat is given away late)."""
     registrations = await db.scalars(
@@ -81,7 +180,7 @@ async def _cancel_active(db: AsyncSession, citizen: Citizen, now: datetime) -> i
     return cancelled
 
 
-async def withdraw_consent(db: AsyncSession, citizen: Citizen, *, now: datetime) -> int:
+async def withdraw_consent(db: AsyncSession, citizen: Citizen | CitizenRecord, *, now: datetime) -> int:
     """Stop processing: clear consent and cancel active registrations. Returns how many."""
     cancelled = await _cancel_active(db, citizen, now)
     audit.record(
@@ -93,17 +192,30 @@ async def withdraw_consent(db: AsyncSession, citizen: Citizen, *, now: datetime)
         target_id=citizen.id,
         version=citizen.consent_version,
     )
-    citizen.consent_version = citizen.consent_at = None
+    await db.execute(_SET_CONSENT, {"citizen_id": citizen.id, "version": None, "at": None})
     await db.flush()
     return cancelled
 
 
-async def anonymise(db: AsyncSession, citizen: Citizen, *, now: datetime, actor: str | None = None) -> int:
+async def anonymise(
+    db: AsyncSession, citizen: Citizen | CitizenRecord, *, now: datetime, actor: str | None = None
+) -> int:
     """Erase personal data but keep the counts (registrations stay, without identity)."""
     cancelled = await _cancel_active(db, citizen, now)
-    citizen.full_name = citizen.phone = citizen.id_number = citizen.address = None
-    citizen.consent_version = citizen.consent_at = None
-    citizen.anonymised_at = now
+    await db.execute(
+        update(Citizen)
+        .where(Citizen.id == citizen.id)
+        .values(
+            full_name=None,
+            phone=None,
+            id_number=None,
+            address=None,
+            consent_version=None,
+            consent_at=None,
+            anonymised_at=now,
+        )
+        .execution_options(synchronize_session="fetch")
+    )
     registrations = await db.scalars(select(Registration).where(Registration.citizen_id == citizen.id))
     for registration in registrations:
         registration.full_name = registration.phone = None

@@ -1,36 +1,183 @@
-"""Conversation state rows, locked per user so events are handled in order across workers."""
+"""Conversation state: one read and one write per event.
+
+`open_turn` reads, in one statement, the user's state (locked until the transaction ends,
+so a user's events are handled one at a time across workers), who they are (the citizen
+row and any staff role), and whether this event was handled before. `close_turn` writes
+the new state and marks the event handled: on PostgreSQL in one statement, which also
+decides a race between two workers handed the same event (the loser writes nothing and
+rolls back). The statements are built once, here.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import JSON, Table, and_, bindparam, exists, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.citizens import RECORD_COLUMNS, CitizenRecord, record_of
 from storage.db import insert_if_absent
 from storage.identity import UserKey
-from storage.models import ConversationState
+from storage.models import Citizen, ConversationState, InboundUpdate, StaffMember, UTCDateTime
+from storage.staff import Actor, actor_from
+
+STATE = ConversationState.__table__
+INBOUND = InboundUpdate.__table__
+assert isinstance(STATE, Table) and isinstance(INBOUND, Table)
 
 
-async def lock_state(db: AsyncSession, key: UserKey, *, now: datetime) -> ConversationState:
-    """The user's state row, created if new and locked until the transaction ends.
+@dataclass(frozen=True)
+class Turn:
+    """What one event starts from."""
 
-    PostgreSQL: `FOR UPDATE` makes a second worker wait for the first. SQLite has
-    no row locks; there every transaction already holds the write lock.
-    """
-    query = (
-        select(ConversationState)
-        .where(ConversationState.channel == key.channel, ConversationState.user_id == key.user_id)
-        .with_for_update()
+    flow: str
+    step: str
+    data: dict[str, Any]
+    citizen: CitizenRecord
+    actor: Actor
+    handled_before: bool  # the event was handled already (a repeat delivery)
+
+
+_HANDLED = (
+    select(InboundUpdate.handled_at.is_not(None))
+    .where(InboundUpdate.channel == bindparam("key_channel"), InboundUpdate.update_id == bindparam("event"))
+    .scalar_subquery()
+)
+_READ = (
+    select(
+        ConversationState.flow,
+        ConversationState.step,
+        ConversationState.data,
+        StaffMember.role,
+        StaffMember.endpoint_ids,
+        StaffMember.see_denouncers,
+        _HANDLED,
+        *RECORD_COLUMNS,
     )
-    state = await db.scalar(query)
-    if state is None:  # a new user (two first events at once: one inserts, both then lock)
-        values = {"channel": key.channel, "user_id": key.user_id, "flow": "", "step": "", "data": {}}
-        await insert_if_absent(db, ConversationState, values | {"updated_at": now})
-        state = await db.scalar(query)
-    assert state is not None
-    return state
+    .select_from(ConversationState)
+    .outerjoin(
+        Citizen,
+        and_(
+            Citizen.channel == ConversationState.channel, Citizen.channel_user_id == ConversationState.user_id
+        ),
+    )
+    .outerjoin(
+        StaffMember,
+        and_(
+            StaffMember.channel == ConversationState.channel,
+            StaffMember.user_id == ConversationState.user_id,
+            StaffMember.active.is_(True),
+        ),
+    )
+    .where(
+        ConversationState.channel == bindparam("key_channel"),
+        ConversationState.user_id == bindparam("key_user"),
+    )
+    .with_for_update(of=ConversationState)  # PostgreSQL; SQLite's transactions hold the write lock
+)
+CITIZEN_AT = 7  # where the citizen's columns start in a row of _READ
+
+_WRITE = (
+    update(STATE)
+    .where(STATE.c.channel == bindparam("key_channel"), STATE.c.user_id == bindparam("key_user"))
+    .values(
+        flow=bindparam("new_flow"),
+        step=bindparam("new_step"),
+        data=bindparam("new_data", type_=JSON),
+        updated_at=bindparam("at", type_=UTCDateTime()),
+    )
+)
+
+
+def _mark_handled(insert: Any) -> Any:
+    """INSERT the event as handled, or mark it so if stored unhandled; nothing if handled."""
+    table = INBOUND
+    return insert.values(
+        channel=bindparam("key_channel"),
+        update_id=bindparam("event"),
+        payload=bindparam("emptied", type_=JSON),
+        received_at=bindparam("at", type_=UTCDateTime()),
+        handled_at=bindparam("at", type_=UTCDateTime()),
+        reply_to=bindparam("owed_to"),
+    ).on_conflict_do_update(
+        index_elements=[table.c.channel, table.c.update_id],
+        set_={
+            "handled_at": bindparam("at", type_=UTCDateTime()),
+            "payload": bindparam("emptied", type_=JSON),
+            "reply_to": bindparam("owed_to"),
+        },
+        where=table.c.handled_at.is_(None),
+    )
+
+
+_MARK_SQLITE = _mark_handled(sqlite.insert(InboundUpdate))
+# PostgreSQL: the mark and the state in one statement; the state is written only if this
+# transaction made the mark (a concurrent duplicate waits on the mark's row, then finds it).
+_MARKED = _mark_handled(postgresql.insert(InboundUpdate)).returning(literal(1)).cte("marked")
+_WRITE_MARKED_POSTGRESQL = _WRITE.where(exists(select(literal(1)).select_from(_MARKED))).add_cte(_MARKED)
+
+
+async def open_turn(
+    db: AsyncSession, key: UserKey, event_id: str | None, admins: frozenset[UserKey], *, now: datetime
+) -> Turn:
+    """The user's state, locked, with who they are; created for a new user."""
+    params = {"key_channel": key.channel, "key_user": key.user_id, "event": event_id or ""}
+    connection = await db.connection()
+    row = (await connection.execute(_READ, params)).one_or_none()
+    if row is None or row.id is None:  # a new user (two first events at once: both insert, one wins)
+        state = {"channel": key.channel, "user_id": key.user_id, "flow": "", "step": "", "data": {}}
+        await insert_if_absent(db, ConversationState, state | {"updated_at": now})
+        citizen = {"channel": key.channel, "channel_user_id": key.user_id, "created_at": now}
+        await insert_if_absent(db, Citizen, citizen | {"unreachable": False})
+        row = (await connection.execute(_READ, params)).one()
+    actor = actor_from(key, admins, row.role, row.endpoint_ids, row.see_denouncers)
+    return Turn(
+        flow=row.flow,
+        step=row.step,
+        data=dict(row.data or {}),
+        citizen=record_of(row[CITIZEN_AT:]),
+        actor=actor,
+        handled_before=bool(row[6]),
+    )
+
+
+async def close_turn(
+    db: AsyncSession,
+    key: UserKey,
+    *,
+    flow: str,
+    step: str,
+    data: dict[str, Any],
+    event_id: str | None,
+    reply_to: str | None,
+    now: datetime,
+) -> bool:
+    """Write the state and mark the event handled (owing its replies to `reply_to`). False:
+    another worker handled the event meanwhile; the caller must roll back."""
+    params = {
+        "key_channel": key.channel,
+        "key_user": key.user_id,
+        "new_flow": flow,
+        "new_step": step,
+        "new_data": data,
+        "at": now,
+        "event": event_id,
+        "owed_to": reply_to,
+        "emptied": {},
+    }
+    connection = await db.connection()
+    if not event_id:
+        await connection.execute(_WRITE, params)
+        return True
+    if connection.dialect.name == "postgresql":
+        return bool((await connection.execute(_WRITE_MARKED_POSTGRESQL, params)).rowcount)
+    if not (await connection.execute(_MARK_SQLITE, params)).rowcount:
+        return False
+    await connection.execute(_WRITE, params)
+    return True
 
 
 async def state_data(db: AsyncSession, key: UserKey) -> dict[str, Any]:

@@ -33,7 +33,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """
     kwargs.setdefault("hide_parameters", True)
     if not is_sqlite(url):
-        return create_async_engine(url, pool_pre_ping=True, **kwargs)
+        # No ping before each checkout (a round trip per event): a connection found dead is
+        # invalidated when used, and the dialog engine runs that event again.
+        return create_async_engine(url, **kwargs)
 
     # aiosqlite logs every statement with its values at DEBUG ("executing …"), which
     # hide_parameters does not reach: with LOG_LEVEL=DEBUG that would log every citizen's data.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +20,6 @@ from storage import audit
 from storage.errors import AlreadyRegistered, DeadlinePassed, NotFound, SessionNotOpen, TooManyPeople
 from storage.models import (
     CaseType,
-    Citizen,
     Notification,
     ReceptionSession,
     Registration,
@@ -45,7 +45,18 @@ def seats_needed(group_size: int, representatives: list[str]) -> int:
     return len(representatives) if group_size >= GROUP_THRESHOLD else group_size
 
 
-@dataclass(frozen=True)
+class CitizenLike(Protocol):
+    """A citizen as stored (ORM) or as the flows see them (storage.citizens.CitizenRecord)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def channel_user_id(self) -> str: ...
+
+
+@dataclass
 class Draft:
     """What a citizen has entered, ready to be submitted."""
 
@@ -120,7 +131,7 @@ async def active_registration(db: AsyncSession, citizen_id: int, session_id: int
 
 
 async def submit(
-    db: AsyncSession, citizen: Citizen, draft: Draft, *, now: datetime, lead_days: int, tz: tzinfo = UTC
+    db: AsyncSession, citizen: CitizenLike, draft: Draft, *, now: datetime, lead_days: int, tz: tzinfo = UTC
 ) -> Registration:
     """Confirm a registration if seats are left, else put it on the waitlist.
 
@@ -236,7 +247,7 @@ async def list_own(db: AsyncSession, citizen_id: int) -> list[Registration]:
 
 async def edit_summary(
     db: AsyncSession,
-    citizen: Citizen,
+    citizen: CitizenLike,
     registration_id: int,
     summary: str,
     *,

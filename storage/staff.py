@@ -50,20 +50,35 @@ class InviteError(Exception):
 
 async def actor_for(db: AsyncSession, key: UserKey, admins: frozenset[UserKey]) -> Actor:
     """ADMINS from the settings are admins; otherwise the active staff row, if any."""
+    member = None
+    if key not in admins:
+        member = await db.scalar(
+            select(StaffMember).where(
+                StaffMember.channel == key.channel,
+                StaffMember.user_id == key.user_id,
+                StaffMember.active.is_(True),
+            )
+        )
+    if member is None:
+        return actor_from(key, admins, None, None, False)
+    return actor_from(key, admins, member.role, member.endpoint_ids, member.see_denouncers)
+
+
+def actor_from(
+    key: UserKey,
+    admins: frozenset[UserKey],
+    role: StaffRole | None,
+    endpoint_ids: list[int] | None,
+    see_denouncers: bool | None,
+) -> Actor:
+    """Who `key` acts as, given their active staff row's role, scope and right (all None
+    without one): ADMINS from the settings are admins whatever the row says."""
     if key in admins:
         return Actor(key, StaffRole.ADMIN, None, True)
-    member = await db.scalar(
-        select(StaffMember).where(
-            StaffMember.channel == key.channel,
-            StaffMember.user_id == key.user_id,
-            StaffMember.active.is_(True),
-        )
-    )
-    if member is None:
+    if role is None:
         return Actor(key, None)
-    scope = None if member.endpoint_ids is None else frozenset(member.endpoint_ids)
-    see = member.role == StaffRole.ADMIN or member.see_denouncers
-    return Actor(key, member.role, scope, see)
+    scope = None if endpoint_ids is None else frozenset(endpoint_ids)
+    return Actor(key, role, scope, role == StaffRole.ADMIN or bool(see_denouncers))
 
 
 def hash_code(code: str) -> str:

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -25,8 +26,8 @@ from bot.dialog.options import typed_option
 from bot.dialog.types import Capabilities, Incoming, Option, Reply
 from bot.i18n import Translator, normalize_locale
 from bot.settings import SPREADSHEET_CELL_MAX, Settings
-from storage import citizens, inbound, staff
-from storage.conversations import lock_state, state_data
+from storage import citizens
+from storage.conversations import close_turn, open_turn, state_data
 from storage.db import scrub_erased
 from storage.identity import UserKey
 from storage.staff import Actor
@@ -75,6 +76,10 @@ def cleaned(incoming: Incoming) -> Incoming:
     phone = normalize(incoming.phone) if incoming.phone is not None else None
     text = normalize(incoming.text[:MAX_INPUT_CHARS])
     return replace(incoming, text=text, phone=phone, attachments=attachments)
+
+
+class HandledBefore(Exception):
+    """The event was handled before (a repeat delivery, or another worker won the race)."""
 
 
 class KeyedLocks:
@@ -138,17 +143,32 @@ class Dialog:
     async def handle(self, incoming: Incoming, capabilities: Capabilities) -> list[Reply]:
         async with self._locks.hold(incoming.key):
             try:
-                async with self.sessions() as db:
-                    async with db.begin():
-                        replies = await self._handle(db, incoming, capabilities)
-                    await scrub_erased(db)  # "delete my data": out of SQLite's log too
-                    return replies
+                return await self._in_transaction(incoming, capabilities)
+            except HandledBefore:
+                log.info("event %s of %s was handled before; ignored", incoming.event_id, incoming.key)
+                return []
             except Exception:
                 reference = uuid.uuid4().hex[:8]
                 log.exception("event %s of %s failed (ref %s)", incoming.event_id, incoming.key, reference)
                 locale = normalize_locale(incoming.language, self.settings.default_locale)
                 t = Translator(await self._locale_of(incoming.key) or locale, self.settings.tz)
                 return [Reply(t("error.internal", ref=reference))]
+
+    async def _in_transaction(self, incoming: Incoming, capabilities: Capabilities) -> list[Reply]:
+        """The event handled in one transaction. A connection found dead (the database
+        restarted: there is no ping before each use) is replaced and the event run again."""
+        for attempt in (1, 2):
+            try:
+                async with self.sessions() as db:
+                    async with db.begin():
+                        replies = await self._handle(db, incoming, capabilities)
+                    await scrub_erased(db)  # "delete my data": out of SQLite's log too
+                    return replies
+            except DBAPIError as error:
+                if not error.connection_invalidated or attempt == 2:
+                    raise
+                log.warning("a database connection was lost; event %s run again", incoming.event_id)
+        raise AssertionError("unreachable")
 
     async def owed_replies(self, key: UserKey) -> list[Reply]:
         """The replies of the user's last event, to send again when they may not have gone out."""
@@ -166,22 +186,21 @@ class Dialog:
 
     async def _handle(self, db: AsyncSession, incoming: Incoming, capabilities: Capabilities) -> list[Reply]:
         now = self.clock.now()
-        state = await lock_state(db, incoming.key, now=now)  # first: it orders the user's events
-        if incoming.event_id and not await inbound.first_handling(
-            db, incoming.channel, incoming.event_id, now, reply_to=incoming.user_id
-        ):
-            log.info("event %s of %s was handled before; ignored", incoming.event_id, incoming.key)
-            return []
-        citizen = await citizens.get_or_create(db, incoming.key, now=now)
+        # One read: the state (locked: it orders the user's events), who they are, and
+        # whether this event was handled before.
+        turn_read = await open_turn(db, incoming.key, incoming.event_id, self.settings.admin_keys, now=now)
+        if turn_read.handled_before:
+            raise HandledBefore
+        citizen, actor = turn_read.citizen, turn_read.actor
         if citizen.unreachable:  # they wrote to us, so they can be reached again
             await citizens.set_reachable(db, incoming.key, True, now=now)
-        data: dict[str, Any] = dict(state.data or {})
+            citizen = replace(citizen, unreachable=False)
+        data: dict[str, Any] = turn_read.data
         turn = int(data.pop(STATE_TURN, 0))
         offered = [Option(p, label) for p, label in data.pop(STATE_OFFERED, [])]
         phone_asked = bool(data.pop(STATE_PHONE_ASKED, False))
         data.pop(STATE_REPLIES, None)
         locale = citizen.locale or normalize_locale(incoming.language, self.settings.default_locale)
-        actor = await staff.actor_for(db, incoming.key, self.settings.admin_keys)
         ctx = Ctx(
             db=db,
             citizen=citizen,
@@ -192,7 +211,7 @@ class Dialog:
             data=data,
             actor=actor,
         )
-        flow, step = state.flow, state.step
+        flow, step = turn_read.flow, turn_read.step
         sent_chars = len(incoming.text)
         incoming = cleaned(incoming)
         text = incoming.text
@@ -302,7 +321,20 @@ class Dialog:
             ctx.replies[0] = replace(ctx.replies[0], close_keyboard=True)
         if incoming.event_id:  # kept with the state until the next event: sent again after a crash
             data[STATE_REPLIES] = owed.encode(ctx.replies)
-        state.flow, state.step, state.data, state.updated_at = flow, step, dict(data), now
+        # One write: the state, and the event marked handled with its replies owed.
+        reply_to = incoming.user_id if incoming.event_id else None
+        wrote = await close_turn(
+            db,
+            incoming.key,
+            flow=flow,
+            step=step,
+            data=data,
+            event_id=incoming.event_id,
+            reply_to=reply_to,
+            now=now,
+        )
+        if not wrote:
+            raise HandledBefore
         return ctx.replies
 
     @staticmethod

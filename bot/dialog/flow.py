@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.dialog.types import Attachment, Capabilities, Option, Reply
 from bot.i18n import Translator
 from bot.settings import Settings
-from storage.models import Citizen, StaffRole
+from storage.citizens import CitizenRecord
+from storage.models import StaffRole
 from storage.staff import Actor
 
 
@@ -97,7 +98,7 @@ class NoDraft(Draft):
 @dataclass
 class Ctx:
     db: AsyncSession
-    citizen: Citizen
+    citizen: CitizenRecord
     t: Translator
     settings: Settings
     now: datetime

@@ -138,6 +138,7 @@ async def confirmed(ctx: Ctx, answer: Answer, act: Callable[..., Awaitable[int]]
     if answer.choice != "yes":
         raise Invalid("common.choose_option")
     cancelled = await act(ctx.db, ctx.citizen, now=ctx.now)
+    ctx.citizen = await citizens.record(ctx.db, ctx.citizen.id)  # consent gone, maybe identity too
     done = ctx.t(done_message)
     if cancelled:  # nothing said of registrations when there were none
         done += " " + ctx.t("privacy.cancelled_count", cancelled=cancelled)

@@ -9,7 +9,7 @@ from bot.dialog.types import Option, Reply
 from handlers import inputs
 from handlers.citizen import summary
 from handlers.citizen.views import case_type_label, field_label, seat_details, seat_label
-from storage import registrations, sessions
+from storage import citizens, registrations, sessions
 from storage.endpoints import search_endpoints
 from storage.errors import AlreadyRegistered, DeadlinePassed, SessionNotOpen, TooManyPeople
 from storage.models import CaseType, RegistrationStatus
@@ -523,9 +523,14 @@ async def submit(ctx: Ctx) -> Next:
         return "edit"
 
     # Remember the identity for next time (the citizen consented to its use).
-    citizen = ctx.citizen
-    citizen.full_name, citizen.phone = draft.full_name, draft.phone
-    citizen.id_number, citizen.address = draft.id_number, draft.address
+    ctx.citizen = await citizens.remember_identity(
+        ctx.db,
+        ctx.citizen,
+        full_name=draft.full_name,
+        phone=draft.phone,
+        id_number=draft.id_number,
+        address=draft.address,
+    )
     seat = await sessions.seat(ctx.db, registration.session_endpoint_id, ctx.settings.summary_lead_days)
     assert seat is not None
     message = (
