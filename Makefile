@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/pytest -q tests/test_layers.py  # the layers point down (DESIGN.md §3)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
