@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import MissingMessage, Translator
-from storage.models import Registration, RegistrationStatus
+from storage.models import RegistrationStatus
 from storage.reception_book import BookEntry, anonymised, mask_id_number, session_book
 from storage.review import ROUTES
 from storage.text import mask_name
@@ -65,7 +66,18 @@ def field_text(t: Translator, code: str) -> str:
         return code
 
 
-def route_text(t: Translator, registration: Registration) -> str:
+class Routed(Protocol):
+    """A registration, or a staff flow's plain copy of one (storage.review.Case)."""
+
+    @property
+    def route(self) -> str | None: ...
+    @property
+    def route_note(self) -> str: ...
+    @property
+    def forwarded_to(self) -> str: ...
+
+
+def route_text(t: Translator, registration: Routed) -> str:
     """The handling route of Form 03 with the reviewer's note; empty before review."""
     route = registration.route
     if not route:

@@ -12,6 +12,7 @@ from storage import audit
 from storage.models import (
     Broadcast,
     Citizen,
+    Endpoint,
     Notification,
     ReceptionSession,
     Registration,
@@ -25,7 +26,14 @@ AUDIENCES = ("session", "endpoint", "all")
 
 
 @dataclass(frozen=True)
+class Started:
+    id: int
+    total: int  # recipients
+
+
+@dataclass(frozen=True)
 class Progress:
+    id: int
     total: int
     sent: int
     failed: int
@@ -58,9 +66,19 @@ async def recipients(db: AsyncSession, audience: str, target_id: int | None, *, 
     return sorted(set(await db.scalars(query.distinct())))
 
 
+async def target_name(db: AsyncSession, audience: str, target_id: int | None) -> str | None:
+    """The title of the session or the name of the endpoint an audience names; None for all
+    citizens, or when there is no such session or endpoint."""
+    if audience == "session" and target_id is not None:
+        return await db.scalar(select(ReceptionSession.title).where(ReceptionSession.id == target_id))
+    if audience == "endpoint" and target_id is not None:
+        return await db.scalar(select(Endpoint.name).where(Endpoint.id == target_id))
+    return None
+
+
 async def start(
     db: AsyncSession, *, audience: str, target_id: int | None, text: str, actor: Actor, now: datetime
-) -> Broadcast:
+) -> Started:
     people = await recipients(db, audience, target_id, now=now)
     broadcast = Broadcast(
         created_by=str(actor),
@@ -97,7 +115,7 @@ async def start(
         recipients=len(people),
     )
     await db.flush()
-    return broadcast
+    return Started(broadcast.id, broadcast.total)
 
 
 async def progress(db: AsyncSession, broadcast: Broadcast) -> Progress:
@@ -115,6 +133,7 @@ async def progress(db: AsyncSession, broadcast: Broadcast) -> Progress:
     # HANDLED_KEEP_DAYS (outbox.purge_sent), so what the other states do not hold was sent.
     not_sent = sum(count for state, count in counts.items() if state != "sent")
     return Progress(
+        id=broadcast.id,
         total=broadcast.total,
         sent=broadcast.total - not_sent,
         failed=counts.get("failed", 0),
@@ -124,8 +143,22 @@ async def progress(db: AsyncSession, broadcast: Broadcast) -> Progress:
     )
 
 
-async def cancel(db: AsyncSession, broadcast: Broadcast, *, actor: Actor, now: datetime) -> int:
+async def recent(db: AsyncSession, limit: int = 10) -> list[Progress]:
+    """The latest broadcasts, newest first, each with how far it got."""
+    found = list(await db.scalars(select(Broadcast).order_by(Broadcast.id.desc()).limit(limit)))
+    return [await progress(db, broadcast) for broadcast in found]
+
+
+async def state_of(db: AsyncSession, broadcast_id: int) -> str | None:
+    """running | cancelled | done; None if there is no such broadcast."""
+    return await db.scalar(select(Broadcast.state).where(Broadcast.id == broadcast_id))
+
+
+async def cancel(db: AsyncSession, broadcast_id: int, *, actor: Actor, now: datetime) -> int:
     """Stop a running broadcast: what has not gone yet will not. Returns how many were stopped."""
+    broadcast = await db.get(Broadcast, broadcast_id)
+    if broadcast is None:
+        return 0
     result = await db.execute(
         update(Notification)
         .where(Notification.broadcast_id == broadcast.id, Notification.state == "pending")

@@ -1,19 +1,23 @@
-"""Staff review of registrations: the queue, decisions, outcomes, search. Every step audited."""
+"""Staff review of registrations: the queue, decisions, outcomes, search. Every step audited.
+
+What the flows get back is a `Case`: the registration as staff read it, plain data."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
-from storage.errors import AlreadyDecided
+from storage.errors import AlreadyDecided, NotFound
 from storage.models import (
     CaseType,
     Notification,
     ReceptionSession,
     Registration,
+    RegistrationStatus,
     SessionEndpoint,
 )
 from storage.registrations import ACTIVE
@@ -23,18 +27,99 @@ from storage.text import fold
 ROUTES = ("accept", "return", "forward")
 
 
+@dataclass(frozen=True)
+class CaseFile:
+    """A photo or document the citizen sent with their case (as the channel stored it)."""
+
+    kind: str
+    file_id: str
+    name: str
+    mime_type: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Case:
+    """A registration as staff read it, with its session and endpoint."""
+
+    id: int
+    code: str
+    status: RegistrationStatus
+    session_id: int
+    session_title: str
+    starts_at: datetime
+    session_endpoint_id: int
+    endpoint_id: int
+    endpoint_name: str
+    full_name: str | None  # None: anonymised
+    case_type: CaseType
+    field: str
+    group_size: int
+    prior_agency: str
+    summary: str
+    files: tuple[CaseFile, ...]
+    route: str | None  # None: not decided yet
+    route_note: str
+    forwarded_to: str
+    outcome: str
+
+
+def case_of(registration: Registration) -> Case:
+    link = registration.session_endpoint
+    return Case(
+        id=registration.id,
+        code=registration.code or "",
+        status=registration.status,
+        session_id=registration.session_id,
+        session_title=registration.session.title,
+        starts_at=registration.session.starts_at,
+        session_endpoint_id=link.id,
+        endpoint_id=link.endpoint_id,
+        endpoint_name=link.endpoint.name,
+        full_name=registration.full_name,
+        case_type=registration.case_type,
+        field=registration.field,
+        group_size=registration.group_size,
+        prior_agency=registration.prior_agency,
+        summary=registration.summary,
+        files=tuple(
+            CaseFile(
+                item["kind"], item["file_id"], item["name"], item.get("mime_type", ""), item.get("size", 0)
+            )
+            for item in registration.attachments
+        ),
+        route=registration.route,
+        route_note=registration.route_note,
+        forwarded_to=registration.forwarded_to,
+        outcome=registration.outcome,
+    )
+
+
 def in_scope(actor: Actor, registration: Registration) -> bool:
     return actor.sees_endpoint(registration.session_endpoint.endpoint_id)
 
 
-def open_for_decision(registration: Registration) -> bool:
+def open_for_decision(case: Case | Registration) -> bool:
     """Active and not decided yet: a decision stands once, and none is made on a cancelled one."""
-    return registration.status in ACTIVE and registration.route is None
+    return case.status in ACTIVE and case.route is None
 
 
-async def next_to_review(
-    db: AsyncSession, actor: Actor, *, now: datetime, skipped: list[int]
-) -> Registration | None:
+async def _in_scope(db: AsyncSession, actor: Actor, registration_id: int) -> Registration:
+    registration = await db.get(Registration, registration_id)
+    if registration is None or not in_scope(actor, registration):
+        raise NotFound(f"registration {registration_id}")
+    return registration
+
+
+async def case(db: AsyncSession, actor: Actor, registration_id: int) -> Case | None:
+    """The registration as it stands now, if it exists and is within the actor's scope."""
+    try:
+        return case_of(await _in_scope(db, actor, registration_id))
+    except NotFound:
+        return None
+
+
+async def next_to_review(db: AsyncSession, actor: Actor, *, now: datetime, skipped: list[int]) -> Case | None:
     """The oldest active registration without a decision, of a coming session, in scope."""
     query = (
         select(Registration)
@@ -50,7 +135,8 @@ async def next_to_review(
     )
     if actor.endpoint_ids is not None:
         query = query.where(SessionEndpoint.endpoint_id.in_(list(actor.endpoint_ids)))
-    return await db.scalar(query.limit(1))
+    found = await db.scalar(query.limit(1))
+    return None if found is None else case_of(found)
 
 
 def _notify(db: AsyncSession, registration: Registration, kind: str, now: datetime) -> None:
@@ -68,20 +154,23 @@ def _notify(db: AsyncSession, registration: Registration, kind: str, now: dateti
 
 async def decide(
     db: AsyncSession,
-    registration: Registration,
+    registration_id: int,
     route: str,
     *,
     actor: Actor,
     now: datetime,
     note: str = "",
     agency: str = "",
-) -> None:
-    """Accept, return with guidance, or forward to an agency; the citizen is told.
+) -> Case:
+    """Accept, return with guidance, or forward to an agency; the citizen is told. Returns the
+    case as decided.
 
-    Raises AlreadyDecided when another officer decided first or the citizen cancelled
-    meanwhile (checked in the same statement that writes, so two officers never both do)."""
+    Raises NotFound when the registration is gone or outside the actor's scope, and
+    AlreadyDecided when another officer decided first or the citizen cancelled meanwhile
+    (checked in the same statement that writes, so two officers never both do)."""
     if route not in ROUTES:
         raise ValueError(route)
+    registration = await _in_scope(db, actor, registration_id)
     result = await db.execute(
         update(Registration)
         .where(
@@ -113,11 +202,12 @@ async def decide(
     )
     _notify(db, registration, f"route_{route}", now)
     await db.flush()
+    return case_of(registration)
 
 
 async def reclassify(
     db: AsyncSession,
-    registration: Registration,
+    registration_id: int,
     *,
     actor: Actor,
     now: datetime,
@@ -125,6 +215,8 @@ async def reclassify(
     field: str | None = None,
     group_size: int | None = None,
 ) -> None:
+    """Raises NotFound when the registration is gone or outside the actor's scope."""
+    registration = await _in_scope(db, actor, registration_id)
     before = {
         "case_type": registration.case_type.value,
         "field": registration.field,
@@ -150,8 +242,10 @@ async def reclassify(
 
 
 async def record_outcome(
-    db: AsyncSession, registration: Registration, outcome: str, *, actor: Actor, now: datetime
+    db: AsyncSession, registration_id: int, outcome: str, *, actor: Actor, now: datetime
 ) -> None:
+    """Raises NotFound when the registration is gone or outside the actor's scope."""
+    registration = await _in_scope(db, actor, registration_id)
     registration.outcome, registration.outcome_at, registration.updated_at = outcome, now, now
     audit.record(
         db,
@@ -165,14 +259,14 @@ async def record_outcome(
     await db.flush()
 
 
-async def by_code(db: AsyncSession, actor: Actor, code: str) -> Registration | None:
+async def by_code(db: AsyncSession, actor: Actor, code: str) -> Case | None:
     registration = await db.scalar(select(Registration).where(Registration.code == code.strip().upper()))
-    return registration if registration is not None and in_scope(actor, registration) else None
+    return case_of(registration) if registration is not None and in_scope(actor, registration) else None
 
 
 async def find(
     db: AsyncSession, actor: Actor, query: str, *, phone: str | None, limit: int = 20
-) -> list[Registration]:
+) -> list[Case]:
     """By code, phone (E.164) or part of the name, within the actor's scope.
 
     Without the right to see denouncers, a denunciation is found by its code only:
@@ -193,7 +287,7 @@ async def find(
         statement = statement.where(Registration.case_type != CaseType.DENUNCIATION)
     if phone:
         statement = statement.where(Registration.phone == phone)
-        return list(await db.scalars(statement.limit(limit)))
+        return [case_of(registration) for registration in await db.scalars(statement.limit(limit))]
     words = fold(query).split()
     if not words:
         return []
@@ -201,7 +295,7 @@ async def find(
     for registration in await db.scalars(statement):
         name = fold(registration.full_name or "")
         if all(word in name for word in words):
-            matches.append(registration)
+            matches.append(case_of(registration))
             if len(matches) >= limit:
                 break
     return matches

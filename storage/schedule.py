@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
+from storage.errors import NotFound
 from storage.models import Notification, ReceptionSession, Registration, RegistrationStatus, SessionStatus
 from storage.registrations import ACTIVE
 from storage.rules import summary_deadline
@@ -32,6 +33,23 @@ async def affected(db: AsyncSession, session_id: int) -> list[Registration]:
     )
 
 
+async def affected_count(db: AsyncSession, session_id: int) -> int:
+    """How many registrations `affected` would list."""
+    count = await db.scalar(
+        select(func.count())
+        .select_from(Registration)
+        .where(Registration.session_id == session_id, Registration.status.in_(ACTIVE))
+    )
+    return count or 0
+
+
+async def _session(db: AsyncSession, session_id: int) -> ReceptionSession:
+    session = await db.get(ReceptionSession, session_id)
+    if session is None:
+        raise NotFound(f"session {session_id}")
+    return session
+
+
 def _tell(
     db: AsyncSession, registrations: list[Registration], kind: str, params: dict[str, str], now: datetime
 ) -> None:
@@ -50,7 +68,7 @@ def _tell(
 
 async def reschedule(
     db: AsyncSession,
-    session: ReceptionSession,
+    session_id: int,
     new_start: datetime,
     *,
     reason: str,
@@ -60,6 +78,7 @@ async def reschedule(
     now: datetime,
 ) -> int:
     """Move the session (the summary deadline moves with it). Returns how many were told."""
+    session = await _session(db, session_id)
     old_start = session.starts_at
     session.starts_at, session.status = new_start, SessionStatus.RESCHEDULED
     people = await affected(db, session.id)
@@ -93,9 +112,10 @@ async def reschedule(
 
 
 async def cancel(
-    db: AsyncSession, session: ReceptionSession, *, reason: str, override: bool, actor: Actor, now: datetime
+    db: AsyncSession, session_id: int, *, reason: str, override: bool, actor: Actor, now: datetime
 ) -> int:
     """Cancel the session and its registrations. Returns how many were told."""
+    session = await _session(db, session_id)
     session.status = SessionStatus.CANCELLED
     people = await affected(db, session.id)
     _tell(db, people, "session_cancelled", {"reason": reason}, now)

@@ -42,6 +42,31 @@ class Actor:
         return str(self.key)
 
 
+@dataclass(frozen=True)
+class Member:
+    """A staff row as the flows and the channels read it."""
+
+    id: int
+    channel: str
+    user_id: str
+    role: StaffRole
+    endpoint_ids: tuple[int, ...] | None  # None: every endpoint
+    see_denouncers: bool
+    created_at: datetime
+
+
+def member_of(row: StaffMember) -> Member:
+    scope = None if row.endpoint_ids is None else tuple(row.endpoint_ids)
+    return Member(row.id, row.channel, row.user_id, row.role, scope, row.see_denouncers, row.created_at)
+
+
+@dataclass(frozen=True)
+class NewInvite:
+    code: str  # shown once: only its hash is stored
+    expires_at: datetime
+    endpoint_ids: tuple[int, ...] | None
+
+
 class InviteError(Exception):
     def __init__(self, reason: str) -> None:  # unknown | used | expired
         super().__init__(reason)
@@ -98,7 +123,7 @@ async def create_invite(
     see_denouncers: bool,
     valid_for: timedelta,
     now: datetime,
-) -> tuple[str, Invite]:
+) -> NewInvite:
     code = new_code()
     invite = Invite(
         code_hash=hash_code(code),
@@ -121,10 +146,10 @@ async def create_invite(
         endpoint_ids=endpoint_ids,
         see_denouncers=see_denouncers,
     )
-    return code, invite
+    return NewInvite(code, invite.expires_at, None if endpoint_ids is None else tuple(endpoint_ids))
 
 
-async def join(db: AsyncSession, key: UserKey, code: str, *, now: datetime) -> StaffMember:
+async def join(db: AsyncSession, key: UserKey, code: str, *, now: datetime) -> Member:
     """Use an invite: once, before it expires. Raises InviteError(unknown|used|expired)."""
     invite = await db.scalar(select(Invite).where(Invite.code_hash == hash_code(code)).with_for_update())
     if invite is None:
@@ -144,16 +169,16 @@ async def join(db: AsyncSession, key: UserKey, code: str, *, now: datetime) -> S
     member.see_denouncers, member.active, member.invited_by = invite.see_denouncers, True, invite.created_by
     await db.flush()
     audit.record(db, at=now, actor=str(key), action="staff.join", target_type="staff", target_id=member.id)
-    return member
+    return member_of(member)
 
 
-async def list_staff(db: AsyncSession) -> list[StaffMember]:
-    return list(
-        await db.scalars(select(StaffMember).where(StaffMember.active.is_(True)).order_by(StaffMember.id))
-    )
+async def list_staff(db: AsyncSession) -> list[Member]:
+    rows = await db.scalars(select(StaffMember).where(StaffMember.active.is_(True)).order_by(StaffMember.id))
+    return [member_of(row) for row in rows]
 
 
-async def revoke(db: AsyncSession, member_id: int, *, by: Actor, now: datetime) -> StaffMember | None:
+async def revoke(db: AsyncSession, member_id: int, *, by: Actor, now: datetime) -> Member | None:
+    """None when there is no such active member (revoked meanwhile)."""
     member = await db.get(StaffMember, member_id)
     if member is None or not member.active:
         return None
@@ -163,4 +188,4 @@ async def revoke(db: AsyncSession, member_id: int, *, by: Actor, now: datetime) 
     former = await citizens.get_or_create(db, UserKey(member.channel, member.user_id), now=now)
     key = f"staff_revoked:{member.id}:{now.isoformat()}"
     await queue_once(db, citizen_id=former.id, kind="staff_revoked", params={}, dedupe_key=key, now=now)
-    return member
+    return member_of(member)

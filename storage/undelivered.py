@@ -14,6 +14,7 @@ from sqlalchemy.sql import ColumnElement
 from storage import audit
 from storage.models import CaseType, Citizen, Notification, Registration
 from storage.outbox import ABOUT_THEIR_CASE
+from storage.review import Case, case_of
 from storage.staff import Actor
 
 TO_CALL = ("failed", "undeliverable")
@@ -23,9 +24,16 @@ SCAN = 500  # the latest rows looked at for an officer's scope; older ones wait 
 
 @dataclass(frozen=True)
 class ToCall:
-    notice: Notification
-    citizen: Citizen
-    registration: Registration | None
+    """A notice to make up for by phone, with whom to call and the case it was about."""
+
+    notice_id: int
+    kind: str
+    due_at: datetime
+    state: str  # failed | undeliverable | unreachable: why it did not reach them
+    citizen_name: str | None
+    phone: str | None
+    channel: str
+    case: Case | None  # None: a broadcast or a staff notice
 
 
 async def to_call(db: AsyncSession, actor: Actor, *, limit: int = 10) -> list[ToCall]:
@@ -44,7 +52,18 @@ async def to_call(db: AsyncSession, actor: Actor, *, limit: int = 10) -> list[To
         registration = await db.get(Registration, registration_id) if registration_id else None
         if not may_act(actor, registration):
             continue
-        found.append(ToCall(notice, citizen, registration))
+        found.append(
+            ToCall(
+                notice_id=notice.id,
+                kind=notice.kind,
+                due_at=notice.due_at,
+                state=notice.state,
+                citizen_name=citizen.full_name,
+                phone=citizen.phone,
+                channel=citizen.channel,
+                case=None if registration is None else case_of(registration),
+            )
+        )
         if len(found) == limit:
             break
     return found
@@ -65,17 +84,15 @@ def may_act(actor: Actor, registration: Registration | None) -> bool:
     return actor.sees_endpoint(registration.session_endpoint.endpoint_id)
 
 
-async def mark_contacted(
-    db: AsyncSession, notice_id: int, actor: Actor, *, now: datetime
-) -> Notification | None:
-    """None if the notice is gone, already marked, or not the actor's to act on."""
+async def mark_contacted(db: AsyncSession, notice_id: int, actor: Actor, *, now: datetime) -> bool:
+    """False if the notice is gone, already marked, or not the actor's to act on."""
     notice = await db.scalar(select(Notification).where(Notification.id == notice_id, to_call_now()))
     if notice is None:
-        return None
+        return False
     registration_id = notice.params.get("registration_id")
     registration = await db.get(Registration, registration_id) if registration_id else None
     if not may_act(actor, registration):
-        return None
+        return False
     notice.state, notice.result = CONTACTED, f"contacted by {actor} ({notice.result})"[:300]
     audit.record(
         db,
@@ -85,4 +102,4 @@ async def mark_contacted(
         target_type="notification",
         target_id=notice.id,
     )
-    return notice
+    return True

@@ -87,8 +87,8 @@ async def booked(app: App, world: World, clock: FrozenClock) -> Booked:
     async with app.sessions() as db, db.begin():
         first = await db.scalar(select(Registration).where(Registration.code == "TCD-2026-000001"))
         assert first is not None
-        await decide(db, first, "forward", actor=ADMIN, now=clock.now(), agency="UBND tỉnh")
-        await record_outcome(db, first, "Đã giải quyết xong", actor=ADMIN, now=clock.now())
+        await decide(db, first.id, "forward", actor=ADMIN, now=clock.now(), agency="UBND tỉnh")
+        await record_outcome(db, first.id, "Đã giải quyết xong", actor=ADMIN, now=clock.now())
         denunciation = await db.scalar(
             select(Registration.id).where(Registration.case_type == CaseType.DENUNCIATION)
         )

@@ -33,7 +33,6 @@ from storage.models import (
     Citizen,
     InboundUpdate,
     Notification,
-    ReceptionSession,
     Registration,
     StaffRole,
     ZaloOAToken,
@@ -628,11 +627,9 @@ async def registered(user: ZaloUser) -> None:
 
 async def move_first_session(app: App, world: World, days: int) -> None:
     async with app.sessions() as db, db.begin():
-        session = await db.get(ReceptionSession, world.first_id)
-        assert session is not None
         await schedule.reschedule(
             db,
-            session,
+            world.first_id,
             world.first_start + timedelta(days=days),
             reason="Trùng lịch họp HĐND",
             override=False,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.dialog.flow import END, Answer, Ctx, Flow, Goto, Invalid, Next
+from bot.dialog.flow import END, Answer, Ctx, Draft, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
 from handlers.staff.common import ADMIN, SHOW_COMMANDS, STAFF, back_home, chosen_scope, scope_names
 from storage import staff
@@ -34,10 +35,27 @@ ADMIN_COMMANDS = (
     "endpoints",
 )
 
-home = Flow("staff_home", first="show", command="commands", roles=STAFF, needs_consent=False)
-invite = Flow("invite", first="scope", command="invite", roles=ADMIN, needs_consent=False)
+
+@dataclass
+class HomeDraft(Draft):
+    # Named SHOW_COMMANDS: Goto("staff_home", data={SHOW_COMMANDS: True}) sets it.
+    commands: bool = False  # show every command, not the one-line hint
+
+
+@dataclass
+class InviteDraft(Draft):
+    endpoint_ids: list[int] | None = None  # None: every endpoint
+
+
+@dataclass
+class MembersDraft(Draft):
+    member_id: int = 0  # the member to revoke, once chosen
+
+
+home = Flow("staff_home", first="show", command="commands", roles=STAFF, needs_consent=False, draft=HomeDraft)
+invite = Flow("invite", first="scope", command="invite", roles=ADMIN, needs_consent=False, draft=InviteDraft)
 join = Flow("join", first="code", command="join", needs_consent=False)
-members = Flow("staff", first="list", command="staff", roles=ADMIN, needs_consent=False)
+members = Flow("staff", first="list", command="staff", roles=ADMIN, needs_consent=False, draft=MembersDraft)
 
 
 def commands_for(role: StaffRole) -> tuple[str, ...]:
@@ -51,7 +69,7 @@ async def ask_home(ctx: Ctx) -> Reply:
     list when asked for (/commands), after a command that was not understood, or on joining."""
     assert ctx.actor.role is not None  # the staff home is for staff only (Flow.roles)
     role = ctx.t(f"staff.role.{ctx.actor.role}")
-    if not (ctx.data.get(SHOW_COMMANDS) or "args" in ctx.data):  # "args": opened by /commands
+    if not (HomeDraft.of(ctx).commands or "args" in ctx.data):  # "args": opened by /commands
         return Reply(ctx.t("staff.home_hint", role=role))
     commands = commands_for(ctx.actor.role)
     lines = "\n".join(ctx.t(f"staff.command.{command}") for command in commands)
@@ -60,7 +78,7 @@ async def ask_home(ctx: Ctx) -> Reply:
 
 @home.handle("show")
 async def on_home(ctx: Ctx, answer: Answer) -> Next:
-    ctx.data[SHOW_COMMANDS] = True  # asked again: with the list this time
+    HomeDraft.of(ctx).commands = True  # asked again: with the list this time
     raise Invalid("staff.unknown_command")
 
 
@@ -74,7 +92,7 @@ async def ask_scope(ctx: Ctx) -> Reply:
 
 @invite.handle("scope")
 async def on_scope(ctx: Ctx, answer: Answer) -> Next:
-    ctx.data["endpoint_ids"] = await chosen_scope(ctx, answer)
+    InviteDraft.of(ctx).endpoint_ids = await chosen_scope(ctx, answer)
     return "denouncers"
 
 
@@ -90,17 +108,17 @@ async def ask_denouncers(ctx: Ctx) -> Reply:
 async def on_denouncers(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice not in ("yes", "no"):
         raise Invalid("common.choose_option")
-    code, created = await staff.create_invite(
+    created = await staff.create_invite(
         ctx.db,
         by=ctx.actor,
-        endpoint_ids=ctx.data.get("endpoint_ids"),
+        endpoint_ids=InviteDraft.of(ctx).endpoint_ids,
         see_denouncers=answer.choice == "yes",
         valid_for=INVITE_VALID_FOR,
         now=ctx.now,
     )
     ctx.say(
         "staff.invite.created",
-        code=code,
+        code=created.code,
         expires=ctx.dt(created.expires_at),
         scope=await scope_names(ctx, created.endpoint_ids),
     )
@@ -174,7 +192,7 @@ async def ask_members(ctx: Ctx) -> Reply:
 async def on_members(ctx: Ctx, answer: Answer) -> Next:
     if not answer.choice or not answer.choice.startswith("revoke:"):
         raise Invalid("common.choose_option")
-    ctx.data["member_id"] = int(answer.choice.split(":")[1])
+    MembersDraft.of(ctx).member_id = int(answer.choice.split(":")[1])
     return "confirm"
 
 
@@ -192,6 +210,6 @@ async def on_revoke(ctx: Ctx, answer: Answer) -> Next:
         return "list"
     if answer.choice != "yes":
         raise Invalid("common.choose_option")
-    revoked = await staff.revoke(ctx.db, int(ctx.data["member_id"]), by=ctx.actor, now=ctx.now)
+    revoked = await staff.revoke(ctx.db, MembersDraft.of(ctx).member_id, by=ctx.actor, now=ctx.now)
     ctx.say("staff.revoke.done" if revoked else "staff.revoke.gone")
     return "list"

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
 
-from bot.dialog.flow import Answer, Ctx, Flow, Goto, Invalid, Next, TooLong
+from bot.dialog.flow import Answer, Ctx, Draft, Flow, Goto, Invalid, Next, TooLong
 from bot.dialog.types import Option, Reply
 from handlers.staff.common import ADMIN, back_home, button_label, endpoints_from_text
-from storage import broadcasts, sessions
-from storage.models import Broadcast, Endpoint, ReceptionSession
+from storage import broadcasts, staff_sessions
 
-write = Flow("broadcast", first="audience", command="broadcast", roles=ADMIN, needs_consent=False)
+
+@dataclass
+class BroadcastDraft(Draft):
+    audience: str = ""  # one of broadcasts.AUDIENCES
+    target_id: int | None = None  # the session or endpoint of that audience
+    text: str = ""  # kept when the audience is chosen again
+
+
+write = Flow(
+    "broadcast", first="audience", command="broadcast", roles=ADMIN, needs_consent=False, draft=BroadcastDraft
+)
 watch = Flow("broadcasts", first="list", command="broadcasts", roles=ADMIN, needs_consent=False)
 
 TEXT_MIN, TEXT_MAX = 5, 2000
@@ -28,15 +37,15 @@ async def ask_audience(ctx: Ctx) -> Reply:
 async def on_audience(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice not in broadcasts.AUDIENCES:
         raise Invalid("common.choose_option")
-    ctx.data["audience"] = answer.choice
+    BroadcastDraft.of(ctx).audience = answer.choice
     return "target" if answer.choice != "all" else after_target(ctx)
 
 
 @write.ask("target")
 async def ask_target(ctx: Ctx) -> Reply | Next:
-    if ctx.data["audience"] == "endpoint":
+    if BroadcastDraft.of(ctx).audience == "endpoint":
         return Reply(ctx.t("staff.broadcast.endpoint"))
-    upcoming = await sessions.upcoming_sessions(ctx.db, ctx.now, limit=10)
+    upcoming = await staff_sessions.upcoming(ctx.db, ctx.now, limit=10)
     if not upcoming:  # nothing to choose: say so rather than offer no option
         ctx.say("staff.sessions.none")
         return "audience"
@@ -48,23 +57,24 @@ async def ask_target(ctx: Ctx) -> Reply | Next:
 
 @write.handle("target")
 async def on_target(ctx: Ctx, answer: Answer) -> Next:
-    if ctx.data["audience"] == "endpoint":
+    draft = BroadcastDraft.of(ctx)
+    if draft.audience == "endpoint":
         # A stopped endpoint's coming registrations are kept: its citizens can still be told
         # (most likely about the stop itself).
         found = await endpoints_from_text(ctx, answer.text, stopped_too=True)
         if len(found) != 1:
             raise Invalid("staff.broadcast.one_endpoint")
-        ctx.data["target_id"] = found[0].id
+        draft.target_id = found[0].id
         return after_target(ctx)
     if not answer.choice or not answer.choice.startswith("s:"):
         raise Invalid("common.choose_option")
-    ctx.data["target_id"] = int(answer.choice[2:])
+    draft.target_id = int(answer.choice[2:])
     return after_target(ctx)
 
 
 def after_target(ctx: Ctx) -> Next:
     """The text next, or, when the audience was chosen again, the preview of the text kept."""
-    return "preview" if "text" in ctx.data else "text"
+    return "preview" if BroadcastDraft.of(ctx).text else "text"
 
 
 @write.ask("text")
@@ -78,27 +88,27 @@ async def on_text(ctx: Ctx, answer: Answer) -> Next:
     if not TEXT_MIN <= len(text) <= TEXT_MAX:
         refusal = TooLong if len(text) > TEXT_MAX else Invalid
         raise refusal("staff.review.note_length", min=TEXT_MIN, max=TEXT_MAX)
-    ctx.data["text"] = text
+    BroadcastDraft.of(ctx).text = text
     return "preview"
 
 
 async def audience_name(ctx: Ctx) -> str:
-    audience, target = ctx.data["audience"], ctx.data.get("target_id")
-    if audience == "session":
-        session = await ctx.db.get(ReceptionSession, target)
-        return ctx.t("staff.broadcast.of_session", title=session.title if session else "—")
-    if audience == "endpoint":
-        endpoint = await ctx.db.get(Endpoint, target)
-        return ctx.t("staff.broadcast.of_endpoint", endpoint=endpoint.name if endpoint else "—")
-    return ctx.t("staff.broadcast.to_all")
+    draft = BroadcastDraft.of(ctx)
+    if draft.audience not in ("session", "endpoint"):
+        return ctx.t("staff.broadcast.to_all")
+    name = await broadcasts.target_name(ctx.db, draft.audience, draft.target_id) or "—"
+    if draft.audience == "session":
+        return ctx.t("staff.broadcast.of_session", title=name)
+    return ctx.t("staff.broadcast.of_endpoint", endpoint=name)
 
 
 @write.ask("preview")
 async def ask_preview(ctx: Ctx) -> Reply | Next:
-    people = await broadcasts.recipients(ctx.db, ctx.data["audience"], ctx.data.get("target_id"), now=ctx.now)
+    draft = BroadcastDraft.of(ctx)
+    people = await broadcasts.recipients(ctx.db, draft.audience, draft.target_id, now=ctx.now)
     if not people:  # nobody would get it: choose others, the text is kept
         ctx.say("staff.broadcast.nobody", audience=await audience_name(ctx))
-        ctx.data.pop("target_id", None)
+        draft.target_id = None
         return "audience"
     seconds = max(1, round(len(people) / ctx.settings.outbox_rate_per_second))
     text = ctx.t(
@@ -107,7 +117,7 @@ async def ask_preview(ctx: Ctx) -> Reply | Next:
         count=len(people),
         minutes=seconds // 60,
         seconds=seconds % 60,
-        text=ctx.data["text"],
+        text=draft.text,
     )
     return Reply(text, (ctx.option("send", "staff.broadcast.send"), ctx.option("cancel", "register.discard")))
 
@@ -119,11 +129,12 @@ async def on_preview(ctx: Ctx, answer: Answer) -> Next:
         return Goto("staff_home", data={})
     if answer.choice != "send":
         raise Invalid("common.choose_option")
+    draft = BroadcastDraft.of(ctx)
     started = await broadcasts.start(
         ctx.db,
-        audience=ctx.data["audience"],
-        target_id=ctx.data.get("target_id"),
-        text=ctx.data["text"],
+        audience=draft.audience,
+        target_id=draft.target_id,
+        text=draft.text,
         actor=ctx.actor,
         now=ctx.now,
     )
@@ -133,16 +144,15 @@ async def on_preview(ctx: Ctx, answer: Answer) -> Next:
 
 @watch.ask("list")
 async def ask_list(ctx: Ctx) -> Reply:
-    recent = list(await ctx.db.scalars(select(Broadcast).order_by(Broadcast.id.desc()).limit(10)))
+    recent = await broadcasts.recent(ctx.db, limit=10)
     if not recent:
         return Reply(ctx.t("staff.broadcast.none"))
     lines, options = [], []
-    for broadcast in recent:
-        done = await broadcasts.progress(ctx.db, broadcast)
+    for done in recent:
         lines.append(
             ctx.t(
                 "staff.broadcast.progress",
-                id=broadcast.id,
+                id=done.id,
                 state=ctx.t(f"staff.broadcast.state.{done.state}"),
                 total=done.total,
                 sent=done.sent,
@@ -151,8 +161,8 @@ async def ask_list(ctx: Ctx) -> Reply:
                 left=done.left,
             )
         )
-        if broadcast.state == "running":
-            options.append(Option(f"stop:{broadcast.id}", ctx.t("staff.broadcast.stop", id=broadcast.id)))
+        if done.state == "running":
+            options.append(Option(f"stop:{done.id}", ctx.t("staff.broadcast.stop", id=done.id)))
     return Reply("\n\n".join(lines), tuple(options))
 
 
@@ -160,11 +170,11 @@ async def ask_list(ctx: Ctx) -> Reply:
 async def on_list(ctx: Ctx, answer: Answer) -> Next:
     if not answer.choice or not answer.choice.startswith("stop:"):
         return await back_home(ctx, answer)
-    broadcast = await ctx.db.get(Broadcast, int(answer.choice[5:]))
-    if broadcast is not None and broadcast.state == "running":
-        stopped = await broadcasts.cancel(ctx.db, broadcast, actor=ctx.actor, now=ctx.now)
-        ctx.say("staff.broadcast.stopped", id=broadcast.id, count=stopped)
-    elif broadcast is not None:  # it finished, or was stopped, since the list was shown
-        state = ctx.t(f"staff.broadcast.state.{broadcast.state}")
-        ctx.say("staff.broadcast.not_running", id=broadcast.id, state=state)
+    broadcast_id = int(answer.choice[5:])
+    state = await broadcasts.state_of(ctx.db, broadcast_id)
+    if state == "running":
+        stopped = await broadcasts.cancel(ctx.db, broadcast_id, actor=ctx.actor, now=ctx.now)
+        ctx.say("staff.broadcast.stopped", id=broadcast_id, count=stopped)
+    elif state is not None:  # it finished, or was stopped, since the list was shown
+        ctx.say("staff.broadcast.not_running", id=broadcast_id, state=ctx.t(f"staff.broadcast.state.{state}"))
     return "list"

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable
 
 from bot.dialog.flow import Answer, Ctx, Goto, Invalid, Next
-from storage.endpoints import resolve_offered
-from storage.models import Endpoint, StaffRole
+from storage import staff_endpoints
+from storage.models import StaffRole
+from storage.staff_endpoints import EndpointRef
 
 ADMIN = frozenset({StaffRole.ADMIN})
 STAFF = frozenset({StaffRole.ADMIN, StaffRole.OFFICER})
-# In the staff home's data: show every command, not the one-line hint (the engine, which
-# may not import flows, spells it out when a mistyped command sends staff home).
+# In the staff home's data (its draft's field): show every command, not the one-line hint
+# (the engine, which may not import flows, spells it out when a mistyped command sends staff home).
 SHOW_COMMANDS = "commands"
 BUTTON_LABEL_LONGEST = 60  # fits a phone's button; Telegram and Zalo OA (100) take it whole
 
@@ -21,20 +22,20 @@ def usage(command: str) -> Invalid:
     return Invalid(f"staff.usage.{command}")
 
 
-async def endpoints_from_text(ctx: Ctx, text: str, *, stopped_too: bool = False) -> list[Endpoint]:
+async def endpoints_from_text(ctx: Ctx, text: str, *, stopped_too: bool = False) -> list[EndpointRef]:
     """Endpoint codes or names separated by commas/semicolons; every one must exist, and be
     active unless `stopped_too` (a stopped one is named as stopped, with how to resume it)."""
     wanted = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
     if not wanted:
         raise Invalid("staff.endpoints.empty")
-    resolved = resolve_offered(list(await ctx.db.scalars(select(Endpoint))), wanted)
+    resolved = await staff_endpoints.resolve(ctx.db, wanted)
     if resolved.unknown:
         raise Invalid("staff.endpoints.unknown", names=", ".join(resolved.unknown))
     if resolved.stopped and not stopped_too:
         raise Invalid("staff.endpoints.stopped", names=", ".join(e.name for e in resolved.stopped))
     if resolved.ambiguous:
         raise Invalid("staff.endpoints.ambiguous", names=", ".join(resolved.ambiguous))
-    return resolved.found + resolved.stopped
+    return [*resolved.found, *resolved.stopped]
 
 
 async def chosen_scope(ctx: Ctx, answer: Answer) -> list[int] | None:
@@ -52,11 +53,10 @@ def short_text(answer: Answer, invalid_message: str, longest: int = 300) -> str:
     return text
 
 
-async def scope_names(ctx: Ctx, endpoint_ids: list[int] | frozenset[int] | None) -> str:
+async def scope_names(ctx: Ctx, endpoint_ids: Iterable[int] | None) -> str:
     if endpoint_ids is None:
         return ctx.t("staff.scope.all")
-    names = await ctx.db.scalars(select(Endpoint.name).where(Endpoint.id.in_(list(endpoint_ids))))
-    return ", ".join(sorted(names)) or "—"
+    return ", ".join(await staff_endpoints.names(ctx.db, endpoint_ids)) or "—"
 
 
 async def back_home(ctx: Ctx, answer: Answer) -> Next:

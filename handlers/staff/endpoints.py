@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from bot.dialog.flow import Answer, Ctx, Draft, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
 from handlers.staff.common import ADMIN, button_label
-from storage import audit
-from storage.endpoints import endpoint_by_code, search_endpoints, set_active, upcoming_registrations
-from storage.models import Endpoint
+from storage import audit, staff_endpoints
+from storage.endpoints import upcoming_registrations
 
 
 @dataclass
@@ -41,20 +40,10 @@ async def on_query(ctx: Ctx, answer: Answer) -> Next:
     return "list"
 
 
-async def matching(ctx: Ctx, query: str) -> tuple[list[Endpoint], int]:
-    """The endpoint of that code, else those whose name (or old name) matches, active or not;
-    and how many there are in all."""
-    by_code = await endpoint_by_code(ctx.db, query)
-    if by_code is not None:
-        return [by_code], 1
-    page = await search_endpoints(ctx.db, query, page_size=SHOWN, active_only=False)
-    return page.items, page.total
-
-
 @manage.ask("list")
 async def ask_list(ctx: Ctx) -> Reply | Next:
     query = EndpointsDraft.of(ctx).query
-    found, total = await matching(ctx, query)
+    found, total = await staff_endpoints.look_up(ctx.db, query, SHOWN)
     if not found:
         ctx.say("staff.endpoints.none", query=query)
         return Reply(ctx.t("staff.endpoints.ask"))
@@ -81,7 +70,7 @@ async def on_list(ctx: Ctx, answer: Answer) -> Next:
     action, _, endpoint_id = answer.choice.partition(":")
     if action not in ("on", "off") or not endpoint_id.isdecimal():
         raise Invalid("common.choose_option")
-    endpoint = await set_active(ctx.db, int(endpoint_id), active=action == "on")
+    endpoint = await staff_endpoints.set_offered(ctx.db, int(endpoint_id), active=action == "on")
     if endpoint is None:
         raise Invalid("common.choose_option")
     audit.record(

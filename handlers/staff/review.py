@@ -2,32 +2,49 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from bot import reception_book
-from bot.dialog.flow import Answer, Ctx, Flow, Goto, Invalid, Next, TooLong
+from bot.dialog.flow import Answer, Ctx, Draft, Flow, Goto, Invalid, Next, TooLong
 from bot.dialog.types import Attachment, Option, Reply
 from handlers import inputs
 from handlers.citizen.views import case_type_label, field_label
 from handlers.staff.common import STAFF, back_home
 from handlers.staff.sessions import visible_name
 from storage import review
-from storage.errors import AlreadyDecided
-from storage.models import CaseType, Registration, RegistrationStatus
+from storage.errors import AlreadyDecided, NotFound
+from storage.models import CaseType, RegistrationStatus
+from storage.review import Case
 
-queue = Flow("review", first="next", command="review", roles=STAFF, needs_consent=False)
-outcome = Flow("outcome", first="result", command="outcome", roles=STAFF, needs_consent=False)
+
+@dataclass
+class CaseDraft(Draft):
+    reg_id: int = 0  # the registration on the card
+
+
+@dataclass
+class ReviewDraft(CaseDraft):
+    skipped: list[int] = field(default_factory=list)  # registrations passed over this round
+    agency: str = ""  # where the case is being forwarded
+
+
+queue = Flow("review", first="next", command="review", roles=STAFF, needs_consent=False, draft=ReviewDraft)
+outcome = Flow(
+    "outcome", first="result", command="outcome", roles=STAFF, needs_consent=False, draft=CaseDraft
+)
 search = Flow("find", first="results", command="find", roles=STAFF, needs_consent=False)
 
 NOTE_MIN, NOTE_MAX = 10, 2000
 
 
-async def current(ctx: Ctx) -> Registration:
-    registration = await ctx.db.get(Registration, int(ctx.data["reg_id"]))
-    if registration is None or not review.in_scope(ctx.actor, registration):
+async def current(ctx: Ctx) -> Case:
+    registration = await review.case(ctx.db, ctx.actor, CaseDraft.of(ctx).reg_id)
+    if registration is None:
         raise Invalid("staff.review.gone")
     return registration
 
 
-def not_open(ctx: Ctx, registration: Registration) -> Next:
+def not_open(ctx: Ctx, registration: Case) -> Next:
     """Another officer decided first or the citizen cancelled: say so, nothing is recorded."""
     if registration.status == RegistrationStatus.CANCELLED:
         ctx.say("staff.review.cancelled_meanwhile", code=registration.code)
@@ -37,13 +54,14 @@ def not_open(ctx: Ctx, registration: Registration) -> Next:
 
 
 async def decide(ctx: Ctx, route: str, note: str = "", agency: str = "") -> Next:
-    registration = await current(ctx)
     try:
-        await review.decide(
-            ctx.db, registration, route, actor=ctx.actor, now=ctx.now, note=note, agency=agency
+        registration = await review.decide(
+            ctx.db, CaseDraft.of(ctx).reg_id, route, actor=ctx.actor, now=ctx.now, note=note, agency=agency
         )
+    except NotFound:
+        raise Invalid("staff.review.gone") from None
     except AlreadyDecided:
-        return not_open(ctx, registration)
+        return not_open(ctx, await current(ctx))
     ctx.say("staff.review.decided", code=registration.code, route=route_text(ctx, registration))
     return "next"
 
@@ -56,23 +74,22 @@ def parse_note(text: str) -> str:
     return note
 
 
-def withheld(ctx: Ctx, registration: Registration) -> bool:
+def withheld(ctx: Ctx, registration: Case) -> bool:
     """A denouncer's documents may identify them: only readers allowed to see denouncers get them."""
     return registration.case_type == CaseType.DENUNCIATION and not ctx.actor.see_denouncers
 
 
-async def case_card(ctx: Ctx, registration: Registration) -> str:
-    link = registration.session_endpoint
-    files = ", ".join(item["name"] for item in registration.attachments) or "—"
-    if registration.attachments and withheld(ctx, registration):
-        files = ctx.t("staff.review.files_withheld", count=len(registration.attachments))
+async def case_card(ctx: Ctx, registration: Case) -> str:
+    files = ", ".join(item.name for item in registration.files) or "—"
+    if registration.files and withheld(ctx, registration):
+        files = ctx.t("staff.review.files_withheld", count=len(registration.files))
     return ctx.t(
         "staff.review.card",
         code=registration.code,
         status=ctx.t(f"registration.status.{registration.status.value}"),
-        session=registration.session.title,
-        when=ctx.dt(registration.session.starts_at),
-        endpoint=link.endpoint.name,
+        session=registration.session_title,
+        when=ctx.dt(registration.starts_at),
+        endpoint=registration.endpoint_name,
         name=await visible_name(ctx, registration),
         case_type=case_type_label(ctx, registration.case_type),
         field=field_label(ctx, registration.field),
@@ -85,7 +102,7 @@ async def case_card(ctx: Ctx, registration: Registration) -> str:
     )
 
 
-def route_text(ctx: Ctx, registration: Registration) -> str:
+def route_text(ctx: Ctx, registration: Case) -> str:
     if registration.route is None:
         return ctx.t("staff.review.no_route")
     return reception_book.route_text(ctx.t, registration)
@@ -96,21 +113,18 @@ def route_text(ctx: Ctx, registration: Registration) -> str:
 
 @queue.ask("next")
 async def ask_next(ctx: Ctx) -> Reply | Next:
-    registration = await review.next_to_review(
-        ctx.db, ctx.actor, now=ctx.now, skipped=ctx.data.get("skipped", [])
-    )
+    draft = ReviewDraft.of(ctx)
+    registration = await review.next_to_review(ctx.db, ctx.actor, now=ctx.now, skipped=draft.skipped)
     if registration is None:
         ctx.say("staff.review.empty")
         return Goto("staff_home", data={})
-    ctx.data["reg_id"] = registration.id
+    draft.reg_id = registration.id
     files = (
         ()
         if withheld(ctx, registration)
         else tuple(
-            Attachment(
-                item["kind"], item["file_id"], item["name"], item.get("mime_type", ""), item.get("size", 0)
-            )
-            for item in registration.attachments
+            Attachment(item.kind, item.file_id, item.name, item.mime_type, item.size)
+            for item in registration.files
         )
     )
     labels = {"classify": "staff.review.classify_button"}  # staff.review.classify is its prompt
@@ -131,7 +145,8 @@ async def on_next(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice in ("return", "forward", "classify"):
         return {"return": "return_note", "forward": "agency", "classify": "classify"}[answer.choice]
     if answer.choice == "skip":
-        ctx.data["skipped"] = [*ctx.data.get("skipped", []), registration.id]
+        draft = ReviewDraft.of(ctx)
+        draft.skipped = [*draft.skipped, registration.id]
         return "next"
     if answer.choice == "stop":
         return Goto("staff_home", data={})
@@ -160,14 +175,14 @@ async def ask_agency(ctx: Ctx) -> Reply:
 async def on_agency(ctx: Ctx, answer: Answer) -> Next:
     if not answer.choice or not answer.choice.startswith("a:"):
         raise Invalid("common.choose_option")
-    ctx.data["agency"] = ctx.settings.agency_names[int(answer.choice[2:])]
+    ReviewDraft.of(ctx).agency = ctx.settings.agency_names[int(answer.choice[2:])]
     return "forward_note"
 
 
 @queue.ask("forward_note")
 async def ask_forward_note(ctx: Ctx) -> Reply:
     return Reply(
-        ctx.t("staff.review.forward_note", agency=ctx.data["agency"]),
+        ctx.t("staff.review.forward_note", agency=ReviewDraft.of(ctx).agency),
         (ctx.option("none", "staff.review.no_note"),),
     )
 
@@ -175,7 +190,7 @@ async def ask_forward_note(ctx: Ctx) -> Reply:
 @queue.handle("forward_note")
 async def on_forward_note(ctx: Ctx, answer: Answer) -> Next:
     note = "" if answer.choice == "none" else parse_note(answer.text)
-    return await decide(ctx, "forward", note=note, agency=ctx.data["agency"])
+    return await decide(ctx, "forward", note=note, agency=ReviewDraft.of(ctx).agency)
 
 
 @queue.ask("classify")
@@ -194,18 +209,20 @@ async def on_classify(ctx: Ctx, answer: Answer) -> Next:
         if withheld(ctx, registration):  # as another kind of case, the denouncer's name would show
             raise Invalid("staff.review.classify_denouncer")
         await review.reclassify(
-            ctx.db, registration, actor=ctx.actor, now=ctx.now, case_type=CaseType(answer.choice[2:])
+            ctx.db, registration.id, actor=ctx.actor, now=ctx.now, case_type=CaseType(answer.choice[2:])
         )
     elif (
         answer.choice
         and answer.choice.startswith("f:")
         and answer.choice[2:] in ctx.settings.case_field_codes
     ):
-        await review.reclassify(ctx.db, registration, actor=ctx.actor, now=ctx.now, field=answer.choice[2:])
+        await review.reclassify(
+            ctx.db, registration.id, actor=ctx.actor, now=ctx.now, field=answer.choice[2:]
+        )
     elif answer.text.strip().isdecimal():
         await review.reclassify(
             ctx.db,
-            registration,
+            registration.id,
             actor=ctx.actor,
             now=ctx.now,
             group_size=inputs.parse_group_size(answer.text),
@@ -228,19 +245,19 @@ async def ask_outcome(ctx: Ctx) -> Reply | Next:
     if registration is None:
         ctx.say("staff.find.none", query=ctx.args)
         return Goto("staff_home", data={})
-    if registration.session.starts_at > ctx.now:  # an outcome is what came of the session
-        ctx.say(
-            "staff.outcome.too_early", code=registration.code, when=ctx.dt(registration.session.starts_at)
-        )
+    if registration.starts_at > ctx.now:  # an outcome is what came of the session
+        ctx.say("staff.outcome.too_early", code=registration.code, when=ctx.dt(registration.starts_at))
         return Goto("staff_home", data={})
-    ctx.data["reg_id"] = registration.id
+    CaseDraft.of(ctx).reg_id = registration.id
     return Reply(await case_card(ctx, registration) + "\n\n" + ctx.t("staff.outcome.ask"))
 
 
 @outcome.handle("result")
 async def on_outcome(ctx: Ctx, answer: Answer) -> Next:
     registration = await current(ctx)
-    await review.record_outcome(ctx.db, registration, parse_note(answer.text), actor=ctx.actor, now=ctx.now)
+    await review.record_outcome(
+        ctx.db, registration.id, parse_note(answer.text), actor=ctx.actor, now=ctx.now
+    )
     ctx.say("staff.outcome.saved", code=registration.code)
     return Goto("staff_home", data={})
 
@@ -272,8 +289,8 @@ async def ask_find(ctx: Ctx) -> Reply | Next:
         ctx.t(
             "staff.find.row",
             code=registration.code,
-            when=ctx.dt(registration.session.starts_at),
-            endpoint=registration.session_endpoint.endpoint.name,
+            when=ctx.dt(registration.starts_at),
+            endpoint=registration.endpoint_name,
             name=await visible_name(ctx, registration),
             status=ctx.t(f"registration.status.{registration.status.value}"),
             route=route_text(ctx, registration),

@@ -3,41 +3,51 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
-
-from bot.dialog.flow import Answer, Ctx, Flow, Goto, Invalid, Next
+from bot.dialog.flow import Answer, Ctx, Draft, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
 from handlers import inputs
-from handlers.citizen.views import case_type_label, holder_name
+from handlers.citizen.views import case_type_label
 from handlers.staff.common import ADMIN, STAFF, back_home, chosen_scope, short_text, usage
-from storage import audit, sessions
-from storage.models import (
-    CaseType,
-    Endpoint,
-    ReceptionSession,
-    Registration,
-    RegistrationStatus,
-    SessionKind,
-)
+from storage import audit, staff_endpoints, staff_sessions
+from storage.models import CaseType, SessionKind
+from storage.review import Case
 from storage.rules import MAX_CAPACITY, summary_deadline
+from storage.staff_endpoints import EndpointRef
+from storage.staff_sessions import SessionInfo
+from storage.text import mask_name
+
+
+@dataclass
+class NewSessionDraft(Draft):
+    kind: str = ""  # a SessionKind value
+    title: str = ""
+    host: str = ""
+    date: list[int] = field(default_factory=list)  # [year, month, day], local
+    starts_at: str = ""  # ISO 8601, aware
+    endpoint_ids: list[int] | None = None  # None: every active endpoint
+    capacity: int = 0  # seats per endpoint
+    room: str = ""  # the online room, if any
+
 
 overview = Flow("staff_sessions", first="list", command="sessions", roles=STAFF, needs_consent=False)
 detail = Flow("session", first="show", command="session", roles=STAFF, needs_consent=False)
-create = Flow("newsession", first="kind", command="newsession", roles=ADMIN, needs_consent=False)
+create = Flow(
+    "newsession", first="kind", command="newsession", roles=ADMIN, needs_consent=False, draft=NewSessionDraft
+)
 
 DATE = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 TIME = re.compile(r"^(\d{1,2})[:hH.](\d{2})$")
 
 
-def seats_lines(ctx: Ctx, session: ReceptionSession) -> str:
+def seats_lines(ctx: Ctx, session: SessionInfo) -> str:
     """One line per endpoint the actor sees: seats taken and left."""
     lines = [
         ctx.t(
             "staff.sessions.seats",
-            endpoint=link.endpoint.name,
+            endpoint=link.endpoint_name,
             taken=link.seats_taken,
             left=link.capacity - link.seats_taken,
             capacity=link.capacity,
@@ -50,7 +60,7 @@ def seats_lines(ctx: Ctx, session: ReceptionSession) -> str:
 
 @overview.ask("list")
 async def ask_overview(ctx: Ctx) -> Reply:
-    upcoming = await sessions.upcoming_sessions(ctx.db, ctx.now, limit=20)
+    upcoming = await staff_sessions.upcoming(ctx.db, ctx.now, limit=20)
     visible = [s for s in upcoming if any(ctx.actor.sees_endpoint(link.endpoint_id) for link in s.endpoints)]
     if not visible:
         return Reply(ctx.t("staff.sessions.none"))
@@ -71,13 +81,12 @@ async def ask_overview(ctx: Ctx) -> Reply:
 overview.handle("list")(back_home)
 
 
-async def session_from_args(ctx: Ctx, command: str) -> ReceptionSession:
+async def session_from_args(ctx: Ctx, command: str) -> SessionInfo:
     """The session named by `/command ID`, visible to the actor, or the command's usage."""
     if not ctx.args.isdecimal():
         raise usage(command)
     session_id = inputs.whole_number(ctx.args, inputs.MAX_ROW_ID)  # past it no session can exist
-    loaded = [selectinload(ReceptionSession.endpoints)]
-    session = None if session_id is None else await ctx.db.get(ReceptionSession, session_id, options=loaded)
+    session = None if session_id is None else await staff_sessions.session_info(ctx.db, session_id)
     if session is None or not any(ctx.actor.sees_endpoint(link.endpoint_id) for link in session.endpoints):
         raise Invalid("staff.session.not_found", id=ctx.args)
     return session
@@ -90,18 +99,12 @@ async def ask_detail(ctx: Ctx) -> Reply | Next:
     except Invalid as invalid:
         ctx.say(invalid.message_id, **invalid.fields)
         return Goto("staff_home", data={})
-    registrations = list(
-        await ctx.db.scalars(
-            select(Registration)
-            .where(Registration.session_id == session.id, Registration.status != RegistrationStatus.CANCELLED)
-            .order_by(Registration.session_endpoint_id, Registration.queued_at, Registration.id)
-        )
-    )
+    registrations = await staff_sessions.session_cases(ctx.db, session.id)
     blocks = []
     for link in session.endpoints:
         if not ctx.actor.sees_endpoint(link.endpoint_id):
             continue
-        rows = [r for r in registrations if r.session_endpoint_id == link.id]
+        rows = [r for r in registrations if r.session_endpoint_id == link.session_endpoint_id]
         lines = [
             ctx.t(
                 "staff.session.row",
@@ -115,7 +118,7 @@ async def ask_detail(ctx: Ctx) -> Reply | Next:
         blocks.append(
             ctx.t(
                 "staff.session.endpoint",
-                endpoint=link.endpoint.name,
+                endpoint=link.endpoint_name,
                 taken=link.seats_taken,
                 capacity=link.capacity,
                 rows="\n".join(lines) or "—",
@@ -137,12 +140,13 @@ async def ask_detail(ctx: Ctx) -> Reply | Next:
 detail.handle("show")(back_home)
 
 
-async def visible_name(ctx: Ctx, registration: Registration) -> str:
-    """A denouncer's name only for those allowed to see it, and every such view is audited."""
+async def visible_name(ctx: Ctx, registration: Case) -> str:
+    """A denouncer's name only for those allowed to see it (masked for others, Luật Tố cáo,
+    Art. 9), and every such view is audited."""
     if registration.case_type != CaseType.DENUNCIATION:
         return registration.full_name or "—"
     if not ctx.actor.see_denouncers:
-        return holder_name(registration) or "—"
+        return mask_name(registration.full_name or "") or "—"
     audit.record(
         ctx.db,
         at=ctx.now,
@@ -169,7 +173,7 @@ async def ask_kind(ctx: Ctx) -> Reply:
 async def on_kind(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice not in {kind.value for kind in SessionKind}:
         raise Invalid("common.choose_option")
-    ctx.data["kind"] = answer.choice
+    NewSessionDraft.of(ctx).kind = answer.choice
     return "title"
 
 
@@ -180,7 +184,7 @@ async def ask_title(ctx: Ctx) -> Reply:
 
 @create.handle("title")
 async def on_title(ctx: Ctx, answer: Answer) -> Next:
-    ctx.data["title"] = short_text(answer, "staff.new.title_invalid")
+    NewSessionDraft.of(ctx).title = short_text(answer, "staff.new.title_invalid")
     return "host"
 
 
@@ -191,7 +195,7 @@ async def ask_host(ctx: Ctx) -> Reply:
 
 @create.handle("host")
 async def on_host(ctx: Ctx, answer: Answer) -> Next:
-    ctx.data["host"] = short_text(answer, "staff.new.host_invalid")
+    NewSessionDraft.of(ctx).host = short_text(answer, "staff.new.host_invalid")
     return "date"
 
 
@@ -239,10 +243,11 @@ def parse_start(ctx: Ctx, day: list[int], text: str) -> datetime:
 
 @create.handle("date")
 async def on_date(ctx: Ctx, answer: Answer) -> Next:
-    ctx.data["date"], starts_at = parse_date_and_time(ctx, answer.text)
+    draft = NewSessionDraft.of(ctx)
+    draft.date, starts_at = parse_date_and_time(ctx, answer.text)
     if starts_at is None:
         return "time"
-    ctx.data["starts_at"] = starts_at.isoformat()
+    draft.starts_at = starts_at.isoformat()
     return "endpoints"
 
 
@@ -253,7 +258,8 @@ async def ask_time(ctx: Ctx) -> Reply:
 
 @create.handle("time")
 async def on_time(ctx: Ctx, answer: Answer) -> Next:
-    ctx.data["starts_at"] = parse_start(ctx, ctx.data["date"], answer.text).isoformat()
+    draft = NewSessionDraft.of(ctx)
+    draft.starts_at = parse_start(ctx, draft.date, answer.text).isoformat()
     return "endpoints"
 
 
@@ -264,7 +270,7 @@ async def ask_endpoints(ctx: Ctx) -> Reply:
 
 @create.handle("endpoints")
 async def on_endpoints(ctx: Ctx, answer: Answer) -> Next:
-    ctx.data["endpoint_ids"] = await chosen_scope(ctx, answer)
+    NewSessionDraft.of(ctx).endpoint_ids = await chosen_scope(ctx, answer)
     if not await chosen_endpoints(ctx):  # "all" with no active endpoint: nobody could register
         raise Invalid("staff.new.no_endpoints")
     return "capacity"
@@ -282,12 +288,12 @@ async def ask_capacity(ctx: Ctx) -> Reply:
 @create.handle("capacity")
 async def on_capacity(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice == "default":
-        ctx.data["capacity"] = ctx.settings.default_capacity
+        NewSessionDraft.of(ctx).capacity = ctx.settings.default_capacity
         return "room"
     capacity = inputs.whole_number(answer.text, MAX_CAPACITY)
     if not capacity:
         raise Invalid("staff.new.capacity_invalid")
-    ctx.data["capacity"] = capacity
+    NewSessionDraft.of(ctx).capacity = capacity
     return "room"
 
 
@@ -301,34 +307,32 @@ async def on_room(ctx: Ctx, answer: Answer) -> Next:
     room = "" if answer.choice == "none" else answer.text.strip()
     if len(room) > 500 or (answer.choice != "none" and not room):
         raise Invalid("staff.new.room_invalid")
-    ctx.data["room"] = room
+    NewSessionDraft.of(ctx).room = room
     return "review"
 
 
-async def chosen_endpoints(ctx: Ctx) -> list[tuple[int, str]]:
-    query = select(Endpoint.id, Endpoint.name).where(Endpoint.active.is_(True)).order_by(Endpoint.search_name)
-    ids = ctx.data.get("endpoint_ids")
-    if ids is not None:
-        query = query.where(Endpoint.id.in_(ids))
-    return [(row[0], row[1]) for row in await ctx.db.execute(query)]
+async def chosen_endpoints(ctx: Ctx) -> list[EndpointRef]:
+    """The endpoints chosen that are still offered, by name."""
+    return await staff_endpoints.offered(ctx.db, NewSessionDraft.of(ctx).endpoint_ids)
 
 
 @create.ask("review")
 async def ask_new_review(ctx: Ctx) -> Reply:
-    d = ctx.data
+    d = NewSessionDraft.of(ctx)
     endpoints = await chosen_endpoints(ctx)
-    deadline = summary_deadline(datetime.fromisoformat(d["starts_at"]), ctx.settings.summary_lead_days)
+    starts_at = datetime.fromisoformat(d.starts_at)
+    deadline = summary_deadline(starts_at, ctx.settings.summary_lead_days)
     text = ctx.t(
         "staff.new.review",
-        kind=ctx.t(f"session.kind.{d['kind']}"),
-        title=d["title"],
-        host=d["host"],
-        when=ctx.dt(datetime.fromisoformat(d["starts_at"])),
+        kind=ctx.t(f"session.kind.{d.kind}"),
+        title=d.title,
+        host=d.host,
+        when=ctx.dt(starts_at),
         deadline=ctx.dt(deadline),
-        endpoints=", ".join(name for _, name in endpoints),
+        endpoints=", ".join(endpoint.name for endpoint in endpoints),
         count=len(endpoints),
-        capacity=d["capacity"],
-        room=d["room"] or "—",
+        capacity=d.capacity,
+        room=d.room or "—",
     )
     if deadline < ctx.now:  # citizens could not register through the chat at all
         text = ctx.t("staff.new.deadline_passed", days=ctx.settings.summary_lead_days) + "\n\n" + text
@@ -342,23 +346,23 @@ async def on_new_review(ctx: Ctx, answer: Answer) -> Next:
         return Goto("staff_home", data={})
     if answer.choice != "save":
         raise Invalid("common.choose_option")
-    d = ctx.data
-    starts_at = datetime.fromisoformat(d["starts_at"])
+    d = NewSessionDraft.of(ctx)
+    starts_at = datetime.fromisoformat(d.starts_at)
     if starts_at <= ctx.now:
         raise Invalid("staff.new.date_past")
-    ids = [endpoint_id for endpoint_id, _ in await chosen_endpoints(ctx)]
+    ids = [endpoint.id for endpoint in await chosen_endpoints(ctx)]
     if not ids:  # deactivated since they were chosen
         ctx.say("staff.new.no_endpoints")
         return "endpoints"
-    endpoints = list(await ctx.db.scalars(select(Endpoint).where(Endpoint.id.in_(ids))))
-    session = await sessions.create_session(
+    session = await staff_sessions.create(
         ctx.db,
-        title=d["title"],
-        host=d["host"],
+        kind=SessionKind(d.kind),
+        title=d.title,
+        host=d.host,
         starts_at=starts_at,
-        endpoints=[(endpoint, d["capacity"]) for endpoint in endpoints],
-        online_room=d["room"],
-        kind=SessionKind(d["kind"]),
+        endpoint_ids=ids,
+        capacity=d.capacity,
+        online_room=d.room,
         now=ctx.now,
     )
     audit.record(
@@ -369,6 +373,5 @@ async def on_new_review(ctx: Ctx, answer: Answer) -> Next:
         target_type="session",
         target_id=session.id,
     )
-    count = await ctx.db.scalar(select(func.count()).select_from(ReceptionSession))
-    ctx.say("staff.new.saved", id=session.id, total=count or 0)
+    ctx.say("staff.new.saved", id=session.id, total=session.total)
     return Goto("staff_home", data={})

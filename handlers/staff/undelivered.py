@@ -18,22 +18,22 @@ async def ask_list(ctx: Ctx) -> Reply:
         return Reply(ctx.t("staff.undelivered.none"))
     lines, options = [ctx.t("staff.undelivered.title", count=len(found))], []
     for item in found:
-        name = await visible_name(ctx, item.registration) if item.registration else item.citizen.full_name
+        name = await visible_name(ctx, item.case) if item.case else item.citizen_name
         lines.append(
             ctx.t(
                 "staff.undelivered.item",
-                id=item.notice.id,
-                kind=ctx.t(f"staff.undelivered.kind.{item.notice.kind}"),
+                id=item.notice_id,
+                kind=ctx.t(f"staff.undelivered.kind.{item.kind}"),
                 name=name or "—",
-                phone=item.citizen.phone or ctx.t("staff.undelivered.no_phone"),
-                channel=item.citizen.channel,
-                code=item.registration.code if item.registration else "—",
-                when=ctx.dt(item.notice.due_at),
-                reason=ctx.t(f"staff.undelivered.reason.{item.notice.state}"),
+                phone=item.phone or ctx.t("staff.undelivered.no_phone"),
+                channel=item.channel,
+                code=item.case.code if item.case else "—",
+                when=ctx.dt(item.due_at),
+                reason=ctx.t(f"staff.undelivered.reason.{item.state}"),
             )
         )
         options.append(
-            Option(f"done:{item.notice.id}", ctx.t("staff.undelivered.contacted", id=item.notice.id))
+            Option(f"done:{item.notice_id}", ctx.t("staff.undelivered.contacted", id=item.notice_id))
         )
     return Reply("\n\n".join(lines), tuple(options))
 
