@@ -10,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
-from storage.models import Notification, ReceptionSession, Registration, RegistrationStatus, SessionStatus
+from storage.models import ReceptionSession, Registration, RegistrationStatus, SessionStatus
+from storage.outbox import NoticeKind, SessionCancelled, SessionMoved, queue_all
 from storage.registrations import ACTIVE
 from storage.rules import summary_deadline
 from storage.staff import Actor
@@ -32,22 +33,6 @@ async def affected(db: AsyncSession, session_id: int) -> list[Registration]:
     )
 
 
-def _tell(
-    db: AsyncSession, registrations: list[Registration], kind: str, params: dict[str, str], now: datetime
-) -> None:
-    for registration in registrations:
-        db.add(
-            Notification(
-                citizen_id=registration.citizen_id,
-                kind=kind,
-                params={"registration_id": registration.id, **params},
-                due_at=now,
-                dedupe_key=f"{kind}:{registration.id}:{now.isoformat()}",
-                created_at=now,
-            )
-        )
-
-
 async def reschedule(
     db: AsyncSession,
     session: ReceptionSession,
@@ -63,17 +48,12 @@ async def reschedule(
     old_start = session.starts_at
     session.starts_at, session.status = new_start, SessionStatus.RESCHEDULED
     people = await affected(db, session.id)
-    _tell(
+    deadline = summary_deadline(new_start, lead_days)
+    await queue_all(
         db,
-        people,
-        "session_moved",
-        {
-            "old": old_start.isoformat(),
-            "new": new_start.isoformat(),
-            "deadline": summary_deadline(new_start, lead_days).isoformat(),
-            "reason": reason,
-        },
-        now,
+        NoticeKind.SESSION_MOVED,
+        [(r.citizen_id, SessionMoved(r.id, old_start, new_start, deadline, reason)) for r in people],
+        now=now,
     )
     audit.record(
         db,
@@ -98,7 +78,8 @@ async def cancel(
     """Cancel the session and its registrations. Returns how many were told."""
     session.status = SessionStatus.CANCELLED
     people = await affected(db, session.id)
-    _tell(db, people, "session_cancelled", {"reason": reason}, now)
+    told = [(r.citizen_id, SessionCancelled(r.id, reason)) for r in people]
+    await queue_all(db, NoticeKind.SESSION_CANCELLED, told, now=now)
     for registration in people:
         registration.status, registration.cancelled_at, registration.updated_at = (
             RegistrationStatus.CANCELLED,
