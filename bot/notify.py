@@ -49,7 +49,20 @@ from storage.models import (
     Registration,
     RegistrationStatus,
 )
-from storage.outbox import ABOUT_THEIR_CASE
+from storage.outbox import (
+    ABOUT_THEIR_CASE,
+    AboutRegistration,
+    BroadcastDone,
+    BroadcastMessage,
+    NoticeKind,
+    Reminder,
+    SessionCancelled,
+    SessionMoved,
+    SessionNotice,
+    TokenFailed,
+    params_of,
+    queue,
+)
 from storage.rules import OPEN_STATUSES
 
 log = logging.getLogger(__name__)
@@ -70,10 +83,15 @@ RENDER_SLICE = 10  # notices rendered between two chances for the workers to run
 NOT_HEARD = ("return", "forward")  # decisions after which the citizen need not come to the session
 
 
-async def render_waitlist_promoted(db: AsyncSession, notice: Notification, t: Translator) -> str:
-    registration = await db.get(Registration, notice.params["registration_id"])
+async def _registration(db: AsyncSession, registration_id: int) -> Registration:
+    registration = await db.get(Registration, registration_id)
     if registration is None:
-        raise LookupError(f"registration {notice.params['registration_id']} is gone")
+        raise LookupError(f"registration {registration_id} is gone")
+    return registration
+
+
+async def render_waitlist_promoted(db: AsyncSession, notice: Notification, t: Translator) -> str:
+    registration = await _registration(db, params_of(notice, AboutRegistration).registration_id)
     endpoint = registration.session_endpoint.endpoint
     return t(
         "notice.waitlist_promoted",
@@ -87,11 +105,9 @@ async def render_waitlist_promoted(db: AsyncSession, notice: Notification, t: Tr
 
 async def render_review(db: AsyncSession, notice: Notification, t: Translator) -> str:
     """The staff's decision or the outcome of the case, told to the citizen."""
-    registration = await db.get(Registration, notice.params["registration_id"])
-    if registration is None:
-        raise LookupError(f"registration {notice.params['registration_id']} is gone")
+    registration = await _registration(db, params_of(notice, AboutRegistration).registration_id)
     kind = notice.kind
-    if kind == "route_accept" and registration.status == RegistrationStatus.WAITLISTED:
+    if kind == NoticeKind.ROUTE_ACCEPT and registration.status == RegistrationStatus.WAITLISTED:
         kind = "route_accept_waitlisted"  # accepted, but without a seat yet: not "come on time"
     return t(
         f"notice.{kind}",
@@ -114,13 +130,14 @@ def reminder_message(hours: int, starts_at: datetime, due_at: datetime, t: Trans
 
 async def render_reminder(db: AsyncSession, notice: Notification, t: Translator) -> Reply | None:
     """None when the reminder no longer fits: the registration was cancelled or the session moved."""
-    registration = await db.get(Registration, notice.params["registration_id"])
+    params = params_of(notice, Reminder)
+    registration = await db.get(Registration, params.registration_id)
     if registration is None or registration.status != RegistrationStatus.CONFIRMED:
         return None
     if registration.route in NOT_HEARD:  # they were told they need not come
         return None
     session = registration.session
-    if session.starts_at.isoformat() != notice.params["starts_at"] or session.status not in OPEN_STATUSES:
+    if session.starts_at != params.starts_at or session.status not in OPEN_STATUSES:
         return None
     endpoint = registration.session_endpoint.endpoint
     fields = {
@@ -131,8 +148,8 @@ async def render_reminder(db: AsyncSession, notice: Notification, t: Translator)
         "address": endpoint.address or "—",
         "room": session.online_room or "—",
     }
-    text = t(reminder_message(notice.params["hours"], session.starts_at, notice.due_at, t), **fields)
-    if not notice.params.get("calendar"):
+    text = t(reminder_message(params.hours, session.starts_at, notice.due_at, t), **fields)
+    if not params.calendar:
         return Reply(text)
     event = calendar.session_event(
         code=registration.code or str(registration.id),
@@ -146,32 +163,49 @@ async def render_reminder(db: AsyncSession, notice: Notification, t: Translator)
     return Reply(text, document=event)
 
 
-async def render_schedule_change(db: AsyncSession, notice: Notification, t: Translator) -> str:
-    registration = await db.get(Registration, notice.params["registration_id"])
-    if registration is None:
-        raise LookupError(f"registration {notice.params['registration_id']} is gone")
-    params = notice.params
-    kind = notice.kind
-    if "deadline" in params and datetime.fromisoformat(params["deadline"]) <= notice.created_at:
-        kind = "session_moved_closed"  # a short-notice move: no deadline left to tell, nothing to change
+async def render_session_moved(db: AsyncSession, notice: Notification, t: Translator) -> str:
+    params = params_of(notice, SessionMoved)
+    registration = await _registration(db, params.registration_id)
+    # A short-notice move: no deadline left to tell, nothing to change.
+    closed = params.deadline <= notice.created_at
     return t(
-        f"notice.{kind}",
+        "notice.session_moved_closed" if closed else "notice.session_moved",
         code=registration.code,
         title=registration.session.title,
         when=t.datetime(registration.session.starts_at),
-        old=t.datetime(datetime.fromisoformat(params["old"])) if "old" in params else "",
-        new=t.datetime(datetime.fromisoformat(params["new"])) if "new" in params else "",
-        reason=params["reason"],
-        deadline=t.datetime(datetime.fromisoformat(params["deadline"])) if "deadline" in params else "",
+        old=t.datetime(params.old),
+        new=t.datetime(params.new),
+        reason=params.reason,
+        deadline=t.datetime(params.deadline),
     )
 
 
-async def render_broadcast(db: AsyncSession, notice: Notification, t: Translator) -> str:
-    broadcast = await db.get(Broadcast, notice.params["broadcast_id"])
+async def render_session_cancelled(db: AsyncSession, notice: Notification, t: Translator) -> str:
+    params = params_of(notice, SessionCancelled)
+    registration = await _registration(db, params.registration_id)
+    return t(
+        "notice.session_cancelled",
+        code=registration.code,
+        title=registration.session.title,
+        when=t.datetime(registration.session.starts_at),
+        reason=params.reason,
+    )
+
+
+async def _broadcast(db: AsyncSession, broadcast_id: int) -> Broadcast:
+    broadcast = await db.get(Broadcast, broadcast_id)
     if broadcast is None:
-        raise LookupError(f"broadcast {notice.params['broadcast_id']} is gone")
-    if notice.kind == "broadcast":
-        return t("notice.broadcast", text=broadcast.text)
+        raise LookupError(f"broadcast {broadcast_id} is gone")
+    return broadcast
+
+
+async def render_broadcast(db: AsyncSession, notice: Notification, t: Translator) -> str:
+    broadcast = await _broadcast(db, params_of(notice, BroadcastMessage).broadcast_id)
+    return t("notice.broadcast", text=broadcast.text)
+
+
+async def render_broadcast_done(db: AsyncSession, notice: Notification, t: Translator) -> str:
+    broadcast = await _broadcast(db, params_of(notice, BroadcastDone).broadcast_id)
     done = await broadcasts.progress(db, broadcast)
     return t(
         "notice.broadcast_done",
@@ -190,10 +224,11 @@ def _days_left(starts_at: datetime, now: datetime, t: Translator) -> int:
 
 async def render_staff_notice(db: AsyncSession, notice: Notification, t: Translator) -> Reply | None:
     """The deadline export (with the XLSX, or the DOCX), the connection check and the empty-session flag."""
-    session = await db.get(ReceptionSession, notice.params["session_id"])
+    params = params_of(notice, SessionNotice)
+    session = await db.get(ReceptionSession, params.session_id)
     if session is None or session.status not in OPEN_STATUSES:
         return None
-    if session.starts_at.isoformat() != notice.params["starts_at"]:
+    if session.starts_at != params.starts_at:
         return None  # the session moved: a notice for the new time comes instead
     fields = {
         "id": session.id,
@@ -202,7 +237,7 @@ async def render_staff_notice(db: AsyncSession, notice: Notification, t: Transla
         "room": session.online_room or "—",
         "days": _days_left(session.starts_at, notice.claimed_at or notice.due_at, t),
     }
-    if notice.kind != "deadline_export":
+    if notice.kind != NoticeKind.DEADLINE_EXPORT:
         return Reply(t(f"notice.{notice.kind}", **fields))
     # The admin it goes to reads the denouncers' names: the audit log names them, at the send.
     recipient = await db.get(Citizen, notice.citizen_id)
@@ -228,8 +263,8 @@ async def render_staff_notice(db: AsyncSession, notice: Notification, t: Transla
 
 async def render_zalo_token_failed(db: AsyncSession, notice: Notification, t: Translator) -> str:
     """To admins: the Zalo OA token pair stopped working; an OA admin must grant access again."""
-    failed_at = datetime.fromisoformat(notice.params["failed_at"])
-    return t("notice.zalo_token_failed", reason=notice.params["reason"], when=t.datetime(failed_at))
+    params = params_of(notice, TokenFailed)
+    return t("notice.zalo_token_failed", reason=params.reason, when=t.datetime(params.failed_at))
 
 
 async def render_staff_revoked(db: AsyncSession, notice: Notification, t: Translator) -> Reply:
@@ -238,22 +273,22 @@ async def render_staff_revoked(db: AsyncSession, notice: Notification, t: Transl
 
 
 Renderer = Callable[[AsyncSession, Notification, Translator], Awaitable[str | Reply | None]]
-RENDERERS: dict[str, Renderer] = {
-    "waitlist_promoted": render_waitlist_promoted,
-    "route_accept": render_review,
-    "route_return": render_review,
-    "route_forward": render_review,
-    "outcome": render_review,
-    "reminder": render_reminder,
-    "session_moved": render_schedule_change,
-    "session_cancelled": render_schedule_change,
-    "broadcast": render_broadcast,
-    "broadcast_done": render_broadcast,
-    "deadline_export": render_staff_notice,
-    "connection_check": render_staff_notice,
-    "empty_session": render_staff_notice,
-    "zalo_token_failed": render_zalo_token_failed,
-    "staff_revoked": render_staff_revoked,
+RENDERERS: dict[NoticeKind, Renderer] = {
+    NoticeKind.WAITLIST_PROMOTED: render_waitlist_promoted,
+    NoticeKind.ROUTE_ACCEPT: render_review,
+    NoticeKind.ROUTE_RETURN: render_review,
+    NoticeKind.ROUTE_FORWARD: render_review,
+    NoticeKind.OUTCOME: render_review,
+    NoticeKind.REMINDER: render_reminder,
+    NoticeKind.SESSION_MOVED: render_session_moved,
+    NoticeKind.SESSION_CANCELLED: render_session_cancelled,
+    NoticeKind.BROADCAST: render_broadcast,
+    NoticeKind.BROADCAST_DONE: render_broadcast_done,
+    NoticeKind.DEADLINE_EXPORT: render_staff_notice,
+    NoticeKind.CONNECTION_CHECK: render_staff_notice,
+    NoticeKind.EMPTY_SESSION: render_staff_notice,
+    NoticeKind.ZALO_TOKEN_FAILED: render_zalo_token_failed,
+    NoticeKind.STAFF_REVOKED: render_staff_revoked,
 }
 
 
@@ -593,16 +628,8 @@ class Outbox:
             for broadcast in await broadcasts.finish_done(db, now=now):
                 channel, _, user_id = broadcast.created_by.partition(":")
                 creator = await citizens.get_or_create(db, UserKey(channel, user_id), now=now)
-                db.add(
-                    Notification(
-                        citizen_id=creator.id,
-                        kind="broadcast_done",
-                        params={"broadcast_id": broadcast.id},
-                        due_at=now,
-                        dedupe_key=f"broadcast_done:{broadcast.id}",
-                        created_at=now,
-                    )
-                )
+                done = BroadcastDone(broadcast.id)
+                await queue(db, NoticeKind.BROADCAST_DONE, citizen_id=creator.id, params=done, now=now)
 
     async def _claim(self) -> list[Claimed]:
         now = self.clock.now()
@@ -669,7 +696,7 @@ class Outbox:
             return claimed(None, "unreachable")
         t = Translator(citizen.locale or self.settings.default_locale, self.settings.tz)
         try:
-            text = await RENDERERS[notice.kind](db, notice, t)
+            text = await RENDERERS[NoticeKind(notice.kind)](db, notice, t)
         except Exception as error:
             log.exception("notice %s (%s) cannot be rendered", notice.id, notice.kind)
             return claimed(None, f"render: {error}")

@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.i18n import SUPPORTED_LOCALES, load_catalog
 from storage.identity import UserKey
+from storage.outbox import NoticeKind
 from storage.rules import MAX_CAPACITY
 
 EXAMPLE_SECRET_MARKER = "change-me"
@@ -197,11 +198,9 @@ class Settings(BaseSettings):
     @field_validator("zalo_zns_templates")
     @classmethod
     def _zns_templates_parse(cls, value: str) -> str:
-        from bot.notify import RENDERERS  # the notice kinds (bot.notify itself needs this module)
-
-        unknown = sorted(set(parse_zns_templates(value)) - set(RENDERERS))
+        unknown = sorted(set(parse_zns_templates(value)) - set(NoticeKind))
         if unknown:  # a typo would mean that template is never used, without a word
-            wrong, kinds = ", ".join(unknown), ", ".join(sorted(RENDERERS))
+            wrong, kinds = ", ".join(unknown), ", ".join(sorted(NoticeKind))
             raise ValueError(f"ZALO_ZNS_TEMPLATES: no notice is of kind {wrong}; the kinds are {kinds}")
         return value
 

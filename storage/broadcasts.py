@@ -18,6 +18,7 @@ from storage.models import (
     Registration,
     SessionEndpoint,
 )
+from storage.outbox import BroadcastMessage, NoticeKind, queue_all
 from storage.registrations import ACTIVE
 from storage.rules import OPEN_STATUSES
 from storage.staff import Actor
@@ -91,18 +92,8 @@ async def start(
     )
     db.add(broadcast)
     await db.flush()
-    db.add_all(
-        Notification(
-            citizen_id=citizen_id,
-            kind="broadcast",
-            params={"broadcast_id": broadcast.id},
-            due_at=now,
-            dedupe_key=f"broadcast:{broadcast.id}:{citizen_id}",
-            broadcast_id=broadcast.id,
-            created_at=now,
-        )
-        for citizen_id in people
-    )
+    message = BroadcastMessage(broadcast.id)
+    await queue_all(db, NoticeKind.BROADCAST, [(citizen_id, message) for citizen_id in people], now=now)
     audit.record(
         db,
         at=now,

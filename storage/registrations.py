@@ -16,16 +16,16 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit
+from storage import audit, outbox
 from storage.errors import AlreadyRegistered, DeadlinePassed, NotFound, SessionNotOpen, TooManyPeople
 from storage.models import (
     CaseType,
-    Notification,
     ReceptionSession,
     Registration,
     RegistrationStatus,
     SessionEndpoint,
 )
+from storage.outbox import AboutRegistration, NoticeKind
 from storage.rules import OPEN_STATUSES, is_open_for_registration, summary_deadline
 from storage.sessions import open_seats_at
 
@@ -344,15 +344,12 @@ async def _promote_waitlisted(
         if not await _take_seats(db, session_endpoint_id, candidate.seats):
             await _move(db, candidate, confirmed, waiting, now)
             break
-        db.add(
-            Notification(
-                citizen_id=candidate.citizen_id,
-                kind="waitlist_promoted",
-                params={"registration_id": candidate.id},
-                due_at=now,
-                dedupe_key=f"waitlist_promoted:{candidate.id}",
-                created_at=now,
-            )
+        await outbox.queue(
+            db,
+            NoticeKind.WAITLIST_PROMOTED,
+            citizen_id=candidate.citizen_id,
+            params=AboutRegistration(candidate.id),
+            now=now,
         )
         audit.record(
             db,

@@ -15,25 +15,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Notification, ReceptionSession, Registration, RegistrationStatus
-from storage.outbox import queue_once
+from storage.models import ReceptionSession, Registration, RegistrationStatus
+from storage.outbox import NoticeKind, Reminder, queue_all
 from storage.rules import OPEN_STATUSES
-
-REMINDER = "reminder"
-
-
-def reminder_key(registration_id: int, hours: int, starts_at: datetime) -> str:
-    return f"{REMINDER}:{registration_id}:{hours}h:{starts_at.isoformat()}"
 
 
 async def queue_due(
     db: AsyncSession, *, now: datetime, hours_before: tuple[int, ...], calendar: bool = False
-) -> int:
-    """Write the reminders due now into the outbox. Returns how many were added.
+) -> None:
+    """Write the reminders due now into the outbox.
 
     `calendar`: the first reminder (the earliest offset) carries an .ics file of the session."""
     if not hours_before:
-        return 0
+        return
     horizon = now + timedelta(hours=max(hours_before))
     rows = (
         await db.execute(
@@ -47,22 +41,9 @@ async def queue_due(
             )
         )
     ).all()
-    wanted: dict[str, tuple[int, dict[str, object]]] = {}
+    due = []
     for registration_id, citizen_id, starts_at in rows:
         hours = min(h for h in hours_before if starts_at - timedelta(hours=h) <= now)
-        params = {
-            "registration_id": registration_id,
-            "hours": hours,
-            "starts_at": starts_at.isoformat(),
-            "calendar": calendar and hours == max(hours_before),
-        }
-        wanted[reminder_key(registration_id, hours, starts_at)] = (citizen_id, params)
-    if not wanted:
-        return 0
-    existing = set(
-        await db.scalars(select(Notification.dedupe_key).where(Notification.dedupe_key.in_(wanted)))
-    )
-    fresh = {key: notice for key, notice in wanted.items() if key not in existing}
-    for key, (citizen_id, params) in fresh.items():
-        await queue_once(db, citizen_id=citizen_id, kind=REMINDER, params=params, dedupe_key=key, now=now)
-    return len(fresh)
+        first = hours == max(hours_before)
+        due.append((citizen_id, Reminder(registration_id, hours, starts_at, calendar=calendar and first)))
+    await queue_all(db, NoticeKind.REMINDER, due, now=now)

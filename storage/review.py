@@ -14,12 +14,12 @@ from storage import audit
 from storage.errors import AlreadyDecided, NotFound
 from storage.models import (
     CaseType,
-    Notification,
     ReceptionSession,
     Registration,
     RegistrationStatus,
     SessionEndpoint,
 )
+from storage.outbox import AboutRegistration, NoticeKind, queue
 from storage.registrations import ACTIVE
 from storage.staff import Actor
 from storage.text import fold
@@ -139,17 +139,9 @@ async def next_to_review(db: AsyncSession, actor: Actor, *, now: datetime, skipp
     return None if found is None else case_of(found)
 
 
-def _notify(db: AsyncSession, registration: Registration, kind: str, now: datetime) -> None:
-    db.add(
-        Notification(
-            citizen_id=registration.citizen_id,
-            kind=kind,
-            params={"registration_id": registration.id},
-            due_at=now,
-            dedupe_key=f"{kind}:{registration.id}:{int(now.timestamp())}",
-            created_at=now,
-        )
-    )
+async def _notify(db: AsyncSession, registration: Registration, kind: NoticeKind, now: datetime) -> None:
+    params = AboutRegistration(registration.id)
+    await queue(db, kind, citizen_id=registration.citizen_id, params=params, now=now)
 
 
 async def decide(
@@ -200,7 +192,7 @@ async def decide(
         target_id=registration.id,
         agency=agency,
     )
-    _notify(db, registration, f"route_{route}", now)
+    await _notify(db, registration, NoticeKind(f"route_{route}"), now)
     await db.flush()
     return case_of(registration)
 
@@ -255,7 +247,7 @@ async def record_outcome(
         target_type="registration",
         target_id=registration.id,
     )
-    _notify(db, registration, "outcome", now)
+    await _notify(db, registration, NoticeKind.OUTCOME, now)
     await db.flush()
 
 

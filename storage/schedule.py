@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.errors import NotFound
-from storage.models import Notification, ReceptionSession, Registration, RegistrationStatus, SessionStatus
+from storage.models import ReceptionSession, Registration, RegistrationStatus, SessionStatus
+from storage.outbox import NoticeKind, SessionCancelled, SessionMoved, queue_all
 from storage.registrations import ACTIVE
 from storage.rules import summary_deadline
 from storage.staff import Actor
@@ -50,22 +51,6 @@ async def _session(db: AsyncSession, session_id: int) -> ReceptionSession:
     return session
 
 
-def _tell(
-    db: AsyncSession, registrations: list[Registration], kind: str, params: dict[str, str], now: datetime
-) -> None:
-    for registration in registrations:
-        db.add(
-            Notification(
-                citizen_id=registration.citizen_id,
-                kind=kind,
-                params={"registration_id": registration.id, **params},
-                due_at=now,
-                dedupe_key=f"{kind}:{registration.id}:{now.isoformat()}",
-                created_at=now,
-            )
-        )
-
-
 async def reschedule(
     db: AsyncSession,
     session_id: int,
@@ -82,17 +67,12 @@ async def reschedule(
     old_start = session.starts_at
     session.starts_at, session.status = new_start, SessionStatus.RESCHEDULED
     people = await affected(db, session.id)
-    _tell(
+    deadline = summary_deadline(new_start, lead_days)
+    await queue_all(
         db,
-        people,
-        "session_moved",
-        {
-            "old": old_start.isoformat(),
-            "new": new_start.isoformat(),
-            "deadline": summary_deadline(new_start, lead_days).isoformat(),
-            "reason": reason,
-        },
-        now,
+        NoticeKind.SESSION_MOVED,
+        [(r.citizen_id, SessionMoved(r.id, old_start, new_start, deadline, reason)) for r in people],
+        now=now,
     )
     audit.record(
         db,
@@ -118,7 +98,8 @@ async def cancel(
     session = await _session(db, session_id)
     session.status = SessionStatus.CANCELLED
     people = await affected(db, session.id)
-    _tell(db, people, "session_cancelled", {"reason": reason}, now)
+    told = [(r.citizen_id, SessionCancelled(r.id, reason)) for r in people]
+    await queue_all(db, NoticeKind.SESSION_CANCELLED, told, now=now)
     for registration in people:
         registration.status, registration.cancelled_at, registration.updated_at = (
             RegistrationStatus.CANCELLED,

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import audit, citizens
 from storage.identity import UserKey
 from storage.models import Invite, StaffMember, StaffRole
-from storage.outbox import queue_once
+from storage.outbox import NoticeKind, StaffRevoked, queue
 
 INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read out over the phone
 
@@ -186,6 +186,5 @@ async def revoke(db: AsyncSession, member_id: int, *, by: Actor, now: datetime) 
     audit.record(db, at=now, actor=str(by), action="staff.revoke", target_type="staff", target_id=member.id)
     # They are told, and their chat menu loses the staff commands (Reply.staff_menu).
     former = await citizens.get_or_create(db, UserKey(member.channel, member.user_id), now=now)
-    key = f"staff_revoked:{member.id}:{now.isoformat()}"
-    await queue_once(db, citizen_id=former.id, kind="staff_revoked", params={}, dedupe_key=key, now=now)
+    await queue(db, NoticeKind.STAFF_REVOKED, citizen_id=former.id, params=StaffRevoked(), now=now)
     return member_of(member)

@@ -10,6 +10,7 @@ session moves.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,7 +21,7 @@ from sqlalchemy.orm import selectinload
 from storage import citizens
 from storage.identity import UserKey
 from storage.models import ReceptionSession, Registration, StaffMember, StaffRole
-from storage.outbox import queue_once
+from storage.outbox import NoticeKind, SessionNotice, queue_all
 from storage.registrations import ACTIVE
 from storage.rules import OPEN_STATUSES, summary_deadline
 
@@ -49,18 +50,16 @@ async def admins(db: AsyncSession, admin_keys: frozenset[UserKey]) -> list[UserK
 
 
 async def _queue(
-    db: AsyncSession, recipient: StaffMember | UserKey, kind: str, session: ReceptionSession, now: datetime
+    db: AsyncSession,
+    recipients: Sequence[StaffMember | UserKey],
+    kind: NoticeKind,
+    session: ReceptionSession,
+    now: datetime,
 ) -> None:
-    key = recipient if isinstance(recipient, UserKey) else UserKey(recipient.channel, recipient.user_id)
-    citizen = await citizens.get_or_create(db, key, now=now)
-    await queue_once(
-        db,
-        citizen_id=citizen.id,
-        kind=kind,
-        params={"session_id": session.id, "starts_at": session.starts_at.isoformat()},
-        dedupe_key=f"{kind}:{session.id}:{session.starts_at.isoformat()}:{citizen.id}",
-        now=now,
-    )
+    keys = [r if isinstance(r, UserKey) else UserKey(r.channel, r.user_id) for r in recipients]
+    notice = SessionNotice(session.id, session.starts_at)
+    due = [((await citizens.get_or_create(db, key, now=now)).id, notice) for key in keys]
+    await queue_all(db, kind, due, now=now)
 
 
 async def queue_due(
@@ -84,14 +83,16 @@ async def queue_due(
     officers = [m for m in await _staff(db, StaffRole.OFFICER, admins) if isinstance(m, StaffMember)]
     for session in coming:
         if now >= summary_deadline(session.starts_at, lead_days):
-            for admin in admin_list:
-                await _queue(db, admin, "deadline_export", session, now)
+            await _queue(db, admin_list, NoticeKind.DEADLINE_EXPORT, session, now)
         day_before = session.starts_at.astimezone(tz).date() - timedelta(days=1)
         if now >= datetime.combine(day_before, CONNECTION_CHECK_AT, tz):
             endpoint_ids = {link.endpoint_id for link in session.endpoints}
-            for officer in officers:
-                if officer.endpoint_ids is None or endpoint_ids & set(officer.endpoint_ids):
-                    await _queue(db, officer, "connection_check", session, now)
+            theirs = [
+                officer
+                for officer in officers
+                if officer.endpoint_ids is None or endpoint_ids & set(officer.endpoint_ids)
+            ]
+            await _queue(db, theirs, NoticeKind.CONNECTION_CHECK, session, now)
         if now >= session.starts_at - timedelta(days=EMPTY_FLAG_DAYS):
             registered = await db.scalar(
                 select(func.count())
@@ -99,5 +100,4 @@ async def queue_due(
                 .where(Registration.session_id == session.id, Registration.status.in_(ACTIVE))
             )
             if not registered:
-                for admin in admin_list:
-                    await _queue(db, admin, "empty_session", session, now)
+                await _queue(db, admin_list, NoticeKind.EMPTY_SESSION, session, now)

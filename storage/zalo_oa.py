@@ -15,10 +15,9 @@ from storage import citizens, staff_notices
 from storage.db import insert_if_absent
 from storage.identity import UserKey
 from storage.models import Citizen, ZaloOAToken
-from storage.outbox import queue_once
+from storage.outbox import NoticeKind, TokenFailed, queue
 
 CHANNEL = "zalo"
-TOKEN_ALERT = "zalo_token_failed"
 # We cannot know when the settings' access token was issued: trust it for two hours, then
 # refresh (an older one is refused with -216 and refreshed at once anyway).
 SEEDED_TOKEN_TRUST = timedelta(hours=2)
@@ -85,12 +84,6 @@ async def queue_token_alert(
     recipients = await staff_notices.admins(db, admin_keys)
     for key in recipients:
         citizen = await citizens.get_or_create(db, key, now=now)
-        await queue_once(
-            db,
-            citizen_id=citizen.id,
-            kind=TOKEN_ALERT,
-            params={"reason": reason[:200], "failed_at": now.isoformat()},
-            dedupe_key=f"{TOKEN_ALERT}:{now.date().isoformat()}:{citizen.id}",
-            now=now,
-        )
+        params = TokenFailed(reason=reason[:200], failed_at=now)
+        await queue(db, NoticeKind.ZALO_TOKEN_FAILED, citizen_id=citizen.id, params=params, now=now)
     return len(recipients)

@@ -408,7 +408,8 @@ async def test_cancelling_confirmed_promotes_the_first_in_queue(app: App, world:
     [notice] = await notifications(app)
     assert (notice.kind, notice.citizen_id, notice.state) == ("waitlist_promoted", early, "pending")
     assert notice.params == {"registration_id": early_reg.id}
-    assert notice.due_at == when and notice.dedupe_key == f"waitlist_promoted:{early_reg.id}"
+    assert notice.due_at == when
+    assert notice.dedupe_key == f"waitlist_promoted:{early_reg.id}:{when.isoformat()}:{early}"
     assert await audit_actions(app, early_reg.id) == ["registration.submit", "registration.promote"]
     assert await audit_actions(app, confirmed[0]) == ["registration.submit", "registration.cancel"]
     async with app.sessions() as db:

@@ -115,3 +115,95 @@ def test_the_database_check_sees_sql_orm_classes_and_session_calls() -> None:
     assert {"sqlalchemy", "storage.models.Notification", "db.get"} <= database_reach(ROOT / "bot/notify.py")
     review = database_reach(ROOT / "storage/review.py")
     assert "storage.models.Registration" in review and "storage.models.CaseType" not in review  # an enum
+
+
+def our_modules() -> dict[str, Path]:
+    found = {}
+    for folder in ("bot", "handlers", "storage"):
+        for path in (ROOT / folder).rglob("*.py"):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def import_cycles() -> list[list[str]]:
+    """Groups of our modules that import each other, directly or round a loop (Tarjan)."""
+    modules = our_modules()
+    graph = {}
+    for name, path in modules.items():
+        named = imports_of(path)
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        named |= {  # `from storage import outbox` imports the module storage.outbox
+            f"{node.module}.{alias.name}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0
+            for alias in node.names
+        }
+        graph[name] = {module for module in named if module in modules and module != name}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in graph[module]:
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            group = [stack.pop()]
+            while group[-1] != module:
+                group.append(stack.pop())
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in graph:
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_module_imports_one_that_imports_it_back() -> None:
+    """Not even lazily, inside a function: bot.settings learns the notice kinds from
+    storage.outbox, not from bot.notify, which needs the settings."""
+    assert import_cycles() == []
+    assert "bot.settings" in imports_of(ROOT / "bot/notify.py")  # the scan sees an import at all
+
+
+def builds_notices(path: Path) -> bool:
+    """Whether the file makes a Notification or INSERTs into its table."""
+
+    def names_notification(node: ast.AST) -> bool:
+        return any(
+            (isinstance(n, ast.Name) and n.id == "Notification")
+            or (isinstance(n, ast.Attribute) and n.attr == "Notification")
+            for n in ast.walk(node)
+        )
+
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        called = (
+            func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        )
+        if called == "Notification":
+            return True
+        if "insert" in called.lower() and any(names_notification(n) for n in (func, *node.args)):
+            return True
+    return False
+
+
+def test_notices_enter_the_outbox_through_one_door() -> None:
+    """storage.outbox.queue: one kind enum, typed params, one dedupe-key recipe."""
+    writers = {
+        str(path.relative_to(ROOT))
+        for folder in ("bot", "handlers", "storage")
+        for path in (ROOT / folder).rglob("*.py")
+        if builds_notices(path)
+    }
+    assert writers == {"storage/outbox.py"}

@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.i18n import SUPPORTED_LOCALES, MissingMessage, Translator, load_catalog
-from bot.notify import RENDERERS
 from bot.settings import Settings
 from handlers.citizen.privacy import CONSENT_ACTIONS
 from handlers.citizen.register import EDITABLE, IDENTITY_STEPS
@@ -20,6 +19,7 @@ from handlers.menu import MENU_ITEMS
 from handlers.staff.access import ADMIN_COMMANDS, OFFICER_COMMANDS
 from storage.broadcasts import AUDIENCES
 from storage.models import CaseType, RegistrationStatus, SessionKind, SessionStatus, StaffRole
+from storage.outbox import NoticeKind
 from storage.review import ROUTES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,8 +110,8 @@ def dynamic_ids() -> set[str]:
         | {f"staff.join.{reason}" for reason in ("unknown", "used", "expired")}
         | {f"session.status.{status.value}" for status in SessionStatus}
         | {f"session.kind.{kind.value}" for kind in SessionKind}
-        | {f"notice.{kind}" for kind in RENDERERS if kind != "reminder"}  # reminder_day, reminder_soon
-        | {f"staff.undelivered.kind.{kind}" for kind in RENDERERS}
+        | {f"notice.{kind}" for kind in NoticeKind if kind != "reminder"}  # reminder_day, reminder_soon
+        | {f"staff.undelivered.kind.{kind}" for kind in NoticeKind}
         | {f"privacy.data.{action}" for action in CONSENT_ACTIONS}
         | {f"route.{route}" for route in ROUTES}
     )

@@ -18,7 +18,8 @@ from sqlalchemy.engine import Connection
 
 from storage import migrate
 from storage.db import create_engine
-from storage.models import Base, InboundUpdate
+from storage.models import Base, Citizen, InboundUpdate, Notification
+from storage.outbox import NoticeKind, Reminder, dedupe_key
 
 MODEL_TABLES = set(Base.metadata.tables)
 ALL_TABLES = MODEL_TABLES | {"alembic_version"}
@@ -157,5 +158,64 @@ async def test_0003_empties_the_payloads_of_handled_updates_only(database_url: s
         finally:
             await engine.dispose()
         assert rows == {"1": {}, "2": stored}  # the unhandled one is still to be handled
+    finally:
+        await migrate.upgrade(database_url)
+
+
+async def test_0005_gives_the_reminders_keys_their_recipient(database_url: str) -> None:
+    """A reminder queued before 0005 keeps its key under the one recipe, so the next tick
+    does not queue it again; the other notices' keys already had the recipient last."""
+    now = datetime(2026, 12, 6, 1, tzinfo=UTC)
+    reminder = Reminder(
+        registration_id=7, hours=24, starts_at=datetime(2026, 12, 7, 1, tzinfo=UTC), calendar=False
+    )
+    before = {
+        "reminder": "reminder:7:24h:2026-12-07T01:00:00+00:00",
+        "broadcast": "broadcast:3:{citizen}",
+    }
+    try:
+        await migrate.downgrade(database_url, "0004_crash")
+        engine = create_engine(database_url)
+        try:
+            async with engine.begin() as conn:
+                citizen = await conn.scalar(
+                    Citizen.__table__.insert()
+                    .values(channel="telegram", channel_user_id="1", unreachable=False, created_at=now)
+                    .returning(Citizen.__table__.c.id)
+                )
+                before["broadcast"] = before["broadcast"].format(citizen=citizen)
+                for kind, key in before.items():
+                    await conn.execute(
+                        Notification.__table__.insert().values(
+                            citizen_id=citizen,
+                            kind=kind,
+                            params={},
+                            due_at=now,
+                            state="sent",
+                            attempts=1,
+                            result="ok",
+                            dedupe_key=key,
+                            created_at=now,
+                        )
+                    )
+
+            async def keys() -> dict[str, str]:
+                async with engine.connect() as conn:
+                    return dict(
+                        (await conn.execute(select(Notification.kind, Notification.dedupe_key))).all()
+                    )
+
+            await migrate.upgrade(database_url, "0005_notices")
+            after = await keys()
+            await migrate.downgrade(database_url, "0004_crash")
+            again = await keys()
+        finally:
+            await engine.dispose()
+        assert citizen is not None
+        assert after == {
+            "reminder": dedupe_key(NoticeKind.REMINDER, citizen, reminder, now),
+            "broadcast": before["broadcast"],
+        }
+        assert again == before
     finally:
         await migrate.upgrade(database_url)

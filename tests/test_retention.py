@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -19,7 +20,7 @@ from storage.models import (
     Registration,
     RegistrationStatus,
 )
-from storage.outbox import queue_once
+from storage.outbox import NoticeKind, SessionCancelled, dedupe_key, queue
 from tests.conftest import World
 from tests.flows import consent, register
 from tests.support import ChatUser
@@ -116,17 +117,20 @@ async def test_handled_updates_and_sent_notices_are_deleted_after_the_window(
             if handled:
                 assert await inbound.first_handling(db, "telegram", update_id, clock.now())
 
-    async def notice(key: str, state: str) -> None:
+    registration_ids = itertools.count(1)
+
+    async def notice(reason: str, state: str) -> None:
+        """A notice told apart by its `reason`."""
         async with app.sessions() as db, db.begin():
             citizen = await db.scalar(select(Citizen))
             assert citizen is not None
-            await queue_once(
-                db, citizen_id=citizen.id, kind="broadcast", params={}, dedupe_key=key, now=clock.now()
-            )
+            params = SessionCancelled(registration_id=next(registration_ids), reason=reason)
+            kind, now = NoticeKind.SESSION_CANCELLED, clock.now()
+            await queue(db, kind, citizen_id=citizen.id, params=params, now=now)
             sent_at = clock.now() if state == "sent" else None
             await db.execute(
                 update(Notification)
-                .where(Notification.dedupe_key == key)
+                .where(Notification.dedupe_key == dedupe_key(kind, citizen.id, params, now))
                 .values(state=state, sent_at=sent_at)
             )
 
@@ -150,6 +154,6 @@ async def test_handled_updates_and_sent_notices_are_deleted_after_the_window(
     await retention.sweep(app)
     async with app.sessions() as db:
         updates = sorted(f"{row.channel}:{row.update_id}" for row in await db.scalars(select(InboundUpdate)))
-        notices = sorted(row.dedupe_key for row in await db.scalars(select(Notification)))
+        notices = sorted(row.params["reason"] for row in await db.scalars(select(Notification)))
     assert updates == ["telegram:2", "telegram:3"]  # the chat's, handled at the start, too
     assert notices == ["old-cancelled", "old-failed", "recent-sent"]
