@@ -9,8 +9,9 @@ from datetime import datetime
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar, cast
 
-from sqlalchemy import and_, func, select, true
+from sqlalchemy import Table, and_, bindparam, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.datafile import (
@@ -41,11 +42,26 @@ class EndpointRow:
 
 
 @dataclass(frozen=True)
+class EndpointInfo:
+    """An endpoint as the flows show and choose it."""
+
+    id: int
+    code: str
+    name: str
+    area: str
+    address: str
+    active: bool
+
+
+@dataclass(frozen=True)
 class EndpointPage:
-    items: list[Endpoint]
+    items: list[EndpointInfo]
     total: int
     page: int
     pages: int
+
+
+ENDPOINTS = cast(Table, Endpoint.__table__)
 
 
 class EndpointFileError(ValueError):
@@ -132,6 +148,7 @@ async def upsert_endpoints(db: AsyncSession, rows: Iterable[EndpointRow]) -> tup
     A known endpoint keeps its active flag: one an admin deactivated in the chat is not
     brought back by the next import (ENDPOINTS_FILE is imported at every start)."""
     rows = list(rows)
+    _forget_searches(db)
     existing = {
         endpoint.code: endpoint
         for endpoint in await db.scalars(
@@ -162,17 +179,33 @@ async def upsert_endpoints(db: AsyncSession, rows: Iterable[EndpointRow]) -> tup
     return added, updated
 
 
+class Nameable(Protocol):
+    """An endpoint as resolving names reads it (an EndpointInfo, or a mapped Endpoint)."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def active(self) -> bool: ...
+
+
+E = TypeVar("E", bound=Nameable)
+
+
 @dataclass(frozen=True)
-class Resolved:
+class Resolved(Generic[E]):
     """Endpoints named by code or name: those found, in order, and the names that failed."""
 
-    found: list[Endpoint]
+    found: list[E]
     unknown: list[str]
     ambiguous: list[str]  # part of several names ("phường"): not "no such endpoint"
-    stopped: list[Endpoint] = field(default_factory=list)  # named, but an admin stopped them
+    stopped: list[E] = field(default_factory=list)  # named, but an admin stopped them
 
 
-def resolve_offered(endpoints: Sequence[Endpoint], wanted: Iterable[str]) -> Resolved:
+def resolve_offered(endpoints: Sequence[E], wanted: Iterable[str]) -> Resolved[E]:
     """As `resolve_endpoints` among the active endpoints; a name that only a stopped endpoint
     has is that endpoint `stopped`, not unknown (the admin may resume it)."""
     active = resolve_endpoints([e for e in endpoints if e.active], wanted)
@@ -187,11 +220,11 @@ def resolve_offered(endpoints: Sequence[Endpoint], wanted: Iterable[str]) -> Res
     )
 
 
-def resolve_endpoints(endpoints: Sequence[Endpoint], wanted: Iterable[str]) -> Resolved:
+def resolve_endpoints(endpoints: Sequence[E], wanted: Iterable[str]) -> Resolved[E]:
     """Each of `wanted` as a code, a whole name, or a part of exactly one name, diacritics optional."""
     by_code = {endpoint.code.upper(): endpoint for endpoint in endpoints}
     by_name = {fold(endpoint.name): endpoint for endpoint in endpoints}
-    found: list[Endpoint] = []
+    found: list[E] = []
     unknown, ambiguous = [], []
     for item in wanted:
         endpoint = by_code.get(item.upper()) or by_name.get(fold(item))
@@ -252,12 +285,40 @@ def typo_distance(query: str, search_name: str) -> int | None:
     return total
 
 
-async def _page(db: AsyncSession, ids: list[int], page: int, page_size: int) -> EndpointPage:
-    pages = max(1, -(-len(ids) // page_size))
-    page = min(max(page, 0), pages - 1)
-    wanted = ids[page * page_size : (page + 1) * page_size]
-    found = {e.id: e for e in await db.scalars(select(Endpoint).where(Endpoint.id.in_(wanted)))}
-    return EndpointPage(items=[found[i] for i in wanted], total=len(ids), page=page, pages=pages)
+_COLUMNS = (
+    ENDPOINTS.c.id,
+    ENDPOINTS.c.code,
+    ENDPOINTS.c.name,
+    ENDPOINTS.c.area,
+    ENDPOINTS.c.address,
+    ENDPOINTS.c.active,
+)
+_ALL = select(*_COLUMNS, ENDPOINTS.c.search_name).order_by(ENDPOINTS.c.search_name, ENDPOINTS.c.id)
+_ALL_ACTIVE = _ALL.where(ENDPOINTS.c.active.is_(True))
+_BY_CODE = select(*_COLUMNS).where(func.upper(ENDPOINTS.c.code) == bindparam("code"))
+_SET_ACTIVE = (
+    update(ENDPOINTS)
+    .where(ENDPOINTS.c.id == bindparam("endpoint_id"))
+    .values(active=bindparam("new_active"))
+    .returning(*_COLUMNS)
+)
+# What a transaction has searched already (in the session's `info`): a step that checks a
+# search finds something, then the next step that lists it, read it once.
+_SEARCHED = "storage.endpoints.searched"
+
+
+def _info(row: Any) -> EndpointInfo:
+    return EndpointInfo(row.id, row.code, row.name, row.area, row.address, row.active)
+
+
+def _forget_searches(db: AsyncSession) -> None:
+    db.info.pop(_SEARCHED, None)
+
+
+def _pages(total: int, page: int, page_size: int) -> tuple[int, int]:
+    """(pages, the page asked for within them)."""
+    pages = max(1, -(-total // page_size))
+    return pages, min(max(page, 0), pages - 1)
 
 
 async def search_endpoints(
@@ -265,54 +326,67 @@ async def search_endpoints(
 ) -> EndpointPage:
     """Endpoints whose name, area or old names contain every word of `query`, diacritics
     optional; failing that, those closest to it with a few typos ("tan bihn", "cuchi").
-    Inactive endpoints only for staff who manage them (`active_only=False`)."""
-    words = fold(query).split()
+    Inactive endpoints only for staff who manage them (`active_only=False`). One read: the
+    page with the count of all that match (two past the last page, or with typos)."""
+    words = tuple(fold(query).split())
+    key = (words, page, page_size, active_only)
+    searched: dict[tuple[Any, ...], EndpointPage] = db.info.setdefault(_SEARCHED, {})
+    if key not in searched:
+        searched[key] = await _search(db, words, page, page_size, active_only)
+    return searched[key]
+
+
+async def _search(
+    db: AsyncSession, words: tuple[str, ...], page: int, page_size: int, active_only: bool
+) -> EndpointPage:
     condition = and_(
-        Endpoint.active.is_(True) if active_only else true(),
-        *(Endpoint.search_name.contains(word, autoescape=True) for word in words),
+        ENDPOINTS.c.active.is_(True) if active_only else true(),
+        *(ENDPOINTS.c.search_name.contains(word, autoescape=True) for word in words),
     )
-    total = await db.scalar(select(func.count()).select_from(Endpoint).where(condition)) or 0
-    if not total and words:
-        return await _page(db, await _close_to(db, " ".join(words), active_only), page, page_size)
-    pages = max(1, -(-total // page_size))
-    page = min(max(page, 0), pages - 1)
-    items = list(
-        await db.scalars(
-            select(Endpoint)
-            .where(condition)
-            .order_by(Endpoint.search_name, Endpoint.id)
-            .offset(page * page_size)
-            .limit(page_size)
-        )
-    )
-    return EndpointPage(items=items, total=total, page=page, pages=pages)
+    matching = select(*_COLUMNS, func.count().over().label("total")).where(condition)
+    ordered = matching.order_by(ENDPOINTS.c.search_name, ENDPOINTS.c.id)
+    rows = list(await db.execute(ordered.offset(max(page, 0) * page_size).limit(page_size)))
+    if rows:
+        total = rows[0].total
+        pages, page = _pages(total, page, page_size)
+        return EndpointPage([_info(row) for row in rows], total, page, pages)
+    if page > 0:  # past the last page (fewer endpoints since): the last one
+        total = await db.scalar(select(func.count()).select_from(ENDPOINTS).where(condition)) or 0
+        if total:
+            return await _search(db, words, _pages(total, page, page_size)[1], page_size, active_only)
+    if not words:
+        return EndpointPage([], 0, 0, 1)
+    close = await _close_to(db, " ".join(words), active_only)
+    pages, page = _pages(len(close), page, page_size)
+    return EndpointPage(close[page * page_size : (page + 1) * page_size], len(close), page, pages)
 
 
-async def _close_to(db: AsyncSession, query: str, active_only: bool) -> list[int]:
-    """Ids of the endpoints within a few typos of `query`, the closest first."""
-    rows = await db.execute(
-        select(Endpoint.id, Endpoint.search_name).where(Endpoint.active.is_(True) if active_only else true())
-    )
+async def _close_to(db: AsyncSession, query: str, active_only: bool) -> list[EndpointInfo]:
+    """The endpoints within a few typos of `query`, the closest first."""
     scored = []
-    for endpoint_id, search_name in rows:
-        distance = typo_distance(query, search_name)
+    for row in await db.execute(_ALL_ACTIVE if active_only else _ALL):
+        distance = typo_distance(query, row.search_name)
         if distance is not None:
-            scored.append((distance, search_name, endpoint_id))
-    return [endpoint_id for *_, endpoint_id in sorted(scored)]
+            scored.append((distance, row.search_name, row.id, _info(row)))
+    return [endpoint for *_, endpoint in sorted(scored, key=lambda item: item[:3])]
 
 
-async def endpoint_by_code(db: AsyncSession, code: str) -> Endpoint | None:
+async def all_endpoints(db: AsyncSession) -> list[EndpointInfo]:
+    """Every endpoint, active or not, by name."""
+    return [_info(row) for row in await db.execute(_ALL)]
+
+
+async def endpoint_by_code(db: AsyncSession, code: str) -> EndpointInfo | None:
     """The endpoint of that code, in any case, active or not."""
-    return await db.scalar(select(Endpoint).where(func.upper(Endpoint.code) == code.strip().upper()))
+    row = (await db.execute(_BY_CODE, {"code": code.strip().upper()})).first()
+    return _info(row) if row else None
 
 
-async def set_active(db: AsyncSession, endpoint_id: int, active: bool) -> Endpoint | None:
+async def set_active(db: AsyncSession, endpoint_id: int, active: bool) -> EndpointInfo | None:
     """Offer an endpoint to citizens and staff again, or stop offering it; None if unknown."""
-    endpoint = await db.get(Endpoint, endpoint_id)
-    if endpoint is not None:
-        endpoint.active = active
-        await db.flush()
-    return endpoint
+    _forget_searches(db)
+    row = (await db.execute(_SET_ACTIVE, {"endpoint_id": endpoint_id, "new_active": active})).first()
+    return _info(row) if row else None
 
 
 async def upcoming_registrations(db: AsyncSession, endpoint_id: int, now: datetime) -> int:

@@ -8,8 +8,13 @@ from bot.dialog.flow import Answer, Ctx, Draft, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
 from handlers.staff.common import ADMIN, button_label
 from storage import audit
-from storage.endpoints import endpoint_by_code, search_endpoints, set_active, upcoming_registrations
-from storage.models import Endpoint
+from storage.endpoints import (
+    EndpointInfo,
+    endpoint_by_code,
+    search_endpoints,
+    set_active,
+    upcoming_registrations,
+)
 
 
 @dataclass
@@ -41,7 +46,7 @@ async def on_query(ctx: Ctx, answer: Answer) -> Next:
     return "list"
 
 
-async def matching(ctx: Ctx, query: str) -> tuple[list[Endpoint], int]:
+async def matching(ctx: Ctx, query: str) -> tuple[list[EndpointInfo], int]:
     """The endpoint of that code, else those whose name (or old name) matches, active or not;
     and how many there are in all."""
     by_code = await endpoint_by_code(ctx.db, query)
