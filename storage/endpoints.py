@@ -3,6 +3,8 @@ and by the names communes had before the 2025 mergers."""
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,7 +13,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, cast
 
-from sqlalchemy import Table, and_, bindparam, func, select, true, update
+from sqlalchemy import Table, bindparam, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.datafile import (
@@ -148,7 +150,7 @@ async def upsert_endpoints(db: AsyncSession, rows: Iterable[EndpointRow]) -> tup
     A known endpoint keeps its active flag: one an admin deactivated in the chat is not
     brought back by the next import (ENDPOINTS_FILE is imported at every start)."""
     rows = list(rows)
-    _forget_searches(db)
+    _forget_catalog(db)
     existing = {
         endpoint.code: endpoint
         for endpoint in await db.scalars(
@@ -293,8 +295,7 @@ _COLUMNS = (
     ENDPOINTS.c.address,
     ENDPOINTS.c.active,
 )
-_ALL = select(*_COLUMNS, ENDPOINTS.c.search_name).order_by(ENDPOINTS.c.search_name, ENDPOINTS.c.id)
-_ALL_ACTIVE = _ALL.where(ENDPOINTS.c.active.is_(True))
+_ALL = select(*_COLUMNS, ENDPOINTS.c.search_name)
 _BY_CODE = select(*_COLUMNS).where(func.upper(ENDPOINTS.c.code) == bindparam("code"))
 _SET_ACTIVE = (
     update(ENDPOINTS)
@@ -302,17 +303,53 @@ _SET_ACTIVE = (
     .values(active=bindparam("new_active"))
     .returning(*_COLUMNS)
 )
-# What a transaction has searched already (in the session's `info`): a step that checks a
-# search finds something, then the next step that lists it, read it once.
-_SEARCHED = "storage.endpoints.searched"
 
 
 def _info(row: Any) -> EndpointInfo:
     return EndpointInfo(row.id, row.code, row.name, row.area, row.address, row.active)
 
 
-def _forget_searches(db: AsyncSession) -> None:
-    db.info.pop(_SEARCHED, None)
+# --- the catalog: every endpoint, kept in memory ------------------------------------------
+#
+# Endpoints are deployment data: a few hundred rows, changed by an import or an admin's
+# /endpoints. Searching them is read from memory: a change made through this module is seen
+# at once in this process (after its commit), one made by another process within
+# CATALOG_SECONDS. A stale entry only offers an endpoint: the sessions at it and the
+# registration read the database, which refuses a stopped endpoint.
+
+CATALOG_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class _Catalog:
+    read_at: float  # time.monotonic()
+    entries: tuple[tuple[str, EndpointInfo], ...]  # (search name, endpoint), by name then id
+
+
+_catalogs: weakref.WeakKeyDictionary[object, _Catalog] = weakref.WeakKeyDictionary()  # by database
+
+
+async def _catalog(db: AsyncSession) -> tuple[tuple[str, EndpointInfo], ...]:
+    database = db.get_bind()
+    catalog = _catalogs.get(database)
+    if catalog is None or time.monotonic() - catalog.read_at > CATALOG_SECONDS:
+        rows = await db.execute(_ALL)
+        ordered = sorted(((row.search_name, row.id), _info(row)) for row in rows)
+        catalog = _Catalog(time.monotonic(), tuple((name, endpoint) for (name, _), endpoint in ordered))
+        _catalogs[database] = catalog
+    return catalog.entries
+
+
+def _forget_catalog(db: AsyncSession) -> None:
+    """Endpoints change in this transaction: read them again now, and once it has ended."""
+    database = db.get_bind()
+    _catalogs.pop(database, None)
+
+    def forget(*_: Any) -> None:
+        _catalogs.pop(database, None)
+
+    for ended in ("after_commit", "after_rollback"):
+        event.listen(db.sync_session, ended, forget, once=True)
 
 
 def _pages(total: int, page: int, page_size: int) -> tuple[int, int]:
@@ -326,54 +363,30 @@ async def search_endpoints(
 ) -> EndpointPage:
     """Endpoints whose name, area or old names contain every word of `query`, diacritics
     optional; failing that, those closest to it with a few typos ("tan bihn", "cuchi").
-    Inactive endpoints only for staff who manage them (`active_only=False`). One read: the
-    page with the count of all that match (two past the last page, or with typos)."""
-    words = tuple(fold(query).split())
-    key = (words, page, page_size, active_only)
-    searched: dict[tuple[Any, ...], EndpointPage] = db.info.setdefault(_SEARCHED, {})
-    if key not in searched:
-        searched[key] = await _search(db, words, page, page_size, active_only)
-    return searched[key]
+    Inactive endpoints only for staff who manage them (`active_only=False`). Read from the
+    catalog: no statement once it is loaded."""
+    words = fold(query).split()
+    offered = [(name, e) for name, e in await _catalog(db) if e.active or not active_only]
+    found = [endpoint for name, endpoint in offered if all(word in name for word in words)]
+    if not found and words:
+        found = _close_to(" ".join(words), offered)
+    pages, page = _pages(len(found), page, page_size)
+    return EndpointPage(found[page * page_size : (page + 1) * page_size], len(found), page, pages)
 
 
-async def _search(
-    db: AsyncSession, words: tuple[str, ...], page: int, page_size: int, active_only: bool
-) -> EndpointPage:
-    condition = and_(
-        ENDPOINTS.c.active.is_(True) if active_only else true(),
-        *(ENDPOINTS.c.search_name.contains(word, autoescape=True) for word in words),
-    )
-    matching = select(*_COLUMNS, func.count().over().label("total")).where(condition)
-    ordered = matching.order_by(ENDPOINTS.c.search_name, ENDPOINTS.c.id)
-    rows = list(await db.execute(ordered.offset(max(page, 0) * page_size).limit(page_size)))
-    if rows:
-        total = rows[0].total
-        pages, page = _pages(total, page, page_size)
-        return EndpointPage([_info(row) for row in rows], total, page, pages)
-    if page > 0:  # past the last page (fewer endpoints since): the last one
-        total = await db.scalar(select(func.count()).select_from(ENDPOINTS).where(condition)) or 0
-        if total:
-            return await _search(db, words, _pages(total, page, page_size)[1], page_size, active_only)
-    if not words:
-        return EndpointPage([], 0, 0, 1)
-    close = await _close_to(db, " ".join(words), active_only)
-    pages, page = _pages(len(close), page, page_size)
-    return EndpointPage(close[page * page_size : (page + 1) * page_size], len(close), page, pages)
-
-
-async def _close_to(db: AsyncSession, query: str, active_only: bool) -> list[EndpointInfo]:
+def _close_to(query: str, offered: list[tuple[str, EndpointInfo]]) -> list[EndpointInfo]:
     """The endpoints within a few typos of `query`, the closest first."""
     scored = []
-    for row in await db.execute(_ALL_ACTIVE if active_only else _ALL):
-        distance = typo_distance(query, row.search_name)
+    for name, endpoint in offered:
+        distance = typo_distance(query, name)
         if distance is not None:
-            scored.append((distance, row.search_name, row.id, _info(row)))
+            scored.append((distance, name, endpoint.id, endpoint))
     return [endpoint for *_, endpoint in sorted(scored, key=lambda item: item[:3])]
 
 
 async def all_endpoints(db: AsyncSession) -> list[EndpointInfo]:
-    """Every endpoint, active or not, by name."""
-    return [_info(row) for row in await db.execute(_ALL)]
+    """Every endpoint, active or not, by name (from the catalog)."""
+    return [endpoint for _, endpoint in await _catalog(db)]
 
 
 async def endpoint_by_code(db: AsyncSession, code: str) -> EndpointInfo | None:
@@ -384,7 +397,7 @@ async def endpoint_by_code(db: AsyncSession, code: str) -> EndpointInfo | None:
 
 async def set_active(db: AsyncSession, endpoint_id: int, active: bool) -> EndpointInfo | None:
     """Offer an endpoint to citizens and staff again, or stop offering it; None if unknown."""
-    _forget_searches(db)
+    _forget_catalog(db)
     row = (await db.execute(_SET_ACTIVE, {"endpoint_id": endpoint_id, "new_active": active})).first()
     return _info(row) if row else None
 

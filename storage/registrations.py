@@ -11,11 +11,12 @@ sign-up's path are Core statements built once, each one round trip.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, exists, select, update
+from sqlalchemy import ColumnElement, String, Table, bindparam, cast, exists, func, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,8 +34,8 @@ from storage.sessions import (
     seat_of,
 )
 
-REGISTRATIONS = cast(Table, Registration.__table__)
-CITIZENS = cast(Table, Citizen.__table__)
+REGISTRATIONS = typing.cast(Table, Registration.__table__)
+CITIZENS = typing.cast(Table, Citizen.__table__)
 
 ACTIVE = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
 GROUP_THRESHOLD = 5  # from 5 people a group names representatives
@@ -156,9 +157,10 @@ class Held(Protocol):
     def seats(self) -> int: ...
 
 
-def registration_code(registration_id: int, created_at: datetime, tz: tzinfo) -> str:
-    """`TCD-2026-000123`: the year as the office counts it (local time), then the row id."""
-    return f"TCD-{created_at.astimezone(tz).year}-{registration_id:06d}"
+def code_prefix(created_at: datetime, tz: tzinfo) -> str:
+    """A registration's code is `TCD-2026-000123`: this, the year as the office counts it
+    (local time), then the row id in six digits or more."""
+    return f"TCD-{created_at.astimezone(tz).year}-"
 
 
 # --- statements, built once --------------------------------------------------------------
@@ -240,17 +242,62 @@ _GIVE_BACK_SEATS = (
     .where(SESSION_ENDPOINTS.c.id == bindparam("session_endpoint_id"))
     .values(seats_taken=SESSION_ENDPOINTS.c.seats_taken - bindparam("seats"))
 )
-# A second active registration of the same citizen for the same session inserts nothing
-# (the partial unique index): no SAVEPOINT, and the transaction goes on.
-_INSERT = {
-    "postgresql": postgresql.insert(REGISTRATIONS).on_conflict_do_nothing().returning(REGISTRATIONS.c.id),
-    "sqlite": sqlite.insert(REGISTRATIONS).on_conflict_do_nothing().returning(REGISTRATIONS.c.id),
-}
-_SET_CODE = (
-    update(REGISTRATIONS)
-    .where(REGISTRATIONS.c.id == bindparam("registration_id"))
-    .values(code=bindparam("new_code"))
+_INSERTED = (
+    "citizen_id",
+    "session_id",
+    "session_endpoint_id",
+    "status",
+    "full_name",
+    "phone",
+    "id_number",
+    "address",
+    "case_type",
+    "field",
+    "summary",
+    "prior_agency",
+    "group_size",
+    "representatives",
+    "attachments",
+    "seats",
+    "created_at",
+    "updated_at",
+    "queued_at",
 )
+
+
+def _insert_numbered(dialect: str) -> Any:
+    """INSERT … SELECT that takes the row's id first, so that its code, made of the id, goes in
+    with it: one statement, not an INSERT and an UPDATE. The id is the one the engine would
+    have given: the sequence's next on PostgreSQL, one past the largest on SQLite (whose
+    writers hold the database's lock: no two take the same). A second active registration of
+    the same citizen for the same session inserts nothing (the partial unique index and
+    ON CONFLICT DO NOTHING): no SAVEPOINT, and the transaction goes on."""
+    next_id: ColumnElement[int]
+    if dialect == "postgresql":
+        next_id = func.nextval(func.pg_get_serial_sequence(REGISTRATIONS.name, "id"))
+    else:
+        next_id = func.coalesce(func.max(REGISTRATIONS.c.id), 0) + 1
+    row = select(next_id.label("id")).subquery("next_row")
+    digits = cast(row.c.id, String)
+    if dialect == "postgresql":  # at least six digits, as f"{id:06d}"
+        number = func.lpad(digits, func.greatest(6, func.length(digits)), "0")
+    else:
+        number = func.printf("%06d", row.c.id)
+    values = select(
+        row.c.id,
+        bindparam("code_prefix", type_=String()) + number,
+        *(bindparam(name, type_=REGISTRATIONS.c[name].type) for name in _INSERTED),
+    ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(REGISTRATIONS)
+        .from_select(["id", "code", *_INSERTED], values)
+        .on_conflict_do_nothing()
+        .returning(REGISTRATIONS.c.id, REGISTRATIONS.c.code)
+    )
+
+
+_INSERT = {dialect: _insert_numbered(dialect) for dialect in ("postgresql", "sqlite")}
 _REMEMBER_IDENTITY = (
     update(CITIZENS)
     .where(CITIZENS.c.id == bindparam("citizen_id"))
@@ -412,8 +459,9 @@ async def submit(
         "updated_at": now,
         "queued_at": now,
     }
-    registration_id = await db.scalar(_INSERT[db.get_bind().dialect.name], values)
-    if registration_id is None:
+    values["code_prefix"] = code_prefix(now, tz)
+    inserted = (await db.execute(_INSERT[db.get_bind().dialect.name], values)).first()
+    if inserted is None:
         # The same citizen submitted twice at once and the other one won.
         won = await db.scalar(_HELD_CODE, {"citizen_id": citizen.id, "session_id": seat.session_id})
         if won is None:
@@ -424,8 +472,7 @@ async def submit(
                 _GIVE_BACK_SEATS, {"session_endpoint_id": seat.session_endpoint_id, "seats": seats}
             )
         raise AlreadyRegistered(won)
-    code = registration_code(registration_id, now, tz)
-    await db.execute(_SET_CODE, {"registration_id": registration_id, "new_code": code})
+    registration_id, code = inserted
     await audit.write(
         db,
         at=now,

@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from bot.app import App
 from storage import audit, registrations
@@ -361,6 +361,23 @@ async def test_refused_duplicate_keeps_no_seat_when_the_caller_commits(app: App,
         after = await db.scalar(select(AuditEntry).where(AuditEntry.action == "test.after_refusal"))
         assert after is not None
     await assert_seats_add_up(app)
+
+
+async def test_codes_are_the_row_ids_and_grow_past_six_digits(app: App, world: World) -> None:
+    """The code goes in with the row (one INSERT): its number is the id the row got."""
+    se_id = world.seats[(world.first_id, "X-BINHCHANH")]
+    first_id, second_id = await make_citizens(app, 2)
+    first = await sign_up(app, first_id, draft(se_id))
+    assert first.code == f"TCD-2026-{first.id:06d}"
+    async with app.sessions() as db, db.begin():  # as if a million had registered
+        if app.engine.dialect.name == "postgresql":
+            await db.execute(text("SELECT setval(pg_get_serial_sequence('registrations', 'id'), 999999)"))
+        else:
+            await db.execute(update(Registration).where(Registration.id == first.id).values(id=999_999))
+    second = await sign_up(app, second_id, draft(se_id))
+    assert (second.id, second.code) == (1_000_000, "TCD-2026-1000000")
+    async with app.sessions() as db:
+        assert await db.scalar(select(Registration.code).where(Registration.id == second.id)) == second.code
 
 
 async def test_after_cancelling_the_citizen_may_register_again(app: App, world: World) -> None:
