@@ -105,7 +105,7 @@ async def on_endpoint_answer(ctx: Ctx, answer: Answer, here: str) -> Next:
     query = " ".join(answer.text.split())[:100]
     if not query:
         raise Invalid("register.endpoint.type_name")
-    # The same search lists the results next (read once: storage keeps it for the transaction).
+    # Endpoints are searched in memory (storage's catalog): checking first costs no read.
     found = await search_endpoints(ctx.db, query, 0, ENDPOINT_PAGE_SIZE)
     if not found.total:
         raise Invalid("register.endpoint.none", query=query)
