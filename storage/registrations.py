@@ -165,7 +165,9 @@ def code_prefix(created_at: datetime, tz: tzinfo) -> str:
 
 # --- statements, built once --------------------------------------------------------------
 
-_is_active = REGISTRATIONS.c.status.in_(ACTIVE)
+# ACTIVE as the partial unique index says it (and not IN (…), which is re-expanded into
+# the SQL text at every execution).
+_is_active = REGISTRATIONS.c.status != RegistrationStatus.CANCELLED
 _REGISTRATION_COLUMNS = (
     REGISTRATIONS.c.id.label("registration_id"),
     REGISTRATIONS.c.code,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Table, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -62,6 +62,8 @@ SEAT_COLUMNS = (
 SEATS_FROM = SESSION_ENDPOINTS.join(SESSIONS, SESSION_ENDPOINTS.c.session_id == SESSIONS.c.id).join(
     ENDPOINTS, SESSION_ENDPOINTS.c.endpoint_id == ENDPOINTS.c.id
 )
+# Written out, not IN (…): an IN list is re-expanded into the SQL text at every execution.
+IS_OPEN = or_(*(SESSIONS.c.status == status for status in OPEN_STATUSES))
 _SEAT = select(*SEAT_COLUMNS).select_from(SEATS_FROM).where(SESSION_ENDPOINTS.c.id == bindparam("id"))
 _OPEN_SEATS = (
     select(*SEAT_COLUMNS)
@@ -69,7 +71,7 @@ _OPEN_SEATS = (
     .where(
         SESSION_ENDPOINTS.c.endpoint_id == bindparam("endpoint_id"),
         ENDPOINTS.c.active.is_(True),
-        SESSIONS.c.status.in_(OPEN_STATUSES),
+        IS_OPEN,
         SESSIONS.c.starts_at >= bindparam("earliest"),
     )
     .order_by(SESSIONS.c.starts_at, SESSIONS.c.id)
@@ -126,7 +128,7 @@ class UpcomingSession:
 # The next sessions not yet started nor cancelled, each with every seat, in one read.
 _NEXT_SESSIONS = (
     select(SESSIONS.c.id)
-    .where(SESSIONS.c.starts_at > bindparam("now"), SESSIONS.c.status.in_(OPEN_STATUSES))
+    .where(SESSIONS.c.starts_at > bindparam("now"), IS_OPEN)
     .order_by(SESSIONS.c.starts_at, SESSIONS.c.id)
     .limit(bindparam("limit"))
 )
