@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AuditEntry
@@ -30,3 +32,52 @@ def record(
             details=details,
         )
     )
+
+
+_ENTRIES = cast(Table, AuditEntry.__table__)  # Core statements, built once
+_INSERT = insert(_ENTRIES)
+
+
+async def write(
+    db: AsyncSession,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    target_type: str = "",
+    target_id: object = "",
+    **details: Any,
+) -> None:
+    """As `record`, written at once with one Core INSERT (no unit-of-work flush later)."""
+    params = {
+        "at": at,
+        "actor": actor,
+        "action": action,
+        "target_type": target_type,
+        "target_id": str(target_id),
+        "details": details,
+    }
+    await db.execute(_INSERT, params)
+
+
+@dataclass(frozen=True)
+class ConsentEvent:
+    """A consent given, refused or withdrawn, as the citizen's own data shows it."""
+
+    at: datetime
+    action: str  # one of CONSENT_ACTIONS
+    version: str | None  # of the privacy notice
+
+
+CONSENT_ACTIONS = ("consent.give", "consent.refuse", "consent.withdraw")
+_CONSENTS = (
+    select(_ENTRIES.c.at, _ENTRIES.c.action, _ENTRIES.c.details)
+    .where(_ENTRIES.c.actor == bindparam("actor"), _ENTRIES.c.action.in_(CONSENT_ACTIONS))
+    .order_by(_ENTRIES.c.at, _ENTRIES.c.id)
+)
+
+
+async def consents(db: AsyncSession, actor: str) -> list[ConsentEvent]:
+    """The consents of one citizen (their actor name), oldest first."""
+    rows = await db.execute(_CONSENTS, {"actor": actor})
+    return [ConsentEvent(row.at, row.action, (row.details or {}).get("version")) for row in rows]

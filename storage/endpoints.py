@@ -3,14 +3,17 @@ and by the names communes had before the 2025 mergers."""
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar, cast
 
-from sqlalchemy import and_, func, select, true
+from sqlalchemy import Table, bindparam, event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.datafile import (
@@ -41,11 +44,26 @@ class EndpointRow:
 
 
 @dataclass(frozen=True)
+class EndpointInfo:
+    """An endpoint as the flows show and choose it."""
+
+    id: int
+    code: str
+    name: str
+    area: str
+    address: str
+    active: bool
+
+
+@dataclass(frozen=True)
 class EndpointPage:
-    items: list[Endpoint]
+    items: list[EndpointInfo]
     total: int
     page: int
     pages: int
+
+
+ENDPOINTS = cast(Table, Endpoint.__table__)
 
 
 class EndpointFileError(ValueError):
@@ -132,6 +150,7 @@ async def upsert_endpoints(db: AsyncSession, rows: Iterable[EndpointRow]) -> tup
     A known endpoint keeps its active flag: one an admin deactivated in the chat is not
     brought back by the next import (ENDPOINTS_FILE is imported at every start)."""
     rows = list(rows)
+    _forget_catalog(db)
     existing = {
         endpoint.code: endpoint
         for endpoint in await db.scalars(
@@ -162,17 +181,33 @@ async def upsert_endpoints(db: AsyncSession, rows: Iterable[EndpointRow]) -> tup
     return added, updated
 
 
+class Nameable(Protocol):
+    """An endpoint as resolving names reads it (an EndpointInfo, or a mapped Endpoint)."""
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def active(self) -> bool: ...
+
+
+E = TypeVar("E", bound=Nameable)
+
+
 @dataclass(frozen=True)
-class Resolved:
+class Resolved(Generic[E]):
     """Endpoints named by code or name: those found, in order, and the names that failed."""
 
-    found: list[Endpoint]
+    found: list[E]
     unknown: list[str]
     ambiguous: list[str]  # part of several names ("phường"): not "no such endpoint"
-    stopped: list[Endpoint] = field(default_factory=list)  # named, but an admin stopped them
+    stopped: list[E] = field(default_factory=list)  # named, but an admin stopped them
 
 
-def resolve_offered(endpoints: Sequence[Endpoint], wanted: Iterable[str]) -> Resolved:
+def resolve_offered(endpoints: Sequence[E], wanted: Iterable[str]) -> Resolved[E]:
     """As `resolve_endpoints` among the active endpoints; a name that only a stopped endpoint
     has is that endpoint `stopped`, not unknown (the admin may resume it)."""
     active = resolve_endpoints([e for e in endpoints if e.active], wanted)
@@ -187,11 +222,11 @@ def resolve_offered(endpoints: Sequence[Endpoint], wanted: Iterable[str]) -> Res
     )
 
 
-def resolve_endpoints(endpoints: Sequence[Endpoint], wanted: Iterable[str]) -> Resolved:
+def resolve_endpoints(endpoints: Sequence[E], wanted: Iterable[str]) -> Resolved[E]:
     """Each of `wanted` as a code, a whole name, or a part of exactly one name, diacritics optional."""
     by_code = {endpoint.code.upper(): endpoint for endpoint in endpoints}
     by_name = {fold(endpoint.name): endpoint for endpoint in endpoints}
-    found: list[Endpoint] = []
+    found: list[E] = []
     unknown, ambiguous = [], []
     for item in wanted:
         endpoint = by_code.get(item.upper()) or by_name.get(fold(item))
@@ -252,12 +287,76 @@ def typo_distance(query: str, search_name: str) -> int | None:
     return total
 
 
-async def _page(db: AsyncSession, ids: list[int], page: int, page_size: int) -> EndpointPage:
-    pages = max(1, -(-len(ids) // page_size))
-    page = min(max(page, 0), pages - 1)
-    wanted = ids[page * page_size : (page + 1) * page_size]
-    found = {e.id: e for e in await db.scalars(select(Endpoint).where(Endpoint.id.in_(wanted)))}
-    return EndpointPage(items=[found[i] for i in wanted], total=len(ids), page=page, pages=pages)
+_COLUMNS = (
+    ENDPOINTS.c.id,
+    ENDPOINTS.c.code,
+    ENDPOINTS.c.name,
+    ENDPOINTS.c.area,
+    ENDPOINTS.c.address,
+    ENDPOINTS.c.active,
+)
+_ALL = select(*_COLUMNS, ENDPOINTS.c.search_name)
+_BY_CODE = select(*_COLUMNS).where(func.upper(ENDPOINTS.c.code) == bindparam("code"))
+_SET_ACTIVE = (
+    update(ENDPOINTS)
+    .where(ENDPOINTS.c.id == bindparam("endpoint_id"))
+    .values(active=bindparam("new_active"))
+    .returning(*_COLUMNS)
+)
+
+
+def info_of(row: Any) -> EndpointInfo:
+    """An EndpointInfo from a mapped Endpoint or a row with its columns."""
+    return EndpointInfo(row.id, row.code, row.name, row.area, row.address, row.active)
+
+
+# --- the catalog: every endpoint, kept in memory ------------------------------------------
+#
+# Endpoints are deployment data: a few hundred rows, changed by an import or an admin's
+# /endpoints. Searching them is read from memory: a change made through this module is seen
+# at once in this process (after its commit), one made by another process within
+# CATALOG_SECONDS. A stale entry only offers an endpoint: the sessions at it and the
+# registration read the database, which refuses a stopped endpoint.
+
+CATALOG_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class _Catalog:
+    read_at: float  # time.monotonic()
+    entries: tuple[tuple[str, EndpointInfo], ...]  # (search name, endpoint), by name then id
+
+
+_catalogs: weakref.WeakKeyDictionary[object, _Catalog] = weakref.WeakKeyDictionary()  # by database
+
+
+async def _catalog(db: AsyncSession) -> tuple[tuple[str, EndpointInfo], ...]:
+    database = db.get_bind()
+    catalog = _catalogs.get(database)
+    if catalog is None or time.monotonic() - catalog.read_at > CATALOG_SECONDS:
+        rows = await db.execute(_ALL)
+        ordered = sorted(((row.search_name, row.id), info_of(row)) for row in rows)
+        catalog = _Catalog(time.monotonic(), tuple((name, endpoint) for (name, _), endpoint in ordered))
+        _catalogs[database] = catalog
+    return catalog.entries
+
+
+def _forget_catalog(db: AsyncSession) -> None:
+    """Endpoints change in this transaction: read them again now, and once it has ended."""
+    database = db.get_bind()
+    _catalogs.pop(database, None)
+
+    def forget(*_: Any) -> None:
+        _catalogs.pop(database, None)
+
+    for ended in ("after_commit", "after_rollback"):
+        event.listen(db.sync_session, ended, forget, once=True)
+
+
+def _pages(total: int, page: int, page_size: int) -> tuple[int, int]:
+    """(pages, the page asked for within them)."""
+    pages = max(1, -(-total // page_size))
+    return pages, min(max(page, 0), pages - 1)
 
 
 async def search_endpoints(
@@ -265,54 +364,43 @@ async def search_endpoints(
 ) -> EndpointPage:
     """Endpoints whose name, area or old names contain every word of `query`, diacritics
     optional; failing that, those closest to it with a few typos ("tan bihn", "cuchi").
-    Inactive endpoints only for staff who manage them (`active_only=False`)."""
+    Inactive endpoints only for staff who manage them (`active_only=False`). Read from the
+    catalog: no statement once it is loaded."""
     words = fold(query).split()
-    condition = and_(
-        Endpoint.active.is_(True) if active_only else true(),
-        *(Endpoint.search_name.contains(word, autoescape=True) for word in words),
-    )
-    total = await db.scalar(select(func.count()).select_from(Endpoint).where(condition)) or 0
-    if not total and words:
-        return await _page(db, await _close_to(db, " ".join(words), active_only), page, page_size)
-    pages = max(1, -(-total // page_size))
-    page = min(max(page, 0), pages - 1)
-    items = list(
-        await db.scalars(
-            select(Endpoint)
-            .where(condition)
-            .order_by(Endpoint.search_name, Endpoint.id)
-            .offset(page * page_size)
-            .limit(page_size)
-        )
-    )
-    return EndpointPage(items=items, total=total, page=page, pages=pages)
+    offered = [(name, e) for name, e in await _catalog(db) if e.active or not active_only]
+    found = [endpoint for name, endpoint in offered if all(word in name for word in words)]
+    if not found and words:
+        found = _close_to(" ".join(words), offered)
+    pages, page = _pages(len(found), page, page_size)
+    return EndpointPage(found[page * page_size : (page + 1) * page_size], len(found), page, pages)
 
 
-async def _close_to(db: AsyncSession, query: str, active_only: bool) -> list[int]:
-    """Ids of the endpoints within a few typos of `query`, the closest first."""
-    rows = await db.execute(
-        select(Endpoint.id, Endpoint.search_name).where(Endpoint.active.is_(True) if active_only else true())
-    )
+def _close_to(query: str, offered: list[tuple[str, EndpointInfo]]) -> list[EndpointInfo]:
+    """The endpoints within a few typos of `query`, the closest first."""
     scored = []
-    for endpoint_id, search_name in rows:
-        distance = typo_distance(query, search_name)
+    for name, endpoint in offered:
+        distance = typo_distance(query, name)
         if distance is not None:
-            scored.append((distance, search_name, endpoint_id))
-    return [endpoint_id for *_, endpoint_id in sorted(scored)]
+            scored.append((distance, name, endpoint.id, endpoint))
+    return [endpoint for *_, endpoint in sorted(scored, key=lambda item: item[:3])]
 
 
-async def endpoint_by_code(db: AsyncSession, code: str) -> Endpoint | None:
+async def all_endpoints(db: AsyncSession) -> list[EndpointInfo]:
+    """Every endpoint, active or not, by name (from the catalog)."""
+    return [endpoint for _, endpoint in await _catalog(db)]
+
+
+async def endpoint_by_code(db: AsyncSession, code: str) -> EndpointInfo | None:
     """The endpoint of that code, in any case, active or not."""
-    return await db.scalar(select(Endpoint).where(func.upper(Endpoint.code) == code.strip().upper()))
+    row = (await db.execute(_BY_CODE, {"code": code.strip().upper()})).first()
+    return info_of(row) if row else None
 
 
-async def set_active(db: AsyncSession, endpoint_id: int, active: bool) -> Endpoint | None:
+async def set_active(db: AsyncSession, endpoint_id: int, active: bool) -> EndpointInfo | None:
     """Offer an endpoint to citizens and staff again, or stop offering it; None if unknown."""
-    endpoint = await db.get(Endpoint, endpoint_id)
-    if endpoint is not None:
-        endpoint.active = active
-        await db.flush()
-    return endpoint
+    _forget_catalog(db)
+    row = (await db.execute(_SET_ACTIVE, {"endpoint_id": endpoint_id, "new_active": active})).first()
+    return info_of(row) if row else None
 
 
 async def upcoming_registrations(db: AsyncSession, endpoint_id: int, now: datetime) -> int:

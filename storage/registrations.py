@@ -3,31 +3,39 @@
 Seats are taken and given back only by conditional UPDATEs of
 `session_endpoints.seats_taken`, so concurrent sign-ups and cancellations
 can never overbook an endpoint on SQLite or PostgreSQL.
+
+The flows get plain data back (`CitizenRegistration`, `SeatChoice`); the statements on a
+sign-up's path are Core statements built once, each one round trip.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, String, Table, bindparam, cast, exists, func, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit, outbox
 from storage.errors import AlreadyRegistered, DeadlinePassed, NotFound, SessionNotOpen, TooManyPeople
-from storage.models import (
-    CaseType,
-    ReceptionSession,
-    Registration,
-    RegistrationStatus,
-    SessionEndpoint,
-)
+from storage.models import CaseType, Registration, RegistrationStatus
 from storage.outbox import AboutRegistration, NoticeKind
-from storage.rules import OPEN_STATUSES, is_open_for_registration, summary_deadline
-from storage.sessions import open_seats_at
+from storage.rules import OPEN_STATUSES
+from storage.sessions import (
+    SEAT_COLUMNS,
+    SEATS_FROM,
+    SESSION_ENDPOINTS,
+    SESSIONS,
+    SessionSeat,
+    open_seats_at,
+    seat_of,
+)
+
+REGISTRATIONS = typing.cast(Table, Registration.__table__)
 
 ACTIVE = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
 GROUP_THRESHOLD = 5  # from 5 people a group names representatives
@@ -45,18 +53,24 @@ def seats_needed(group_size: int, representatives: list[str]) -> int:
     return len(representatives) if group_size >= GROUP_THRESHOLD else group_size
 
 
-class CitizenLike(Protocol):
-    """A citizen as stored (ORM) or as the flows see them (storage.citizens.CitizenRecord)."""
+class Person(Protocol):
+    """Who registers, as these functions read them (a citizen's record, mapped or plain)."""
 
     @property
     def id(self) -> int: ...
+
     @property
     def channel(self) -> str: ...
+
     @property
     def channel_user_id(self) -> str: ...
 
 
-@dataclass
+def _actor(citizen: Person) -> str:
+    return f"{citizen.channel}:{citizen.channel_user_id}"
+
+
+@dataclass(frozen=True)
 class Draft:
     """What a citizen has entered, ready to be submitted."""
 
@@ -74,31 +88,305 @@ class Draft:
     attachments: list[dict[str, object]] = dataclasses.field(default_factory=list)
 
 
-def registration_code(registration: Registration, tz: tzinfo) -> str:
-    """`TCD-2026-000123`: the year as the office counts it (local time), then the row id."""
-    return f"TCD-{registration.created_at.astimezone(tz).year}-{registration.id:06d}"
+@dataclass(frozen=True)
+class CitizenRegistration:
+    """A registration as its citizen sees it, with the session and endpoint (`seat`)."""
+
+    id: int
+    code: str
+    status: RegistrationStatus
+    route: str | None  # the staff's decision: accept | return | forward
+    citizen_id: int
+    full_name: str | None
+    phone: str | None
+    id_number: str | None
+    address: str | None
+    case_type: CaseType
+    field: str
+    summary: str
+    prior_agency: str
+    group_size: int
+    representatives: list[str]
+    attachments: list[dict[str, Any]]
+    seats: int  # taken while confirmed: the people who attend
+    created_at: datetime
+    updated_at: datetime
+    queued_at: datetime
+    seat: SessionSeat
+
+    @property
+    def session_id(self) -> int:
+        return self.seat.session_id
+
+    @property
+    def session_endpoint_id(self) -> int:
+        return self.seat.session_endpoint_id
 
 
-async def _take_seats(db: AsyncSession, session_endpoint_id: int, seats: int) -> bool:
-    result = await db.execute(
-        update(SessionEndpoint)
-        .where(
-            SessionEndpoint.id == session_endpoint_id,
-            SessionEndpoint.seats_taken + seats <= SessionEndpoint.capacity,
-        )
-        .values(seats_taken=SessionEndpoint.seats_taken + seats)
-        .execution_options(synchronize_session=False)
+@dataclass(frozen=True)
+class SeatChoice:
+    """A seat as one citizen may take it."""
+
+    seat: SessionSeat
+    held: str | None  # the code of their active registration for the same session, if any
+    denouncer: bool  # they have denounced: their identity is never echoed (Luật Tố cáo, Art. 9)
+
+
+@dataclass(frozen=True)
+class Promoted:
+    """A registration moved up from the waiting list to a seat."""
+
+    id: int
+    citizen_id: int
+
+
+class Held(Protocol):
+    """A registration as `cancel` reads it (mapped, or a CitizenRegistration); its status
+    may be stale: the cancellation goes by the stored one."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def status(self) -> RegistrationStatus: ...
+
+    @property
+    def session_endpoint_id(self) -> int: ...
+
+    @property
+    def seats(self) -> int: ...
+
+
+def code_prefix(created_at: datetime, tz: tzinfo) -> str:
+    """A registration's code is `TCD-2026-000123`: this, the year as the office counts it
+    (local time), then the row id in six digits or more."""
+    return f"TCD-{created_at.astimezone(tz).year}-"
+
+
+# --- statements, built once --------------------------------------------------------------
+
+# ACTIVE as the partial unique index says it (and not IN (…), which is re-expanded into
+# the SQL text at every execution).
+_is_active = REGISTRATIONS.c.status != RegistrationStatus.CANCELLED
+_REGISTRATION_COLUMNS = (
+    REGISTRATIONS.c.id.label("registration_id"),
+    REGISTRATIONS.c.code,
+    REGISTRATIONS.c.status.label("registration_status"),
+    REGISTRATIONS.c.route,
+    REGISTRATIONS.c.citizen_id,
+    REGISTRATIONS.c.full_name,
+    REGISTRATIONS.c.phone,
+    REGISTRATIONS.c.id_number,
+    REGISTRATIONS.c.address,
+    REGISTRATIONS.c.case_type,
+    REGISTRATIONS.c.field,
+    REGISTRATIONS.c.summary,
+    REGISTRATIONS.c.prior_agency,
+    REGISTRATIONS.c.group_size,
+    REGISTRATIONS.c.representatives,
+    REGISTRATIONS.c.attachments,
+    REGISTRATIONS.c.seats,
+    REGISTRATIONS.c.created_at,
+    REGISTRATIONS.c.updated_at,
+    REGISTRATIONS.c.queued_at,
+)
+_WITH_SEAT = REGISTRATIONS.join(SEATS_FROM, REGISTRATIONS.c.session_endpoint_id == SESSION_ENDPOINTS.c.id)
+_OWN = (
+    select(*_REGISTRATION_COLUMNS, *SEAT_COLUMNS)
+    .select_from(_WITH_SEAT)
+    .where(REGISTRATIONS.c.citizen_id == bindparam("citizen_id"))
+)
+_ONE_OWN = _OWN.where(REGISTRATIONS.c.id == bindparam("registration_id"))
+_ALL_OWN = _OWN.order_by(REGISTRATIONS.c.created_at.desc(), REGISTRATIONS.c.id.desc())
+
+_denounced = exists().where(
+    REGISTRATIONS.c.citizen_id == bindparam("citizen_id"),
+    REGISTRATIONS.c.case_type == CaseType.DENUNCIATION,
+)
+_HAS_DENOUNCED = select(_denounced)
+_held = (
+    select(REGISTRATIONS.c.code)
+    .where(
+        REGISTRATIONS.c.citizen_id == bindparam("citizen_id"),
+        REGISTRATIONS.c.session_id == SESSIONS.c.id,
+        _is_active,
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def _give_back_seats(db: AsyncSession, session_endpoint_id: int, seats: int) -> None:
-    await db.execute(
-        update(SessionEndpoint)
-        .where(SessionEndpoint.id == session_endpoint_id)
-        .values(seats_taken=SessionEndpoint.seats_taken - seats)
-        .execution_options(synchronize_session=False)
+    .limit(1)
+    .scalar_subquery()
+)
+_SEAT_FOR = (
+    select(*SEAT_COLUMNS, _held.label("held"), _denounced.label("denouncer"))
+    .select_from(SEATS_FROM)
+    .where(SESSION_ENDPOINTS.c.id == bindparam("session_endpoint_id"))
+)
+_HELD_CODE = select(REGISTRATIONS.c.code).where(
+    REGISTRATIONS.c.citizen_id == bindparam("citizen_id"),
+    REGISTRATIONS.c.session_id == bindparam("session_id"),
+    _is_active,
+)
+_HAS_WAITING_LIST = select(
+    exists().where(
+        REGISTRATIONS.c.session_endpoint_id == bindparam("session_endpoint_id"),
+        REGISTRATIONS.c.status == RegistrationStatus.WAITLISTED,
     )
+)
+
+_TAKE_SEATS = (
+    update(SESSION_ENDPOINTS)
+    .where(
+        SESSION_ENDPOINTS.c.id == bindparam("session_endpoint_id"),
+        SESSION_ENDPOINTS.c.seats_taken + bindparam("seats") <= SESSION_ENDPOINTS.c.capacity,
+    )
+    .values(seats_taken=SESSION_ENDPOINTS.c.seats_taken + bindparam("seats"))
+)
+_GIVE_BACK_SEATS = (
+    update(SESSION_ENDPOINTS)
+    .where(SESSION_ENDPOINTS.c.id == bindparam("session_endpoint_id"))
+    .values(seats_taken=SESSION_ENDPOINTS.c.seats_taken - bindparam("seats"))
+)
+_INSERTED = (
+    "citizen_id",
+    "session_id",
+    "session_endpoint_id",
+    "status",
+    "full_name",
+    "phone",
+    "id_number",
+    "address",
+    "case_type",
+    "field",
+    "summary",
+    "prior_agency",
+    "group_size",
+    "representatives",
+    "attachments",
+    "seats",
+    "created_at",
+    "updated_at",
+    "queued_at",
+)
+
+
+def _insert_numbered(dialect: str) -> Any:
+    """INSERT … SELECT that takes the row's id first, so that its code, made of the id, goes in
+    with it: one statement, not an INSERT and an UPDATE. The id is the one the engine would
+    have given: the sequence's next on PostgreSQL, one past the largest on SQLite (whose
+    writers hold the database's lock: no two take the same). A second active registration of
+    the same citizen for the same session inserts nothing (the partial unique index and
+    ON CONFLICT DO NOTHING): no SAVEPOINT, and the transaction goes on."""
+    next_id: ColumnElement[int]
+    if dialect == "postgresql":
+        next_id = func.nextval(func.pg_get_serial_sequence(REGISTRATIONS.name, "id"))
+    else:
+        next_id = func.coalesce(func.max(REGISTRATIONS.c.id), 0) + 1
+    row = select(next_id.label("id")).subquery("next_row")
+    digits = cast(row.c.id, String)
+    if dialect == "postgresql":  # at least six digits, as f"{id:06d}"
+        number = func.lpad(digits, func.greatest(6, func.length(digits)), "0")
+    else:
+        number = func.printf("%06d", row.c.id)
+    values = select(
+        row.c.id,
+        bindparam("code_prefix", type_=String()) + number,
+        *(bindparam(name, type_=REGISTRATIONS.c[name].type) for name in _INSERTED),
+    ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(REGISTRATIONS)
+        .from_select(["id", "code", *_INSERTED], values)
+        .on_conflict_do_nothing()
+        .returning(REGISTRATIONS.c.id, REGISTRATIONS.c.code)
+    )
+
+
+_INSERT = {dialect: _insert_numbered(dialect) for dialect in ("postgresql", "sqlite")}
+_SET_SUMMARY = (
+    update(REGISTRATIONS)
+    .where(REGISTRATIONS.c.id == bindparam("registration_id"))
+    .values(summary=bindparam("new_summary"), updated_at=bindparam("now"))
+)
+# A status changed only if nobody else changed it first (double presses, races).
+_MOVE = (
+    update(REGISTRATIONS)
+    .where(REGISTRATIONS.c.id == bindparam("registration_id"), REGISTRATIONS.c.status == bindparam("old"))
+    .values(status=bindparam("new"), updated_at=bindparam("now"))
+)
+_MOVE_TO_CANCELLED = _MOVE.values(cancelled_at=bindparam("now"))
+_STATUS = select(REGISTRATIONS.c.status).where(REGISTRATIONS.c.id == bindparam("registration_id"))
+_WAITING = (
+    select(REGISTRATIONS.c.id, REGISTRATIONS.c.citizen_id, REGISTRATIONS.c.seats)
+    .where(
+        REGISTRATIONS.c.session_endpoint_id == bindparam("session_endpoint_id"),
+        REGISTRATIONS.c.status == RegistrationStatus.WAITLISTED,
+    )
+    .order_by(REGISTRATIONS.c.queued_at, REGISTRATIONS.c.id)
+)
+
+
+def _registration_of(row: Any, lead_days: int) -> CitizenRegistration:
+    return CitizenRegistration(
+        id=row.registration_id,
+        code=row.code or "",
+        status=row.registration_status,
+        route=row.route,
+        citizen_id=row.citizen_id,
+        full_name=row.full_name,
+        phone=row.phone,
+        id_number=row.id_number,
+        address=row.address,
+        case_type=row.case_type,
+        field=row.field,
+        summary=row.summary,
+        prior_agency=row.prior_agency,
+        group_size=row.group_size,
+        representatives=list(row.representatives or []),
+        attachments=list(row.attachments or []),
+        seats=row.seats,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        queued_at=row.queued_at,
+        seat=seat_of(row, lead_days),
+    )
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+async def seat_for(
+    db: AsyncSession, citizen_id: int, session_endpoint_id: int, lead_days: int
+) -> SeatChoice | None:
+    """A seat with what the citizen's own registrations say about taking it, in one read."""
+    params = {"citizen_id": citizen_id, "session_endpoint_id": session_endpoint_id}
+    row = (await db.execute(_SEAT_FOR, params)).first()
+    if row is None:
+        return None
+    return SeatChoice(seat_of(row, lead_days), row.held, bool(row.denouncer))
+
+
+async def has_denounced(db: AsyncSession, citizen_id: int) -> bool:
+    """Whether the citizen has submitted a denunciation (their identity is then never echoed)."""
+    return bool(await db.scalar(_HAS_DENOUNCED, {"citizen_id": citizen_id}))
+
+
+async def has_waiting_list(db: AsyncSession, session_endpoint_id: int) -> bool:
+    """Whether someone waits for a seat at this session and endpoint (a freed seat is theirs)."""
+    return bool(await db.scalar(_HAS_WAITING_LIST, {"session_endpoint_id": session_endpoint_id}))
+
+
+async def own_registration(
+    db: AsyncSession, citizen_id: int, registration_id: int, lead_days: int
+) -> CitizenRegistration:
+    params = {"citizen_id": citizen_id, "registration_id": registration_id}
+    row = (await db.execute(_ONE_OWN, params)).first()
+    if row is None:
+        raise NotFound(f"registration {registration_id}")
+    return _registration_of(row, lead_days)
+
+
+async def list_own(db: AsyncSession, citizen_id: int, lead_days: int) -> list[CitizenRegistration]:
+    """The citizen's registrations, the latest first."""
+    rows = await db.execute(_ALL_OWN, {"citizen_id": citizen_id})
+    return [_registration_of(row, lead_days) for row in rows]
 
 
 async def next_open_session_id(
@@ -108,57 +396,90 @@ async def next_open_session_id(
     return seats[0].session_endpoint_id if seats else None
 
 
-async def _check_open(
-    db: AsyncSession, link: SessionEndpoint, session: ReceptionSession, now: datetime, lead_days: int
-) -> None:
-    if session.status not in OPEN_STATUSES:
-        raise SessionNotOpen(f"session {session.id} is {session.status}")
-    if not is_open_for_registration(session, now, lead_days):
-        raise DeadlinePassed(
-            summary_deadline(session.starts_at, lead_days),
-            await next_open_session_id(db, link.endpoint_id, now, lead_days),
-        )
+async def _check_open(db: AsyncSession, seat: SessionSeat, now: datetime, lead_days: int) -> None:
+    if seat.status not in OPEN_STATUSES:
+        raise SessionNotOpen(f"session {seat.session_id} is {seat.status}")
+    if now > seat.deadline:
+        raise DeadlinePassed(seat.deadline, await next_open_session_id(db, seat.endpoint_id, now, lead_days))
 
 
-async def active_registration(db: AsyncSession, citizen_id: int, session_id: int) -> Registration | None:
-    return await db.scalar(
-        select(Registration).where(
-            Registration.citizen_id == citizen_id,
-            Registration.session_id == session_id,
-            Registration.status.in_(ACTIVE),
-        )
-    )
+# --- signing up --------------------------------------------------------------------------
 
 
 async def submit(
-    db: AsyncSession, citizen: CitizenLike, draft: Draft, *, now: datetime, lead_days: int, tz: tzinfo = UTC
-) -> Registration:
+    db: AsyncSession, citizen: Person, draft: Draft, *, now: datetime, lead_days: int, tz: tzinfo = UTC
+) -> CitizenRegistration:
     """Confirm a registration if seats are left, else put it on the waitlist.
 
-    Raises DeadlinePassed, SessionNotOpen or AlreadyRegistered. The caller commits.
+    Raises DeadlinePassed, SessionNotOpen, AlreadyRegistered or TooManyPeople. The caller
+    commits. Five statements: the seat read, the seats taken, the row, its code, the audit.
     """
-    link = await db.get(SessionEndpoint, draft.session_endpoint_id)
-    if link is None:
+    choice = await seat_for(db, citizen.id, draft.session_endpoint_id, lead_days)
+    if choice is None:
         raise NotFound(f"session endpoint {draft.session_endpoint_id}")
-    session = await db.get(ReceptionSession, link.session_id)
-    assert session is not None
-    await _check_open(db, link, session, now, lead_days)
-    existing = await active_registration(db, citizen.id, session.id)
-    if existing is not None:
-        raise AlreadyRegistered(existing.code)
+    seat = choice.seat
+    await _check_open(db, seat, now, lead_days)
+    if choice.held is not None:
+        raise AlreadyRegistered(choice.held)
 
     seats = seats_needed(draft.group_size, draft.representatives)
     if seats < 1:
         raise ValueError("a group of 5 or more needs at least one representative")
-    if seats > link.capacity:
+    if seats > seat.capacity:
         # It could never be confirmed, and at the head of the waitlist it would block everyone.
-        raise TooManyPeople(link.capacity)
-    confirmed = await _take_seats(db, link.id, seats)
-    registration = Registration(
+        raise TooManyPeople(seat.capacity)
+    confirmed = await _take_seats(db, seat.session_endpoint_id, seats)
+    status = RegistrationStatus.CONFIRMED if confirmed else RegistrationStatus.WAITLISTED
+    values: dict[str, Any] = {
+        "citizen_id": citizen.id,
+        "session_id": seat.session_id,
+        "session_endpoint_id": seat.session_endpoint_id,
+        "status": status,
+        "full_name": draft.full_name,
+        "phone": draft.phone,
+        "id_number": draft.id_number,
+        "address": draft.address,
+        "case_type": draft.case_type,
+        "field": draft.field,
+        "summary": draft.summary,
+        "prior_agency": draft.prior_agency,
+        "group_size": draft.group_size,
+        "representatives": list(draft.representatives),
+        "attachments": list(draft.attachments),
+        "seats": seats,
+        "created_at": now,
+        "updated_at": now,
+        "queued_at": now,
+    }
+    values["code_prefix"] = code_prefix(now, tz)
+    inserted = (await db.execute(_INSERT[db.get_bind().dialect.name], values)).first()
+    if inserted is None:
+        # The same citizen submitted twice at once and the other one won.
+        won = await db.scalar(_HELD_CODE, {"citizen_id": citizen.id, "session_id": seat.session_id})
+        if won is None:
+            raise RuntimeError("a registration was not inserted, and no other holds its place")
+        # The caller may go on and commit (the dialog does), so the seat taken above is given back.
+        if confirmed:
+            await db.execute(
+                _GIVE_BACK_SEATS, {"session_endpoint_id": seat.session_endpoint_id, "seats": seats}
+            )
+        raise AlreadyRegistered(won)
+    registration_id, code = inserted
+    await audit.write(
+        db,
+        at=now,
+        actor=_actor(citizen),
+        action="registration.submit",
+        target_type="registration",
+        target_id=registration_id,
+        status=status.value,
+    )
+    return CitizenRegistration(
+        id=registration_id,
+        code=code,
+        status=status,
+        route=None,
         citizen_id=citizen.id,
-        session_id=session.id,
-        session_endpoint_id=link.id,
-        status=RegistrationStatus.CONFIRMED if confirmed else RegistrationStatus.WAITLISTED,
         full_name=draft.full_name,
         phone=draft.phone,
         id_number=draft.id_number,
@@ -174,126 +495,54 @@ async def submit(
         created_at=now,
         updated_at=now,
         queued_at=now,
+        seat=dataclasses.replace(seat, seats_taken=seat.seats_taken + seats if confirmed else seat.capacity),
     )
-    try:
-        # SAVEPOINT first, then add: begin_nested() flushes pending objects before the
-        # savepoint starts, and a failed flush there would roll back the whole transaction.
-        async with db.begin_nested():
-            db.add(registration)
-            await db.flush()
-    except IntegrityError:
-        # The same citizen submitted twice at once and the other one won, or a real failure,
-        # which must not be told to the citizen as "registered already".
-        won = await active_registration(db, citizen.id, session.id)
-        if won is None:
-            raise
-        # The caller may go on and commit (the dialog does), so the seat taken above is given back.
-        if confirmed:
-            await _give_back_seats(db, link.id, seats)
-        raise AlreadyRegistered(won.code) from None
-    registration.code = registration_code(registration, tz)
-    audit.record(
-        db,
-        at=now,
-        actor=f"{citizen.channel}:{citizen.channel_user_id}",
-        action="registration.submit",
-        target_type="registration",
-        target_id=registration.id,
-        status=registration.status.value,
-    )
-    await db.flush()
-    return registration
 
 
-async def has_denounced(db: AsyncSession, citizen_id: int) -> bool:
-    """Whether the citizen has submitted a denunciation (their identity is then never echoed)."""
-    found = await db.scalar(
-        select(Registration.id)
-        .where(Registration.citizen_id == citizen_id, Registration.case_type == CaseType.DENUNCIATION)
-        .limit(1)
-    )
-    return found is not None
+async def _take_seats(db: AsyncSession, session_endpoint_id: int, seats: int) -> bool:
+    result = await db.execute(_TAKE_SEATS, {"session_endpoint_id": session_endpoint_id, "seats": seats})
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def has_waiting_list(db: AsyncSession, session_endpoint_id: int) -> bool:
-    """Whether someone waits for a seat at this session and endpoint (a freed seat is theirs)."""
-    found = await db.scalar(
-        select(Registration.id)
-        .where(
-            Registration.session_endpoint_id == session_endpoint_id,
-            Registration.status == RegistrationStatus.WAITLISTED,
-        )
-        .limit(1)
-    )
-    return found is not None
-
-
-async def own_registration(db: AsyncSession, citizen_id: int, registration_id: int) -> Registration:
-    registration = await db.get(Registration, registration_id)
-    if registration is None or registration.citizen_id != citizen_id:
-        raise NotFound(f"registration {registration_id}")
-    return registration
-
-
-async def list_own(db: AsyncSession, citizen_id: int) -> list[Registration]:
-    return list(
-        await db.scalars(
-            select(Registration)
-            .where(Registration.citizen_id == citizen_id)
-            .order_by(Registration.created_at.desc(), Registration.id.desc())
-        )
-    )
+# --- changing and cancelling -------------------------------------------------------------
 
 
 async def edit_summary(
     db: AsyncSession,
-    citizen: CitizenLike,
+    citizen: Person,
     registration_id: int,
     summary: str,
     *,
     now: datetime,
     lead_days: int,
-) -> Registration:
-    registration = await own_registration(db, citizen.id, registration_id)
+) -> CitizenRegistration:
+    registration = await own_registration(db, citizen.id, registration_id, lead_days)
     if registration.status not in ACTIVE:
         raise SessionNotOpen(f"registration {registration.code} is cancelled")
-    await _check_open(db, registration.session_endpoint, registration.session, now, lead_days)
-    registration.summary = summary
-    registration.updated_at = now
-    audit.record(
+    await _check_open(db, registration.seat, now, lead_days)
+    await db.execute(_SET_SUMMARY, {"registration_id": registration_id, "new_summary": summary, "now": now})
+    await audit.write(
         db,
         at=now,
-        actor=f"{citizen.channel}:{citizen.channel_user_id}",
+        actor=_actor(citizen),
         action="registration.edit_summary",
         target_type="registration",
-        target_id=registration.id,
+        target_id=registration_id,
     )
-    await db.flush()
-    return registration
+    return dataclasses.replace(registration, summary=summary, updated_at=now)
 
 
 async def _move(
-    db: AsyncSession,
-    registration: Registration,
-    old: RegistrationStatus,
-    new: RegistrationStatus,
-    now: datetime,
+    db: AsyncSession, registration_id: int, old: RegistrationStatus, new: RegistrationStatus, now: datetime
 ) -> bool:
     """Change the status only if nobody else changed it first (double presses, races)."""
-    values: dict[str, object] = {"status": new, "updated_at": now}
-    if new == RegistrationStatus.CANCELLED:
-        values["cancelled_at"] = now
-    result = await db.execute(
-        update(Registration)
-        .where(Registration.id == registration.id, Registration.status == old)
-        .values(**values)
-    )
+    statement = _MOVE_TO_CANCELLED if new == RegistrationStatus.CANCELLED else _MOVE
+    params = {"registration_id": registration_id, "old": old, "new": new, "now": now}
+    result = await db.execute(statement, params)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def cancel(
-    db: AsyncSession, registration: Registration, *, now: datetime, actor: str
-) -> list[Registration]:
+async def cancel(db: AsyncSession, registration: Held, *, now: datetime, actor: str) -> list[Promoted]:
     """Cancel, free the seats and promote waitlisted registrations in order.
 
     Returns the promoted registrations; each gets a notice in the outbox.
@@ -302,15 +551,15 @@ async def cancel(
     while True:
         if old == RegistrationStatus.CANCELLED:
             return []
-        if await _move(db, registration, old, RegistrationStatus.CANCELLED, now):
+        if await _move(db, registration.id, old, RegistrationStatus.CANCELLED, now):
             break
         # Changed since it was read: cancelled by a double press (nothing to do), or
         # promoted from the waitlist meanwhile (then it is cancelled as confirmed).
-        current = await db.scalar(select(Registration.status).where(Registration.id == registration.id))
+        current = await db.scalar(_STATUS, {"registration_id": registration.id})
         if current is None or current == old:
             return []
         old = current
-    audit.record(
+    await audit.write(
         db,
         at=now,
         actor=actor,
@@ -320,29 +569,21 @@ async def cancel(
     )
     if old != RegistrationStatus.CONFIRMED:
         return []
-    await _give_back_seats(db, registration.session_endpoint_id, registration.seats)
+    params = {"session_endpoint_id": registration.session_endpoint_id, "seats": registration.seats}
+    await db.execute(_GIVE_BACK_SEATS, params)
     return await _promote_waitlisted(db, registration.session_endpoint_id, now=now)
 
 
-async def _promote_waitlisted(
-    db: AsyncSession, session_endpoint_id: int, *, now: datetime
-) -> list[Registration]:
+async def _promote_waitlisted(db: AsyncSession, session_endpoint_id: int, *, now: datetime) -> list[Promoted]:
     """First come, first served: stop at the first group that does not fit."""
     promoted = []
-    queue = await db.scalars(
-        select(Registration)
-        .where(
-            Registration.session_endpoint_id == session_endpoint_id,
-            Registration.status == RegistrationStatus.WAITLISTED,
-        )
-        .order_by(Registration.queued_at, Registration.id)
-    )
     waiting, confirmed = RegistrationStatus.WAITLISTED, RegistrationStatus.CONFIRMED
-    for candidate in list(queue):
-        if not await _move(db, candidate, waiting, confirmed, now):
+    queue = list(await db.execute(_WAITING, {"session_endpoint_id": session_endpoint_id}))
+    for candidate in queue:
+        if not await _move(db, candidate.id, waiting, confirmed, now):
             continue  # promoted by a concurrent cancellation
         if not await _take_seats(db, session_endpoint_id, candidate.seats):
-            await _move(db, candidate, confirmed, waiting, now)
+            await _move(db, candidate.id, confirmed, waiting, now)
             break
         await outbox.queue(
             db,
@@ -351,7 +592,7 @@ async def _promote_waitlisted(
             params=AboutRegistration(candidate.id),
             now=now,
         )
-        audit.record(
+        await audit.write(
             db,
             at=now,
             actor="system",
@@ -359,6 +600,7 @@ async def _promote_waitlisted(
             target_type="registration",
             target_id=candidate.id,
         )
-        promoted.append(candidate)
-    await db.flush()
+        promoted.append(Promoted(candidate.id, candidate.citizen_id))
+    if promoted:
+        await db.flush()
     return promoted

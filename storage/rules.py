@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Protocol
 
-from storage.models import ReceptionSession, SessionStatus
+from storage.models import SessionStatus
 
 OPEN_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.RESCHEDULED)
 MAX_CAPACITY = 10_000  # seats per endpoint of a session (staff.new.capacity_invalid says so)
@@ -15,7 +16,17 @@ def summary_deadline(starts_at: datetime, lead_days: int) -> datetime:
     return starts_at - timedelta(days=lead_days)
 
 
-def is_open_for_registration(session: ReceptionSession, now: datetime, lead_days: int) -> bool:
+class Scheduled(Protocol):
+    """A session as the deadline rule reads it (a mapped session or a SessionSeat)."""
+
+    @property
+    def status(self) -> SessionStatus: ...
+
+    @property
+    def starts_at(self) -> datetime: ...
+
+
+def is_open_for_registration(session: Scheduled, now: datetime, lead_days: int) -> bool:
     """Open while the session is on and the summary still arrives `lead_days` ahead.
 
     "At least 5 days before" admits the deadline minute itself.

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage.models import Endpoint, ReceptionSession, SessionEndpoint, SessionKind, SessionStatus
 from storage.rules import OPEN_STATUSES, summary_deadline
+
+# Plain tables, not the mapped classes: the statements below are Core, built once.
+SESSIONS = cast(Table, ReceptionSession.__table__)
+SESSION_ENDPOINTS = cast(Table, SessionEndpoint.__table__)
+ENDPOINTS = cast(Table, Endpoint.__table__)
 
 
 @dataclass(frozen=True)
@@ -37,23 +43,58 @@ class SessionSeat:
         return max(0, self.capacity - self.seats_taken)
 
 
-def _seat(link: SessionEndpoint, lead_days: int) -> SessionSeat:
-    session = link.session
+# A session at an endpoint with both sides, in one read (what `seat_of` turns into a SessionSeat).
+SEAT_COLUMNS = (
+    SESSION_ENDPOINTS.c.id.label("session_endpoint_id"),
+    SESSIONS.c.id.label("session_id"),
+    SESSIONS.c.title,
+    SESSIONS.c.host,
+    SESSIONS.c.starts_at,
+    SESSIONS.c.status,
+    SESSIONS.c.online_room,
+    ENDPOINTS.c.id.label("endpoint_id"),
+    ENDPOINTS.c.name.label("endpoint_name"),
+    ENDPOINTS.c.address.label("endpoint_address"),
+    SESSION_ENDPOINTS.c.capacity,
+    SESSION_ENDPOINTS.c.seats_taken,
+    ENDPOINTS.c.active.label("endpoint_active"),
+)
+SEATS_FROM = SESSION_ENDPOINTS.join(SESSIONS, SESSION_ENDPOINTS.c.session_id == SESSIONS.c.id).join(
+    ENDPOINTS, SESSION_ENDPOINTS.c.endpoint_id == ENDPOINTS.c.id
+)
+# Written out, not IN (…): an IN list is re-expanded into the SQL text at every execution.
+IS_OPEN = or_(*(SESSIONS.c.status == status for status in OPEN_STATUSES))
+_SEAT = select(*SEAT_COLUMNS).select_from(SEATS_FROM).where(SESSION_ENDPOINTS.c.id == bindparam("id"))
+_OPEN_SEATS = (
+    select(*SEAT_COLUMNS)
+    .select_from(SEATS_FROM)
+    .where(
+        SESSION_ENDPOINTS.c.endpoint_id == bindparam("endpoint_id"),
+        ENDPOINTS.c.active.is_(True),
+        IS_OPEN,
+        SESSIONS.c.starts_at >= bindparam("earliest"),
+    )
+    .order_by(SESSIONS.c.starts_at, SESSIONS.c.id)
+)
+
+
+def seat_of(row: Any, lead_days: int) -> SessionSeat:
+    """A row of SEAT_COLUMNS as a SessionSeat."""
     return SessionSeat(
-        session_endpoint_id=link.id,
-        session_id=session.id,
-        title=session.title,
-        host=session.host,
-        starts_at=session.starts_at,
-        deadline=summary_deadline(session.starts_at, lead_days),
-        status=session.status,
-        online_room=session.online_room,
-        endpoint_id=link.endpoint.id,
-        endpoint_name=link.endpoint.name,
-        endpoint_address=link.endpoint.address,
-        capacity=link.capacity,
-        seats_taken=link.seats_taken,
-        endpoint_active=link.endpoint.active,
+        session_endpoint_id=row.session_endpoint_id,
+        session_id=row.session_id,
+        title=row.title,
+        host=row.host,
+        starts_at=row.starts_at,
+        deadline=summary_deadline(row.starts_at, lead_days),
+        status=row.status,
+        online_room=row.online_room,
+        endpoint_id=row.endpoint_id,
+        endpoint_name=row.endpoint_name,
+        endpoint_address=row.endpoint_address,
+        capacity=row.capacity,
+        seats_taken=row.seats_taken,
+        endpoint_active=row.endpoint_active,
     )
 
 
@@ -62,33 +103,59 @@ async def open_seats_at(
 ) -> list[SessionSeat]:
     """Sessions at an endpoint still open for registration, soonest first (none at an
     endpoint that was deactivated)."""
-    links = await db.scalars(
-        select(SessionEndpoint)
-        .join(SessionEndpoint.session)
-        .join(SessionEndpoint.endpoint)
-        .where(
-            SessionEndpoint.endpoint_id == endpoint_id,
-            Endpoint.active.is_(True),
-            ReceptionSession.status.in_(OPEN_STATUSES),
-            ReceptionSession.starts_at >= now + timedelta(days=lead_days),
-        )
-        .order_by(ReceptionSession.starts_at, ReceptionSession.id)
-        .options(selectinload(SessionEndpoint.session))
+    rows = await db.execute(
+        _OPEN_SEATS, {"endpoint_id": endpoint_id, "earliest": now + timedelta(days=lead_days)}
     )
-    return [_seat(link, lead_days) for link in links]
+    return [seat_of(row, lead_days) for row in rows]
 
 
 async def seat(db: AsyncSession, session_endpoint_id: int, lead_days: int) -> SessionSeat | None:
-    link = await db.scalar(
-        select(SessionEndpoint)
-        .where(SessionEndpoint.id == session_endpoint_id)
-        .options(selectinload(SessionEndpoint.session))
-    )
-    return _seat(link, lead_days) if link else None
+    row = (await db.execute(_SEAT, {"id": session_endpoint_id})).first()
+    return seat_of(row, lead_days) if row else None
+
+
+@dataclass(frozen=True)
+class UpcomingSession:
+    """A session still to come, with its seat at each endpoint (in the order they were added)."""
+
+    id: int
+    title: str
+    starts_at: datetime
+    status: SessionStatus
+    seats: tuple[SessionSeat, ...]
+
+
+# The next sessions not yet started nor cancelled, each with every seat, in one read.
+_NEXT_SESSIONS = (
+    select(SESSIONS.c.id)
+    .where(SESSIONS.c.starts_at > bindparam("now"), IS_OPEN)
+    .order_by(SESSIONS.c.starts_at, SESSIONS.c.id)
+    .limit(bindparam("limit"))
+)
+_UPCOMING = (
+    select(*SEAT_COLUMNS)
+    .select_from(SEATS_FROM)
+    .where(SESSIONS.c.id.in_(_NEXT_SESSIONS.scalar_subquery()))
+    .order_by(SESSIONS.c.starts_at, SESSIONS.c.id, SESSION_ENDPOINTS.c.id)
+)
+
+
+async def upcoming(db: AsyncSession, now: datetime, lead_days: int, limit: int = 10) -> list[UpcomingSession]:
+    """Sessions not yet started and not cancelled, soonest first, with their seats."""
+    found: dict[int, list[SessionSeat]] = {}
+    for row in await db.execute(_UPCOMING, {"now": now, "limit": limit}):
+        found.setdefault(row.session_id, []).append(seat_of(row, lead_days))
+    return [
+        UpcomingSession(
+            seats[0].session_id, seats[0].title, seats[0].starts_at, seats[0].status, tuple(seats)
+        )
+        for seats in found.values()
+    ]
 
 
 async def upcoming_sessions(db: AsyncSession, now: datetime, limit: int = 10) -> list[ReceptionSession]:
-    """Sessions not yet started and not cancelled, with their endpoints loaded."""
+    """As `upcoming`, as mapped objects with their endpoints loaded (for the staff flows,
+    until they read `upcoming`)."""
     return list(
         await db.scalars(
             select(ReceptionSession)

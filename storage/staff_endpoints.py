@@ -12,17 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import endpoints as catalog
 from storage.models import Endpoint
 
-
-@dataclass(frozen=True)
-class EndpointRef:
-    id: int
-    code: str
-    name: str
-    active: bool  # False: an admin stopped offering it
-
-
-def ref_of(endpoint: Endpoint) -> EndpointRef:
-    return EndpointRef(endpoint.id, endpoint.code, endpoint.name, endpoint.active)
+# An endpoint as staff name it: the flows' EndpointInfo (its `active` False: an admin
+# stopped offering it).
+EndpointRef = catalog.EndpointInfo
+ref_of = catalog.info_of
 
 
 @dataclass(frozen=True)

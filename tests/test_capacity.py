@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from bot.app import App
 from storage import audit, registrations
@@ -29,7 +29,7 @@ from storage.models import (
     SessionEndpoint,
     SessionStatus,
 )
-from storage.registrations import Draft
+from storage.registrations import CitizenRegistration, Draft
 from tests.conftest import NOW, World, local
 
 LEAD_DAYS = 5
@@ -77,7 +77,7 @@ async def make_citizens(app: App, count: int, prefix: str = "c") -> list[int]:
         return [person.id for person in people]
 
 
-async def sign_up(app: App, citizen_id: int, data: Draft, *, now: datetime = NOW) -> Registration:
+async def sign_up(app: App, citizen_id: int, data: Draft, *, now: datetime = NOW) -> CitizenRegistration:
     """One sign-up in its own session and transaction."""
     async with app.sessions() as db, db.begin():
         citizen = await db.get(Citizen, citizen_id)
@@ -304,7 +304,7 @@ async def test_same_citizen_racing_itself_gets_one_registration(app: App, world:
 
     pairs = zip(outcomes[::2], outcomes[1::2], strict=True)
     for citizen_id, pair in zip(people, pairs, strict=True):
-        won = [o for o in pair if isinstance(o, Registration)]
+        won = [o for o in pair if isinstance(o, CitizenRegistration)]
         lost = [o for o in pair if isinstance(o, AlreadyRegistered)]
         assert len(won) == 1 and len(lost) == 1, (citizen_id, pair)
         assert won[0].citizen_id == citizen_id and won[0].status == CONFIRMED
@@ -325,7 +325,7 @@ async def test_refused_duplicate_keeps_no_seat_when_the_caller_commits(app: App,
     [citizen_id] = await make_citizens(app, 1)
     first_done = asyncio.Event()
 
-    async def first() -> Registration:
+    async def first() -> CitizenRegistration:
         async with app.sessions() as db, db.begin():
             citizen = await db.get(Citizen, citizen_id)
             assert citizen is not None
@@ -361,6 +361,23 @@ async def test_refused_duplicate_keeps_no_seat_when_the_caller_commits(app: App,
         after = await db.scalar(select(AuditEntry).where(AuditEntry.action == "test.after_refusal"))
         assert after is not None
     await assert_seats_add_up(app)
+
+
+async def test_codes_are_the_row_ids_and_grow_past_six_digits(app: App, world: World) -> None:
+    """The code goes in with the row (one INSERT): its number is the id the row got."""
+    se_id = world.seats[(world.first_id, "X-BINHCHANH")]
+    first_id, second_id = await make_citizens(app, 2)
+    first = await sign_up(app, first_id, draft(se_id))
+    assert first.code == f"TCD-2026-{first.id:06d}"
+    async with app.sessions() as db, db.begin():  # as if a million had registered
+        if app.engine.dialect.name == "postgresql":
+            await db.execute(text("SELECT setval(pg_get_serial_sequence('registrations', 'id'), 999999)"))
+        else:
+            await db.execute(update(Registration).where(Registration.id == first.id).values(id=999_999))
+    second = await sign_up(app, second_id, draft(se_id))
+    assert (second.id, second.code) == (1_000_000, "TCD-2026-1000000")
+    async with app.sessions() as db:
+        assert await db.scalar(select(Registration.code).where(Registration.id == second.id)) == second.code
 
 
 async def test_after_cancelling_the_citizen_may_register_again(app: App, world: World) -> None:
@@ -627,7 +644,7 @@ async def test_edit_summary_follows_the_deadline(app: App, world: World) -> None
     citizen_id, stranger_id = await make_citizens(app, 2)
     registration = await sign_up(app, citizen_id, draft(se_id))
 
-    async def edit(text: str, now: datetime, who: int = citizen_id) -> Registration:
+    async def edit(text: str, now: datetime, who: int = citizen_id) -> CitizenRegistration:
         async with app.sessions() as db, db.begin():
             citizen = await db.get(Citizen, who)
             assert citizen is not None

@@ -17,6 +17,7 @@ from storage.endpoints import (
     EndpointRow,
     read_endpoint_file,
     search_endpoints,
+    set_active,
     upsert_endpoints,
 )
 from storage.models import Endpoint
@@ -242,6 +243,31 @@ async def test_search_skips_inactive_endpoints(app: App, world: World) -> None:
     async with app.sessions() as db, db.begin():
         await db.execute(update(Endpoint).where(Endpoint.code == "P-TANBINH").values(active=False))
     assert await codes_found(app, "binh") == ["X-BINHCHANH"]
+
+
+async def test_search_follows_a_change_made_here_once_it_is_committed(app: App, world: World) -> None:
+    """Searches read a catalog kept in memory: a change through storage drops it when it
+    is made (this transaction reads its own change) and again when it ends."""
+    tanbinh = world.endpoint_ids["P-TANBINH"]
+    assert await codes_found(app, "binh") == ["P-TANBINH", "X-BINHCHANH"]
+
+    class Undone(Exception):
+        pass
+
+    with pytest.raises(Undone):
+        async with app.sessions() as db, db.begin():
+            await set_active(db, tanbinh, active=False)
+            found = await search_endpoints(db, "binh")
+            assert [e.code for e in found.items] == ["X-BINHCHANH"]
+            raise Undone  # rolled back: nothing was stopped
+    assert await codes_found(app, "binh") == ["P-TANBINH", "X-BINHCHANH"]
+
+    async with app.sessions() as db, db.begin():
+        await set_active(db, tanbinh, active=False)
+    assert await codes_found(app, "binh") == ["X-BINHCHANH"]
+    async with app.sessions() as db, db.begin():
+        await upsert_endpoints(db, [EndpointRow("P-MOI", "Phường Bình Mới")])
+    assert await codes_found(app, "binh") == ["P-MOI", "X-BINHCHANH"]
 
 
 async def test_search_pages(app: App, world: World) -> None:

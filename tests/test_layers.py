@@ -97,17 +97,13 @@ def database_reach(path: Path) -> set[str]:
     return found
 
 
-# The citizen flows move to plain data on their own branch (issue 11): drop this at the merge.
-NOT_YET = ("handlers/citizen/",)
-
-
 def test_flows_run_no_sql_and_touch_no_orm_object() -> None:
     reached = {
         (str(path.relative_to(ROOT)), what)
         for path in (ROOT / "handlers").rglob("*.py")
         for what in database_reach(path)
     }
-    assert {(file, what) for file, what in reached if not file.startswith(NOT_YET)} == set()
+    assert reached == set()
 
 
 def test_the_database_check_sees_sql_orm_classes_and_session_calls() -> None:

@@ -13,10 +13,10 @@ import pytest
 
 from bot.i18n import SUPPORTED_LOCALES, MissingMessage, Translator, load_catalog
 from bot.settings import Settings
-from handlers.citizen.privacy import CONSENT_ACTIONS
 from handlers.citizen.register import EDITABLE, IDENTITY_STEPS
 from handlers.menu import MENU_ITEMS
 from handlers.staff.access import ADMIN_COMMANDS, OFFICER_COMMANDS
+from storage.audit import CONSENT_ACTIONS
 from storage.broadcasts import AUDIENCES
 from storage.models import CaseType, RegistrationStatus, SessionKind, SessionStatus, StaffRole
 from storage.outbox import NoticeKind

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.dialog.flow import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
 from handlers.citizen import summary
@@ -9,24 +11,36 @@ from handlers.citizen.views import citizen_status, registration_details
 from storage import registrations
 from storage.citizens import actor_of
 from storage.errors import DeadlinePassed, NotFound, SessionNotOpen
-from storage.models import Registration, RegistrationStatus
+from storage.models import RegistrationStatus
+from storage.registrations import CitizenRegistration
 from storage.rules import is_open_for_registration
 
-flow = Flow("mine", first="list")
+
+@dataclass
+class MineDraft(summary.SummaryDraft):
+    reg_id: int | None = None  # the registration looked at
+
+
+flow = Flow("mine", first="list", draft=MineDraft)
 
 LIST_LIMIT = 10
 
 
-async def current(ctx: Ctx) -> Registration:
+async def current(ctx: Ctx) -> CitizenRegistration:
+    reg_id = MineDraft.of(ctx).reg_id
+    if reg_id is None:
+        raise Invalid("mine.not_found")
     try:
-        return await registrations.own_registration(ctx.db, ctx.citizen.id, int(ctx.data["reg_id"]))
-    except (KeyError, NotFound):
+        return await registrations.own_registration(
+            ctx.db, ctx.citizen.id, int(reg_id), ctx.settings.summary_lead_days
+        )
+    except NotFound:
         raise Invalid("mine.not_found") from None
 
 
 @flow.ask("list")
 async def ask_list(ctx: Ctx) -> Reply:
-    own = (await registrations.list_own(ctx.db, ctx.citizen.id))[:LIST_LIMIT]
+    own = (await registrations.list_own(ctx.db, ctx.citizen.id, ctx.settings.summary_lead_days))[:LIST_LIMIT]
     if not own:
         return Reply(
             ctx.t("mine.none"),
@@ -38,7 +52,7 @@ async def ask_list(ctx: Ctx) -> Reply:
             ctx.t(
                 "mine.option",
                 code=registration.code,
-                when=ctx.dt(registration.session.starts_at),
+                when=ctx.dt(registration.seat.starts_at),
                 status=citizen_status(ctx, registration),
             ),
         )
@@ -54,14 +68,14 @@ async def on_list(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice == "register":
         return Goto("register", data={})
     if answer.choice and answer.choice.startswith("r:"):
-        ctx.data["reg_id"] = int(answer.choice[2:])
+        MineDraft.of(ctx).reg_id = int(answer.choice[2:])
         return "view"
     raise Invalid("common.choose_option")
 
 
-def can_change(ctx: Ctx, registration: Registration) -> bool:
+def can_change(ctx: Ctx, registration: CitizenRegistration) -> bool:
     return registration.status != RegistrationStatus.CANCELLED and is_open_for_registration(
-        registration.session, ctx.now, ctx.settings.summary_lead_days
+        registration.seat, ctx.now, ctx.settings.summary_lead_days
     )
 
 
@@ -71,7 +85,7 @@ async def ask_view(ctx: Ctx) -> Reply:
     options = []
     if can_change(ctx, registration):
         options.append(ctx.option("edit", "mine.edit_summary"))
-    if registration.status != RegistrationStatus.CANCELLED and registration.session.starts_at > ctx.now:
+    if registration.status != RegistrationStatus.CANCELLED and registration.seat.starts_at > ctx.now:
         options.append(ctx.option("cancel", "mine.cancel"))
     options.append(ctx.option("list", "mine.back_to_list"))
     denouncer = await registrations.has_denounced(ctx.db, ctx.citizen.id)
@@ -104,7 +118,8 @@ async def ask_edit_summary(ctx: Ctx) -> Reply:
 
 @flow.handle("edit_summary", text=True)
 async def on_edit_summary(ctx: Ctx, answer: Answer) -> Next:
-    saved = (await current(ctx)).summary
+    registration = await current(ctx)
+    saved = registration.summary
     new = summary.collect(ctx, answer, saved)
     if new is None:
         return "edit_summary"  # more parts may follow
@@ -115,7 +130,7 @@ async def on_edit_summary(ctx: Ctx, answer: Answer) -> Next:
         await registrations.edit_summary(
             ctx.db,
             ctx.citizen,
-            int(ctx.data["reg_id"]),
+            registration.id,
             new,
             now=ctx.now,
             lead_days=s.summary_lead_days,
@@ -152,7 +167,7 @@ async def on_cancel(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice != "yes":
         raise Invalid("common.choose_option")
     registration = await current(ctx)
-    if registration.session.starts_at <= ctx.now:
+    if registration.seat.starts_at <= ctx.now:
         ctx.say("mine.cannot_change")
         return "view"
     await registrations.cancel(ctx.db, registration, now=ctx.now, actor=actor_of(ctx.citizen))

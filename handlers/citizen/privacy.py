@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import select
-
 from bot.dialog.flow import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Reply
 from handlers.citizen.views import registration_details
 from handlers.inputs import show_phone
 from storage import audit, citizens, registrations
-from storage.models import AuditEntry, Registration
+from storage.registrations import CitizenRegistration
 from storage.text import mask_name
 
 flow = Flow("privacy", first="menu")
-CONSENT_ACTIONS = ("consent.give", "consent.refuse", "consent.withdraw")
 
 
 @flow.ask("menu")
@@ -56,7 +53,7 @@ async def show_data(ctx: Ctx) -> None:
     it, and when they consented. A denouncer's identity is not shown again in the chat (a
     shared phone would reveal it): they are told to ask the Office."""
     citizen = ctx.citizen
-    own = await registrations.list_own(ctx.db, citizen.id)
+    own = await registrations.list_own(ctx.db, citizen.id, ctx.settings.summary_lead_days)
     secret = await registrations.has_denounced(ctx.db, citizen.id)
     audit.record(
         ctx.db,
@@ -87,7 +84,7 @@ async def show_data(ctx: Ctx) -> None:
         ctx.say("privacy.data.ask_the_office")
 
 
-def came_with(ctx: Ctx, registration: Registration, secret: bool) -> str:
+def came_with(ctx: Ctx, registration: CitizenRegistration, secret: bool) -> str:
     """What the citizen gave with one registration, besides what registration_details shows."""
     files = ", ".join(item.get("name") or "—" for item in registration.attachments) or "—"
     if secret:
@@ -103,18 +100,10 @@ def came_with(ctx: Ctx, registration: Registration, secret: bool) -> str:
 
 
 async def consent_history(ctx: Ctx) -> str:
-    entries = await ctx.db.scalars(
-        select(AuditEntry)
-        .where(
-            AuditEntry.actor == citizens.actor_of(ctx.citizen),
-            AuditEntry.action.in_(CONSENT_ACTIONS),
-        )
-        .order_by(AuditEntry.at, AuditEntry.id)
-    )
-    lines = []
-    for entry in entries:
-        version = entry.details.get("version", "—")
-        lines.append(ctx.t(f"privacy.data.{entry.action}", when=ctx.dt(entry.at), version=version))
+    lines = [
+        ctx.t(f"privacy.data.{event.action}", when=ctx.dt(event.at), version=event.version or "—")
+        for event in await audit.consents(ctx.db, citizens.actor_of(ctx.citizen))
+    ]
     return ctx.t("privacy.data.consents", lines="\n".join(lines) or "—")
 
 

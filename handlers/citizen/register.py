@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from bot.dialog.flow import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
@@ -13,10 +16,35 @@ from storage import citizens, registrations, sessions
 from storage.endpoints import search_endpoints
 from storage.errors import AlreadyRegistered, DeadlinePassed, SessionNotOpen, TooManyPeople
 from storage.models import CaseType, RegistrationStatus
-from storage.registrations import Draft, max_representatives
+from storage.registrations import max_representatives
 from storage.rules import OPEN_STATUSES
 
-flow = Flow("register", first="endpoint")
+
+@dataclass
+class RegisterDraft(summary.SummaryDraft):
+    """What is entered on the way to the review. The names are those the data had when it
+    was a dict of strings, so that a conversation stored then goes on."""
+
+    ep_query: str = ""  # the endpoint name searched for ("" : the whole list)
+    ep_page: int = 0
+    endpoint_id: int | None = None
+    se_id: int | None = None  # the session endpoint chosen
+    next_se_id: int | None = None  # offered when the chosen one closed meanwhile
+    editing: bool = False  # the review has been reached: steps go back to it
+    full_name: str | None = None
+    phone: str | None = None
+    id_number: str | None = None
+    address: str | None = None
+    case_type: str = ""
+    field: str = ""
+    summary: str | None = None
+    attachments: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    agency: str = ""
+    group_size: int = 1
+    representatives: list[str] = dataclasses.field(default_factory=list)
+
+
+flow = Flow("register", first="endpoint", draft=RegisterDraft)
 
 ENDPOINT_PAGE_SIZE = 6
 IDENTITY_STEPS = ("name", "phone", "id_number", "address")
@@ -34,7 +62,7 @@ EDITABLE = (
 
 def after(ctx: Ctx, natural_next: str) -> str:
     """Back to the review screen when the step was opened from it."""
-    return "review" if ctx.data.get("editing") else natural_next
+    return "review" if RegisterDraft.of(ctx).editing else natural_next
 
 
 # --- endpoint -----------------------------------------------------------------
@@ -45,7 +73,7 @@ def after(ctx: Ctx, natural_next: str) -> str:
 
 
 async def endpoint_page(ctx: Ctx, query: str) -> Reply:
-    page = await search_endpoints(ctx.db, query, ctx.data.get("ep_page", 0), ENDPOINT_PAGE_SIZE)
+    page = await search_endpoints(ctx.db, query, RegisterDraft.of(ctx).ep_page, ENDPOINT_PAGE_SIZE)
     options = [Option(f"ep:{endpoint.id}", endpoint.name) for endpoint in page.items]
     if page.page > 0:
         options.append(ctx.option("prev", "common.prev_page"))
@@ -61,32 +89,35 @@ async def endpoint_page(ctx: Ctx, query: str) -> Reply:
 
 async def on_endpoint_answer(ctx: Ctx, answer: Answer, here: str) -> Next:
     """A page turned (on step `here`), an endpoint chosen, or a name typed to search for."""
+    draft = RegisterDraft.of(ctx)
     if answer.choice in ("prev", "next"):
-        ctx.data["ep_page"] = ctx.data.get("ep_page", 0) + (1 if answer.choice == "next" else -1)
+        draft.ep_page += 1 if answer.choice == "next" else -1
         return here
     if answer.choice == "all":
-        ctx.data["ep_page"] = 0
+        draft.ep_page = 0
         return "endpoint"
     if answer.choice and answer.choice.startswith("ep:"):
         endpoint_id = int(answer.choice[3:])
-        if endpoint_id != ctx.data.get("endpoint_id"):
-            ctx.data.pop("se_id", None)
-        ctx.data["endpoint_id"] = endpoint_id
+        if endpoint_id != draft.endpoint_id:
+            draft.se_id = None
+        draft.endpoint_id = endpoint_id
         return "session"
     query = " ".join(answer.text.split())[:100]
     if not query:
         raise Invalid("register.endpoint.type_name")
+    # Endpoints are searched in memory (storage's catalog): checking first costs no read.
     found = await search_endpoints(ctx.db, query, 0, ENDPOINT_PAGE_SIZE)
     if not found.total:
         raise Invalid("register.endpoint.none", query=query)
-    ctx.data["ep_query"], ctx.data["ep_page"] = query, 0
+    draft.ep_query, draft.ep_page = query, 0
     return "endpoint_found"
 
 
 @flow.ask("endpoint")
 async def ask_endpoint(ctx: Ctx) -> Reply:
-    if ctx.data.pop("ep_query", None):  # back from the results: the whole list again
-        ctx.data["ep_page"] = 0
+    draft = RegisterDraft.of(ctx)
+    if draft.ep_query:  # back from the results: the whole list again
+        draft.ep_query, draft.ep_page = "", 0
     return await endpoint_page(ctx, "")
 
 
@@ -97,7 +128,7 @@ async def on_endpoint(ctx: Ctx, answer: Answer) -> Next:
 
 @flow.ask("endpoint_found")
 async def ask_endpoint_found(ctx: Ctx) -> Reply:
-    return await endpoint_page(ctx, str(ctx.data.get("ep_query", "")))
+    return await endpoint_page(ctx, RegisterDraft.of(ctx).ep_query)
 
 
 @flow.handle("endpoint_found", text=True)
@@ -109,10 +140,11 @@ async def on_endpoint_found(ctx: Ctx, answer: Answer) -> Next:
 
 
 @flow.ask("session")
-async def ask_session(ctx: Ctx) -> Reply:
-    seats = await sessions.open_seats_at(
-        ctx.db, ctx.data["endpoint_id"], ctx.now, ctx.settings.summary_lead_days
-    )
+async def ask_session(ctx: Ctx) -> Reply | Next:
+    endpoint_id = RegisterDraft.of(ctx).endpoint_id
+    if endpoint_id is None:  # not chosen yet (an edit list reached another way): choose it
+        return "endpoint"
+    seats = await sessions.open_seats_at(ctx.db, endpoint_id, ctx.now, ctx.settings.summary_lead_days)
     back = ctx.option("back", "register.session.other_endpoint")
     if not seats:
         none = ctx.t("register.session.none", days=ctx.settings.summary_lead_days)
@@ -130,18 +162,19 @@ async def on_session(ctx: Ctx, answer: Answer) -> Next:
         return END
     if not answer.choice or not answer.choice.startswith("s:"):
         raise Invalid("common.choose_option")
-    seat = await sessions.seat(ctx.db, int(answer.choice[2:]), ctx.settings.summary_lead_days)
-    if seat is None or seat.status not in OPEN_STATUSES:  # cancelled while they were choosing
+    lead_days = ctx.settings.summary_lead_days
+    choice = await registrations.seat_for(ctx.db, ctx.citizen.id, int(answer.choice[2:]), lead_days)
+    if choice is None or choice.seat.status not in OPEN_STATUSES:  # cancelled while they were choosing
         raise Invalid("register.session.cancelled")
+    seat = choice.seat
     if not seat.endpoint_active:  # deactivated while they were choosing
         ctx.say("register.endpoint.inactive")
         return "endpoint"
     if ctx.now > seat.deadline:  # the deadline went by while they were choosing
         raise Invalid("register.session.closed_now", deadline=ctx.dt(seat.deadline))
-    existing = await registrations.active_registration(ctx.db, ctx.citizen.id, seat.session_id)
-    if existing is not None:  # said now, not after every step has been answered
-        raise Invalid("register.already", code=existing.code)
-    ctx.data["se_id"] = seat.session_endpoint_id
+    if choice.held is not None:  # said now, not after every step has been answered
+        raise Invalid("register.already", code=choice.held)
+    RegisterDraft.of(ctx).se_id = seat.session_endpoint_id
     if not seat.seats_left:
         return "waitlist"
     return after(ctx, "name")
@@ -177,7 +210,8 @@ async def keep_option(ctx: Ctx, known: str | None) -> tuple[Option, ...]:
 
 
 def known_value(ctx: Ctx, field: str) -> str | None:
-    value = ctx.data.get(field) or getattr(ctx.citizen, field)
+    """What the draft holds for an identity field, else what the profile kept."""
+    value = getattr(RegisterDraft.of(ctx), field) or getattr(ctx.citizen, field)
     return str(value) if value else None
 
 
@@ -205,9 +239,10 @@ def identity_step(step: str, field: str, next_step: str, parse: IdentityParser) 
     async def handle(ctx: Ctx, answer: Answer) -> Next:
         known = known_value(ctx, field)
         kept = answer.choice == "keep" and bool(known)
-        ctx.data[field] = known if kept else parse(ctx, answer)
+        value = known if kept and known else parse(ctx, answer)
+        setattr(RegisterDraft.of(ctx), field, value)
         if step == "phone" and not kept:  # a kept number was on its button (or is not shown)
-            ctx.say("register.phone.saved", phone=inputs.show_phone(ctx.data[field]))
+            ctx.say("register.phone.saved", phone=inputs.show_phone(value))
         return after(ctx, next_step)
 
 
@@ -236,7 +271,7 @@ async def ask_case_type(ctx: Ctx) -> Reply:
 async def on_case_type(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice not in {kind.value for kind in CaseType}:
         raise Invalid("common.choose_option")
-    ctx.data["case_type"] = answer.choice
+    RegisterDraft.of(ctx).case_type = answer.choice
     if answer.choice == CaseType.DENUNCIATION:
         ctx.say("register.case_type.denunciation_note")
     return after(ctx, "field")
@@ -252,7 +287,7 @@ async def ask_field(ctx: Ctx) -> Reply:
 async def on_field(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice not in ctx.settings.case_field_codes:
         raise Invalid("common.choose_option")
-    ctx.data["field"] = answer.choice
+    RegisterDraft.of(ctx).field = answer.choice
     return after(ctx, "summary")
 
 
@@ -262,33 +297,34 @@ async def ask_summary(ctx: Ctx) -> Reply:
     question = ctx.t(
         "register.summary.ask", min=ctx.t.number(s.summary_min_chars), max=ctx.t.number(s.summary_max_chars)
     )
-    return summary.ask(ctx, question, ctx.data.get("summary"))
+    return summary.ask(ctx, question, RegisterDraft.of(ctx).summary)
 
 
 @flow.handle("summary", text=True)
 async def on_summary(ctx: Ctx, answer: Answer) -> Next:
-    done = summary.collect(ctx, answer, ctx.data.get("summary"))
+    draft = RegisterDraft.of(ctx)
+    done = summary.collect(ctx, answer, draft.summary)
     if done is None:
         return "summary"  # more parts may follow
-    ctx.data["summary"] = done
+    draft.summary = done
     return after(ctx, "attachments")
 
 
 def attachment_names(ctx: Ctx) -> str:
-    return ", ".join(item["name"] for item in ctx.data.get("attachments", [])) or "—"
+    return ", ".join(item["name"] for item in RegisterDraft.of(ctx).attachments) or "—"
 
 
 def go_on_label(ctx: Ctx) -> str:
     """The message of the button that leaves the attachment step as it reads now (quoted in
     the step's texts)."""
-    return "register.attachments.done" if ctx.data.get("attachments") else "register.attachments.skip"
+    return "register.attachments.done" if RegisterDraft.of(ctx).attachments else "register.attachments.skip"
 
 
 @flow.ask("attachments")
 async def ask_attachments(ctx: Ctx) -> Reply | Next:
     if not ctx.capabilities.file_uploads or not ctx.settings.max_attachments:
         return after(ctx, "agency")  # this channel cannot carry files
-    files = ctx.data.get("attachments", [])
+    files = RegisterDraft.of(ctx).attachments
     s = ctx.settings
     go_on = ctx.option("done", go_on_label(ctx))
     text = ctx.t(
@@ -308,12 +344,13 @@ async def ask_attachments(ctx: Ctx) -> Reply | Next:
 async def on_attachments(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice == "done":
         return after(ctx, "agency")
+    draft = RegisterDraft.of(ctx)
     if answer.choice == "clear":
-        ctx.data["attachments"] = []
+        draft.attachments = []
         return "attachments"
     if not answer.attachments:
         raise Invalid("register.attachments.hint", button=ctx.t(go_on_label(ctx)))
-    files = list(ctx.data.get("attachments", []))
+    files = list(draft.attachments)
     max_bytes = int(ctx.settings.max_attachment_mb * 1_000_000)
     for attachment in answer.attachments:
         if len(files) >= ctx.settings.max_attachments:
@@ -333,7 +370,7 @@ async def on_attachments(ctx: Ctx, answer: Answer) -> Next:
                 "size": attachment.size,
             }
         )
-    ctx.data["attachments"] = files
+    draft.attachments = files
     return "attachments"
 
 
@@ -344,7 +381,7 @@ async def ask_agency(ctx: Ctx) -> Reply:
 
 @flow.handle("agency", text=True)
 async def on_agency(ctx: Ctx, answer: Answer) -> Next:
-    ctx.data["agency"] = "" if answer.choice == "none" else inputs.parse_agency(answer.text)
+    RegisterDraft.of(ctx).agency = "" if answer.choice == "none" else inputs.parse_agency(answer.text)
     return after(ctx, "group")
 
 
@@ -355,67 +392,67 @@ async def ask_group(ctx: Ctx) -> Reply:
 
 @flow.handle("group", text=True)
 async def on_group(ctx: Ctx, answer: Answer) -> Next:
-    size = 1 if answer.choice == "alone" else inputs.parse_group_size(answer.text)
-    ctx.data["group_size"] = size
-    if max_representatives(size):
+    draft = RegisterDraft.of(ctx)
+    draft.group_size = 1 if answer.choice == "alone" else inputs.parse_group_size(answer.text)
+    if max_representatives(draft.group_size):
         return "representatives"
-    ctx.data["representatives"] = []
+    draft.representatives = []
     return "review"
 
 
 @flow.ask("representatives")
 async def ask_representatives(ctx: Ctx) -> Reply:
-    size = ctx.data["group_size"]
+    size = RegisterDraft.of(ctx).group_size
     return Reply(ctx.t("register.representatives.ask", size=size, most=max_representatives(size)))
 
 
 @flow.handle("representatives", text=True)
 async def on_representatives(ctx: Ctx, answer: Answer) -> Next:
-    most = max_representatives(ctx.data["group_size"])
-    ctx.data["representatives"] = inputs.parse_representatives(answer.text, most)
+    draft = RegisterDraft.of(ctx)
+    draft.representatives = inputs.parse_representatives(answer.text, max_representatives(draft.group_size))
     return "review"
 
 
 # --- review and submit ------------------------------------------------------------
 
 
-async def review_identity(ctx: Ctx) -> dict[str, str]:
+def review_identity(ctx: Ctx, denouncer: bool) -> dict[str, str]:
     """Name, phone, CCCD and address for the review. A denouncer's saved details are not
     echoed (Luật Tố cáo, Art. 9): those kept from the profile read "(saved details)"."""
-    d, hide = ctx.data, await registrations.has_denounced(ctx.db, ctx.citizen.id)
+    draft = RegisterDraft.of(ctx)
     fields = {"name": "full_name", "phone": "phone", "id_number": "id_number", "address": "address"}
     saved = ctx.t("register.saved_hidden")
-    return {
-        shown: saved
-        if hide and d[field] == getattr(ctx.citizen, field)
-        else shown_value(shown, d[field]) or ""
-        for shown, field in fields.items()
-    }
+    identity = {}
+    for shown, field in fields.items():
+        value = getattr(draft, field)
+        hidden = denouncer and value == getattr(ctx.citizen, field)
+        identity[shown] = saved if hidden else shown_value(shown, value) or ""
+    return identity
 
 
 @flow.ask("review")
 async def ask_review(ctx: Ctx) -> Reply | Next:
-    ctx.data["editing"] = True
-    seat = await sessions.seat(ctx.db, ctx.data["se_id"], ctx.settings.summary_lead_days)
-    if seat is None:
+    draft = RegisterDraft.of(ctx)
+    draft.editing = True
+    if draft.se_id is None:
         return "session"
-    if not seat.endpoint_active:  # deactivated since it was chosen: choose again
+    choice = await registrations.seat_for(ctx.db, ctx.citizen.id, draft.se_id, ctx.settings.summary_lead_days)
+    if choice is None:
+        return "session"
+    if not choice.seat.endpoint_active:  # deactivated since it was chosen: choose again
         ctx.say("register.endpoint.inactive")
-        ctx.data.pop("se_id")
+        draft.se_id = None
         return "endpoint"
-    d = ctx.data
-    representatives = ", ".join(d.get("representatives") or []) or "—"
-    identity = await review_identity(ctx)
     text = ctx.t(
         "register.review",
-        session=seat_details(ctx, seat),
-        **identity,
-        case_type=case_type_label(ctx, d["case_type"]),
-        field=field_label(ctx, d["field"]),
-        summary=d["summary"],
-        agency=d["agency"] or ctx.t("register.agency.none"),
-        group_size=d["group_size"],
-        representatives=representatives,
+        session=seat_details(ctx, choice.seat),
+        **review_identity(ctx, choice.denouncer),
+        case_type=case_type_label(ctx, draft.case_type),
+        field=field_label(ctx, draft.field),
+        summary=draft.summary,
+        agency=draft.agency or ctx.t("register.agency.none"),
+        group_size=draft.group_size,
+        representatives=", ".join(draft.representatives) or "—",
         attachments=attachment_names(ctx),
     )
     return Reply(
@@ -458,57 +495,59 @@ async def on_edit(ctx: Ctx, answer: Answer) -> Next:
 @flow.ask("closed")
 async def ask_closed(ctx: Ctx) -> Reply:
     options = [ctx.option("menu", "common.back_to_menu")]
-    if ctx.data.get("next_se_id"):
+    if RegisterDraft.of(ctx).next_se_id:
         options.insert(0, ctx.option("next", "register.closed.take_next"))
     return Reply(ctx.t("register.closed.ask"), tuple(options))
 
 
 @flow.handle("closed")
 async def on_closed(ctx: Ctx, answer: Answer) -> Next:
-    if answer.choice == "next" and ctx.data.get("next_se_id"):
-        ctx.data["se_id"] = ctx.data.pop("next_se_id")
+    draft = RegisterDraft.of(ctx)
+    if answer.choice == "next" and draft.next_se_id:
+        draft.se_id, draft.next_se_id = draft.next_se_id, None
         return "review"
     if answer.choice == "menu":
         return END
     raise Invalid("common.choose_option")
 
 
-async def submit(ctx: Ctx) -> Next:
-    d = ctx.data
-    draft = Draft(
-        session_endpoint_id=d["se_id"],
-        full_name=d["full_name"],
-        phone=d["phone"],
-        id_number=d["id_number"],
-        address=d["address"],
-        case_type=CaseType(d["case_type"]),
-        field=d["field"],
-        summary=d["summary"],
-        prior_agency=d["agency"],
-        group_size=d["group_size"],
-        representatives=d.get("representatives") or [],
-        attachments=d.get("attachments") or [],
+def submitted(ctx: Ctx, session_endpoint_id: int) -> registrations.Draft:
+    """The draft as storage takes it."""
+    d = RegisterDraft.of(ctx)
+    assert d.full_name and d.phone and d.id_number and d.address and d.summary  # the review shows them
+    return registrations.Draft(
+        session_endpoint_id=session_endpoint_id,
+        full_name=d.full_name,
+        phone=d.phone,
+        id_number=d.id_number,
+        address=d.address,
+        case_type=CaseType(d.case_type),
+        field=d.field,
+        summary=d.summary,
+        prior_agency=d.agency,
+        group_size=d.group_size,
+        representatives=list(d.representatives),
+        attachments=list(d.attachments),
     )
+
+
+async def submit(ctx: Ctx) -> Next:
+    se_id = RegisterDraft.of(ctx).se_id
+    if se_id is None:  # the review is never shown without a session: choose one
+        return "session"
+    draft = submitted(ctx, se_id)
+    lead_days = ctx.settings.summary_lead_days
     try:
         registration = await registrations.submit(
-            ctx.db,
-            ctx.citizen,
-            draft,
-            now=ctx.now,
-            lead_days=ctx.settings.summary_lead_days,
-            tz=ctx.settings.tz,
+            ctx.db, ctx.citizen, draft, now=ctx.now, lead_days=lead_days, tz=ctx.settings.tz
         )
     except DeadlinePassed as closed:
-        ctx.say(
-            "register.deadline_passed",
-            deadline=ctx.dt(closed.deadline),
-            days=ctx.settings.summary_lead_days,
-        )
+        ctx.say("register.deadline_passed", deadline=ctx.dt(closed.deadline), days=lead_days)
         if closed.next_session_id:
-            seat = await sessions.seat(ctx.db, closed.next_session_id, ctx.settings.summary_lead_days)
+            seat = await sessions.seat(ctx.db, closed.next_session_id, lead_days)
             assert seat is not None
             ctx.say("register.next_session", details=seat_details(ctx, seat))
-            d["next_se_id"] = closed.next_session_id
+            RegisterDraft.of(ctx).next_se_id = closed.next_session_id
         else:
             ctx.say("register.no_next_session")
         return "closed"
@@ -531,8 +570,7 @@ async def submit(ctx: Ctx) -> Next:
         id_number=draft.id_number,
         address=draft.address,
     )
-    seat = await sessions.seat(ctx.db, registration.session_endpoint_id, ctx.settings.summary_lead_days)
-    assert seat is not None
+    seat = registration.seat
     message = (
         "register.done.confirmed"
         if registration.status == RegistrationStatus.CONFIRMED

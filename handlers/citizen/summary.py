@@ -12,13 +12,22 @@ is changed.
 
 from __future__ import annotations
 
-from bot.dialog.flow import Answer, Ctx, Invalid, TooLong
+from dataclasses import dataclass
+
+from bot.dialog.flow import Answer, Ctx, Draft, Invalid, TooLong
 from bot.dialog.types import Reply
 from handlers import inputs, words
 
-DRAFT = "summary_draft"
 PREVIEW_CHARS = 600  # a longer draft is shown by its start and its end
 DONE, CLEAR = "done", "clear"
+
+
+@dataclass
+class SummaryDraft(Draft):
+    """What a flow that takes a summary keeps of it between messages: its own draft (the
+    register and mine flows) subclasses this one."""
+
+    summary_draft: str | None = None  # None: not begun, it starts from the saved summary
 
 
 def preview(text: str) -> str:
@@ -30,14 +39,15 @@ def preview(text: str) -> str:
 
 def forget(ctx: Ctx) -> None:
     """Drop the draft, so that the step reached again starts from the saved summary."""
-    ctx.data.pop(DRAFT, None)
+    SummaryDraft.of(ctx).summary_draft = None
 
 
 def draft_of(ctx: Ctx, saved: str | None) -> str:
     """The draft: the saved summary until the citizen adds to it or clears it."""
-    if DRAFT not in ctx.data:
-        ctx.data[DRAFT] = saved or ""
-    return str(ctx.data[DRAFT])
+    draft = SummaryDraft.of(ctx)
+    if draft.summary_draft is None:
+        draft.summary_draft = saved or ""
+    return draft.summary_draft
 
 
 def ask(ctx: Ctx, question: str, saved: str | None) -> Reply:
@@ -61,7 +71,7 @@ def collect(ctx: Ctx, answer: Answer, saved: str | None) -> str | None:
     s = ctx.settings
     draft = draft_of(ctx, saved)
     if answer.choice == CLEAR or words.means(answer.text, words.CLEAR):
-        ctx.data[DRAFT] = ""
+        SummaryDraft.of(ctx).summary_draft = ""
         return None
     if answer.choice == DONE or words.means(answer.text, words.DONE):
         if not draft:
@@ -85,5 +95,5 @@ def collect(ctx: Ctx, answer: Answer, saved: str | None) -> str | None:
             part=len(part),
             room=max(s.summary_max_chars - len(draft) - 1, 0),
         )
-    ctx.data[DRAFT] = whole
+    SummaryDraft.of(ctx).summary_draft = whole
     return None

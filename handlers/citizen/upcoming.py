@@ -13,7 +13,7 @@ flow = Flow("sessions", first="list")
 @flow.ask("list")
 async def ask_list(ctx: Ctx) -> Reply:
     lead_days = ctx.settings.summary_lead_days
-    upcoming = await sessions.upcoming_sessions(ctx.db, ctx.now)
+    upcoming = await sessions.upcoming(ctx.db, ctx.now, lead_days)
     options = (ctx.option("register", "menu.register"), ctx.option("menu", "common.back_to_menu"))
     if not upcoming:
         return Reply(ctx.t("sessions.none"), options)
@@ -27,7 +27,7 @@ async def ask_list(ctx: Ctx) -> Reply:
                 "sessions.item",
                 title=session.title,
                 when=ctx.dt(session.starts_at),
-                endpoints=len(session.endpoints),
+                endpoints=len(session.seats),
                 deadline=ctx.dt(summary_deadline(session.starts_at, lead_days)),
                 state=ctx.t(state),
             )

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from bot.dialog.flow import Ctx
-from storage.models import CaseType, Registration, RegistrationStatus
-from storage.rules import summary_deadline
+from storage.models import CaseType, RegistrationStatus
+from storage.registrations import CitizenRegistration
 from storage.sessions import SessionSeat
 from storage.text import mask_name
+
+
+class Holder(Protocol):
+    """A registration as a list of them shows whose it is."""
+
+    @property
+    def full_name(self) -> str | None: ...
+
+    @property
+    def case_type(self) -> CaseType: ...
 
 
 def seat_label(ctx: Ctx, seat: SessionSeat) -> str:
@@ -36,13 +48,13 @@ def field_label(ctx: Ctx, code: str) -> str:
     return ctx.t(f"field.{code}")
 
 
-def holder_name(registration: Registration) -> str:
+def holder_name(registration: Holder) -> str:
     """The name to show in staff lists: masked for a denunciation (Luật Tố cáo, Art. 9)."""
     name = registration.full_name or ""
     return mask_name(name) if registration.case_type == CaseType.DENUNCIATION else name
 
 
-def citizen_status(ctx: Ctx, registration: Registration) -> str:
+def citizen_status(ctx: Ctx, registration: CitizenRegistration) -> str:
     """The state of a registration as the citizen should read it: a held seat is not yet a
     confirmed case (staff may still return or forward it), and a decision says whether to come."""
     if registration.status == RegistrationStatus.CANCELLED:
@@ -55,24 +67,22 @@ def citizen_status(ctx: Ctx, registration: Registration) -> str:
     return ctx.t(f"registration.citizen.{registration.route or 'under_review'}")
 
 
-def registration_details(ctx: Ctx, registration: Registration, *, denouncer: bool) -> str:
+def registration_details(ctx: Ctx, registration: CitizenRegistration, *, denouncer: bool) -> str:
     """One registration as its citizen sees it. `denouncer` (registrations.has_denounced):
     a citizen who has denounced is never shown their name again, on any of their
     registrations, whatever its case type."""
-    session = registration.session
-    link = registration.session_endpoint
+    seat = registration.seat
     deadline_line = ""  # a cancelled registration has nothing left to edit
     if registration.status != RegistrationStatus.CANCELLED:
-        deadline = summary_deadline(session.starts_at, ctx.settings.summary_lead_days)
-        deadline_line = ctx.t("registration.edit_deadline", deadline=ctx.dt(deadline)) + "\n"
+        deadline_line = ctx.t("registration.edit_deadline", deadline=ctx.dt(seat.deadline)) + "\n"
     return ctx.t(
         "registration.details",
         code=registration.code,
         status=citizen_status(ctx, registration),
-        title=session.title,
-        when=ctx.dt(session.starts_at),
-        endpoint=link.endpoint.name,
-        address=link.endpoint.address or "—",
+        title=seat.title,
+        when=ctx.dt(seat.starts_at),
+        endpoint=seat.endpoint_name,
+        address=seat.endpoint_address or "—",
         deadline_line=deadline_line,
         name=(mask_name(registration.full_name or "") if denouncer else registration.full_name) or "—",
         case_type=case_type_label(ctx, registration.case_type),
