@@ -6,13 +6,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.db import insert_if_absent, mark_erased
 from storage.identity import UserKey
-from storage.models import Citizen, ConversationState, ReceptionSession, Registration
+from storage.models import CaseType, Citizen, ConversationState, ReceptionSession, Registration
 from storage.registrations import ACTIVE, cancel
 
 
@@ -32,6 +32,7 @@ class CitizenRecord:
     address: str | None
     unreachable: bool
     anonymised_at: datetime | None
+    denouncer: bool = False  # has denounced: their identity is never echoed back to them
 
 
 # The columns of a CitizenRecord, in its order (a query selects them to build one).
@@ -48,6 +49,9 @@ RECORD_COLUMNS = (
     Citizen.address,
     Citizen.unreachable,
     Citizen.anonymised_at,
+    exists()
+    .where(Registration.citizen_id == Citizen.id, Registration.case_type == CaseType.DENUNCIATION)
+    .label("denouncer"),
 )
 _BY_ID = select(*RECORD_COLUMNS).where(Citizen.id == bindparam("citizen_id"))
 _SET_CONSENT = (
@@ -75,10 +79,8 @@ _SET_LOCALE = (
 
 
 def record_of(values: Any) -> CitizenRecord:
-    """A CitizenRecord from a row holding RECORD_COLUMNS in order (or an ORM Citizen)."""
-    if isinstance(values, Citizen):
-        return CitizenRecord(*(getattr(values, column.key) for column in RECORD_COLUMNS))
-    return CitizenRecord(*values)
+    """A CitizenRecord from a row holding RECORD_COLUMNS in order."""
+    return replace(CitizenRecord(*values), denouncer=bool(values[-1]))  # SQLite says 0 or 1
 
 
 async def record(db: AsyncSession, citizen_id: int) -> CitizenRecord:

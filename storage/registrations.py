@@ -203,7 +203,6 @@ _denounced = exists().where(
     REGISTRATIONS.c.citizen_id == bindparam("citizen_id"),
     REGISTRATIONS.c.case_type == CaseType.DENUNCIATION,
 )
-_HAS_DENOUNCED = select(_denounced)
 _held = (
     select(REGISTRATIONS.c.code)
     .where(
@@ -361,11 +360,6 @@ async def seat_for(
     if row is None:
         return None
     return SeatChoice(seat_of(row, lead_days), row.held, bool(row.denouncer))
-
-
-async def has_denounced(db: AsyncSession, citizen_id: int) -> bool:
-    """Whether the citizen has submitted a denunciation (their identity is then never echoed)."""
-    return bool(await db.scalar(_HAS_DENOUNCED, {"citizen_id": citizen_id}))
 
 
 async def has_waiting_list(db: AsyncSession, session_endpoint_id: int) -> bool:

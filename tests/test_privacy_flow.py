@@ -52,8 +52,9 @@ async def test_a_denouncer_seeing_their_data_is_not_shown_their_identity_again(
 async def test_a_denouncer_who_also_complained_is_not_shown_their_name_on_any_screen(
     app: App, world: World, chat: ChatUser
 ) -> None:
-    """One rule (registrations.has_denounced) on every citizen screen: the name stored with
-    a khiếu nại of someone who has also denounced is masked like the rest of their identity."""
+    """One rule (CitizenRecord.denouncer, read with the conversation state) on every citizen
+    screen: the name stored with a khiếu nại of someone who has also denounced is masked like
+    the rest of their identity."""
     await consent(chat)
     await register(chat, case_type="denunciation")
     await fill_until_review(chat, session="11/01/2027")

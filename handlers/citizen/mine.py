@@ -88,7 +88,7 @@ async def ask_view(ctx: Ctx) -> Reply:
     if registration.status != RegistrationStatus.CANCELLED and registration.seat.starts_at > ctx.now:
         options.append(ctx.option("cancel", "mine.cancel"))
     options.append(ctx.option("list", "mine.back_to_list"))
-    denouncer = await registrations.has_denounced(ctx.db, ctx.citizen.id)
+    denouncer = ctx.citizen.denouncer
     text = registration_details(ctx, registration, denouncer=denouncer)
     if registration.status != RegistrationStatus.CANCELLED and not can_change(ctx, registration):
         text += "\n\n" + ctx.t("mine.locked")

@@ -54,7 +54,7 @@ async def show_data(ctx: Ctx) -> None:
     shared phone would reveal it): they are told to ask the Office."""
     citizen = ctx.citizen
     own = await registrations.list_own(ctx.db, citizen.id, ctx.settings.summary_lead_days)
-    secret = await registrations.has_denounced(ctx.db, citizen.id)
+    secret = citizen.denouncer
     audit.record(
         ctx.db,
         at=ctx.now,

@@ -204,7 +204,7 @@ async def keep_option(ctx: Ctx, known: str | None) -> tuple[Option, ...]:
     """Offer the saved value. A denouncer's identity is not echoed, so only "keep" is shown."""
     if not known:
         return ()
-    if await registrations.has_denounced(ctx.db, ctx.citizen.id):
+    if ctx.citizen.denouncer:
         return (ctx.option("keep", "register.keep_saved"),)
     return (ctx.option("keep", "register.keep", value=known),)
 

@@ -68,8 +68,8 @@ def citizen_status(ctx: Ctx, registration: CitizenRegistration) -> str:
 
 
 def registration_details(ctx: Ctx, registration: CitizenRegistration, *, denouncer: bool) -> str:
-    """One registration as its citizen sees it. `denouncer` (registrations.has_denounced):
-    a citizen who has denounced is never shown their name again, on any of their
+    """One registration as its citizen sees it. `denouncer` (CitizenRecord.denouncer, read
+    with the conversation state): a citizen who has denounced is never shown their name again, on any of their
     registrations, whatever its case type."""
     seat = registration.seat
     deadline_line = ""  # a cancelled registration has nothing left to edit
