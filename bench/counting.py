@@ -70,12 +70,9 @@ class Tally:
     def breakdown(self) -> str:
         """`BEGIN, ping, SELECT conversation_states FOR UPDATE, …, COMMIT`, in order (a
         statement repeated at once counted: `SELECT endpoints ×2`)."""
-        names = [
-            {"begin": "BEGIN", "commit": "COMMIT", "rollback": "ROLLBACK", "ping": "ping"}.get(
-                t.kind, t.label
-            )
-            for t in self.trips
-        ]
+        ping = "ping" if self.ping_cost == 1 else f"ping (×{self.ping_cost}: BEGIN, ';', ROLLBACK)"
+        words = {"begin": "BEGIN", "commit": "COMMIT", "rollback": "ROLLBACK", "ping": ping}
+        names = [words.get(t.kind, t.label) for t in self.trips]
         runs = [(name, len(list(group))) for name, group in itertools.groupby(names)]
         return ", ".join(f"{name} ×{times}" if times > 1 else name for name, times in runs)
 

@@ -38,10 +38,12 @@ class Step:
     value: str
     work: Tally
     api_calls: list[str]
+    dialog_seen: bool  # the dialog engine was called through app.dialog: its work is told apart
 
     @property
     def dialog(self) -> Tally:
-        return self.work.of(DIALOG)
+        """The dialog engine's work; the whole update's if it could not be told apart."""
+        return self.work.of(DIALOG) if self.dialog_seen else self.work
 
     @property
     def pipeline(self) -> Tally:
@@ -57,7 +59,6 @@ class Step:
 class Registration:
     engine: str
     steps: list[Step]
-    dialog_seen: bool  # the dialog engine was called through app.dialog (else all is "pipeline")
 
     def worst(self, kind: str) -> Step:
         return max((s for s in self.steps if s.kind == kind), key=lambda s: s.dialog.round_trips)
@@ -91,8 +92,8 @@ class Registration:
         typical = min(self.steps[1:], key=lambda s: s.dialog.round_trips)
         print(f"    (least: {typical.what}: {typical.dialog.round_trips} = {typical.dialog.breakdown()})")
         print(f"  pipeline per step, e.g. {self.steps[-2].what}: {self.steps[-2].pipeline.breakdown()}")
-        if not self.dialog_seen:
-            print("  NOTE: app.dialog.handle was never called: all work is counted as the pipeline's")
+        if not self.steps[0].dialog_seen:
+            print("  NOTE: app.dialog.handle was never called: the dialog figures are the whole update's")
 
     def figures(self) -> list[Figure]:
         typed, pressed = self.worst("text"), self.worst("press")
@@ -118,7 +119,8 @@ class Registration:
                 f"≤ {STATEMENTS_TARGET}",
                 str(self.statements),
                 self.statements <= STATEMENTS_TARGET,
-                f"{len(self.steps)} updates, dialog only",
+                f"{len(self.steps)} updates, the dialog's; the pipeline adds "
+                f"{sum(s.pipeline.statements for s in self.steps)} for a citizen alone",
             ),
             Figure(
                 "Bot API calls, pressed button (worst)",
@@ -169,14 +171,15 @@ async def measure(url: str, now: datetime) -> Registration:
             mark, calls = counter.mark(), len(fake.calls)
             await converse(user, kind, value)
             await quiet(counter, fake)
-            steps.append(Step(kind, value, counter.since(mark), api_calls(fake, calls)))
+            work = counter.since(mark)
+            steps.append(Step(kind, value, work, api_calls(fake, calls), dialog.events > 0))
     finally:
         await telegram.stop()
         await polling
         await fake.stop()
         counter.close()
         await app.close()
-    return Registration(engine_name(url), steps, dialog_seen=dialog.events > 0)
+    return Registration(engine_name(url), steps)
 
 
 async def main(database_url: str | None) -> Registration:

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import subprocess
 import time
+from datetime import UTC, datetime
 
 from bench import round_trips, seat_race, telegram_updates
-from bench.common import Figure
+from bench.common import ROOT, Figure
 
 
 async def measure(database_url: str | None, citizens: int, signups: int) -> list[Figure]:
@@ -33,7 +36,7 @@ async def measure(database_url: str | None, citizens: int, signups: int) -> list
 
 def summary(engines: dict[str, list[Figure]]) -> None:
     names = list(engines)
-    print("issue 11 targets" + (" (round trips: the target is set for PostgreSQL)" if names else ""))
+    print("issue 11 targets (the round trips' is set for PostgreSQL; memory is measured elsewhere)")
     width = max(len(figure.name) for figures in engines.values() for figure in figures)
     header = f"  {'figure':<{width}}  {'target':<8}" + "".join(f"  {name:<22}" for name in names)
     print(header)
@@ -51,8 +54,21 @@ def summary(engines: dict[str, list[Figure]]) -> None:
     print(f"  {passed} PASS, {missed} MISS")
 
 
+def revision() -> str:
+    """The commit measured, as `git describe` names it (and whether the tree was changed)."""
+    try:
+        described = subprocess.run(
+            ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+    return described.stdout.strip()
+
+
 async def main(database_url: str | None, citizens: int = 200, signups: int = 1000) -> None:
     started = time.perf_counter()
+    print(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {revision()}, {os.cpu_count()} CPUs")
+    print()
     engines = {"SQLite": await measure(None, citizens, signups)}
     if database_url:
         engines["PostgreSQL"] = await measure(database_url, citizens, signups)
