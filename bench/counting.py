@@ -27,19 +27,31 @@ DIALOG, PIPELINE = "dialog", "pipeline"
 _scope: ContextVar[str] = ContextVar("bench_scope", default=PIPELINE)
 
 TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE|JOIN)\s+\"?(\w+)", re.IGNORECASE)
+WRITE = re.compile(r"\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+\"?(\w+)", re.IGNORECASE)
+NOT_TABLES = {"set", "of"}  # `ON CONFLICT … DO UPDATE SET`, `FOR UPDATE OF`
 
 
 def statement_label(sql: str) -> str:
-    """`SELECT conversation_states … FOR UPDATE` → "SELECT conversation_states FOR UPDATE"."""
+    """What a statement does, for a person: its verb and the tables it touches, in order.
+    `SELECT conversation_states+citizens+staff FOR UPDATE`, `INSERT citizens ON CONFLICT`,
+    `WITH INSERT inbound_updates + UPDATE conversation_states` (writes joined in one)."""
     words = sql.split(None, 1)
     verb = words[0].upper() if words else "?"
-    table = TABLE.search(sql)
-    label = f"{verb} {table.group(1)}" if table and verb in {"SELECT", "INSERT", "UPDATE", "DELETE"} else verb
-    if verb == "INSERT" and "ON CONFLICT" in sql.upper():
-        label += " ON CONFLICT"
-    if verb == "SELECT" and "FOR UPDATE" in sql.upper():
-        label += " FOR UPDATE"
-    return label
+    upper = sql.upper()
+    tail = (" ON CONFLICT" if "ON CONFLICT" in upper else "") + (
+        " FOR UPDATE" if "FOR UPDATE" in upper else ""
+    )
+    if verb == "WITH":
+        writes = [
+            f"{kind.split()[0].upper()} {table}"
+            for kind, table in WRITE.findall(sql)
+            if table.lower() not in NOT_TABLES
+        ]
+        return "WITH " + " + ".join(dict.fromkeys(writes)) + tail
+    if verb not in {"SELECT", "INSERT", "UPDATE", "DELETE"}:
+        return verb
+    tables = [table for table in TABLE.findall(sql) if table.lower() not in NOT_TABLES]
+    return f"{verb} {'+'.join(dict.fromkeys(tables))}{tail}"
 
 
 @dataclass(frozen=True)
