@@ -259,6 +259,7 @@ class FakeTelegram:
         app.router.add_post("/control/updates", self._control_push)
         app.router.add_get("/control/violations", self._control_violations)
         app.router.add_get("/control/stats", self._control_stats)
+        app.router.add_get("/control/keyboard/{chat_id}", self._control_keyboard)
         self._runner, self.base_url = await serve_locally(app, port)
         return self.base_url
 
@@ -286,6 +287,19 @@ class FakeTelegram:
                 "chats": len(per_chat),
             }
         )
+
+    async def _control_keyboard(self, request: web.Request) -> web.Response:
+        """For a driver in another process: the last message with an inline keyboard in a chat,
+        as the Bot API returned it (what a client shows the buttons of), or null."""
+        chat_id = int(request.match_info["chat_id"])
+        for message in reversed(self.messages):
+            if (
+                message.chat_id == chat_id
+                and message.reply_markup
+                and "inline_keyboard" in message.reply_markup
+            ):
+                return web.json_response(self._message_json(message))
+        return web.json_response(None)
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":
