@@ -24,7 +24,7 @@ from typing import Any, cast
 import aiohttp
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
-from aiogram.methods import EditMessageReplyMarkup, SendMessage, TelegramMethod
+from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage, TelegramMethod
 from aiogram.types import CallbackQuery, Message
 from sqlalchemy import insert, select, update
 
@@ -97,7 +97,9 @@ class Keyboards(BaseRequestMiddleware):
         self, make_request: NextRequestMiddlewareType[Any], bot: Bot, method: TelegramMethod[Any]
     ) -> Any:
         result = await make_request(bot, method)  # aiogram hands back the parsed result
-        if isinstance(method, SendMessage | EditMessageReplyMarkup) and isinstance(result, Message):
+        if isinstance(method, SendMessage | EditMessageText | EditMessageReplyMarkup) and isinstance(
+            result, Message
+        ):
             message = result
             if "ĐĂNG KÝ THÀNH CÔNG" in (message.text or ""):
                 self.confirmed += 1
