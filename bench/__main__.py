@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 
-from bench import broadcast, crash_outbox, crash_updates, telegram_updates
+from bench import broadcast, crash_outbox, crash_updates, footprint, telegram_updates
 
 if __name__ == "__main__":
     asyncio.run(telegram_updates.main(citizens=40, database_url=None))
+    print()
+    asyncio.run(footprint.main(citizens=10))
     print()
     asyncio.run(broadcast.main(recipients=20_000, baseline=300))
     postgres = os.environ.get("BENCH_DATABASE_URL", "")

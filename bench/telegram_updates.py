@@ -25,9 +25,10 @@ import aiohttp
 from aiogram import Bot, Dispatcher
 from aiogram.client.session.middlewares.base import BaseRequestMiddleware, NextRequestMiddlewareType
 from aiogram.methods import EditMessageReplyMarkup, EditMessageText, SendMessage, TelegramMethod
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import Message
 from sqlalchemy import insert, select, update
 
+from bench.echo_bot import echo_dispatcher
 from bot.app import App, build_app, freeze_startup_objects
 from bot.channels.telegram.runner import TelegramBot, make_bot
 from bot.demo import DEMO_ENDPOINTS
@@ -57,6 +58,7 @@ REGISTRATION: list[tuple[str, str]] = [
     ("press", "Khiếu nại"),
     ("press", "Đất đai"),
     ("text", "Gia đình tôi bị thu hồi đất năm 2024 nhưng chưa nhận được tiền bồi thường."),
+    ("press", "Xong"),  # the summary may come in several messages: done
     ("press", "Không gửi tệp"),
     ("press", "Chưa có cơ quan nào"),
     ("press", "Chỉ mình tôi"),
@@ -200,20 +202,6 @@ async def measure(
         await echo_bot.session.close()
     await polling
     return Result(name, len(latencies), seconds, latencies)
-
-
-def echo_dispatcher() -> Dispatcher:
-    dp = Dispatcher()
-
-    @dp.message()
-    async def echo(message: Message) -> None:
-        await message.answer(message.text or "…")
-
-    @dp.callback_query()
-    async def pressed(query: CallbackQuery) -> None:
-        await query.answer()
-
-    return dp
 
 
 async def seeded_app(database_url: str, now: datetime) -> App:

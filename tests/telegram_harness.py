@@ -102,14 +102,9 @@ class TelegramUser:
         return await self._await_handled(self.fake.push_document(self.user_id, name, mime_type, size))
 
     def keyboard_message(self) -> SentMessage:
-        """The message that last appeared (sent, or edited) and has inline buttons now."""
-        for shown in reversed(self.fake.shown):
-            message = self.fake.message(shown.message.message_id)
-            if message is None or message.chat_id != self.user_id:
-                continue
-            if message.reply_markup and "inline_keyboard" in message.reply_markup:
-                return message
-        raise AssertionError("no message with an inline keyboard")
+        message = self.fake.keyboard_of(self.user_id)
+        assert message is not None, "no message with an inline keyboard"
+        return message
 
     @staticmethod
     def buttons(message: SentMessage) -> list[dict[str, Any]]:

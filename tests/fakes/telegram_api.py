@@ -608,6 +608,15 @@ class FakeTelegram:
     def message(self, message_id: int) -> SentMessage | None:
         return next((m for m in self.messages if m.message_id == message_id), None)
 
+    def keyboard_of(self, chat_id: int) -> SentMessage | None:
+        """The message that last appeared in the chat (sent, or edited) with inline buttons now."""
+        for shown in reversed(self.shown):
+            message = self.message(shown.message.message_id)
+            markup = message.reply_markup if message is not None and message.chat_id == chat_id else None
+            if markup and "inline_keyboard" in markup:
+                return message
+        return None
+
     def sent_to(self, chat_id: int) -> list[SentMessage]:
         return [m for m in self.messages if m.chat_id == chat_id]
 
