@@ -14,6 +14,7 @@ from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.app import App
+from bot.channels.telegram.mapping import Pressed
 from bot.channels.telegram.runner import TelegramBot
 from tests.conftest import World
 from tests.fakes.telegram_api import FakeTelegram
@@ -174,6 +175,18 @@ async def test_a_pressed_message_too_long_to_take_the_answer(
     await user.press("Trang sau")
     assert question.text == "…" * 4090 and question.reply_markup is None
     assert fake.calls_of("editMessageReplyMarkup") and "trang 2/3" in user.last[-1].text
+
+
+async def test_a_press_with_nothing_to_answer_leaves_its_message(
+    fake: FakeTelegram, polling: TelegramBot
+) -> None:
+    """Handled before (the engine says nothing more): that handling may have made the message
+    the question it asks, buttons and all, which stays so."""
+    keyboard = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="x", callback_data="x")]])
+    asked = await polling.bot.send_message(707, "?", reply_markup=keyboard)
+    start = len(fake.calls)
+    await polling.channel.send("707", [], Pressed(707, asked.message_id, "?", "x"))
+    assert calls_since(fake, start) == {}
 
 
 async def test_the_fake_refuses_edits_as_telegram_does(fake: FakeTelegram, polling: TelegramBot) -> None:

@@ -133,13 +133,15 @@ class TelegramChannel:
         disappears. Otherwise (a phone keyboard or a file next, too long, a button of an old
         message answered below it) its keyboard is edited away, the choice kept where it was
         taken, and every message sent. An edit Telegram refuses (not found, can't be edited, a
-        blocked chat) is sent instead: the citizen never goes without the question."""
+        blocked chat) is sent instead: the citizen never goes without the question. Nothing to
+        say (the press was handled before) leaves the message as that handling made it."""
+        if not messages:
+            return messages
         if old_button or not (pressed.text and pressed.label):
             await self.remove_keyboard(pressed.chat_id, pressed.message_id)
             return messages
-        chosen = chosen_text(pressed.text, pressed.label)
-        first = messages[0] if messages else None
-        if first is not None and editable_into(first) and len(chosen) + 2 + len(first.text) <= MAX_TEXT:
+        chosen, first = chosen_text(pressed.text, pressed.label), messages[0]
+        if editable_into(first) and len(chosen) + 2 + len(first.text) <= MAX_TEXT:
             markup = inline_keyboard(first.options) if first.options else None
             shown = await self._edit_text(pressed, f"{chosen}\n\n{first.text}", markup)
             return messages[1:] if shown else messages
