@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import os
 
-from bench import broadcast, crash_outbox, crash_updates, targets
+from bench import broadcast, crash_outbox, crash_updates, footprint, targets
 
 if __name__ == "__main__":
     postgres = os.environ.get("BENCH_DATABASE_URL", "")
     asyncio.run(targets.main(postgres or None))
+    print()
+    asyncio.run(footprint.main(citizens=10))
     if os.environ.get("BENCH", "") == "all":
         print()
         asyncio.run(broadcast.main(recipients=20_000, baseline=300))

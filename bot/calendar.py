@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from icalendar import Calendar, Event
-
 from bot.dialog.types import Document
 
 CALENDAR_TYPE = "text/calendar"
@@ -26,6 +24,8 @@ def session_event(
     """One VEVENT per registration. The UID is the registration's, so the file sent after a
     session moved replaces the old entry; SEQUENCE (minutes since the epoch at issue) only
     grows, which is what calendar programs compare to take the newer one."""
+    from icalendar import Calendar, Event  # 3 MB, for the day-before reminders only
+
     event = Event()
     event.add("uid", f"{code}@tiepdan")
     event.add("sequence", int(issued_at.timestamp()) // 60)

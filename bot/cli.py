@@ -17,9 +17,9 @@ from bot.app import App, build_app
 from bot.channels.console import ConsoleChannel
 from bot.dialog.types import Channel
 from bot.scheduler import Ticker
+from bot.schema_upgrade import SchemaUpgradeFailed, upgrade_in_child
 from bot.serve import WebPortUnavailable, bind_web_port, serve
 from bot.settings import Settings
-from storage import migrate
 from storage.endpoints import EndpointFileError, read_endpoint_file, upsert_endpoints
 from storage.session_plan import SessionFileError, import_sessions, read_session_plan
 
@@ -35,18 +35,26 @@ async def _with_app(settings: Settings, work: Callable[[App], Awaitable[int]]) -
 
 
 async def cmd_db_upgrade(settings: Settings) -> int:
+    # storage.migrate (alembic) is imported by the commands that use it: `tiepdan run` migrates
+    # in a child process (bot/schema_upgrade.py) and never loads it.
+    from storage import migrate
+
     await migrate.upgrade(settings.database_url)
     print("database is at the latest schema")
     return 0
 
 
 def _revisions_list() -> str:
+    from storage import migrate
+
     lines = [f"  {revision}  {doc}" for revision, doc in migrate.revisions()]
     return "\n".join(["  base  no tables at all", *lines])
 
 
 async def cmd_db_downgrade(settings: Settings, revision: str, yes: bool) -> int:
     """Reverting drops tables and columns with their data: the revision is named and confirmed."""
+    from storage import migrate
+
     try:
         migrate.check_revision(revision)
         at = await migrate.current(settings.database_url)
@@ -88,6 +96,8 @@ async def cmd_endpoints_import(settings: Settings, path: Path) -> int:
 
 
 async def cmd_sessions_import(settings: Settings, path: Path, *, force: bool = False) -> int:
+    from storage import migrate
+
     await migrate.upgrade(settings.database_url)
     try:
         # A row the file gets wrong is reported with those the database finds wrong, at once.
@@ -129,6 +139,8 @@ def start_background(app: App, channels: Mapping[str, Channel]) -> Ticker:
 
 
 async def cmd_chat(settings: Settings) -> int:
+    from storage import migrate
+
     await migrate.upgrade(settings.database_url)
     return await _with_app(settings, console_chat)
 
@@ -168,7 +180,7 @@ async def cmd_run(settings: Settings) -> int:
     # The port first: a busy one is told before the database is migrated or demo data loaded.
     listening = bind_web_port(settings.web_host, settings.web_port) if settings.messengers else []
     try:
-        await migrate.upgrade(settings.database_url)
+        await upgrade_in_child(settings.database_url)
         if settings.endpoints_file:
             status = await cmd_endpoints_import(settings, Path(settings.endpoints_file))
             if status:
@@ -272,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    except (DBAPIError, OSError) as error:  # unreachable, refused, or a schema not yet made
+    except (DBAPIError, OSError, SchemaUpgradeFailed) as error:  # unreachable, refused, no schema yet
         reason = error.orig if isinstance(error, DBAPIError) else error
         print(
             f"tiepdan: the database of DATABASE_URL cannot be used: {reason}\n"

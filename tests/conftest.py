@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, text
 
+import bot.channels.telegram  # noqa: F401  aiogram as `tiepdan run` has it: its types built when used
 from bot.app import App, build_app
 from bot.clock import FrozenClock
 from bot.settings import Settings

@@ -13,7 +13,7 @@ from aiogram.utils.backoff import BackoffConfig
 
 from bot.app import App
 from bot.channels.telegram.runner import TelegramBot, make_bot
-from tests.fakes.telegram_api import TOKEN, FakeTelegram, SentMessage
+from tests.fakes.telegram_api import TOKEN, FakeTelegram, SentMessage, Shown
 
 FAST_BACKOFF = BackoffConfig(min_delay=0.05, max_delay=0.2, factor=1.5, jitter=0.0)
 
@@ -64,15 +64,28 @@ class TelegramUser:
     user_id: int
     language_code: str = "vi"
     seen: int = 0
+    # What appeared in the chat for the last update: messages sent, and a pressed message
+    # edited into the answer (as it read then), in order; `text` joins what each said anew.
     last: list[SentMessage] = field(default_factory=list)
+    new_texts: list[str] = field(default_factory=list)
 
     async def _await_handled(self, update: dict[str, Any], within: float = 15.0) -> list[SentMessage]:
-        """Wait until the bot has finished with the update: handled and every reply sent."""
+        """Wait until the bot has finished with the update: handled and every reply shown."""
         done = completion_of(self.telegram).expect(update["update_id"])
         await asyncio.wait_for(done.wait(), timeout=within)
-        mine = self.fake.sent_to(self.user_id)
-        self.last, self.seen = mine[self.seen :], len(mine)
+        mine = self.mine()
+        fresh, self.seen = mine[self.seen :], len(mine)
+        self.last = [shown.message for shown in fresh]
+        self.new_texts = [shown.new_text for shown in fresh]
         return self.last
+
+    def mine(self) -> list[Shown]:
+        return [shown for shown in self.fake.shown if shown.message.chat_id == self.user_id]
+
+    def catch_up(self) -> None:
+        """Take what was shown so far as read (replies that came of no update of this user's
+        here, such as those sent again at a start)."""
+        self.seen = len(self.mine())
 
     async def say(self, text: str) -> list[SentMessage]:
         update = self.fake.push_message(self.user_id, text, self.language_code)
@@ -89,10 +102,9 @@ class TelegramUser:
         return await self._await_handled(self.fake.push_document(self.user_id, name, mime_type, size))
 
     def keyboard_message(self) -> SentMessage:
-        for message in reversed(self.fake.sent_to(self.user_id)):
-            if message.reply_markup and "inline_keyboard" in message.reply_markup:
-                return message
-        raise AssertionError("no message with an inline keyboard")
+        message = self.fake.keyboard_of(self.user_id)
+        assert message is not None, "no message with an inline keyboard"
+        return message
 
     @staticmethod
     def buttons(message: SentMessage) -> list[dict[str, Any]]:
@@ -100,6 +112,7 @@ class TelegramUser:
         return [row[0] for row in message.reply_markup.get("inline_keyboard", [])]
 
     async def press(self, label: str, message: SentMessage | None = None) -> list[SentMessage]:
+        """Press the button on `message` as the client shows it (by default the last keyboard)."""
         message = message or self.keyboard_message()
         for button in self.buttons(message):
             if label.lower() in button["text"].lower():
@@ -109,4 +122,4 @@ class TelegramUser:
 
     @property
     def text(self) -> str:
-        return "\n".join(message.text for message in self.last)
+        return "\n".join(self.new_texts)

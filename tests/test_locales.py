@@ -141,7 +141,7 @@ def test_the_scan_finds_the_ids_the_code_uses() -> None:
     # one from each kind of place, so a broken pattern cannot go unnoticed
     for message_id in (
         "error.internal",  # t(...) in the engine
-        "common.stale_button",  # ctx.say(...)
+        "common.cancelled",  # ctx.say(...)
         "input.phone.invalid",  # raise Invalid(...)
         "consent.agree",  # ctx.option(payload, ...)
         "commands.start",  # (name, id) pairs of the Telegram command menu

@@ -318,3 +318,18 @@ def test_production_without_a_messenger_refuses_to_start(
     for setting in ("ENVIRONMENT=production", "TELEGRAM_BOT_TOKEN", "ZALO_OA_APP_ID", "ZALO_BOT_TOKEN"):
         assert setting in told.err
     assert "Traceback" not in told.err and told.out == ""
+
+
+def test_run_explains_a_database_it_cannot_migrate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """`tiepdan run` migrates in a child process (bot/schema_upgrade.py): what stops it is told
+    as every command tells it, without a traceback from either process."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/tiepdan")
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    assert cli.main(["run"]) == 1
+    told = capfd.readouterr()
+    assert told.err.startswith("tiepdan: the database of DATABASE_URL cannot be used: ")
+    assert "127.0.0.1" in told.err and "tiepdan db upgrade" in told.err
+    assert "Traceback" not in told.err + told.out

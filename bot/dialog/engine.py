@@ -272,7 +272,7 @@ class Dialog:
             partial = step not in current.text_steps
             answer, stale = self._answer(incoming, text, turn, offered, capabilities, partial)
             if stale:
-                ctx.say("common.stale_button")
+                ctx.replies.append(Reply(ctx.t("common.stale_button"), old_button=True))
                 target = Goto(flow, step)
             elif incoming.attachments and step not in current.file_steps:
                 takes_files = capabilities.file_uploads and self.settings.max_attachments > 0

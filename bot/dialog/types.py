@@ -73,6 +73,9 @@ class Reply:
     close_keyboard: bool = False
     # The user's staff role changed: a channel with a per-chat command menu sets it again.
     staff_menu: bool = False
+    # It answers a button of an earlier message, not of the current question: a channel that
+    # edits a pressed message into the reply leaves that one as it is and sends this below.
+    old_button: bool = False
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,12 @@ present, types match (recursively, for keyboards and commands), text is 1–4096
 characters, callback_data is 1–64 bytes. A violating call gets the 400 Telegram
 would give and is recorded; tests fail on any violation. It serves getUpdates
 (long polling) from a queue, keeps sent messages and their keyboards, and can
-inject 429 (with retry_after), 403 (blocked) and 5xx answers. Like Telegram, it refuses to
-edit a message sent with a reply keyboard or ReplyKeyboardRemove ("message can't be edited")
-and an edit that changes nothing ("message is not modified: ..."), with Telegram's words.
+inject 429 (with retry_after), 403 (blocked) and 5xx answers. Edits are refused as Telegram
+refuses them, in its words: a message it does not have in that chat ("message to edit not
+found"), one sent with a reply keyboard or ReplyKeyboardRemove ("message can't be edited"), a
+file's text ("there is no text in the message to edit"), an edit that changes nothing
+("message is not modified: ..."), any edit in a chat that blocked the bot (403). `shown`
+keeps, in order, each message as the user saw it appear: sent, or edited into new text.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import copy
 import itertools
 import json
 import re
@@ -57,6 +61,7 @@ class Injected:
     description: str
     retry_after: int | None = None
     html: bool = False
+    performed: bool = False  # the call takes effect, then its answer is lost (a gateway's 502)
 
 
 @dataclass
@@ -66,6 +71,15 @@ class SentMessage:
     text: str
     reply_markup: dict[str, Any] | None
     document: str | None = None
+
+
+@dataclass
+class Shown:
+    """A message as it appeared in the chat: a copy as it was then, and the text the user read
+    anew (all of it when sent; what an edit put after the text already there)."""
+
+    message: SentMessage
+    new_text: str
 
 
 class Validator:
@@ -226,6 +240,7 @@ class FakeTelegram:
     calls: list[Call] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     messages: list[SentMessage] = field(default_factory=list)
+    shown: list[Shown] = field(default_factory=list)
     blocked: set[int] = field(default_factory=set)
     webhook: dict[str, Any] = field(default_factory=dict)
     commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -338,6 +353,11 @@ class FakeTelegram:
         injected = self._injected.get(method.lower())
         if injected:
             failure = injected.pop(0)
+            if failure.performed and not self.validator.check_call(method, params):
+                handler = getattr(self, f"_m_{method.lower()}", None)
+                if handler is not None:
+                    await handler(params, call)
+                    self._changed.set()
             call.status = failure.status
             if failure.html:
                 return web.Response(status=failure.status, text="<html>oops</html>", content_type="text/html")
@@ -435,6 +455,7 @@ class FakeTelegram:
         markup = json.loads(params["reply_markup"]) if "reply_markup" in params else None
         message = SentMessage(next(self._message_ids), chat_id, params["text"], markup)
         self.messages.append(message)
+        self.shown.append(Shown(copy.deepcopy(message), message.text))
         return self._ok(self._message_json(message))
 
     async def _m_sendphoto(self, params: dict[str, Any], call: Call) -> web.Response:
@@ -450,6 +471,7 @@ class FakeTelegram:
         name = upload.filename if isinstance(upload, FileUpload) else str(upload)
         message = SentMessage(next(self._message_ids), chat_id, "", None, document=name)
         self.messages.append(message)
+        self.shown.append(Shown(copy.deepcopy(message), ""))
         result = self._message_json(message) | {
             "document": {"file_id": f"doc-{message.message_id}", "file_unique_id": "u", "file_name": name}
         }
@@ -470,17 +492,32 @@ class FakeTelegram:
         message, refused = self._editable(params, call)
         if message is None:
             return refused
+        if message.document is not None:
+            call.status = 400
+            return self._error(400, "Bad Request: there is no text in the message to edit")
+        if not params.get("text"):
+            call.status = 400
+            return self._error(400, "Bad Request: message text is empty")
         markup = json.loads(params["reply_markup"]) if "reply_markup" in params else None
         if params["text"] == message.text and markup == message.reply_markup:
             call.status = 400
             return self._error(400, NOT_MODIFIED)
-        message.text, message.reply_markup = params["text"], markup
+        before, message.text, message.reply_markup = message.text, params["text"], markup
+        added = message.text.removeprefix(before).lstrip("\n")  # all of it, if not added to before
+        self.shown.append(Shown(copy.deepcopy(message), added))
         return self._ok(self._message_json(message))
 
     def _editable(self, params: dict[str, Any], call: Call) -> tuple[SentMessage | None, web.Response]:
-        """The bot's message to edit, or the refusal Telegram gives: none such, or one sent with a
-        reply keyboard or ReplyKeyboardRemove (only messages with an inline keyboard or none can be
-        edited)."""
+        """The bot's message to edit, or the refusal Telegram gives: a chat that blocked the bot,
+        no such message in the chat, or one sent with a reply keyboard or ReplyKeyboardRemove
+        (only messages with an inline keyboard or none can be edited). Inline messages
+        (`inline_message_id`) are not the bot's kind: the chat and message must be named."""
+        if "chat_id" not in params or "message_id" not in params:
+            call.status = 400
+            return None, self._error(400, "Bad Request: message identifier is not specified")
+        if self._chat_id(params) in self.blocked:
+            call.status = 403
+            return None, self._error(403, "Forbidden: bot was blocked by the user")
         message = self.message(int(params["message_id"]))
         if message is None or message.chat_id != self._chat_id(params):
             call.status = 400
@@ -513,13 +550,14 @@ class FakeTelegram:
         retry_after: int | None = None,
         times: int = 1,
         html: bool = False,
+        performed: bool = False,
     ) -> None:
         description = description or {
             429: "Too Many Requests: retry after 1",
             403: "Forbidden: bot was blocked by the user",
         }.get(status, "Internal Server Error")
         self._injected.setdefault(method.lower(), []).extend(
-            Injected(status, description, retry_after, html) for _ in range(times)
+            Injected(status, description, retry_after, html, performed) for _ in range(times)
         )
 
     def redeliver(self, update: dict[str, Any]) -> None:
@@ -583,6 +621,15 @@ class FakeTelegram:
 
     def message(self, message_id: int) -> SentMessage | None:
         return next((m for m in self.messages if m.message_id == message_id), None)
+
+    def keyboard_of(self, chat_id: int) -> SentMessage | None:
+        """The message that last appeared in the chat (sent, or edited) with inline buttons now."""
+        for shown in reversed(self.shown):
+            message = self.message(shown.message.message_id)
+            markup = message.reply_markup if message is not None and message.chat_id == chat_id else None
+            if markup and "inline_keyboard" in markup:
+                return message
+        return None
 
     def sent_to(self, chat_id: int) -> list[SentMessage]:
         return [m for m in self.messages if m.chat_id == chat_id]

@@ -6,13 +6,26 @@ import logging
 from dataclasses import replace
 
 from aiogram import Bot
-from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError, TelegramRetryAfter
-from aiogram.types import BufferedInputFile
+from aiogram.exceptions import (
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+)
+from aiogram.types import BufferedInputFile, InlineKeyboardMarkup
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.telegram.mapping import CHANNEL
+from bot.channels.telegram.mapping import CHANNEL, Pressed
 from bot.channels.telegram.menus import Menus
-from bot.channels.telegram.render import MAX_TEXT, closes_with_buttons, markup_for, split_text
+from bot.channels.telegram.render import (
+    MAX_TEXT,
+    chosen_text,
+    closes_with_buttons,
+    editable_into,
+    inline_keyboard,
+    markup_for,
+    split_text,
+)
 from bot.channels.text import merge_texts
 from bot.clock import Clock
 from bot.dialog.types import ANY_DOCUMENT, Capabilities, RateLimited, RecipientUnreachable, Reply
@@ -23,6 +36,7 @@ from storage.identity import UserKey
 log = logging.getLogger(__name__)
 
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # what the Bot API lets a bot send
+NOT_MODIFIED = "message is not modified"  # Telegram's words for an edit that changes nothing
 
 
 class TelegramChannel:
@@ -50,10 +64,16 @@ class TelegramChannel:
         self.menus = menus
         self.default_locale = default_locale
 
-    async def send(self, user_id: str, replies: list[Reply]) -> None:
-        """Send in order. A 403 marks the citizen unreachable and raises RecipientUnreachable."""
+    async def send(self, user_id: str, replies: list[Reply], pressed: Pressed | None = None) -> None:
+        """Send in order; with `pressed` (they answer that button), the pressed message becomes
+        the first of them where Telegram allows it (see _edit_pressed). A 403 marks the citizen
+        unreachable and raises RecipientUnreachable."""
         try:
-            for reply in await self._keyboard_closed_apart(user_id, replies):
+            messages = await self._keyboard_closed_apart(user_id, replies)
+            if pressed is not None:
+                old_button = any(reply.old_button for reply in replies)
+                messages = await self._edit_pressed(pressed, messages, old_button)
+            for reply in messages:
                 await self._send_one(int(user_id), reply)
             if self.menus is not None and any(reply.staff_menu for reply in replies):
                 await self.menus.refresh(user_id)
@@ -103,6 +123,48 @@ class TelegramChannel:
         async with self.sessions() as db:
             locale = await citizens.locale_of(db, UserKey(CHANNEL, user_id))
         return load_catalog(normalize_locale(locale, self.default_locale))["common.phone_keyboard_closed"]
+
+    async def _edit_pressed(self, pressed: Pressed, messages: list[Reply], old_button: bool) -> list[Reply]:
+        """Edit the pressed message and return what is left to send.
+
+        Where the first message is text with inline buttons or none and all fits, the pressed
+        message becomes its own text, the choice made (`chosen_text`) and that message: with
+        the acknowledgement, two Bot API calls for the button, and nothing the citizen read
+        disappears. Otherwise (a phone keyboard or a file next, too long, a button of an old
+        message answered below it) its keyboard is edited away, the choice kept where it was
+        taken, and every message sent. An edit Telegram refuses (not found, can't be edited, a
+        blocked chat) is sent instead: the citizen never goes without the question. Nothing to
+        say (the press was handled before) leaves the message as that handling made it."""
+        if not messages:
+            return messages
+        if old_button or not (pressed.text and pressed.label):
+            await self.remove_keyboard(pressed.chat_id, pressed.message_id)
+            return messages
+        chosen, first = chosen_text(pressed.text, pressed.label), messages[0]
+        if editable_into(first) and len(chosen) + 2 + len(first.text) <= MAX_TEXT:
+            markup = inline_keyboard(first.options) if first.options else None
+            shown = await self._edit_text(pressed, f"{chosen}\n\n{first.text}", markup)
+            return messages[1:] if shown else messages
+        if len(chosen) <= MAX_TEXT:
+            await self._edit_text(pressed, chosen, None)
+        else:
+            await self.remove_keyboard(pressed.chat_id, pressed.message_id)
+        return messages
+
+    async def _edit_text(self, pressed: Pressed, text: str, markup: InlineKeyboardMarkup | None) -> bool:
+        """Whether the pressed message now reads `text` with `markup`."""
+        try:
+            await self.bot.edit_message_text(
+                text, chat_id=pressed.chat_id, message_id=pressed.message_id, reply_markup=markup
+            )
+        except (TelegramBadRequest, TelegramForbiddenError, TelegramNotFound) as error:
+            if NOT_MODIFIED in error.message:  # already so: a retried edit that had gone through
+                return True
+            log.info(
+                "message %s in chat %s not edited: %s", pressed.message_id, pressed.chat_id, error.message
+            )
+            return False
+        return True
 
     async def remove_keyboard(self, chat_id: int, message_id: int) -> None:
         """Edit a pressed keyboard away so it cannot be pressed twice."""

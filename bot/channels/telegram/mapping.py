@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aiogram.types import CallbackQuery, Message
 
 from bot.dialog.types import Attachment, Incoming
@@ -67,3 +69,24 @@ def callback_to_incoming(query: CallbackQuery, update_id: int) -> Incoming:
         event_id=str(update_id),
         language=query.from_user.language_code,
     )
+
+
+@dataclass(frozen=True)
+class Pressed:
+    """The message whose inline button was pressed, as the callback query carried it: what
+    the reply may be edited into."""
+
+    chat_id: int
+    message_id: int
+    text: str  # "" when it has none (a file)
+    label: str  # the pressed button's words
+
+
+def pressed_message(query: CallbackQuery) -> Pressed | None:
+    """None when Telegram no longer gives access to the message (it cannot be edited)."""
+    message = query.message
+    if not isinstance(message, Message):
+        return None
+    rows = message.reply_markup.inline_keyboard if message.reply_markup is not None else []
+    label = next((button.text for row in rows for button in row if button.callback_data == query.data), "")
+    return Pressed(message.chat.id, message.message_id, message.text or "", label)

@@ -51,3 +51,18 @@ def markup_for(reply: Reply) -> Markup | None:
     if reply.close_keyboard:
         return ReplyKeyboardRemove()
     return None
+
+
+def editable_into(reply: Reply) -> bool:
+    """A reply a pressed message can be edited into: text with inline buttons or none. Not a
+    phone keyboard or its removal (an edit takes inline keyboards only), not a file."""
+    return bool(reply.text) and not (
+        reply.ask_phone or reply.close_keyboard or reply.document or reply.document_fallback or reply.files
+    )
+
+
+def chosen_text(text: str, label: str) -> str:
+    """A pressed message's text with the choice made under it, as the citizen's record (Telegram
+    shows no pressed button once the keyboard is gone). A mark and the button's own words, which
+    are in the citizen's language already: no words of ours, so no catalog read at all."""
+    return f"{text}\n✓ {label}"

@@ -34,7 +34,13 @@ from pydantic import ValidationError
 from bot.app import App
 from bot.channels.inbound import Inbound, Payload, acknowledged, unless_stopped
 from bot.channels.telegram.channel import TelegramChannel
-from bot.channels.telegram.mapping import CHANNEL, callback_to_incoming, message_to_incoming
+from bot.channels.telegram.mapping import (
+    CHANNEL,
+    Pressed,
+    callback_to_incoming,
+    message_to_incoming,
+    pressed_message,
+)
 from bot.channels.telegram.menus import Menus
 from bot.channels.telegram.retry import RetryMiddleware
 from bot.dialog.types import Incoming, RecipientUnreachable
@@ -58,6 +64,7 @@ _RESPONSE_MODELS = tuple(
         methods.SendMessage,
         methods.SendDocument,
         methods.EditMessageReplyMarkup,
+        methods.EditMessageText,
         methods.AnswerCallbackQuery,
         methods.GetUpdates,
         methods.GetMe,
@@ -148,10 +155,10 @@ class TelegramBot:
 
     # --- update handling -------------------------------------------------------------
 
-    async def _converse(self, incoming: Incoming) -> None:
+    async def _converse(self, incoming: Incoming, pressed: Pressed | None = None) -> None:
         replies = await self.app.dialog.handle(incoming, self.channel.capabilities)
         with contextlib.suppress(RecipientUnreachable):  # the channel marked them unreachable
-            await self.channel.send(incoming.user_id, replies)
+            await self.channel.send(incoming.user_id, replies, pressed)
 
     async def on_message(self, message: Message, event_update: Update) -> None:
         incoming = message_to_incoming(message, event_update.update_id)
@@ -159,20 +166,18 @@ class TelegramBot:
             await self._converse(incoming)
 
     async def on_callback(self, query: CallbackQuery, event_update: Update) -> None:
-        # Stop the button's spinner and edit the pressed keyboard away while the engine works.
-        await asyncio.gather(
-            self._acknowledge(query), self._converse(callback_to_incoming(query, event_update.update_id))
-        )
+        """Two Bot API calls: the spinner stopped while the engine works, and the pressed
+        message edited into the answer (sent instead where Telegram cannot edit it)."""
+        incoming = callback_to_incoming(query, event_update.update_id)
+        await asyncio.gather(self._acknowledge(query), self._converse(incoming, pressed_message(query)))
 
     async def _acknowledge(self, query: CallbackQuery) -> None:
-        """Cosmetic: a refusal (a query too old to answer, a message too old to edit, a user
-        who blocked the bot meanwhile) is logged and must not stop the answer itself."""
+        """Cosmetic: a refusal (a query too old to answer, a user who blocked the bot
+        meanwhile) is logged and must not stop the answer itself."""
         try:
             await query.answer()
         except TelegramAPIError as error:
             log.info("callback %s of %s not acknowledged: %s", query.id, query.from_user.id, error.message)
-        if isinstance(query.message, Message):  # an InaccessibleMessage cannot be edited
-            await self.channel.remove_keyboard(query.message.chat.id, query.message.message_id)
 
     async def on_membership(self, event: ChatMemberUpdated, event_update: Update) -> None:
         """Blocked (kicked, left) or unblocked (member), marked with the update handled in one
