@@ -1,8 +1,14 @@
-"""Alembic driven from code, so `tiepdan db upgrade` needs no alembic.ini."""
+"""Alembic driven from code, so `tiepdan db upgrade` needs no alembic.ini.
+
+On PostgreSQL several workers may start together: migrations (and whatever else a start
+prepares, see `exclusive`) run one process at a time, under an advisory lock.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
@@ -12,6 +18,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+START_LOCK = 0x7469_656D  # "tiem": the advisory lock id of a start's preparation
 
 
 def alembic_config(database_url: str) -> Config:
@@ -68,13 +75,42 @@ def already_at(current_revision: str | None, revision: str) -> bool:
     return script is not None and script.revision == current_revision
 
 
+@asynccontextmanager
+async def exclusive(database_url: str) -> AsyncIterator[None]:
+    """One process at a time in the block: on PostgreSQL a session advisory lock, held on a
+    connection of its own (a process that dies lets it go with its connection). The second
+    of two workers starting together waits, then finds the schema migrated and the demo data
+    loaded. SQLite: one process, nothing to do."""
+    from sqlalchemy import text
+
+    from storage.db import create_engine, is_sqlite
+
+    if is_sqlite(database_url):
+        yield
+        return
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": START_LOCK})
+            await connection.commit()
+            try:
+                yield
+            finally:
+                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": START_LOCK})
+                await connection.commit()
+    finally:
+        await engine.dispose()
+
+
 async def upgrade(database_url: str, revision: str = "head") -> None:
-    await asyncio.to_thread(command.upgrade, alembic_config(database_url), revision)
+    async with exclusive(database_url):
+        await asyncio.to_thread(command.upgrade, alembic_config(database_url), revision)
 
 
 async def downgrade(database_url: str, revision: str) -> None:
     """Revert to `revision` ("base": no tables at all), dropping what came after it."""
     try:
-        await asyncio.to_thread(command.downgrade, alembic_config(database_url), revision)
+        async with exclusive(database_url):
+            await asyncio.to_thread(command.downgrade, alembic_config(database_url), revision)
     except CommandError as error:
         raise MigrationError(str(error)) from None
