@@ -1,12 +1,13 @@
 """`make bench`: run every benchmark and print its figures. The crash benchmarks also run on
-PostgreSQL when BENCH_DATABASE_URL is set (that database is emptied)."""
+PostgreSQL when BENCH_DATABASE_URL is set (that database is emptied), and so do the two
+workers (PostgreSQL only)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 
-from bench import broadcast, crash_outbox, crash_updates, telegram_updates
+from bench import broadcast, crash_outbox, crash_updates, telegram_updates, workers
 
 if __name__ == "__main__":
     asyncio.run(telegram_updates.main(citizens=40, database_url=None))
@@ -20,3 +21,6 @@ if __name__ == "__main__":
         )
         print()
         asyncio.run(crash_outbox.main(recipients=2000, kills=20, rate=50.0, database_url=database_url))
+    if postgres:
+        print()
+        asyncio.run(workers.main(postgres))

@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     telegram_polling_timeout: int = Field(30, ge=1, le=50)
     telegram_max_retries: int = Field(5, ge=0)
     # All workers together; each of N live workers sends 1/N of it (bot/workers.py).
-    telegram_rate_per_second: float = Field(30.0, gt=0)
+    telegram_rate_per_second: float = Field(25.0, gt=0)
     # --- Zalo Official Account (API v3) and ZNS. The hosts are settings so tests can use fakes.
     zalo_oa_app_id: str = ""  # the Zalo app linked to the OA
     zalo_oa_secret_key: str = ""  # the OA secret key: webhook events are signed with it

@@ -116,8 +116,13 @@ class Presence:
             log.exception("worker %s could not record that it left", self.name)
 
     async def _run(self) -> None:
+        """A heartbeat every `interval`, whatever the sweeps after it take."""
+        loop = asyncio.get_running_loop()
+        due = loop.time()
         while True:
-            await asyncio.sleep(self.interval)
+            due += self.interval
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            due = max(due, loop.time() - self.interval)  # after a stall: not a burst of beats
             try:
                 await self.beat()
             except Exception:

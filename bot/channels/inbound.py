@@ -46,8 +46,10 @@ from storage.identity import UserKey
 log = logging.getLogger(__name__)
 
 # How long an update waits for an older one of its user that a live worker holds (not
-# handled, or its replies not yet sent): past it, a stuck worker holds nobody back.
-ORDER_PATIENCE_S = 10.0
+# handled, or its replies not yet sent). A live worker gets to it, however long its queue
+# (its messages wait for their turn in the bot's rate); past this, one that is stuck
+# (alive, yet not finishing it) holds nobody back.
+ORDER_PATIENCE_S = 60.0
 FIRST_LOOK_S, LAST_LOOK_S = 0.02, 0.5  # between two looks at whether it is finished
 
 T = TypeVar("T")
@@ -267,8 +269,13 @@ class Inbound:
             )
         taken = [row for row in taken if row.update_id not in self._in_hand]
         self._in_hand.update(row.update_id for row in taken)
-        if taken:
-            log.info("%s: %d updates of dead workers taken over", self.channel, len(taken))
+        if taken and not at_start:
+            log.warning(
+                "%s: %d updates of workers not heard of for %.0f s taken over",
+                self.channel,
+                len(taken),
+                self.app.presence.dead_after.total_seconds(),
+            )
         return taken
 
     async def _finish_taken(self, taken: list[inbound.Taken]) -> None:
