@@ -3,11 +3,11 @@ to both, one of them killed (SIGKILL) while it handles an update.
 
 The run is tests/worker_processes.py (the test suite runs it small, with a one-second
 heartbeat); here with more citizens and the production defaults: WORKER_HEARTBEAT_SECONDS=10
-(a worker not heard of for 30 s is dead) and TELEGRAM_RATE_PER_SECOND=25 against a fake Bot
-API that answers 429 above 30 messages a second, as Telegram does about then. Printed: updates handled twice (0
-expected), answered twice, citizens answered out of order, updates lost, 429s, and how long
-after the kill the other worker answered the killed worker's update (within a minute
-expected). PostgreSQL only: SQLite serves one process.
+(a worker not heard of for 30 s is dead) and TELEGRAM_RATE_PER_SECOND=25, against a fake Bot
+API that answers 429 above 30 messages a second, as Telegram does about then. Printed:
+updates handled twice (0 expected), answered twice, citizens answered out of order, updates
+lost, 429s, and how long after the kill the other worker answered the killed worker's update
+(within a minute expected). PostgreSQL only: SQLite serves one process.
 
     python -m bench.workers --database-url postgresql+asyncpg://…/bench  (emptied!)
                             [--citizens 20] [--updates 30] [--heartbeat 10] [--rate 25]
