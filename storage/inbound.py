@@ -167,35 +167,36 @@ async def unhandled(db: AsyncSession, channel: str, limit: int = 500) -> list[di
 
 @dataclass(frozen=True)
 class Ahead:
-    """An older update of the same user, another worker's, not finished yet."""
+    """An older update of the same user, not finished yet."""
 
     update_id: str
     worker: str | None
-    received_at: datetime
 
 
 async def ahead_of(
     db: AsyncSession, channel: str, user_id: str, update_id: str, *, worker: str, owed_since: datetime
 ) -> list[Ahead]:
-    """The updates of `user_id` stored before `update_id` by other workers (or none) and not
-    finished: not handled, or handled since `owed_since` with replies not confirmed sent (a
-    send failed for good long ago holds nothing back). Oldest first."""
+    """The updates of `user_id` stored before `update_id` and not finished: other workers'
+    (or none's) not handled, or handled since `owed_since` with replies not confirmed sent (a
+    send failed for good long ago holds nothing back); and `worker`'s own not handled. Oldest
+    first."""
     mine = (
         select(InboundUpdate.id)
         .where(InboundUpdate.channel == channel, InboundUpdate.update_id == update_id)
         .scalar_subquery()
     )
+    others_owed = and_(
+        InboundUpdate.worker.is_distinct_from(worker),
+        InboundUpdate.reply_to.is_not(None),
+        InboundUpdate.handled_at >= owed_since,
+    )
     rows = await db.execute(
-        select(InboundUpdate.update_id, InboundUpdate.worker, InboundUpdate.received_at)
+        select(InboundUpdate.update_id, InboundUpdate.worker)
         .where(
             InboundUpdate.channel == channel,
             InboundUpdate.user_id == user_id,
             InboundUpdate.id < mine,
-            InboundUpdate.worker.is_distinct_from(worker),
-            or_(
-                InboundUpdate.handled_at.is_(None),
-                and_(InboundUpdate.reply_to.is_not(None), InboundUpdate.handled_at >= owed_since),
-            ),
+            or_(InboundUpdate.handled_at.is_(None), others_owed),
         )
         .order_by(InboundUpdate.id)
     )

@@ -226,6 +226,37 @@ async def test_a_users_older_update_of_a_dead_worker_is_taken_over_first(
 
 
 @POSTGRES_ONLY
+async def test_two_workers_waiting_on_each_other_do_not_stall(
+    pair: tuple[App, App], clock: FrozenClock, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three updates of one user: B stores the 1st and the 3rd, A the 2nd; B's two commits
+    came back in the other order (delivered at once), so the 3rd's task holds B's lock for
+    the user while the 1st queues behind it. The 3rd waits for A's 2nd, which waits for B's
+    1st: B handles its queued 1st there and then, and all three go in order."""
+    monkeypatch.setattr(pipeline, "ORDER_PATIENCE_S", 5.0)
+    a, b = pair
+    telegram_a, telegram_b = make_telegram_bot(a, fake), make_telegram_bot(b, fake)
+    first, second, third = (fake.message_update(307, words) for words in ("/start", "/language", "/help"))
+    for app, update in ((b, first), (a, second)):
+        async with app.sessions() as db, db.begin():
+            stored = [(str(update["update_id"]), "307", update)]
+            await inbound.store_new(db, "telegram", stored, clock.now(), worker=app.presence.name)
+    started = time.monotonic()
+    await telegram_b.inbound.accept([third])  # behind A's 2nd: waits, holding B's lock for 307
+    await asyncio.sleep(0.2)
+    telegram_b.inbound.spawn(first)  # queued behind the 3rd
+    telegram_a.inbound.spawn(second, behind=True)  # behind B's 1st
+    await telegram_b.inbound.wait_idle()
+    await telegram_a.inbound.wait_idle()
+    assert time.monotonic() - started < pipeline.ORDER_PATIENCE_S
+    replies = texts(fake, 307)
+    assert len(replies) == 3
+    assert "Xin chào" in replies[0] and "chọn ngôn ngữ" in replies[1] and "HƯỚNG DẪN" in replies[2]
+    await telegram_a.stop()
+    await telegram_b.stop()
+
+
+@POSTGRES_ONLY
 async def test_an_older_update_a_live_worker_never_finishes_holds_the_next_back_only_so_long(
     pair: tuple[App, App], clock: FrozenClock, fake: FakeTelegram, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -30,7 +30,6 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
-from itertools import takewhile
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -88,11 +87,6 @@ async def unless_stopped(stopping: asyncio.Event, work: Awaitable[T]) -> T | Non
     return job.result()
 
 
-def first_orphans(ahead: list[inbound.Ahead], alive: Collection[str]) -> list[str]:
-    """The oldest updates of `ahead` whose worker is dead (or none), up to one a live worker holds."""
-    return [older.update_id for older in takewhile(lambda older: older.worker not in alive, ahead)]
-
-
 class Inbound:
     """The pipeline of one channel. The channel says how to read an update (its id, its
     user), how to handle it (map it, run the engine, send the replies) and how to send
@@ -126,6 +120,8 @@ class Inbound:
         self._finished: list[str] = []  # waiting for the next group commit
         self._commit = asyncio.Lock()
         self._in_hand: set[str] = set()  # stored or taken over here, not done yet
+        self._queued: dict[str, Payload] = {}  # waiting for their user's lock
+        self._done_here: set[str] = set()  # handled ahead of their turn, by a later one's task
 
     @property
     def worker(self) -> str:
@@ -181,8 +177,13 @@ class Inbound:
         try:
             if not self._other_kind(payload):
                 user_id = self.user_of(payload)
+                self._queued[event_id] = payload
                 # The user's lock is taken before any other await: tasks queue in arrival order.
                 async with self._order.hold(UserKey(self.channel, user_id)):
+                    self._queued.pop(event_id, None)
+                    if event_id in self._done_here:  # a later update's task handled it first
+                        self._done_here.discard(event_id)
+                        return
                     if behind:
                         await self._after_older(user_id, event_id)
                     await self.handle(payload)
@@ -190,6 +191,7 @@ class Inbound:
         except Exception:
             log.exception("%s update %s failed", self.channel, event_id)
         finally:
+            self._queued.pop(event_id, None)
             self._in_hand.discard(event_id)
             if self.on_finished is not None:
                 self.on_finished(event_id)
@@ -209,9 +211,10 @@ class Inbound:
     # --- one user's order across workers -------------------------------------------------
 
     async def _after_older(self, user_id: str, event_id: str) -> None:
-        """Holding the user's lock: until the user's older updates other workers stored are
-        finished. A live worker's are waited for (at most ORDER_PATIENCE_S); a dead one's,
-        oldest first up to the next a live worker holds, are taken over and finished here."""
+        """Holding the user's lock: until the user's older updates are finished. Another live
+        worker's are waited for (at most ORDER_PATIENCE_S); a dead one's are taken over and
+        finished here, and so are this worker's own still queued behind this one (stored in
+        the other order): oldest first, up to the next a live worker holds."""
         loop = asyncio.get_running_loop()
         give_up = loop.time() + ORDER_PATIENCE_S
         pause = FIRST_LOOK_S
@@ -227,15 +230,14 @@ class Inbound:
                     worker=self.worker,
                     owed_since=now - timedelta(seconds=ORDER_PATIENCE_S),
                 )
+                ahead = [
+                    older for older in ahead if older.worker != self.worker or older.update_id in self._queued
+                ]
                 if not ahead:
                     return
                 alive = await workers.alive(db, since=alive_since)
-            orphans = first_orphans(ahead, alive.keys())
-            if orphans:
-                taken = await self._take_over(alive_since, orphans)
-                if taken:
-                    await self._finish_taken(taken)
-                    continue
+            if await self._finish_first(ahead, alive.keys() - {self.worker}, alive_since):
+                continue
             if loop.time() > give_up:
                 log.warning(
                     "%s update %s handled before the older %s, which worker %s has not finished in %.0f s",
@@ -248,6 +250,33 @@ class Inbound:
                 return
             await asyncio.sleep(pause)
             pause = min(2 * pause, LAST_LOOK_S)
+
+    async def _finish_first(
+        self, ahead: list[inbound.Ahead], others_alive: Collection[str], alive_since: datetime
+    ) -> bool:
+        """Finish here the oldest of `ahead` that no other live worker holds; whether any."""
+        finished = False
+        for older in ahead:
+            if older.worker in others_alive:
+                break
+            if older.worker == self.worker:
+                payload = self._queued.pop(older.update_id, None)
+                if payload is None:  # its own task has it
+                    break
+                self._done_here.add(older.update_id)  # its own task will find it done
+                try:
+                    if not self._other_kind(payload):
+                        await self.handle(payload)
+                    await self._finish(older.update_id)
+                except Exception:
+                    log.exception("%s update %s failed", self.channel, older.update_id)
+            else:
+                taken = await self._take_over(alive_since, [older.update_id])
+                await self._finish_taken(taken)
+                if not taken:  # another worker took it first: it is that one's now
+                    break
+            finished = True
+        return finished
 
     async def _take_over(
         self,
