@@ -1,13 +1,14 @@
 """`make bench`: issue 11's targets (bench/targets.py) on SQLite, and on PostgreSQL when
 BENCH_DATABASE_URL is set (that database is emptied). `make bench BENCH=all` also runs the
-broadcast and crash benchmarks (about 15 minutes more; the crash ones on PostgreSQL too)."""
+broadcast and crash benchmarks (about 15 minutes more; the crash ones on PostgreSQL too). Two
+webhook workers on one database run whenever BENCH_DATABASE_URL is set."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 
-from bench import broadcast, crash_outbox, crash_updates, footprint, targets
+from bench import broadcast, crash_outbox, crash_updates, footprint, targets, workers
 
 if __name__ == "__main__":
     postgres = os.environ.get("BENCH_DATABASE_URL", "")
@@ -26,3 +27,6 @@ if __name__ == "__main__":
             )
             print()
             asyncio.run(crash_outbox.main(recipients=2000, kills=20, rate=50.0, database_url=database_url))
+    if postgres:  # two workers on one database: PostgreSQL only
+        print()
+        asyncio.run(workers.main(postgres))

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from bot.clock import Clock, SystemClock
 from bot.dialog.engine import Dialog
 from bot.settings import Settings
+from bot.workers import Presence
 from handlers.registry import all_flows
 from handlers.staff.access import commands_for
-from storage.db import create_engine, session_factory
+from storage.db import create_engine, is_sqlite, session_factory
 from storage.models import StaffRole
 
 
@@ -27,6 +28,7 @@ class App:
     # The staff commands a role may use, in order: the flows' knowledge, handed to the
     # channels here so that no channel imports a flow (a platform's command menu).
     staff_commands: Callable[[StaffRole], tuple[str, ...]]
+    presence: Presence  # this worker among those sharing the database
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -44,6 +46,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         clock=clock,
         dialog=dialog,
         staff_commands=commands_for,
+        presence=Presence(sessions, settings, clock, sqlite=is_sqlite(settings.database_url)),
     )
 
 

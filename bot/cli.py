@@ -20,6 +20,8 @@ from bot.scheduler import Ticker
 from bot.schema_upgrade import SchemaUpgradeFailed, upgrade_in_child
 from bot.serve import WebPortUnavailable, bind_web_port, serve
 from bot.settings import Settings
+from bot.workers import AnotherWorkerOnSqlite
+from storage.db import start_lock
 from storage.endpoints import EndpointFileError, read_endpoint_file, upsert_endpoints
 from storage.session_plan import SessionFileError, import_sessions, read_session_plan
 
@@ -181,12 +183,13 @@ async def cmd_run(settings: Settings) -> int:
     listening = bind_web_port(settings.web_host, settings.web_port) if settings.messengers else []
     try:
         await upgrade_in_child(settings.database_url)
-        if settings.endpoints_file:
-            status = await cmd_endpoints_import(settings, Path(settings.endpoints_file))
-            if status:
-                return status
-        if settings.environment != "production":
-            await cmd_demo_seed(settings)
+        async with start_lock(settings.database_url):  # workers starting together: one loads
+            if settings.endpoints_file:
+                status = await cmd_endpoints_import(settings, Path(settings.endpoints_file))
+                if status:
+                    return status
+            if settings.environment != "production":
+                await cmd_demo_seed(settings)
         if settings.messengers:
             return await _with_app(settings, lambda app: serve(app, listening=listening))
         return await _with_app(settings, console_chat)
@@ -277,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
         work = cmd_demo_seed(settings)
     try:
         return asyncio.run(work)
+    except AnotherWorkerOnSqlite as error:
+        print(f"tiepdan: {error}.", file=sys.stderr)
+        return 2
     except WebPortUnavailable as error:  # before the OSError below: not the database
         print(
             f"tiepdan: cannot serve the webhooks and /healthz: {error}.\n"

@@ -16,7 +16,7 @@ from docx.oxml.text.font import CT_RPr
 from docx.shared import Cm, Mm, Pt
 from docx.table import Table, _Cell
 
-from bot.exports import FONT, HEADER_IDS, cells, headers, info_lines, text, writable
+from bot.export_cells import FONT, HEADER_IDS, cells, headers, info_lines, text, writable
 from bot.i18n import Translator
 from bot.reception_book import BookRow, ReceptionBook
 

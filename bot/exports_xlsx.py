@@ -11,7 +11,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bot.exports import FONT, HEADER_IDS, cells, headers, info_lines, sheet_titles, writable
+from bot.export_cells import FONT, HEADER_IDS, cells, headers, info_lines, sheet_titles, writable
 from bot.i18n import Translator
 from bot.reception_book import BookRow, ReceptionBook
 from bot.settings import SPREADSHEET_CELL_MAX

@@ -26,14 +26,18 @@ class RateLimiter:
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.interval = 1.0 / per_second
         self.chat_interval = chat_interval
         self.monotonic = monotonic
         self.sleep = sleep
         self._next_slot = 0.0
         self._next_for_chat: dict[str, float] = {}
-        self.per_window = max(1, math.floor(per_second))
         self._gone: deque[float] = deque()  # when the messages of the last second went
+        self.set_rate(per_second)
+
+    def set_rate(self, per_second: float) -> None:
+        """From now on at most `per_second` (a worker's share changes as workers come and go)."""
+        self.interval = 1.0 / per_second
+        self.per_window = max(1, math.floor(per_second))
 
     def book(self, chat: str) -> float:
         """Reserve the earliest slot for `chat`; returns when it starts."""

@@ -6,6 +6,8 @@ WEB_HOST:WEB_PORT, next to `GET /healthz`, which is served in every mode (pollin
 The outbox sends through all of them.
 Platform modules are imported here only when configured, so a Telegram-only office never
 loads the Zalo client and a console run loads neither.
+Several such processes (workers) may serve one PostgreSQL database behind a load balancer:
+each joins the others (bot/workers.py) before it serves, and leaves once its work is done.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ def build_services(app: App) -> Services:
         else:
             services.loops.append(telegram.run_polling)
         services.on_stop.append(telegram.stop)
+        app.presence.sweep_with(telegram.inbound.sweep)
     if settings.zalo_bot_token:
         from bot.channels.zalo.bot_runner import ZaloBotRunner
 
@@ -100,6 +103,7 @@ def build_services(app: App) -> Services:
         else:
             services.loops.append(zalo_bot.run_polling)
         services.on_stop.append(zalo_bot.stop)
+        app.presence.sweep_with(zalo_bot.inbound.sweep)
     if "zalo" in settings.messengers:
         from bot.channels.zalo.oa_webhook import ZaloOA
 
@@ -109,6 +113,7 @@ def build_services(app: App) -> Services:
         services.routes.append(zalo.add_routes)
         services.on_serving.append(zalo.start)
         services.on_stop.append(zalo.stop)
+        app.presence.sweep_with(zalo.inbound.sweep)
     return services
 
 
@@ -178,7 +183,11 @@ async def serve(
     health = Health(app)
     runner: web.AppRunner | None = None
     polling: list[asyncio.Task[Any]] = []
+    joined = False
     try:
+        await app.presence.join()  # alive before anything is stored under its name
+        joined = True
+        app.presence.start()
         runner = await start_web_server(app, services, health, listening)  # a busy port: before any work
         polling = [asyncio.create_task(run()) for run in services.loops]
         for started in services.on_serving:
@@ -199,6 +208,8 @@ async def serve(
         for task in polling:
             task.cancel()
         await asyncio.gather(*polling, return_exceptions=True)
+        if joined:  # after the work in hand: leaving hands what is left to the other workers
+            await app.presence.stop()
         if runner is not None:
             await runner.cleanup()
     return 0

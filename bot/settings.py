@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str = ""
     telegram_polling_timeout: int = Field(30, ge=1, le=50)
     telegram_max_retries: int = Field(5, ge=0)
+    # All workers together; each of N live workers sends 1/N of it (bot/workers.py).
+    telegram_rate_per_second: float = Field(25.0, gt=0)
     # --- Zalo Official Account (API v3) and ZNS. The hosts are settings so tests can use fakes.
     zalo_oa_app_id: str = ""  # the Zalo app linked to the OA
     zalo_oa_secret_key: str = ""  # the OA secret key: webhook events are signed with it
@@ -106,6 +108,7 @@ class Settings(BaseSettings):
     outbox_rate_per_second: float = Field(25.0, gt=0)
     outbox_chat_interval_seconds: float = Field(1.0, ge=0)
     outbox_interval_seconds: float = Field(5.0, gt=0)
+    worker_heartbeat_seconds: float = Field(10.0, gt=0, le=60)
     log_level: str = "INFO"
 
     @field_validator("environment")

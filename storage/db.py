@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -14,6 +16,7 @@ log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_S = 30
 ERASED = "tiepdan.erased"  # in a session's info: personal data was erased in it
+START_LOCK = 0x7469_656D  # "tiem": the advisory lock id of a start's preparation
 
 
 def is_sqlite(url: str) -> bool:
@@ -129,3 +132,26 @@ async def checkpoint(engine: AsyncEngine) -> None:
         await cursor.close()
     if busy:
         log.warning("a WAL checkpoint was held up by a reader; done again at the next sweep")
+
+
+@asynccontextmanager
+async def start_lock(database_url: str) -> AsyncIterator[None]:
+    """One process at a time in the block: on PostgreSQL a session advisory lock, held on a
+    connection of its own (a process that dies lets it go with its connection). The second
+    of two workers starting together waits, then finds the schema migrated and the demo data
+    loaded. SQLite: one process, nothing to do."""
+    if is_sqlite(database_url):
+        yield
+        return
+    engine = create_engine(database_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": START_LOCK})
+            await connection.commit()
+            try:
+                yield
+            finally:
+                await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": START_LOCK})
+                await connection.commit()
+    finally:
+        await engine.dispose()

@@ -1,4 +1,8 @@
-"""Alembic driven from code, so `tiepdan db upgrade` needs no alembic.ini."""
+"""Alembic driven from code, so `tiepdan db upgrade` needs no alembic.ini.
+
+On PostgreSQL several workers may start together: migrations (and whatever else a start
+prepares, see `storage.db.start_lock`) run one process at a time, under an advisory lock.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
+
+from storage.db import start_lock
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -69,12 +75,14 @@ def already_at(current_revision: str | None, revision: str) -> bool:
 
 
 async def upgrade(database_url: str, revision: str = "head") -> None:
-    await asyncio.to_thread(command.upgrade, alembic_config(database_url), revision)
+    async with start_lock(database_url):
+        await asyncio.to_thread(command.upgrade, alembic_config(database_url), revision)
 
 
 async def downgrade(database_url: str, revision: str) -> None:
     """Revert to `revision` ("base": no tables at all), dropping what came after it."""
     try:
-        await asyncio.to_thread(command.downgrade, alembic_config(database_url), revision)
+        async with start_lock(database_url):
+            await asyncio.to_thread(command.downgrade, alembic_config(database_url), revision)
     except CommandError as error:
         raise MigrationError(str(error)) from None

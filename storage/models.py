@@ -285,6 +285,10 @@ class AuditEntry(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+WORKER_NAME_MAX = 100
+UNFINISHED = "handled_at IS NULL OR reply_to IS NOT NULL"
+
+
 class InboundUpdate(Base):
     """A platform update, stored before it is acknowledged: handled once, never lost."""
 
@@ -298,6 +302,16 @@ class InboundUpdate(Base):
             sqlite_where=text("reply_to IS NOT NULL"),
             postgresql_where=text("reply_to IS NOT NULL"),
         ),
+        # Small too: a user's updates not finished yet (not handled, or replies owed), which
+        # a worker about to handle a later one of theirs must see finished first.
+        Index(
+            "ix_inbound_updates_unfinished",
+            "channel",
+            "user_id",
+            "id",
+            sqlite_where=text(UNFINISHED),
+            postgresql_where=text(UNFINISHED),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -309,6 +323,20 @@ class InboundUpdate(Base):
     # The user owed the replies of this update: set with the conversation change, cleared once
     # they are sent. Still set at start, the process died in between: the prompt goes again.
     reply_to: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The sender, known when stored: one user's updates are handled in the order stored.
+    user_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The worker that stored it (or took it over from a dead one) and so handles it.
+    worker: Mapped[str | None] = mapped_column(String(WORKER_NAME_MAX), default=None)
+
+
+class Worker(Base):
+    """A `tiepdan run` process serving webhooks, alive while it writes `last_seen`."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(WORKER_NAME_MAX), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class StaffRole(enum.StrEnum):

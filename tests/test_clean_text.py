@@ -22,7 +22,8 @@ from bot.app import App
 from bot.channels.telegram.runner import TelegramBot
 from bot.clock import FrozenClock
 from bot.dialog.types import Attachment, Reply
-from bot.exports import to_csv, to_docx, to_xlsx, writable
+from bot.export_cells import writable
+from bot.exports import to_csv, to_docx, to_xlsx
 from bot.i18n import Translator
 from bot.notify import Outbox
 from bot.reception_book import BookRow, EndpointBook, ReceptionBook

@@ -16,7 +16,8 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.clock import FrozenClock
-from bot.exports import export_filename, sheet_titles, stats_table, to_csv, to_docx, to_xlsx
+from bot.export_cells import sheet_titles
+from bot.exports import export_filename, stats_table, to_csv, to_docx, to_xlsx
 from bot.i18n import Translator
 from bot.reception_book import BookRow, EndpointBook, ReceptionBook, reception_book
 from storage.citizens import anonymise

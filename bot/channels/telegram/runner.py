@@ -42,8 +42,10 @@ from bot.channels.telegram.mapping import (
     pressed_message,
 )
 from bot.channels.telegram.menus import Menus
+from bot.channels.telegram.pacing import PacingMiddleware
 from bot.channels.telegram.retry import RetryMiddleware
 from bot.dialog.types import Incoming, RecipientUnreachable
+from bot.ratelimit import RateLimiter
 from storage import citizens, inbound
 from storage.identity import UserKey
 
@@ -81,13 +83,18 @@ def make_bot(
     max_retries: int,
     retry_base_delay: float = 0.5,
     wait_out_rate_limits: bool = True,
+    pacer: RateLimiter | None = None,
 ) -> Bot:
+    """A bot whose requests are retried (outermost) and, with `pacer`, whose messages wait
+    for their slot (each attempt)."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
     session.middleware(
         RetryMiddleware(
             max_retries=max_retries, base_delay=retry_base_delay, wait_out_rate_limits=wait_out_rate_limits
         )
     )
+    if pacer is not None:
+        session.middleware(PacingMiddleware(pacer))
     return Bot(token, session=session)
 
 
@@ -119,8 +126,13 @@ class TelegramBot:
     def __init__(self, app: App, bot: Bot | None = None, backoff: BackoffConfig | None = None) -> None:
         settings = app.settings
         self.app = app
+        # Replies and notices share this worker's share of the bot's rate (a bot given is paced by the giver).
+        pacer = app.presence.pacer(settings.telegram_rate_per_second) if bot is None else None
         self.bot = bot or make_bot(
-            settings.telegram_bot_token, settings.telegram_api_base, settings.telegram_max_retries
+            settings.telegram_bot_token,
+            settings.telegram_api_base,
+            settings.telegram_max_retries,
+            pacer=pacer,
         )
         self.menus = Menus(self.bot, app)
         self.channel = TelegramChannel(self.bot, app.sessions, app.clock, self.menus, settings.default_locale)
@@ -130,6 +142,7 @@ class TelegramBot:
             settings.telegram_api_base,
             settings.telegram_max_retries,
             wait_out_rate_limits=False,
+            pacer=pacer,
         )
         self.outbox_channel = TelegramChannel(
             outbox_bot, app.sessions, app.clock, self.menus, settings.default_locale
