@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -109,40 +110,60 @@ def _awaited_something() -> None:
 class InlineCursor(sqlite3.Cursor):
     """A statement refused for a lock outside a transaction (BEGIN IMMEDIATE, a PRAGMA) is
     tried again later. Inside a transaction it is not: SQLite then asks for a rollback, and
-    ours take every lock at BEGIN IMMEDIATE, so none is refused there."""
+    ours take every lock at BEGIN IMMEDIATE, so none is refused there.
 
+    A query's rows are all read when it runs, as aiosqlite's adapter did: a statement left
+    half-read (a RETURNING result nobody read) would keep its transaction from committing
+    ("SQL statements in progress") and hold an old snapshot against checkpoints."""
+
+    __slots__ = ("_rows",)
     connection: InlineConnection
 
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        super().__init__(connection)
+        self._rows: deque[Any] = deque()
+
     async def _async_soft_close(self) -> None:
-        """Called by SQLAlchemy's async results after execute, for drivers that buffer the rows
-        and close their cursor there. Rows here are read as they are fetched, as with pysqlite."""
+        """Called by SQLAlchemy's async results after execute, for drivers that close their
+        cursor there: the rows are already read and the statement done."""
 
     def execute(self, sql: str, parameters: Any = (), /) -> InlineCursor:
         _awaited_something()
-        outside = not self.connection.in_transaction
-        try:
-            return super().execute(sql, parameters)
-        except sqlite3.OperationalError as error:
-            if not (outside and is_busy(error)):
-                raise
-            refused = error
-        return retry_while_busy(
-            lambda: sqlite3.Cursor.execute(self, sql, parameters), refused, self.connection.lock_timeout
-        )
+        self._run(sqlite3.Cursor.execute, sql, parameters)
+        self._rows = deque(sqlite3.Cursor.fetchall(self)) if self.description is not None else deque()
+        return self
 
     def executemany(self, sql: str, seq_of_parameters: Iterable[Any], /) -> InlineCursor:
         _awaited_something()
+        self._run(sqlite3.Cursor.executemany, sql, list(seq_of_parameters))  # a list: tried again
+        self._rows = deque()
+        return self
+
+    def _run(self, method: Callable[[sqlite3.Cursor, str, Any], object], sql: str, parameters: Any) -> None:
         outside = not self.connection.in_transaction
-        rows = list(seq_of_parameters)  # an iterator would be spent by a refused attempt
         try:
-            return super().executemany(sql, rows)
+            method(self, sql, parameters)
         except sqlite3.OperationalError as error:
             if not (outside and is_busy(error)):
                 raise
-            refused = error
-        return retry_while_busy(
-            lambda: sqlite3.Cursor.executemany(self, sql, rows), refused, self.connection.lock_timeout
-        )
+            retry_while_busy(lambda: method(self, sql, parameters), error, self.connection.lock_timeout)
+
+    def fetchone(self) -> Any:
+        return self._rows.popleft() if self._rows else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        rows = self._rows
+        return [rows.popleft() for _ in range(min(self.arraysize if size is None else size, len(rows)))]
+
+    def fetchall(self) -> list[Any]:
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
+
+    def __next__(self) -> Any:
+        if self._rows:
+            return self._rows.popleft()
+        raise StopIteration
 
 
 class InlineConnection(sqlite3.Connection):
@@ -180,12 +201,9 @@ class InlineConnection(sqlite3.Connection):
         self._changes_at_last_end = self.total_changes
 
     def _commit(self) -> None:
-        try:
-            super().commit()
-        except sqlite3.OperationalError as error:  # COMMIT may always be tried again
-            if not is_busy(error):
-                raise
-            retry_while_busy(super().commit, error, self.lock_timeout)
+        # Never refused for a lock: in WAL mode a transaction that began IMMEDIATE holds all
+        # it needs to commit.
+        super().commit()
 
 
 class InlineSQLiteDialect(SQLiteDialect_pysqlite):

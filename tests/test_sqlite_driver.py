@@ -226,3 +226,17 @@ async def test_statements_run_on_the_loop_and_a_writing_commit_in_a_thread(sqlit
         ("INSERT", True),
         ("COMMIT", False),  # the disk sync, in a worker thread
     ]
+
+
+async def test_a_returning_result_left_unread_does_not_stop_the_commit(sqlite_app: App) -> None:
+    """The driver reads a query's rows when it runs: SQLite refuses to commit while a
+    statement is still being read ("SQL statements in progress")."""
+    async with sqlite_app.engine.connect() as connection:
+        unread = await connection.execute(
+            insert(ConversationState)
+            .values(channel="telegram", user_id="u-1", flow="", step="", data={}, updated_at=NOW)
+            .returning(ConversationState.user_id)
+        )
+        await connection.commit()
+        assert unread.scalar_one() == "u-1"
+    assert await users_with_state(sqlite_app) == ["u-1"]
