@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import os
 
-from bench import broadcast, crash_outbox, crash_updates, telegram_updates
+from bench import broadcast, crash_outbox, crash_updates, sqlite_driver, telegram_updates
 
 if __name__ == "__main__":
     asyncio.run(telegram_updates.main(citizens=40, database_url=None))
     print()
     asyncio.run(broadcast.main(recipients=20_000, baseline=300))
+    print()
+    asyncio.run(sqlite_driver.main(events=1000, rounds=3))
     postgres = os.environ.get("BENCH_DATABASE_URL", "")
     for database_url in [None, postgres] if postgres else [None]:  # None: SQLite
         print()

@@ -298,6 +298,30 @@ class Figures:
     cpu_ms: float
     wall_ms: float
     hold_ms: float  # p99 over events of the longest the event loop went without a turn
+    hops: float  # returns from another thread per event
+
+
+class ThreadHops:
+    """Counts the loop's `call_soon_threadsafe`: how a thread hands a result back (aiosqlite's
+    queue and `run_in_executor` alike), once per hop."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __enter__(self) -> ThreadHops:
+        loop = asyncio.get_running_loop()
+        original = loop.call_soon_threadsafe
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return original(*args, **kwargs)
+
+        loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+        self._loop = loop
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        del self._loop.call_soon_threadsafe  # the class's method again
 
 
 class Ticker:
@@ -340,7 +364,7 @@ async def measure(run_event: Callable[[int], Awaitable[None]], first: int, event
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     first += events
     holds = []
-    with Ticker() as ticker:
+    with Ticker() as ticker, ThreadHops() as hops:
         await asyncio.sleep(0)
         for number in range(first, first + TICKED):
             ticker.longest = 0.0
@@ -348,7 +372,7 @@ async def measure(run_event: Callable[[int], Awaitable[None]], first: int, event
             await asyncio.sleep(0)
             holds.append(ticker.longest)
     hold = statistics.quantiles(holds, n=100)[98]
-    return Figures(cpu / events * 1000, wall / events * 1000, hold * 1000)
+    return Figures(cpu / events * 1000, wall / events * 1000, hold * 1000, hops.count / TICKED)
 
 
 def make_database(path: str) -> None:
@@ -435,7 +459,7 @@ async def main(events: int, rounds: int) -> None:
     print(f"SQLite drivers: {events} events × {rounds} rounds each (medians); an event reads the state,")
     print("writes it and marks the update handled in one transaction; ratios to aiosqlite, same workload")
     header = f"{'option':<36}{'work':<5}{'CPU/event':>10}{'ratio':>6}"
-    print(header + f"{'wall/event':>11}{'ratio':>6}{'loop held p99':>14}")
+    print(header + f"{'wall/event':>11}{'ratio':>6}{'loop held p99':>14}{'hops':>6}")
     for work in ("Core", "ORM"):
         base: Figures | None = None
         for (name, kind), runs in results.items():
@@ -444,11 +468,12 @@ async def main(events: int, rounds: int) -> None:
             cpu = statistics.median(r.cpu_ms for r in runs)
             wall = statistics.median(r.wall_ms for r in runs)
             hold = statistics.median(r.hold_ms for r in runs)
+            hops = statistics.median(r.hops for r in runs)
             if base is None:
-                base = Figures(cpu, wall, hold)
+                base = Figures(cpu, wall, hold, hops)
             print(
                 f"{name:<36}{work:<5}{cpu:>8.3f}ms{cpu / base.cpu_ms:>6.2f}"
-                f"{wall:>9.3f}ms{wall / base.wall_ms:>6.2f}{hold:>12.2f}ms"
+                f"{wall:>9.3f}ms{wall / base.wall_ms:>6.2f}{hold:>12.2f}ms{hops:>6.1f}"
             )
 
 
