@@ -1,5 +1,6 @@
 """`make bench`: issue 11's targets (bench/targets.py) on SQLite, and on PostgreSQL when
-BENCH_DATABASE_URL is set (that database is emptied). `make bench BENCH=all` also runs the
+BENCH_DATABASE_URL is set (that database is emptied); the memory footprint beside the echo
+bot, and the SQLite driver options. `make bench BENCH=all` also runs the
 broadcast and crash benchmarks (about 15 minutes more; the crash ones on PostgreSQL too). Two
 webhook workers on one database run whenever BENCH_DATABASE_URL is set."""
 
@@ -8,13 +9,15 @@ from __future__ import annotations
 import asyncio
 import os
 
-from bench import broadcast, crash_outbox, crash_updates, footprint, targets, workers
+from bench import broadcast, crash_outbox, crash_updates, footprint, sqlite_driver, targets, workers
 
 if __name__ == "__main__":
     postgres = os.environ.get("BENCH_DATABASE_URL", "")
     asyncio.run(targets.main(postgres or None))
     print()
     asyncio.run(footprint.main(citizens=10))
+    print()
+    asyncio.run(sqlite_driver.main(events=1000, rounds=3))
     if os.environ.get("BENCH", "") == "all":
         print()
         asyncio.run(broadcast.main(recipients=20_000, baseline=300))

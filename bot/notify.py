@@ -575,7 +575,7 @@ class Outbox:
                     await queue.put(item)
             await queue.join()
         finally:
-            finished.set()  # the heartbeat ends by itself: cancelled mid-write, aiosqlite may hang
+            finished.set()  # the heartbeat ends by itself: a write cancelled midway can leave a connection unusable
             for worker in workers:
                 worker.cancel()
             await asyncio.gather(*workers, heartbeat, return_exceptions=True)

@@ -110,7 +110,7 @@ class Ticker:
     async def stop(self) -> None:
         """Stop ticking. A tick in progress sends what it holds, writes the results and ends
         (it must never outlive the database engine); it is cancelled only after STOP_GRACE_S.
-        A cancelled database operation can leave aiosqlite closing a connection forever, and
+        A cancelled database operation can leave a connection half-closed, and
         APScheduler's shutdown cancels running jobs: so the jobs end first, then the scheduler."""
         self._stopping = True
         self.outbox.stop_soon()
