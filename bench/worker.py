@@ -22,9 +22,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
-from aiogram import Dispatcher
-from aiogram.types import CallbackQuery, Message, TelegramObject, Update
+from aiogram.types import TelegramObject, Update
 
+from bench.echo_bot import echo_dispatcher
 from bot.app import build_app, freeze_startup_objects
 from bot.channels.telegram.runner import TelegramBot, make_bot
 from bot.dialog.engine import Dialog
@@ -49,20 +49,6 @@ async def done(
     finally:
         assert isinstance(update, Update)
         say(f"done {update.update_id}")
-
-
-def echo_dispatcher() -> Dispatcher:
-    dp = Dispatcher()
-
-    @dp.message()
-    async def echo(message: Message) -> None:
-        await message.answer(message.text or "…")
-
-    @dp.callback_query()
-    async def pressed(query: CallbackQuery) -> None:
-        await query.answer()
-
-    return dp
 
 
 @dataclass
