@@ -142,7 +142,8 @@ def outbox(backlog: checkup.Backlog, now: datetime) -> Finding:
     if not backlog.due or backlog.oldest_due_at is None:
         return ok("outbox", "no notice waiting to be sent")
     age = now - backlog.oldest_due_at
-    said = f"{backlog.due} notices due and unsent, the oldest due {span(age)} ago"
+    notices = "1 notice" if backlog.due == 1 else f"{backlog.due} notices"
+    said = f"{notices} due and unsent, the oldest due {span(age)} ago"
     if age > OUTBOX_STUCK:
         return fail("outbox", f"{said}: nothing is sending them; check that tiepdan runs and its log")
     if age > OUTBOX_LATE:

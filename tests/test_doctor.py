@@ -140,7 +140,11 @@ async def test_a_healthy_deployment_passes_every_check_and_prints_no_secret(
         webhook.status == Status.OK and f"{WEBHOOK_URL}/telegram/webhook; 0 updates waiting" in webhook.detail
     )
     oa = only(found, "ZALO_OA_ACCESS_TOKEN")
-    assert oa.status == Status.OK and repr(OA_NAME) in oa.detail and "no pair stored yet" in oa.detail
+    assert (
+        oa.status == Status.OK
+        and repr(OA_NAME) in oa.detail
+        and "the settings' token, not stored yet" in oa.detail
+    )
     assert only(found, "ZALO_ZNS_TEMPLATES").detail == (
         "2 configured: session_cancelled=412346, session_moved=412345"
     )
@@ -252,18 +256,28 @@ async def test_an_old_backlog_is_judged_by_its_oldest_notice(
 
     outbox = only(found, "outbox")
     assert (outbox.status, exit_status) == (expected, status), printed
-    assert outbox.detail.startswith("1 notices due and unsent, the oldest due ")
+    assert outbox.detail.startswith("1 notice due and unsent, the oldest due ")
 
 
-async def test_a_refused_zalo_refresh_fails_until_a_new_pair_works(
+async def test_the_stored_zalo_oa_token_is_tried_and_a_refused_refresh_fails(
     database_url: str, fakes: Fakes, clock: FrozenClock
 ) -> None:
     settings = deployment(database_url, fakes)
     engine = create_engine(database_url)
     try:
-        async with session_factory(engine)() as db, db.begin():
+        async with session_factory(engine)() as db, db.begin():  # as the bot stores the settings' pair
             seed = zalo_oa.TokenSeed(settings.zalo_oa_access_token, settings.zalo_oa_refresh_token)
             await zalo_oa.lock_tokens(db, APP_ID, seed, now=clock.now() - timedelta(hours=1))
+        found, _, status = await examine(settings, clock)
+        stored = only(found, "ZALO_OA_ACCESS_TOKEN")
+        assert (status, stored.status) == (0, Status.OK)
+        assert stored.detail.startswith("stored access token, 1 h 0 min left; Zalo accepts it")
+
+        fakes.zalo.expire_access_tokens()
+        found, _, status = await examine(settings, clock)
+        assert (status, only(found, "ZALO_OA_ACCESS_TOKEN").status) == (0, Status.WARN)
+
+        async with session_factory(engine)() as db, db.begin():
             await zalo_oa.queue_token_alert(db, settings.admin_keys, "-14014 invalid", now=clock.now())
     finally:
         await engine.dispose()
@@ -349,6 +363,6 @@ def test_production_without_a_messenger_fails(
     assert cli.main(["doctor"]) == 1
     printed = capsys.readouterr().out
     if command_on.startswith("sqlite"):  # refused with the settings, before any messenger is looked at
-        assert "FAIL  settings: production needs PostgreSQL (DATABASE_URL=postgresql+asyncpg://...)" in printed
+        assert "FAIL  settings: production needs PostgreSQL (DATABASE_URL=postgresql" in printed
     else:
         assert "FAIL  ENVIRONMENT: production, but no messenger is configured" in printed

@@ -33,7 +33,8 @@ async def check(settings: Settings, now: datetime) -> list[Finding]:
             ]
         except TelegramNetworkError as error:
             where = f"TELEGRAM_API_BASE {settings.telegram_api_base}"
-            return [fail(TOKEN, f"{mask(token)} not checked: {where} cannot be reached ({error.message})")]
+            said = error.message.replace(token, "***")  # an aiohttp error may quote the URL
+            return [fail(TOKEN, f"{mask(token)} not checked: {where} cannot be reached ({said})")]
         except TelegramAPIError as error:
             return [fail(TOKEN, f"{mask(token)}: getMe failed: {error.message}")]
         found = [ok(TOKEN, f"{mask(token)}; getMe answered @{me.username} (id {me.id})")]

@@ -33,10 +33,14 @@ async def check_oa(
     seed = TokenSeed(settings.zalo_oa_access_token, settings.zalo_oa_refresh_token)
     if stored is None or stored.seed_hash != seed.hash:
         # Not used yet: `tiepdan run` stores the settings' pair at its first call to Zalo.
-        where = "no pair stored yet" if stored is None else "the settings hold a new pair"
+        which = "the settings' token" if stored is None else "the settings' new token"
         if not settings.zalo_oa_access_token:
-            return [warn(OA, f"{mask(seed.refresh_token)}; {where}: the bot refreshes it at its first call")]
-        return [await _try_access_token(settings, seed.access_token, f"{where}, the settings' token")]
+            return [
+                warn(
+                    OA, f"{mask(seed.refresh_token)}, not stored yet: the bot refreshes it at its first call"
+                )
+            ]
+        return [await _try_access_token(settings, seed.access_token, f"{which}, not stored yet")]
     if refused_at is not None and (stored.refreshed_at is None or refused_at > stored.refreshed_at):
         return [
             fail(
