@@ -229,6 +229,7 @@ def parser() -> argparse.ArgumentParser:
         dest="privacy_command", required=True
     )
     privacy.add_parser("sweep", help="anonymise citizens inactive for longer than RETENTION_DAYS")
+    commands.add_parser("doctor", help="check the settings, database, tokens, webhook and outbox (read only)")
     return root
 
 
@@ -252,6 +253,10 @@ def load_settings() -> Settings | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "doctor":  # before the settings load: judging them is its first check
+        from bot import doctor
+
+        return asyncio.run(doctor.run())
     settings = load_settings()
     if settings is None:
         return 2

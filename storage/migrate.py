@@ -86,3 +86,10 @@ async def downgrade(database_url: str, revision: str) -> None:
             await asyncio.to_thread(command.downgrade, alembic_config(database_url), revision)
     except CommandError as error:
         raise MigrationError(str(error)) from None
+
+
+def head() -> str:
+    """The revision this code expects the database to be at."""
+    revision = ScriptDirectory.from_config(alembic_config("")).get_current_head()
+    assert revision is not None
+    return revision

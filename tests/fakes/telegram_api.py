@@ -243,6 +243,9 @@ class FakeTelegram:
     shown: list[Shown] = field(default_factory=list)
     blocked: set[int] = field(default_factory=set)
     webhook: dict[str, Any] = field(default_factory=dict)
+    # What getWebhookInfo reports besides the URL: updates waiting, the last failed delivery.
+    webhook_pending: int = 0
+    webhook_last_error: tuple[int, str] | None = None  # (unix time, Telegram's words)
     commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     chat_commands: dict[tuple[int, str], list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -400,6 +403,16 @@ class FakeTelegram:
     async def _m_deletewebhook(self, params: dict[str, Any], call: Call) -> web.Response:
         self.webhook = {}
         return self._ok(True)
+
+    async def _m_getwebhookinfo(self, params: dict[str, Any], call: Call) -> web.Response:
+        info: dict[str, Any] = {
+            "url": self.webhook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": self.webhook_pending,
+        }
+        if self.webhook_last_error is not None:
+            info["last_error_date"], info["last_error_message"] = self.webhook_last_error
+        return self._ok(info)
 
     async def _m_setwebhook(self, params: dict[str, Any], call: Call) -> web.Response:
         self.webhook = params

@@ -6,8 +6,9 @@ strictly (shape, 2,000 characters, at most 5 `oa.query.hide` buttons, one
 `request_user_info` element) and allowed only to followers who interacted within 7 days
 (-230) and did not block invitations (-217); an unknown or expired access token gets
 -216; a refresh token works once (`POST /v4/oa/access_token`); ZNS sends
-(`POST /message/template`) are recorded; a file is uploaded first (`POST
-/v2.0/oa/upload/file`: PDF, DOC or DOCX up to 5 MB) and sent by its token. A body that
+(`POST /message/template`) are recorded; `GET /v2.0/oa/getoa` answers the OA's profile; a
+file is uploaded first (`POST /v2.0/oa/upload/file`: PDF, DOC or DOCX up to 5 MB) and sent
+by its token. A body that
 breaks the rules is recorded in `violations`, and tests fail on any.
 
 It also plays Zalo's part on the other side: it builds user events, signs them
@@ -33,6 +34,7 @@ from tests.fakes.local_http import serve_locally
 
 APP_ID = "3608465248940903967"
 OA_ID = "388613280878808645"
+OA_NAME = "Văn phòng Đoàn ĐBQH và HĐND tỉnh"
 OA_SECRET_KEY = "fake-oa-secret-key-0123456789"
 APP_SECRET = "fake-app-secret-9876543210"
 WINDOW = timedelta(days=7)
@@ -95,6 +97,7 @@ class FakeZalo:
         app.router.add_post("/v4/oa/access_token", self._oauth)
         app.router.add_post("/message/template", self._zns)
         app.router.add_post("/v2.0/oa/upload/file", self._upload_file)
+        app.router.add_get("/v2.0/oa/getoa", self._getoa)
         self._runner, self.base_url = await serve_locally(app)
         return self.base_url
 
@@ -131,6 +134,14 @@ class FakeZalo:
     def _violation(self, problem: str) -> web.Response:
         self.violations.append(problem)
         return self._zalo_error(-201, problem)
+
+    async def _getoa(self, request: web.Request) -> web.Response:
+        """The OA's profile, for a valid access token."""
+        if request.headers.get("access_token") not in self.access_tokens:
+            return self._zalo_error(-216, "Access token is invalid")
+        return web.json_response(
+            {"error": 0, "message": "Success", "data": {"oa_id": OA_ID, "name": OA_NAME}}
+        )
 
     # --- consultation messages ---------------------------------------------------------
 

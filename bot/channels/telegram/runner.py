@@ -98,6 +98,13 @@ def make_bot(
     return Bot(token, session=session)
 
 
+def webhook_target(webhook_url: str) -> str:
+    """Where Telegram is told to post: TELEGRAM_WEBHOOK_URL, ending in the webhook's path."""
+    if webhook_url.endswith(WEBHOOK_PATH):
+        return webhook_url
+    return webhook_url.rstrip("/") + WEBHOOK_PATH
+
+
 def user_of(payload: Payload) -> str:
     """The sender of a raw update (its events of one user are handled in order)."""
     for kind in ALLOWED_UPDATES:
@@ -311,9 +318,7 @@ class TelegramBot:
         settings = self.app.settings
         await self.dp.emit_startup(bot=self.bot)
         await self.bot.set_webhook(
-            settings.telegram_webhook_url.rstrip("/") + WEBHOOK_PATH
-            if not settings.telegram_webhook_url.endswith(WEBHOOK_PATH)
-            else settings.telegram_webhook_url,
+            webhook_target(settings.telegram_webhook_url),
             secret_token=settings.telegram_webhook_secret,
             allowed_updates=ALLOWED_UPDATES,
         )

@@ -36,6 +36,7 @@ CS_PATH = "/v3.0/oa/message/cs"
 UPLOAD_FILE_PATH = "/v2.0/oa/upload/file"
 REFRESH_PATH = "/v4/oa/access_token"
 ZNS_PATH = "/message/template"
+OA_INFO_PATH = "/v2.0/oa/getoa"
 
 AUTH_CODES = {-216, -220, -124}
 WINDOW_CODES = {-230, -232, -213, -217}
@@ -115,10 +116,12 @@ async def _post(
     headers: dict[str, str],
     json_body: dict[str, Any] | None = None,
     form: dict[str, str] | aiohttp.FormData | None = None,
+    method: str = "POST",
 ) -> dict[str, Any]:
-    """One POST; the parsed answer, or a typed error for anything but `error: 0`."""
+    """One request (a POST unless told); the parsed answer, or a typed error for anything
+    but `error: 0`."""
     try:
-        async with http.post(url, headers=headers, json=json_body, data=form) as response:
+        async with http.request(method, url, headers=headers, json=json_body, data=form) as response:
             if response.status >= 500 or response.status == 429:
                 raise RetryableError(0, f"HTTP {response.status}")
             if response.status >= 400:
@@ -153,6 +156,16 @@ async def refresh_tokens(
         return TokenPair(str(answer["access_token"]), str(answer["refresh_token"]), int(answer["expires_in"]))
     except (KeyError, ValueError, TypeError):
         raise AuthError(0, "the token answer lacks access_token, refresh_token or expires_in") from None
+
+
+async def oa_info(http: aiohttp.ClientSession, api_base: str, access_token: str) -> dict[str, Any]:
+    """The OA's profile (`data`: oa_id, name, ...): a read that tells whether Zalo accepts
+    `access_token` (an AuthError if not)."""
+    answer = await _post(
+        http, api_base.rstrip("/") + OA_INFO_PATH, headers={"access_token": access_token}, method="GET"
+    )
+    data = answer.get("data")
+    return data if isinstance(data, dict) else {}
 
 
 class OAClient:
