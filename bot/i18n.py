@@ -8,6 +8,7 @@ not a surprise in chat.
 
 from __future__ import annotations
 
+import sys
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -18,7 +19,16 @@ from babel.dates import format_datetime
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
-LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+
+def _locales_dir() -> Path:
+    """The catalogs of the source tree (a checkout, an editable install), else those that
+    `pip install .` put under the environment's share/ (pyproject's data-files)."""
+    source = Path(__file__).resolve().parent.parent / "locales"
+    installed = Path(sys.prefix) / "share" / "tiepdan" / "locales"
+    return source if source.is_dir() or not installed.is_dir() else installed
+
+
+LOCALES_DIR = _locales_dir()
 SUPPORTED_LOCALES = ("vi", "en")
 DATETIME_PATTERN = "EEEE, dd/MM/yyyy HH:mm"
 
