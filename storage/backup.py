@@ -111,11 +111,16 @@ def _exclusive(path: Path) -> Iterator[sqlite3.Connection]:
         yield connection
 
 
+def _read_only(path: Path) -> str:
+    """The URI that opens `path` read-only (never creating it), whatever characters it has."""
+    return f"{path.resolve().as_uri()}?mode=ro"
+
+
 def check_backup(path: Path) -> str:
     """Raise unless `path` is a whole tiepdan database; its schema revision."""
     if not path.is_file():
         raise BackupError(f"there is no backup at {path}")
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as connection:
+    with contextlib.closing(sqlite3.connect(_read_only(path), uri=True)) as connection:
         return _check(connection, str(path))
 
 
@@ -137,7 +142,12 @@ def restore(backup_file: Path, target: Path, now: datetime) -> Path | None:
             with _connection(kept) as copy:
                 live.backup(copy)
                 copy.execute("PRAGMA journal_mode=DELETE")
-        with contextlib.closing(sqlite3.connect(f"file:{backup_file}?mode=ro", uri=True)) as source:
+        with contextlib.closing(sqlite3.connect(_read_only(backup_file), uri=True)) as source:
             source.backup(live)
+        # The heartbeats copied are of the processes of the backup's moment, none of which runs
+        # on this file (it is held here alone): left, they would keep `tiepdan run` from
+        # starting on it until they aged (bot/workers.py refuses a second worker on SQLite).
+        if live.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'workers'").fetchone():
+            live.execute("DELETE FROM workers")
         _check(live, "the restored database")
     return kept
