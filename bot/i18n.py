@@ -2,10 +2,10 @@
 
 Messages are looked up by a symbolic id (`menu.register`) and formatted with
 named fields (`{code}`). The office's own name, province, hotline, address and data
-controller (OFFICE_* settings, `Office`) are fields of every message, so a catalog names
-the office with `{office_name}` and no call site passes it. Vietnamese is the default; every id must exist in
-every catalog (a test checks it), so a missing translation is a test failure,
-not a surprise in chat.
+controller (OFFICE_* settings, `Office`) are fields of every message: a catalog names the
+office with `{office_name}`, and no call site passes it. Vietnamese is the default; every
+id must exist in every catalog (a test checks it), so a missing translation is a test
+failure, not a surprise in chat.
 """
 
 from __future__ import annotations

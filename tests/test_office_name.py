@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import openpyxl
 import pytest
@@ -156,3 +157,15 @@ def test_notices_about_a_session_end_with_the_offices_hotline_and_address(locale
     assert cancelled.endswith(OFFICE["office_address"])
     bare = Translator(locale, VN)("notice.session_cancelled", **fields)
     assert OFFICE["office_hotline"] not in bare and "☎️" not in bare
+
+
+def test_the_bot_makes_its_translators_from_the_settings_only() -> None:
+    """A Translator made elsewhere would name the office by the catalogs' defaults."""
+    root = Path(__file__).resolve().parents[1]
+    makers = {
+        str(path.relative_to(root))
+        for folder in ("bot", "handlers")
+        for path in (root / folder).rglob("*.py")
+        if "Translator(" in path.read_text(encoding="utf-8").replace("class Translator(", "")
+    }
+    assert makers == {"bot/settings.py", "bot/i18n.py"}
