@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from bot import demo, retention
@@ -21,7 +24,8 @@ from bot.schema_upgrade import SchemaUpgradeFailed, upgrade_in_child
 from bot.serve import WebPortUnavailable, bind_web_port, serve
 from bot.settings import Settings
 from bot.workers import AnotherWorkerOnSqlite
-from storage.db import start_lock
+from storage import backup as backups
+from storage.db import is_sqlite, start_lock
 from storage.endpoints import EndpointFileError, read_endpoint_file, upsert_endpoints
 from storage.session_plan import SessionFileError, import_sessions, read_session_plan
 
@@ -165,6 +169,70 @@ async def cmd_privacy_sweep(settings: Settings) -> int:
     return await _with_app(settings, work)
 
 
+def _postgres_backup_commands(database_url: str, path: Path) -> str:
+    url = make_url(database_url)
+    where = f"-h {url.host or 'localhost'} -p {url.port or 5432} -U {url.username or 'postgres'}"
+    return (
+        "tiepdan: on PostgreSQL, back up and restore with its own tools (they ask for the password):\n"
+        f"  pg_dump --format=custom {where} --file={path} {url.database}\n"
+        "and, with every tiepdan process stopped:\n"
+        f"  pg_restore --clean --if-exists --no-owner {where} --dbname={url.database} {path}"
+    )
+
+
+def cmd_backup(settings: Settings, path: Path) -> int:
+    """SQLite: a consistent copy, taken while the bot runs (storage/backup.py)."""
+    if not is_sqlite(settings.database_url):
+        print(_postgres_backup_commands(settings.database_url, path), file=sys.stderr)
+        return 2
+    try:
+        made = backups.backup(backups.sqlite_file(settings.database_url), path, datetime.now())
+    except (backups.BackupError, sqlite3.Error, OSError) as error:
+        print(f"tiepdan: no backup made: {error}", file=sys.stderr)
+        return 1
+    print(f"backup written to {made.path} ({made.size} bytes, schema revision {made.revision or 'none'})")
+    return 0
+
+
+def cmd_restore(settings: Settings, path: Path, yes: bool) -> int:
+    """SQLite only, with the bot stopped; the database replaced is kept beside it."""
+    if not is_sqlite(settings.database_url):
+        print(_postgres_backup_commands(settings.database_url, path), file=sys.stderr)
+        return 2
+    try:
+        target = backups.sqlite_file(settings.database_url)
+        revision = backups.check_backup(path)
+        if not yes:
+            print(
+                f"tiepdan: `restore` replaces the database {target} with the backup {path} "
+                f"(schema revision {revision or 'none'}); what was written since that backup is lost "
+                "(a copy of the database replaced is kept beside it)."
+            )
+            try:
+                answer = input("Replace it? Type yes to go on: ")
+            except EOFError:
+                answer = ""
+            if answer.strip().lower() != "yes":
+                print(f"nothing restored; to skip this question, run `tiepdan restore {path} --yes`")
+                return 2
+        kept = backups.restore(path, target, datetime.now())
+    except backups.DatabaseInUse as error:
+        print(
+            f"tiepdan: cannot restore while the bot runs: {error}.\n"
+            "Stop `tiepdan run` (and any `tiepdan chat`) first, then restore.",
+            file=sys.stderr,
+        )
+        return 2
+    except (backups.BackupError, sqlite3.Error, OSError) as error:
+        print(f"tiepdan: nothing restored: {error}", file=sys.stderr)
+        return 1
+    print(f"database {target} restored from {path}")
+    if kept is not None:
+        print(f"the database it replaced is kept as {kept}")
+    print("start the bot again: `tiepdan run` upgrades an older schema first")
+    return 0
+
+
 NO_MESSENGER_IN_PRODUCTION = (
     "tiepdan: ENVIRONMENT=production serves citizens through a messenger, and none is configured.\n"
     "Set TELEGRAM_BOT_TOKEN, or the Zalo OA (ZALO_OA_APP_ID, ZALO_OA_SECRET_KEY, ZALO_APP_SECRET, "
@@ -230,6 +298,11 @@ def parser() -> argparse.ArgumentParser:
     )
     privacy.add_parser("sweep", help="anonymise citizens inactive for longer than RETENTION_DAYS")
     commands.add_parser("doctor", help="check the settings, database, tokens, webhook and outbox (read only)")
+    backup = commands.add_parser("backup", help="copy the SQLite database, safely while the bot runs")
+    backup.add_argument("path", type=Path, help="a new file, or a folder to write it in")
+    restore = commands.add_parser("restore", help="replace the SQLite database with a backup (bot stopped)")
+    restore.add_argument("path", type=Path, help="the backup file")
+    restore.add_argument("--yes", action="store_true", help="do not ask first")
     return root
 
 
@@ -260,6 +333,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     if settings is None:
         return 2
+    if args.command in ("backup", "restore"):  # no event loop: sqlite3 and files only
+        return (
+            cmd_backup(settings, args.path)
+            if args.command == "backup"
+            else cmd_restore(settings, args.path, args.yes)
+        )
     interactive = args.command == "chat" or (args.command == "run" and not settings.messengers)
     logging.basicConfig(
         level=logging.WARNING if interactive else settings.log_level,

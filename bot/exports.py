@@ -32,7 +32,7 @@ DOCUMENT_LOCALE = "vi"
 
 def document_translator(t: Translator) -> Translator:
     """The translator documents are written with: Vietnamese, in the chat's time zone."""
-    return t if t.locale == DOCUMENT_LOCALE else Translator(DOCUMENT_LOCALE, t.tz)
+    return t.in_locale(DOCUMENT_LOCALE)
 
 
 def export_filename(book: ReceptionBook, ext: str) -> str:

@@ -327,10 +327,13 @@ class TemplateMessage:
 
 
 async def template_fields(db: AsyncSession, notice: Notification, t: Translator) -> dict[str, str]:
-    """What a template may show: the registration code, the session's title, time and endpoint,
-    and the old and new time, reason and deadline of a change. An approved template names the
-    fields it uses; the others are ignored."""
-    fields: dict[str, str] = {}
+    """What a template may show: the office's name and hotline, the registration code, the
+    session's title, time and endpoint, and the old and new time, reason and deadline of a
+    change. An approved template names the fields it uses; the others are ignored."""
+    office = t.office_fields
+    fields = {"office_name": office["office_name"]}
+    if office["office_hotline"]:  # an empty field: a template would show a blank
+        fields["hotline"] = office["office_hotline"]
     params = notice.params
     if "registration_id" in params:
         registration = await db.get(Registration, params["registration_id"])
@@ -695,7 +698,7 @@ class Outbox:
         by_template_only = citizen.unreachable and by_phone and notice.kind in ABOUT_THEIR_CASE
         if citizen.unreachable and not by_template_only:
             return claimed(None, "unreachable")
-        t = Translator(citizen.locale or self.settings.default_locale, self.settings.tz)
+        t = self.settings.translator(citizen.locale or self.settings.default_locale)
         try:
             text = await RENDERERS[NoticeKind(notice.kind)](db, notice, t)
         except Exception as error:

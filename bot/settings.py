@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.i18n import SUPPORTED_LOCALES, load_catalog
+from bot.i18n import SUPPORTED_LOCALES, Office, Translator, load_catalog
 from storage.identity import UserKey
 from storage.outbox import NoticeKind
 from storage.rules import MAX_CAPACITY
@@ -19,6 +19,8 @@ from storage.rules import MAX_CAPACITY
 EXAMPLE_SECRET_MARKER = "change-me"
 DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 SPREADSHEET_CELL_MAX = 32767  # characters in one cell of Excel (openpyxl cuts the rest off)
+OFFICE_FIELD_MAX = 100  # what a ZNS template field holds (bot/notify.py TEMPLATE_FIELD_MAX)
+HOTLINE_CHARACTERS = set("0123456789 .+-()")
 
 
 def parse_admins(value: str) -> frozenset[UserKey]:
@@ -99,6 +101,13 @@ class Settings(BaseSettings):
     zalo_bot_webhook_secret: str = ""
     zalo_bot_polling_timeout: int = Field(30, ge=1, le=60)
     # --- end of Zalo Bot API ---
+    # --- the office's own name: empty = the catalogs' wording ("Văn phòng Đoàn ĐBQH và HĐND tỉnh")
+    office_name: str = ""  # Văn phòng Đoàn ĐBQH và HĐND tỉnh Quảng Ngãi
+    office_province: str = ""  # tỉnh Quảng Ngãi (with its kind: tỉnh, thành phố)
+    office_hotline: str = ""
+    office_address: str = ""
+    data_controller: str = ""  # named in the privacy notice; empty: the office
+    # --- end of the office's own name
     web_host: str = "0.0.0.0"
     web_port: int = Field(8080, ge=1, le=65535)
     max_attachments: int = Field(5, ge=0, le=10)
@@ -153,6 +162,21 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"CASE_FIELDS: no message field.<code> in locales/{locale} for {', '.join(missing)}"
                 )
+        return value
+
+    @field_validator("office_name", "office_province", "office_hotline", "office_address", "data_controller")
+    @classmethod
+    def _office_field_fits(cls, value: str) -> str:
+        value = " ".join(value.split())  # one line: it goes into sentences and a document's heading
+        if len(value) > OFFICE_FIELD_MAX:
+            raise ValueError(f"must be at most {OFFICE_FIELD_MAX} characters (a ZNS template field)")
+        return value
+
+    @field_validator("office_hotline")
+    @classmethod
+    def _hotline_is_a_number(cls, value: str) -> str:
+        if value and not (set(value) <= HOTLINE_CHARACTERS and any(char.isdigit() for char in value)):
+            raise ValueError(f"OFFICE_HOTLINE must be a phone number, e.g. 0255 3822 123, not {value!r}")
         return value
 
     @field_validator("agencies")
@@ -243,6 +267,20 @@ class Settings(BaseSettings):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @cached_property
+    def office(self) -> Office:
+        return Office(
+            name=self.office_name,
+            province=self.office_province,
+            hotline=self.office_hotline,
+            address=self.office_address,
+            data_controller=self.data_controller,
+        )
+
+    def translator(self, locale: str) -> Translator:
+        """Messages in `locale`, in the office's time zone, naming the office as set here."""
+        return Translator(locale, self.tz, self.office)
 
     @cached_property
     def case_field_codes(self) -> tuple[str, ...]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from bot.dialog.flow import Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
-from bot.i18n import SUPPORTED_LOCALES, Translator
+from bot.i18n import SUPPORTED_LOCALES
 from handlers import words
 from storage import citizens
 from storage.text import fold
@@ -30,7 +30,7 @@ def named_locale(ctx: Ctx, answer: Answer) -> str | None:
 
 async def set_locale(ctx: Ctx, locale: str) -> None:
     ctx.citizen = await citizens.set_locale(ctx.db, ctx.citizen, locale)
-    ctx.t = Translator(locale, ctx.settings.tz)
+    ctx.t = ctx.settings.translator(locale)
 
 
 @flow.ask("language")

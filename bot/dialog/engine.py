@@ -24,7 +24,7 @@ from bot.dialog import owed
 from bot.dialog.flow import END, RESUME, Answer, Ctx, Flow, Goto, Invalid, TooLong
 from bot.dialog.options import typed_option
 from bot.dialog.types import Capabilities, Incoming, Option, Reply
-from bot.i18n import Translator, normalize_locale
+from bot.i18n import normalize_locale
 from bot.settings import SPREADSHEET_CELL_MAX, Settings
 from storage import citizens
 from storage.conversations import close_turn, open_turn, state_data
@@ -151,7 +151,7 @@ class Dialog:
                 reference = uuid.uuid4().hex[:8]
                 log.exception("event %s of %s failed (ref %s)", incoming.event_id, incoming.key, reference)
                 locale = normalize_locale(incoming.language, self.settings.default_locale)
-                t = Translator(await self._locale_of(incoming.key) or locale, self.settings.tz)
+                t = self.settings.translator(await self._locale_of(incoming.key) or locale)
                 return [Reply(t("error.internal", ref=reference))]
 
     async def _in_transaction(self, incoming: Incoming, capabilities: Capabilities) -> list[Reply]:
@@ -204,7 +204,7 @@ class Dialog:
         ctx = Ctx(
             db=db,
             citizen=citizen,
-            t=Translator(locale, self.settings.tz),
+            t=self.settings.translator(locale),
             settings=self.settings,
             now=now,
             capabilities=capabilities,

@@ -60,7 +60,7 @@ class Menus:
         """At start: the citizens' menu, and each staff member's own."""
         settings = self.app.settings
         for locale in SUPPORTED_LOCALES:
-            commands = citizen_commands(Translator(locale, settings.tz))
+            commands = citizen_commands(settings.translator(locale))
             await self.bot.set_my_commands(commands, language_code=locale)
             if locale == settings.default_locale:
                 await self.bot.set_my_commands(commands)  # for every other language
@@ -90,7 +90,7 @@ class Menus:
                     await self.bot.delete_my_commands(scope=scope, language_code=locale)
                 else:
                     commands = staff_commands(
-                        Translator(locale, self.app.settings.tz), self.app.staff_commands(role)
+                        self.app.settings.translator(locale), self.app.staff_commands(role)
                     )
                     await self.bot.set_my_commands(commands, scope=scope, language_code=locale)
             except TelegramBadRequest as error:  # never wrote to the bot: no chat yet
