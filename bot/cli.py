@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Awaitable, Callable, Mapping
@@ -180,12 +181,16 @@ def _postgres_backup_commands(database_url: str, path: Path) -> str:
     )
 
 
-def cmd_backup(settings: Settings, path: Path) -> int:
-    """SQLite: a consistent copy, taken while the bot runs (storage/backup.py)."""
+def cmd_backup(settings: Settings, where: str) -> int:
+    """SQLite: a consistent copy, taken while the bot runs (storage/backup.py). A name that
+    ends in a slash is a folder, made if it is not there (`tiepdan backup /var/backups/tiepdan/`)."""
+    path = Path(where)
     if not is_sqlite(settings.database_url):
         print(_postgres_backup_commands(settings.database_url, path), file=sys.stderr)
         return 2
     try:
+        if where.endswith(("/", os.sep)):
+            path.mkdir(parents=True, exist_ok=True)
         made = backups.backup(backups.sqlite_file(settings.database_url), path, datetime.now())
     except (backups.BackupError, sqlite3.Error, OSError) as error:
         print(f"tiepdan: no backup made: {error}", file=sys.stderr)
@@ -299,7 +304,7 @@ def parser() -> argparse.ArgumentParser:
     privacy.add_parser("sweep", help="anonymise citizens inactive for longer than RETENTION_DAYS")
     commands.add_parser("doctor", help="check the settings, database, tokens, webhook and outbox (read only)")
     backup = commands.add_parser("backup", help="copy the SQLite database, safely while the bot runs")
-    backup.add_argument("path", type=Path, help="a new file, or a folder to write it in")
+    backup.add_argument("path", help="a new file, or a folder to write it in (a name ending in / is one)")
     restore = commands.add_parser("restore", help="replace the SQLite database with a backup (bot stopped)")
     restore.add_argument("path", type=Path, help="the backup file")
     restore.add_argument("--yes", action="store_true", help="do not ask first")

@@ -104,6 +104,9 @@ def test_a_backup_never_overwrites_and_goes_into_a_folder_under_its_time(
     assert cli.main(["backup", "backups"]) == 0
     (made,) = (tmp_path / "backups").iterdir()
     assert made.name.startswith("tiepdan-") and made.suffix == ".db"
+    assert cli.main(["backup", "nightly/"]) == 0  # a folder not made yet: made, the copy put in it
+    (made,) = (tmp_path / "nightly").iterdir()
+    assert made.name.startswith("tiepdan-") and made.suffix == ".db"
 
 
 def test_on_postgresql_backup_and_restore_tell_the_pg_commands(
