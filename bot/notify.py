@@ -575,7 +575,8 @@ class Outbox:
                     await queue.put(item)
             await queue.join()
         finally:
-            finished.set()  # the heartbeat ends by itself: a write cancelled midway can leave a connection unusable
+            # The heartbeat ends by itself: a write cancelled midway can leave a connection unusable.
+            finished.set()
             for worker in workers:
                 worker.cancel()
             await asyncio.gather(*workers, heartbeat, return_exceptions=True)
