@@ -37,7 +37,8 @@ async def on_menu(ctx: Ctx, answer: Answer) -> Next:
 
 @help_flow.ask("show")
 async def ask_help(ctx: Ctx) -> Reply:
-    text = ctx.t("help.text", days=ctx.settings.summary_lead_days)
+    choices = ctx.t("help.choices_numbered" if ctx.capabilities.numbers_answer else "help.choices_buttons")
+    text = ctx.t("help.text", days=ctx.settings.summary_lead_days, choices=choices)
     back = "common.resume" if ctx.resumes else "common.back_to_menu"
     return Reply(text, (ctx.option("menu", back),))
 

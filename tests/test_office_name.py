@@ -52,8 +52,8 @@ NOTICE_START = {
     "en": "PERSONAL DATA NOTICE (version 2026-11)\n\n• What we collect:",
 }
 HELP_END = {
-    "vi": "• Khi có lựa chọn, Ông/Bà có thể bấm nút hoặc gõ số thứ tự.",
-    "en": "• Where there are options you can press a button or type its number.",
+    "vi": "• Khi có lựa chọn, Ông/Bà có thể bấm nút hoặc gõ chữ ghi trên nút.",
+    "en": "• Where there are options you can press a button or type the words on it.",
 }
 BROADCAST_VI = "📢 THÔNG BÁO CỦA VĂN PHÒNG ĐOÀN ĐBQH VÀ HĐND TỈNH\n\nLịch tiếp thay đổi."
 

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from bot.app import App
 from storage.models import AuditEntry, Citizen
 from tests.conftest import NOW, World
-from tests.support import ChatUser
+from tests.support import TEXT_ONLY, ChatUser
 
 
 async def citizen_of(app: App, chat: ChatUser) -> Citizen:
@@ -115,3 +115,27 @@ async def test_after_refusing_a_named_language_shows_the_notice_in_it(app: App, 
     await chat.say("English")
     assert "PERSONAL DATA NOTICE (version" in chat.text
     assert (await citizen_of(app, chat)).consent_at is None
+
+
+async def test_a_chat_with_buttons_is_not_told_to_type_a_number_it_cannot_use(
+    app: App, chat: ChatUser
+) -> None:
+    """Telegram shows buttons without numbers and takes no typed number for them: what the bot
+    says of choosing (a choice not understood, the help) asks for the button or its words there,
+    and for the number only where the options are shown numbered (the console, Zalo)."""
+    await chat.say("/start")
+    await chat.say("3")
+    assert "gõ chữ ghi trên nút" in chat.text and "số thứ tự" not in chat.text
+    await chat.press("Tiếng Việt")
+    await chat.press("Tôi đồng ý")
+    await chat.press("Hướng dẫn")
+    assert "gõ chữ ghi trên nút" in chat.text and "số thứ tự" not in chat.text
+
+    console = ChatUser(app.dialog, user_id="1002", capabilities=TEXT_ONLY)
+    await console.say("/start")
+    await console.say("3")
+    assert "gõ số thứ tự" in console.text
+    await console.say("1")
+    await console.say("1")  # I agree
+    await console.say("5")  # help
+    assert "gõ số thứ tự" in console.text and "{choices}" not in console.text

@@ -138,6 +138,7 @@ async def test_new_session_with_every_bad_input(staff_app: App, world: World, ad
     assert "Thời gian: Thứ Hai, 15/02/2027 08:30" in admin.text
     assert "Hạn nhận nội dung: Thứ Tư, 10/02/2027 08:30" in admin.text
     assert "Điểm cầu (2): Phường Tân Bình, Xã Bình Chánh" in admin.text
+    assert admin.labels == ["✅ Lưu buổi tiếp", "Hủy, không lưu"]  # a session is saved, not sent
     await admin.press("Lưu buổi tiếp")
     assert "Đã tạo buổi tiếp #3" in admin.text
     async with staff_app.sessions() as db:

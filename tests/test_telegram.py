@@ -352,6 +352,27 @@ async def test_files_are_sent_back_by_reference(app: App, fake: FakeTelegram, po
     assert [c.params.get("document") for c in fake.calls_of("sendDocument")] == ["doc-file-id"]
 
 
+async def test_an_export_reaches_the_admin_as_three_uploaded_files(
+    staff_app: App, world: World, fake: FakeTelegram
+) -> None:
+    """aiogram uploads a file as a part named in the field ("attach://…"), as Telegram takes it."""
+    staff_app.settings.admins = "telegram:777"
+    staff_app.settings.__dict__.pop("admin_keys", None)  # the cached parse of ADMINS, if made
+    staff_app.settings.telegram_polling_timeout = 1
+    telegram = make_telegram_bot(staff_app, fake)
+    polling = asyncio.create_task(telegram.run_polling())
+    try:
+        admin = TelegramUser(telegram, fake, 777)
+        await admin.say(f"/export {world.first_id}")
+        files = [m.document for m in fake.sent_to(777) if m.document is not None]
+        assert [name.rsplit(".", 1)[1] for name in files if name] == ["xlsx", "docx", "csv"]
+        assert [c.status for c in fake.calls_of("sendDocument")] == [200, 200, 200]
+        assert "gõ lệnh cần dùng" in fake.sent_to(777)[-1].text  # and ready for the next command
+    finally:
+        await telegram.stop()
+        await asyncio.wait_for(polling, timeout=10)
+
+
 async def test_staff_see_their_commands_in_their_own_chat_menu(app: App, fake: FakeTelegram) -> None:
     app.settings.admins = "telegram:777"
     app.settings.__dict__.pop("admin_keys", None)  # the cached parse of ADMINS, if made

@@ -16,6 +16,7 @@ from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.app import App
 from bot.channels.telegram.mapping import Pressed
 from bot.channels.telegram.runner import TelegramBot
+from bot.dialog.types import Reply
 from tests.conftest import World
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram_harness import TelegramUser, make_telegram_bot
@@ -207,3 +208,25 @@ async def test_the_fake_refuses_edits_as_telegram_does(fake: FakeTelegram, polli
     edited = await bot.edit_message_text("a\nc", chat_id=chat, message_id=mine.message_id)
     assert not isinstance(edited, bool) and edited.text == "a\nc" and edited.reply_markup is None
     assert [shown.new_text for shown in fake.shown if shown.message.chat_id == chat] == ["a", "", "c"]
+
+
+async def test_the_choice_kept_reads_as_one_mark_and_the_buttons_words(
+    fake: FakeTelegram, polling: TelegramBot
+) -> None:
+    """A button that starts with its own sign (✅ Xong, ✏️ Sửa thông tin, 📢 Gửi) is kept under
+    the check mark without that sign: "✓ Xong", not "✓ ✅ Xong"."""
+    chat = 708
+    for label, kept in (
+        ("✅ Xong", "✓ Xong"),
+        ("✏️ Sửa thông tin", "✓ Sửa thông tin"),
+        ("« Trang trước", "✓ Trang trước"),
+        ("Trang sau »", "✓ Trang sau »"),
+        ("Tôi đồng ý", "✓ Tôi đồng ý"),
+    ):
+        button = InlineKeyboardButton(text=label, callback_data="x")
+        keyboard = InlineKeyboardMarkup(inline_keyboard=[[button]])
+        asked = await polling.bot.send_message(chat, "Hỏi?", reply_markup=keyboard)
+        pressed = Pressed(chat, asked.message_id, "Hỏi?", label)
+        await polling.channel.send(str(chat), [Reply("Tiếp.")], pressed)
+        edited = fake.message(asked.message_id)
+        assert edited is not None and edited.text == f"Hỏi?\n{kept}\n\nTiếp.", label

@@ -341,13 +341,15 @@ class Dialog:
     def _refusal_text(ctx: Ctx, refusal: Invalid) -> str:
         """A refused answer explained; the counts in what citizens typed wrong (lengths, limits)
         written as the locale writes numbers ("100.000 ký tự")."""
-        fields = refusal.fields
-        if refusal.message_id.startswith(("input.", "common.")):
+        fields, message_id = refusal.fields, refusal.message_id
+        if message_id == "common.choose_option" and not ctx.capabilities.numbers_answer:
+            message_id = "common.choose_option_buttons"  # no numbers shown: none to type
+        if message_id.startswith(("input.", "common.")):
             fields = {
                 key: ctx.t.number(value) if isinstance(value, int) and not isinstance(value, bool) else value
                 for key, value in fields.items()
             }
-        return ctx.t(refusal.message_id, **fields)
+        return ctx.t(message_id, **fields)
 
     def _answer(
         self,
@@ -366,8 +368,7 @@ class Dialog:
                 return Answer(), True
             choice = decoded[1]
         elif text:
-            numbered = capabilities.numbered_options or not capabilities.buttons
-            if numbered and text.isdecimal() and 1 <= int(text) <= len(offered):
+            if capabilities.numbers_answer and text.isdecimal() and 1 <= int(text) <= len(offered):
                 choice = offered[int(text) - 1].payload
             else:
                 choice = typed_option(text, offered, partial=partial)

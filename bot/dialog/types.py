@@ -90,6 +90,11 @@ class Capabilities:
     # Buttons, and the options also listed as numbers the user may type (Zalo OA).
     numbered_options: bool = False
 
+    @property
+    def numbers_answer(self) -> bool:
+        """Whether a typed number chooses an option: the options are shown numbered."""
+        return self.numbered_options or not self.buttons
+
     def takes(self, document: Document) -> bool:
         """Whether this channel can send the user this file."""
         known = self.document_types >= ANY_DOCUMENT or document.mime_type in self.document_types

@@ -336,7 +336,7 @@ async def ask_new_review(ctx: Ctx) -> Reply:
     )
     if deadline < ctx.now:  # citizens could not register through the chat at all
         text = ctx.t("staff.new.deadline_passed", days=ctx.settings.summary_lead_days) + "\n\n" + text
-    return Reply(text, (ctx.option("save", "staff.new.save"), ctx.option("cancel", "register.discard")))
+    return Reply(text, (ctx.option("save", "staff.new.save"), ctx.option("cancel", "staff.new.discard")))
 
 
 @create.handle("review")

@@ -332,6 +332,13 @@ class FakeTelegram:
                     params[part.name] = FileUpload(part.filename, len(content))  # type: ignore[union-attr]
                 else:
                     params[part.name] = await part.text()  # type: ignore[union-attr]
+            # A file may come as its own part named in the field ("attach://<part>"), as
+            # aiogram uploads every file and Telegram takes it.
+            for name, value in list(params.items()):
+                if isinstance(value, str) and value.startswith("attach://"):
+                    part_name = value.removeprefix("attach://")
+                    if isinstance(params.get(part_name), FileUpload):
+                        params[name] = params.pop(part_name)
             return params
         form = await request.post()
         return {key: value for key, value in form.items() if isinstance(value, str)}
