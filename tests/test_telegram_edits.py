@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import copy
 from collections.abc import AsyncIterator
 
 import pytest
@@ -226,7 +227,52 @@ async def test_the_choice_kept_reads_as_one_mark_and_the_buttons_words(
         button = InlineKeyboardButton(text=label, callback_data="x")
         keyboard = InlineKeyboardMarkup(inline_keyboard=[[button]])
         asked = await polling.bot.send_message(chat, "Hỏi?", reply_markup=keyboard)
+        polling.channel.latest.note(chat, asked.message_id)  # the chat's last message, as if sent by it
         pressed = Pressed(chat, asked.message_id, "Hỏi?", label)
         await polling.channel.send(str(chat), [Reply("Tiếp.")], pressed)
         edited = fake.message(asked.message_id)
         assert edited is not None and edited.text == f"Hỏi?\n{kept}\n\nTiếp.", label
+
+
+async def test_a_question_with_a_notice_after_it_is_answered_below_the_notice(
+    app: App, world: World, fake: FakeTelegram, polling: TelegramBot
+) -> None:
+    """Edited into the answer, a question above a notice would have the answer appear above
+    the notice, where the citizen does not look: its choice is kept, the answer comes below."""
+    user = TelegramUser(polling, fake, 711)
+    await consent(user)
+    menu = user.keyboard_message()
+    await polling.outbox_channel.send("711", [Reply("📢 Lịch tiếp thay đổi.")])  # a notice
+    start = len(fake.calls)
+    await user.press("Lịch tiếp công dân sắp tới", message=menu)
+    recorded = collections.Counter({"answerCallbackQuery": 1, "editMessageText": 1})
+    assert calls_since(fake, start) == recorded + SENT
+    kept = fake.message(menu.message_id)
+    assert (
+        kept is not None and kept.text.endswith("✓ Lịch tiếp công dân sắp tới") and kept.reply_markup is None
+    )
+    assert fake.sent_to(711)[-1].message_id > menu.message_id  # the answer, below the notice
+
+
+async def test_a_double_tap_says_nothing_twice(
+    app: App, world: World, fake: FakeTelegram, polling: TelegramBot
+) -> None:
+    """The second tap of a double tap reaches the bot after the first turned the message into
+    the next question: its button is old, but the citizen reads the current question there.
+    Its buttons are brought up to date; nothing is said."""
+    user = TelegramUser(polling, fake, 712)
+    await consent(user)
+    menu = user.keyboard_message()
+    (old,) = [b["callback_data"] for b in user.buttons(menu) if "Hướng dẫn" in b["text"]]
+    await user.press("Hướng dẫn", message=menu)
+    shown = fake.message(menu.message_id)
+    assert shown is not None
+    text, sent, buttons = shown.text, len(fake.sent_to(712)), copy.deepcopy(shown.reply_markup)
+    start = len(fake.calls)
+    update = fake.push_callback(712, shown, old)  # the same button again, as the first tap had it
+    await user._await_handled(update)
+    assert calls_since(fake, start) == {"answerCallbackQuery": 1, "editMessageText": 1}
+    again = fake.message(menu.message_id)
+    assert again is not None and again.text == text and len(fake.sent_to(712)) == sent
+    assert again.reply_markup is not None
+    assert again.reply_markup != buttons  # the question's buttons, of its new turn

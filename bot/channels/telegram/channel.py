@@ -39,6 +39,27 @@ MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # what the Bot API lets a bot send
 NOT_MODIFIED = "message is not modified"  # Telegram's words for an edit that changes nothing
 
 
+class LatestMessages:
+    """The last message this process sent in each chat (or edited into its question). A pressed
+    message becomes the next question only when it is that one: one with anything after it
+    (a notice, a broadcast) would have the answer appear above them. Unknown (after a restart,
+    or another worker sent it): the answer is sent, as is always right."""
+
+    KEPT = 100_000  # chats remembered; the oldest is forgotten first
+
+    def __init__(self) -> None:
+        self._ids: dict[int, int] = {}
+
+    def note(self, chat_id: int, message_id: int) -> None:
+        self._ids.pop(chat_id, None)
+        self._ids[chat_id] = message_id
+        if len(self._ids) > self.KEPT:
+            del self._ids[next(iter(self._ids))]
+
+    def is_latest(self, chat_id: int, message_id: int) -> bool:
+        return self._ids.get(chat_id) == message_id
+
+
 class TelegramChannel:
     name = CHANNEL
     capabilities = Capabilities(
@@ -57,8 +78,10 @@ class TelegramChannel:
         clock: Clock,
         menus: Menus | None = None,
         default_locale: str = "vi",
+        latest: LatestMessages | None = None,
     ) -> None:
         self.bot = bot
+        self.latest = latest or LatestMessages()  # shared by the reply and the outbox channels
         self.sessions = sessions
         self.clock = clock
         self.menus = menus
@@ -71,8 +94,7 @@ class TelegramChannel:
         try:
             messages = await self._keyboard_closed_apart(user_id, replies)
             if pressed is not None:
-                old_button = any(reply.old_button for reply in replies)
-                messages = await self._edit_pressed(pressed, messages, old_button)
+                messages = await self._answer_pressed(pressed, replies, messages)
             for reply in messages:
                 await self._send_one(int(user_id), reply)
             if self.menus is not None and any(reply.staff_menu for reply in replies):
@@ -88,17 +110,20 @@ class TelegramChannel:
         chunks = split_text(reply.text, MAX_TEXT) if reply.text or not (reply.document or reply.files) else []
         markup = markup_for(reply)
         for number, chunk in enumerate(chunks, start=1):
-            await self.bot.send_message(
+            sent = await self.bot.send_message(
                 chat_id, chunk, reply_markup=markup if number == len(chunks) else None
             )
+            self.latest.note(chat_id, sent.message_id)
         if reply.document is not None:
             file = BufferedInputFile(reply.document.content, filename=reply.document.filename)
-            await self.bot.send_document(chat_id, file)
+            sent = await self.bot.send_document(chat_id, file)
+            self.latest.note(chat_id, sent.message_id)
         for attachment in reply.files:  # already on Telegram's servers: sent again by file id
             if attachment.kind == "photo":
-                await self.bot.send_photo(chat_id, attachment.file_id)
+                sent = await self.bot.send_photo(chat_id, attachment.file_id)
             else:
-                await self.bot.send_document(chat_id, attachment.file_id)
+                sent = await self.bot.send_document(chat_id, attachment.file_id)
+            self.latest.note(chat_id, sent.message_id)
 
     async def _keyboard_closed_apart(self, user_id: str, replies: list[Reply]) -> list[Reply]:
         """The replies as messages, with the "share my phone" keyboard removed by a message
@@ -124,7 +149,26 @@ class TelegramChannel:
             locale = await citizens.locale_of(db, UserKey(CHANNEL, user_id))
         return load_catalog(normalize_locale(locale, self.default_locale))["common.phone_keyboard_closed"]
 
-    async def _edit_pressed(self, pressed: Pressed, messages: list[Reply], old_button: bool) -> list[Reply]:
+    async def _answer_pressed(
+        self, pressed: Pressed, replies: list[Reply], messages: list[Reply]
+    ) -> list[Reply]:
+        """What is left to send once the pressed message is dealt with. A button of the latest
+        message pressed again before its edit showed (a double tap: the old button of the
+        current question) only refreshes that question's buttons: nothing new is said. A
+        message with others after it keeps its choice but is not made the answer."""
+        latest = self.latest.is_latest(pressed.chat_id, pressed.message_id)
+        old_button = any(reply.old_button for reply in replies)
+        if old_button and latest:
+            (question, *more) = [reply for reply in replies if not reply.old_button] or [Reply("")]
+            if not more and editable_into(question) and pressed.text.endswith(question.text):
+                markup = inline_keyboard(question.options) if question.options else None
+                if await self._edit_text(pressed, pressed.text, markup):
+                    return []
+        return await self._edit_pressed(pressed, messages, old_button, latest)
+
+    async def _edit_pressed(
+        self, pressed: Pressed, messages: list[Reply], old_button: bool, latest: bool
+    ) -> list[Reply]:
         """Edit the pressed message and return what is left to send.
 
         Where the first message is text with inline buttons or none and all fits, the pressed
@@ -141,7 +185,7 @@ class TelegramChannel:
             await self.remove_keyboard(pressed.chat_id, pressed.message_id)
             return messages
         chosen, first = chosen_text(pressed.text, pressed.label), messages[0]
-        if editable_into(first) and len(chosen) + 2 + len(first.text) <= MAX_TEXT:
+        if latest and editable_into(first) and len(chosen) + 2 + len(first.text) <= MAX_TEXT:
             markup = inline_keyboard(first.options) if first.options else None
             shown = await self._edit_text(pressed, f"{chosen}\n\n{first.text}", markup)
             return messages[1:] if shown else messages

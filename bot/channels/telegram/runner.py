@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from bot.app import App
 from bot.channels.inbound import Inbound, Payload, acknowledged, unless_stopped
-from bot.channels.telegram.channel import TelegramChannel
+from bot.channels.telegram.channel import LatestMessages, TelegramChannel
 from bot.channels.telegram.mapping import (
     CHANNEL,
     Pressed,
@@ -142,7 +142,10 @@ class TelegramBot:
             pacer=pacer,
         )
         self.menus = Menus(self.bot, app)
-        self.channel = TelegramChannel(self.bot, app.sessions, app.clock, self.menus, settings.default_locale)
+        latest = LatestMessages()  # one for replies and notices: both count as sent after a question
+        self.channel = TelegramChannel(
+            self.bot, app.sessions, app.clock, self.menus, settings.default_locale, latest
+        )
         # The outbox sends through a bot of its own that reports 429s instead of waiting them out.
         outbox_bot = bot or make_bot(
             settings.telegram_bot_token,
@@ -152,7 +155,7 @@ class TelegramBot:
             pacer=pacer,
         )
         self.outbox_channel = TelegramChannel(
-            outbox_bot, app.sessions, app.clock, self.menus, settings.default_locale
+            outbox_bot, app.sessions, app.clock, self.menus, settings.default_locale, latest
         )
         self.backoff = backoff or BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.5, jitter=0.1)
         self.inbound = Inbound(
