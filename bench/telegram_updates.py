@@ -78,7 +78,9 @@ class Worker:
         self._reading = asyncio.create_task(self._read())
 
     @classmethod
-    async def start(cls, kind: str, api: str, database_url: str = "", recorder: str = "") -> Worker:
+    async def start(
+        cls, kind: str, api: str, database_url: str = "", recorder: str = "", *more: str
+    ) -> Worker:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -90,6 +92,7 @@ class Worker:
             database_url,
             "--recorder",
             recorder,
+            *more,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             cwd=ROOT,

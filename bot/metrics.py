@@ -20,6 +20,7 @@ FAILED = "failed"  # not finished here (logged): handled again at the next start
 IGNORED = "ignored"  # of a kind not handled (a newer Bot API's)
 DUPLICATE = "duplicate"  # delivered again: stored before, not handled twice
 RESENT = "resent"  # its replies sent again after a crash (they may not have gone out)
+UNSTORED = "unstored"  # the database could not take it: a webhook answered 503, a poll retries
 
 # Seconds from an update accepted to its replies sent; past a minute an update waits on
 # another worker (ORDER_PATIENCE_S).

@@ -21,6 +21,7 @@ from storage.identity import UserKey
 from storage.outbox import NoticeKind, StaffRevoked, queue
 from tests.conftest import World, make_settings
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
+from tests.support import counted
 from tests.test_serve import free_port
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -37,11 +38,6 @@ def parse(exposition: str) -> Samples:
 
 def value(samples: Samples, name: str, **labels: str) -> float | None:
     return samples.get((name, frozenset(labels.items())))
-
-
-def counted(app: App, name: str, **labels: str) -> float:
-    """A sample of the app's own registry (0 when it was never counted)."""
-    return app.metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 async def scrape(url: str) -> tuple[str, Samples]:

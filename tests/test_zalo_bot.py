@@ -29,7 +29,7 @@ from storage.text import fold
 from tests.conftest import World
 from tests.fakes.zalo_bot_api import TOKEN, FakeZaloBot, SentMessage, sticker_update, text_update
 from tests.flows import ID_NUMBER, SUMMARY
-from tests.test_metrics import counted
+from tests.support import counted
 
 FAST = Backoff(first=0.05, factor=1.5, cap=0.2)
 NUMBERED = re.compile(r"^\s*(\d+)\. (.+)$")

@@ -43,7 +43,7 @@ from tests.conftest import ADMIN_ID, World, make_settings
 from tests.fakes.local_http import serve_locally
 from tests.fakes.zalo_oa import APP_ID, APP_SECRET, OA_SECRET_KEY, FakeZalo, SentCS
 from tests.flows import ID_NUMBER, SUMMARY
-from tests.test_metrics import counted
+from tests.support import counted
 from tests.test_staff import citizens_registered
 from tests.test_telegram_webhook import updates_cannot_be_stored
 

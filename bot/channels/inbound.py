@@ -155,6 +155,8 @@ class Inbound:
                     await also(db)
         except BaseException:
             self._in_hand -= fresh
+            for _ in payloads:  # a webhook answers 503, a poll tries again: delivered again
+                self.app.metrics.update_done(self.channel, metrics.UNSTORED)
             raise
         self._in_hand -= fresh - new.keys()
         for _ in range(len(batch) - len(new)):
