@@ -2,7 +2,7 @@
 
 The same registrations as `telegram_updates.py` (each citizen's updates one after another,
 all citizens at once, against the fake Bot API in a process of its own), in the same run,
-alternately through two bot processes (bench/worker.py):
+at the same time through two bot processes (bench/worker.py):
 
 - `measured`: the whole stack as `tiepdan run` serves it, counting every update (outcome,
   latency histogram) and serving `GET /metrics`, scraped every SCRAPE_EVERY_S during the
@@ -10,12 +10,14 @@ alternately through two bot processes (bench/worker.py):
 - `unmeasured`: the same stack whose metrics count nothing (no scrape).
 
 CPU per update is the bot process's `process_time` over the traffic divided by the updates
-(the scrapes' CPU included on the measured side). Rounds alternate the two so that the
-machine's load falls on both alike; the median of the rounds is reported. Then, the bot
+(the scrapes' CPU included on the measured side). The two run side by side, each with its
+own fake Bot API (and on SQLite its own database file; the two swap sides each round), so
+that the machine's load, which varies by tens of percent from one minute to the next here,
+falls on both alike; each round's ratio is printed, and the median of the rounds. Then, the bot
 idle, a scrape's own CPU (the database gauges read, the text written) over SCRAPES scrapes.
 Last, in this process, the calls the pipeline makes per update, timed alone.
 
-    python -m bench.metrics_cost [--citizens 60] [--rounds 3] [--database-url URL]  (emptied)
+    python -m bench.metrics_cost [--citizens 40] [--rounds 5] [--database-url URL]  (emptied)
 """
 
 from __future__ import annotations
@@ -76,42 +78,59 @@ class Scraper:
                     await asyncio.wait_for(stop.wait(), timeout=SCRAPE_EVERY_S)
 
 
-async def measure(
-    kind: str, api: str, url: str, scripts: dict[int, Script]
-) -> tuple[Run, Scraper | None, float]:
-    """One bot process: warmed up by a first citizen, then the traffic of the others; for
-    `tiepdan`, scraped meanwhile, then SCRAPES scrapes of the idle bot (their CPU each)."""
-    port = free_port() if kind == "tiepdan" else 0
-    (recorder, first), *others = scripts.items()
-    worker = await Worker.start(
-        kind, api, url, str(recorder), *(["--metrics-port", str(port)] if port else [])
+async def traffic(http: aiohttp.ClientSession, api: str, worker: Worker, scripts: dict[int, Script]) -> Run:
+    """The citizens of `scripts` at once; the bot process's CPU over their traffic."""
+    latencies: list[float] = []
+    cpu, started = await worker.cpu(), time.perf_counter()
+    await asyncio.gather(
+        *(converse(http, api, worker, uid, script, latencies) for uid, script in scripts.items())
     )
-    scraper = Scraper(f"http://127.0.0.1:{port}/metrics") if port else None
-    per_scrape = 0.0
+    seconds = time.perf_counter() - started
+    cpu = await worker.cpu() - cpu
+    return Run("", len(latencies), seconds, cpu, latencies)
+
+
+async def side_by_side(
+    apis: tuple[str, str], urls: tuple[str, str], scripts: tuple[dict[int, Script], dict[int, Script]]
+) -> tuple[Run, Run, Scraper, float]:
+    """One round, both bot processes at once: each warmed up by its first citizen, then the
+    traffic of their others at the same time, the measured one scraped meanwhile; then
+    SCRAPES scrapes of it idle (their CPU each)."""
+    port = free_port()
+    warm = [next(iter(each.items())) for each in scripts]
+    measured, unmeasured = await asyncio.gather(
+        Worker.start("tiepdan", apis[0], urls[0], str(warm[0][0]), "--metrics-port", str(port)),
+        Worker.start("unmeasured", apis[1], urls[1], str(warm[1][0])),
+    )
+    workers = (measured, unmeasured)
+    scraper = Scraper(f"http://127.0.0.1:{port}/metrics")
     try:
         async with aiohttp.ClientSession() as http:
-            await converse(http, api, worker, recorder, first, [])
-            latencies: list[float] = []
-            stop = asyncio.Event()
-            scraping = asyncio.create_task(scraper.run(stop)) if scraper else None
-            cpu, started = await worker.cpu(), time.perf_counter()
             await asyncio.gather(
-                *(converse(http, api, worker, uid, script, latencies) for uid, script in others)
+                *(
+                    converse(http, api, worker, uid, script, [])
+                    for api, worker, (uid, script) in zip(apis, workers, warm, strict=True)
+                )
             )
-            seconds = time.perf_counter() - started
-            cpu = await worker.cpu() - cpu
+            others = [dict(list(each.items())[1:]) for each in scripts]
+            stop = asyncio.Event()
+            scraping = asyncio.create_task(scraper.run(stop))
+            with_, without = await asyncio.gather(
+                *(
+                    traffic(http, api, worker, mine)
+                    for api, worker, mine in zip(apis, workers, others, strict=True)
+                )
+            )
             stop.set()
-            if scraping is not None:
-                await scraping
-            if scraper is not None:
-                before = await worker.cpu()
-                for _ in range(SCRAPES):
-                    async with http.get(scraper.url) as answer:
-                        scraper.seen.append(handled(await answer.text()))
-                per_scrape = (await worker.cpu() - before) / SCRAPES
+            await scraping
+            before = await measured.cpu()
+            for _ in range(SCRAPES):
+                async with http.get(scraper.url) as answer:
+                    scraper.seen.append(handled(await answer.text()))
+            per_scrape = (await measured.cpu() - before) / SCRAPES
     finally:
-        await worker.quit()
-    return Run(kind, len(latencies), seconds, cpu, latencies), scraper, per_scrape
+        await asyncio.gather(*(worker.quit() for worker in workers))
+    return with_, without, scraper, per_scrape
 
 
 def calls_alone() -> float:
@@ -135,70 +154,72 @@ class Figures:
     per_scrape: float
     per_update_calls: float
 
-    @staticmethod
-    def median_cpu(runs: list[Run]) -> float:
-        return statistics.median(run.cpu_per_update for run in runs)
+    def ratios(self) -> list[float]:
+        pairs = zip(self.measured, self.unmeasured, strict=True)
+        return [measured.cpu_per_update / unmeasured.cpu_per_update for measured, unmeasured in pairs]
 
     def print(self) -> None:
         each = len(REGISTRATION)
-        print(f"Metrics cost ({self.engine}): {self.citizens} citizens at once, {each} updates each")
-        for measured, unmeasured in zip(self.measured, self.unmeasured, strict=True):
-            print(f"  {'with metrics, scraped':<24}" + measured.line()[26:])
-            print(f"  {'without metrics':<24}" + unmeasured.line()[26:])
-        with_, without = self.median_cpu(self.measured), self.median_cpu(self.unmeasured)
-        extra = with_ - without
+        print(f"Metrics cost ({self.engine}): {self.citizens} citizens at once a side, {each} updates each")
+        for number, (measured, unmeasured) in enumerate(zip(self.measured, self.unmeasured, strict=True), 1):
+            measured.name, unmeasured.name = f"{number}: with metrics", f"{number}: without"
+            print(measured.line())
+            print(unmeasured.line())
+        ratios = self.ratios()
+        with_ = statistics.median(run.cpu_per_update for run in self.measured)
+        without = statistics.median(run.cpu_per_update for run in self.unmeasured)
         print(
-            f"  CPU per update, median of {len(self.measured)} rounds: with {with_ * 1000:.3f} ms, "
-            f"without {without * 1000:.3f} ms: {extra * 1e6:+.0f} µs ({extra / without * 100:+.1f} %)"
+            f"  CPU per update (medians): with {with_ * 1000:.3f} ms, without {without * 1000:.3f} ms; "
+            "with/without by round: "
+            + ", ".join(f"{ratio:.3f}" for ratio in ratios)
+            + f" (median {statistics.median(ratios):.3f})"
         )
-        moving = sorted(self.scraped) == self.scraped and self.scraped[-1] > self.scraped[0]
-        print(
-            f"  /metrics scraped {len(self.scraped)} times: handled went {self.scraped[0]:.0f} → "
-            f"{self.scraped[-1]:.0f} ({'rising' if moving else 'NOT rising'})"
-        )
+        for seen in self.scraped:
+            rising = sorted(seen) == seen and seen[-1] > seen[0]
+            print(
+                f"  /metrics scraped {len(seen)} times: handled went {seen[0]:.0f} → {seen[-1]:.0f} "
+                f"({'rising, never falling' if rising else 'NOT RISING'})"
+            )
         print(f"  one scrape of an idle bot: {self.per_scrape * 1000:.2f} ms of CPU")
         print(f"  the pipeline's calls per update, timed alone: {self.per_update_calls * 1e6:.1f} µs")
 
 
-async def run(citizens: int, rounds: int, url: str) -> Figures:
-    fake, api = await start_fake_server()
+async def run(citizens: int, rounds: int, urls: tuple[str, str]) -> Figures:
+    servers = [await start_fake_server(first_update_id) for first_update_id in (1, 10_000_000)]
+    apis = (servers[0][1], servers[1][1])
     measured: list[Run] = []
     unmeasured: list[Run] = []
     scraped: list[list[float]] = []
     per_scrape: list[float] = []
     try:
-        app = await seeded_app(url, datetime.now(UTC))
-        await app.close()
+        for url in dict.fromkeys(urls):  # one database for both on PostgreSQL
+            await (await seeded_app(url, datetime.now(UTC))).close()
         base = 10_000
-        for round_number in range(rounds):
-            order = ["tiepdan", "unmeasured"] if round_number % 2 == 0 else ["unmeasured", "tiepdan"]
-            for kind in order:
-                scripts = {base + n: REGISTRATION for n in range(citizens + 1)}
-                base += citizens + 1
-                done, scraper, cost = await measure(kind, api, url, scripts)
-                if scraper is not None:
-                    measured.append(done)
-                    scraped.append(scraper.seen)
-                    per_scrape.append(cost)
-                else:
-                    unmeasured.append(done)
+        for _ in range(rounds):
+            first = {base + n: REGISTRATION for n in range(citizens + 1)}
+            second = {base + citizens + 1 + n: REGISTRATION for n in range(citizens + 1)}
+            base += 2 * (citizens + 1)
+            # The sides swap each round: neither fake server nor database file favours one.
+            swap = len(measured) % 2 == 1
+            sides = (apis[::-1], urls[::-1]) if swap else (apis, urls)
+            with_, without, scraper, cost = await side_by_side(*sides, (first, second))
+            measured.append(with_)
+            unmeasured.append(without)
+            scraped.append(scraper.seen)
+            per_scrape.append(cost)
     finally:
-        fake.terminate()
-        await fake.wait()
-    return Figures(
-        engine_name(url),
-        citizens,
-        measured,
-        unmeasured,
-        scraped,
-        statistics.median(per_scrape),
-        calls_alone(),
-    )
+        for process, _ in servers:
+            process.terminate()
+            await process.wait()
+    scrape = statistics.median(per_scrape)
+    return Figures(engine_name(urls[0]), citizens, measured, unmeasured, scraped, scrape, calls_alone())
 
 
 async def main(citizens: int, rounds: int, database_url: str | None) -> Figures:
     with tempfile.TemporaryDirectory() as tmp:
-        figures = await run(citizens, rounds, database_url or f"sqlite+aiosqlite:///{tmp}/bench.db")
+        sqlite = f"sqlite+aiosqlite:///{tmp}/bench"
+        urls = (database_url, database_url) if database_url else (f"{sqlite}-a.db", f"{sqlite}-b.db")
+        figures = await run(citizens, rounds, urls)
     figures.print()
     return figures
 
@@ -207,8 +228,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--citizens", type=int, default=60)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--database-url", default=None, help="default: a temporary SQLite file")
+    parser.add_argument("--citizens", type=int, default=40)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--database-url", default=None, help="default: two temporary SQLite files")
     args = parser.parse_args()
     asyncio.run(main(args.citizens, args.rounds, args.database_url))

@@ -125,7 +125,9 @@ async def main(kind: str, api: str, database_url: str, recorder: str, metrics_po
         polling = dp.start_polling(bot, polling_timeout=1, handle_signals=False, close_bot_session=True)
         stop = dp.stop_polling
     else:
-        app = build_app(Settings(_env_file=None, database_url=database_url))  # type: ignore[call-arg]
+        # WEB_PORT names the worker: two bots on one database at once are two workers.
+        settings = Settings(_env_file=None, database_url=database_url, web_port=metrics_port or 8080)  # type: ignore[call-arg]
+        app = build_app(settings)
         app.settings.telegram_polling_timeout = 1
         if kind == "layer":
             app = replace(app, dialog=cast(Dialog, Replaying(app.dialog, recorder)))
