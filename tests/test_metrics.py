@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import signal
 import sys
@@ -15,14 +16,18 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import App, build_app
+from bot.clock import FrozenClock
+from bot.scrape import MetricsPage
 from bot.serve import serve
 from storage import citizens
 from storage.identity import UserKey
 from storage.outbox import NoticeKind, StaffRevoked, queue
 from tests.conftest import World, make_settings
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
+from tests.fakes.zalo_oa import FakeZalo
 from tests.support import counted
 from tests.test_serve import free_port
+from tests.test_zalo_oa import serving
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -183,3 +188,32 @@ async def test_tiepdan_run_serves_metrics_and_json_logs(tmp_path: Path) -> None:
     ]
     refs = {line["ref"] for line in handled}
     assert len(handled) == 3 and None not in refs and len(refs) == 3  # one reference id per update
+
+
+async def test_the_zalo_oa_token_s_remaining_life_is_read_at_a_scrape(
+    app: App, world: World, clock: FrozenClock
+) -> None:
+    page = MetricsPage(app)
+    await page.read_database()
+    assert math.isnan(counted(app, "tiepdan_zalo_oa_token_expires_in_seconds"))  # no Zalo OA: none
+    fake = FakeZalo(clock=clock.now)
+    await fake.start()
+    try:
+        async with serving(app, fake) as served:
+            await served.user("u-5001").follow()  # the first send seeds the pair: trusted 2 hours
+            clock.advance(timedelta(minutes=30))
+            await page.read_database()
+    finally:
+        await fake.stop()
+    assert counted(app, "tiepdan_zalo_oa_token_expires_in_seconds") == 90 * 60
+
+
+async def test_a_scrape_shows_the_counters_when_the_database_does_not_answer() -> None:
+    unreachable = build_app(make_settings("postgresql+asyncpg://nobody@127.0.0.1:1/tiepdan"))
+    try:
+        unreachable.metrics.update_done("telegram", "handled", 0.1)
+        await MetricsPage(unreachable).read_database()
+        assert counted(unreachable, "tiepdan_database_up") == 0
+        assert counted(unreachable, "tiepdan_updates_total", channel="telegram", outcome="handled") == 1
+    finally:
+        await unreachable.close()
