@@ -21,6 +21,7 @@ IGNORED = "ignored"  # of a kind not handled (a newer Bot API's)
 DUPLICATE = "duplicate"  # delivered again: stored before, not handled twice
 RESENT = "resent"  # its replies sent again after a crash (they may not have gone out)
 UNSTORED = "unstored"  # the database could not take it: a webhook answered 503, a poll retries
+OUTCOMES = (HANDLED, APOLOGISED, FAILED, IGNORED, DUPLICATE, RESENT, UNSTORED)
 
 # Seconds from an update accepted to its replies sent; past a minute an update waits on
 # another worker (ORDER_PATIENCE_S).
@@ -97,6 +98,16 @@ class Metrics:
         self.database_up = Gauge(
             "tiepdan_database_up", "1 when the database answered this scrape", registry=registry
         )
+
+    def serving(self, channel: str) -> None:
+        """Show the channel's series at 0 from the start: an alert on an absent series (no
+        update at all since the start) would never fire."""
+        for outcome in OUTCOMES:
+            self.updates.labels(channel, outcome)
+        self.reply_latency.labels(channel)
+        self.rate_limited.labels(channel)
+        for result in ("sent", "failed"):
+            self.notices.labels(channel, result)
 
     # --- counted on the way --------------------------------------------------------------
 

@@ -128,6 +128,7 @@ class Inbound:
         self._queued: dict[str, Payload] = {}  # waiting for their user's lock
         self._done_here: set[str] = set()  # handled ahead of their turn, by a later one's task
         self._accepted_at: dict[str, float] = {}  # time.monotonic() when accepted, until finished
+        app.metrics.serving(channel)
 
     @property
     def worker(self) -> str:
