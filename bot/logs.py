@@ -75,7 +75,7 @@ def event_in_hand() -> Iterator[Event]:
 # Such a line would put a citizen's name or ID number in the log, whoever set those
 # loggers to DEBUG: our handler drops them (SQLAlchemy's INFO lines are kept: its
 # statements carry no values, hide_parameters in storage/db.py).
-VERBATIM_AT_DEBUG = ("aiosqlite", "sqlalchemy.engine")
+VERBATIM_AT_DEBUG = ("sqlalchemy.engine", "aiosqlite")
 
 
 class RefFilter(logging.Filter):
