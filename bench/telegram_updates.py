@@ -78,7 +78,9 @@ class Worker:
         self._reading = asyncio.create_task(self._read())
 
     @classmethod
-    async def start(cls, kind: str, api: str, database_url: str = "", recorder: str = "") -> Worker:
+    async def start(
+        cls, kind: str, api: str, database_url: str = "", recorder: str = "", *more: str
+    ) -> Worker:
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -90,6 +92,7 @@ class Worker:
             database_url,
             "--recorder",
             recorder,
+            *more,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             cwd=ROOT,
@@ -179,13 +182,15 @@ async def measure(name: str, kind: str, api: str, scripts: dict[int, Script], ur
     return Run(name, len(latencies), seconds, cpu, latencies)
 
 
-async def start_fake_server() -> tuple[asyncio.subprocess.Process, str]:
+async def start_fake_server(first_update_id: int = 1) -> tuple[asyncio.subprocess.Process, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "tests.fakes.telegram_api",
         "--port",
         "0",
+        "--first-update-id",
+        str(first_update_id),
         stdout=asyncio.subprocess.PIPE,
         cwd=ROOT,
     )

@@ -1,11 +1,15 @@
 """A bot in a process of its own, for `telegram_updates.py`: its CPU time is its own.
 
-    python -m bench.worker echo|tiepdan|layer --api URL [--database-url URL] [--recorder ID]
+    python -m bench.worker echo|tiepdan|layer|unmeasured --api URL [--database-url URL]
+        [--recorder ID] [--metrics-port PORT]
 
 - `echo`: a bare aiogram echo bot on aiogram's polling loop (the baseline);
 - `tiepdan`: the whole stack, as `tiepdan run` serves Telegram by long polling;
 - `layer`: the same, with the dialog engine replaced by a replay of the replies the citizen
-  `--recorder` got (no flow and no conversation state): the Telegram layer and the pipeline.
+  `--recorder` got (no flow and no conversation state): the Telegram layer and the pipeline;
+- `unmeasured`: the whole stack with its metrics counting nothing (bench/metrics_cost.py).
+
+With `--metrics-port`, `GET /metrics` is served on 127.0.0.1:PORT, as `tiepdan run` serves it.
 
 Talks to the driver in lines. Out: `ready`; `done <update_id>` once the bot has finished
 with an update (every reply sent); `cpu <seconds>` (this process's CPU time, all threads)
@@ -23,12 +27,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from aiogram.types import TelegramObject, Update
+from aiohttp import web
 
 from bench.echo_bot import echo_dispatcher
 from bot.app import build_app, freeze_startup_objects
 from bot.channels.telegram.runner import TelegramBot, make_bot
 from bot.dialog.engine import Dialog
 from bot.dialog.types import Capabilities, Incoming, Reply
+from bot.metrics import Metrics
+from bot.scrape import MetricsPage
 from bot.settings import Settings
 from tests.fakes.telegram_api import TOKEN
 
@@ -74,6 +81,19 @@ class Replaying:
         return getattr(self.dialog, name)
 
 
+class Unmeasured(Metrics):
+    """Counts nothing: the update path as it was before the metrics."""
+
+    def update_done(self, channel: str, outcome: str, seconds: float | None = None) -> None:
+        pass
+
+    def notice_done(self, channel: str, result: str) -> None:
+        pass
+
+    def throttled(self, channel: str) -> None:
+        pass
+
+
 async def commands() -> asyncio.StreamReader:
     reader = asyncio.StreamReader()
     loop = asyncio.get_running_loop()
@@ -81,19 +101,30 @@ async def commands() -> asyncio.StreamReader:
     return reader
 
 
-async def main(kind: str, api: str, database_url: str, recorder: str) -> None:
+async def main(kind: str, api: str, database_url: str, recorder: str, metrics_port: int) -> None:
     stop: Callable[[], Awaitable[None]]
     close: Callable[[], Awaitable[None]] | None = None
+    page: web.AppRunner | None = None
     if kind == "echo":
         bot, dp = make_bot(TOKEN, api, 5), echo_dispatcher()
         dp.update.outer_middleware(done)
         polling = dp.start_polling(bot, polling_timeout=1, handle_signals=False, close_bot_session=True)
         stop = dp.stop_polling
     else:
-        app = build_app(Settings(_env_file=None, database_url=database_url))  # type: ignore[call-arg]
+        # WEB_PORT names the worker: two bots on one database at once are two workers.
+        settings = Settings(_env_file=None, database_url=database_url, web_port=metrics_port or 8080)  # type: ignore[call-arg]
+        app = build_app(settings)
         app.settings.telegram_polling_timeout = 1
         if kind == "layer":
             app = replace(app, dialog=cast(Dialog, Replaying(app.dialog, recorder)))
+        if kind == "unmeasured":
+            app = replace(app, metrics=Unmeasured())
+        if metrics_port:
+            application = web.Application()
+            application.router.add_get("/metrics", MetricsPage(app).answer)
+            page = web.AppRunner(application, access_log=None)
+            await page.setup()
+            await web.TCPSite(page, "127.0.0.1", metrics_port).start()
         telegram = TelegramBot(app, bot=make_bot(TOKEN, api, 5))
         telegram.dp.update.outer_middleware(done)
         polling, stop, close = telegram.run_polling(), telegram.stop, app.close
@@ -108,6 +139,8 @@ async def main(kind: str, api: str, database_url: str, recorder: str) -> None:
             break
     await stop()
     await serving
+    if page is not None:
+        await page.cleanup()
     if close is not None:
         await close()
 
@@ -116,9 +149,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("kind", choices=["echo", "tiepdan", "layer"])
+    parser.add_argument("kind", choices=["echo", "tiepdan", "layer", "unmeasured"])
     parser.add_argument("--api", required=True)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--recorder", default="")
+    parser.add_argument("--metrics-port", type=int, default=0)
     args = parser.parse_args()
-    asyncio.run(main(args.kind, args.api, args.database_url, args.recorder))
+    asyncio.run(main(args.kind, args.api, args.database_url, args.recorder, args.metrics_port))

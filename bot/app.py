@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.dialog.engine import Dialog
+from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.workers import Presence
 from handlers.registry import all_flows
@@ -29,6 +30,7 @@ class App:
     # channels here so that no channel imports a flow (a platform's command menu).
     staff_commands: Callable[[StaffRole], tuple[str, ...]]
     presence: Presence  # this worker among those sharing the database
+    metrics: Metrics  # what GET /metrics shows, this app's own registry
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -47,6 +49,7 @@ def build_app(settings: Settings, clock: Clock | None = None) -> App:
         dialog=dialog,
         staff_commands=commands_for,
         presence=Presence(sessions, settings, clock, sqlite=is_sqlite(settings.database_url)),
+        metrics=Metrics(),
     )
 
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from bot import demo, retention
+from bot import demo, logs, retention
 from bot.app import App, build_app
 from bot.channels.console import ConsoleChannel
 from bot.dialog.types import Channel
@@ -255,7 +255,7 @@ async def cmd_run(settings: Settings) -> int:
     # The port first: a busy one is told before the database is migrated or demo data loaded.
     listening = bind_web_port(settings.web_host, settings.web_port) if settings.messengers else []
     try:
-        await upgrade_in_child(settings.database_url)
+        await upgrade_in_child(settings.database_url, settings.log_format)
         async with start_lock(settings.database_url):  # workers starting together: one loads
             if settings.endpoints_file:
                 status = await cmd_endpoints_import(settings, Path(settings.endpoints_file))
@@ -345,10 +345,7 @@ def main(argv: list[str] | None = None) -> int:
             else cmd_restore(settings, args.path, args.yes)
         )
     interactive = args.command == "chat" or (args.command == "run" and not settings.messengers)
-    logging.basicConfig(
-        level=logging.WARNING if interactive else settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(logging.WARNING if interactive else settings.log_level, settings.log_format)
     if args.command == "run":
         work = cmd_run(settings)
     elif args.command == "chat":

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, Protocol
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot import calendar
+from bot import calendar, logs
 from bot.clock import Clock
 from bot.dialog.types import (
     DOCX_TYPE,
@@ -36,6 +36,7 @@ from bot.dialog.types import (
 )
 from bot.exports import document_translator, export_filename, to_docx, to_xlsx
 from bot.i18n import Translator
+from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
 from bot.reception_book import reception_book
 from bot.settings import Settings
@@ -378,6 +379,7 @@ class Claimed:
 
 
 OUTSIDE_WINDOW = Result("undeliverable", "outside the chat window")
+NOTICE_RESULTS = {"pending": "retry"}  # tiepdan_notices_total{result}: a row's state, a failed try "retry"
 TEMPLATE_ONLY = "template only"  # Claimed.outcome: the chat cannot reach them, a template may
 
 
@@ -485,12 +487,14 @@ class Outbox:
         clock: Clock,
         channels: Mapping[str, Channel],
         fallbacks: Mapping[str, TemplateSender] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.clock = clock
         self.channels = channels
         self.fallbacks = fallbacks or {}
+        self.metrics = metrics or Metrics()  # none given: counted where nobody reads it
         self._stopping = False
         self._stop = asyncio.Event()
         self.limiters = {
@@ -591,12 +595,14 @@ class Outbox:
         while True:
             item = await queue.get()
             try:
-                try:
-                    result = await self._send(item)
-                except StopRequested:
-                    await book.release(item)
-                else:
-                    await book.add(item, result)
+                with logs.event(f"notice-{item.notice_id}"):  # its log lines name it
+                    try:
+                        result = await self._send(item)
+                    except StopRequested:
+                        await book.release(item)
+                    else:
+                        self.metrics.notice_done(item.channel, NOTICE_RESULTS.get(result.state, result.state))
+                        await book.add(item, result)
             except Exception:  # the book keeps the rows and is flushed again at the end
                 log.exception("recording the results of the outbox failed")
             finally:

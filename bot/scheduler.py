@@ -37,14 +37,19 @@ class Ticker:
         fallbacks: Mapping[str, TemplateSender] | None = None,
     ) -> None:
         self.app = app
-        self.outbox = Outbox(app.sessions, app.settings, app.clock, channels, fallbacks)
+        self.outbox = Outbox(app.sessions, app.settings, app.clock, channels, fallbacks, app.metrics)
         self.scheduler = AsyncIOScheduler()
         self._lock_connection: AsyncConnection | None = None
         self._running: set[asyncio.Task[None]] = set()
         self._stopping = False
 
     async def holds_lock(self) -> bool:
-        """True if this process may tick (always on SQLite)."""
+        """True if this process may tick (always on SQLite); shown at /metrics."""
+        held = await self._ask_for_lock()
+        self.app.metrics.tick_lock(held)
+        return held
+
+    async def _ask_for_lock(self) -> bool:
         if self.app.engine.dialect.name != "postgresql":
             return True
         if self._lock_connection is None:
@@ -129,3 +134,4 @@ class Ticker:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         await self._release()
+        self.app.metrics.tick_lock(False)

@@ -20,13 +20,14 @@ class SchemaUpgradeFailed(Exception):
     """The child could not migrate: the message is its reason (one line, no traceback)."""
 
 
-async def upgrade_in_child(database_url: str) -> None:
+async def upgrade_in_child(database_url: str, log_format: str = "text") -> None:
     level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
     child = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot.schema_upgrade",
         str(level),
+        log_format,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
     )
@@ -36,12 +37,11 @@ async def upgrade_in_child(database_url: str) -> None:
 
 
 def main() -> int:
+    from bot import logs
     from storage import migrate
 
-    logging.basicConfig(
-        level=sys.argv[1] if len(sys.argv) > 1 else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    level = sys.argv[1] if len(sys.argv) > 1 else logging.WARNING
+    logs.configure(level, sys.argv[2] if len(sys.argv) > 2 else "text")
     try:
         asyncio.run(migrate.upgrade(sys.stdin.read()))
     except (DBAPIError, OSError) as error:  # unreachable, refused: said as the server says it

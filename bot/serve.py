@@ -2,7 +2,8 @@
 
 Telegram (polling or webhook), the Zalo Bot API (polling or webhook) and the Zalo OA
 (webhook only) run side by side. Every webhook is a route of one aiohttp server on
-WEB_HOST:WEB_PORT, next to `GET /healthz`, which is served in every mode (polling too).
+WEB_HOST:WEB_PORT, next to `GET /healthz` and `GET /metrics` (bot/scrape.py), which are
+served in every mode (polling too).
 The outbox sends through all of them.
 Platform modules are imported here only when configured, so a Telegram-only office never
 loads the Zalo client and a console run loads neither.
@@ -29,6 +30,7 @@ from bot.app import App, freeze_startup_objects
 from bot.dialog.types import Channel
 from bot.notify import TemplateSender
 from bot.scheduler import Ticker
+from bot.scrape import MetricsPage
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +148,11 @@ class Health:
 async def start_web_server(
     app: App, services: Services, health: Health, listening: list[socket.socket] | None = None
 ) -> web.AppRunner:
-    """The webhooks' routes and /healthz on WEB_HOST:WEB_PORT (on `listening`, when bound already)."""
+    """The webhooks' routes, /healthz and /metrics on WEB_HOST:WEB_PORT (on `listening`, when
+    bound already)."""
     application = web.Application()
     application.router.add_get("/healthz", health.answer)
+    application.router.add_get("/metrics", MetricsPage(app).answer)
     for add_routes in services.routes:
         add_routes(application)
     runner = web.AppRunner(application)
@@ -163,7 +167,12 @@ async def start_web_server(
     except OSError as error:
         await runner.cleanup()
         raise WebPortUnavailable(host, port, error) from error
-    log.info("serving %s on %s:%s", "webhooks and /healthz" if services.routes else "/healthz", host, port)
+    log.info(
+        "serving %s on %s:%s",
+        "webhooks, /healthz and /metrics" if services.routes else "/healthz and /metrics",
+        host,
+        port,
+    )
     return runner
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.i18n import SUPPORTED_LOCALES, Office, Translator, load_catalog
+from bot.logs import LOG_FORMATS
 from storage.identity import UserKey
 from storage.outbox import NoticeKind
 from storage.rules import MAX_CAPACITY
@@ -119,6 +120,9 @@ class Settings(BaseSettings):
     outbox_interval_seconds: float = Field(5.0, gt=0)
     worker_heartbeat_seconds: float = Field(10.0, gt=0, le=60)
     log_level: str = "INFO"
+    # --- Logs for an operator (bot/logs.py) ---
+    log_format: str = "text"  # text | json: one JSON object per line
+    # --- end of logs
 
     @field_validator("environment")
     @classmethod
@@ -149,6 +153,13 @@ class Settings(BaseSettings):
         if not isinstance(logging.getLevelName(value.upper()), int):
             raise ValueError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, not {value!r}")
         return value.upper()
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value.lower() not in LOG_FORMATS:
+            raise ValueError(f"LOG_FORMAT must be text or json, not {value!r}")
+        return value.lower()
 
     @field_validator("case_fields")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.app import App
 from bot.dialog.engine import Dialog
 from bot.dialog.types import ANY_DOCUMENT, Capabilities, Incoming, Option, Reply
 from storage.text import fold
@@ -86,3 +87,8 @@ class ChatUser:
     def text(self) -> str:
         """Everything the bot said in answer to the last event."""
         return "\n".join(reply.text for reply in self.last)
+
+
+def counted(app: App, name: str, **labels: str) -> float:
+    """A sample of the app's own metrics registry (/metrics), 0 when never counted."""
+    return app.metrics.registry.get_sample_value(name, labels) or 0.0

@@ -18,6 +18,7 @@ from storage.models import InboundUpdate
 from tests.conftest import World
 from tests.fakes.local_http import serve_locally
 from tests.fakes.telegram_api import FakeTelegram
+from tests.support import counted
 from tests.telegram_harness import make_telegram_bot
 
 SECRET = "a-long-webhook-secret-0123456789"
@@ -223,3 +224,4 @@ async def test_an_update_the_database_cannot_take_is_a_503_in_one_line(
     assert not any(r.exc_info for r in caplog.records) and "Riêng" not in caplog.text
     assert await post(url, update) == 200  # delivered again: stored and answered
     await fake.wait_until(lambda: fake.sent_to(606))
+    assert counted(app, "tiepdan_updates_total", channel="telegram", outcome="unstored") == 1  # /metrics

@@ -29,6 +29,7 @@ from storage.text import fold
 from tests.conftest import World
 from tests.fakes.zalo_bot_api import TOKEN, FakeZaloBot, SentMessage, sticker_update, text_update
 from tests.flows import ID_NUMBER, SUMMARY
+from tests.support import counted
 
 FAST = Backoff(first=0.05, factor=1.5, cap=0.2)
 NUMBERED = re.compile(r"^\s*(\d+)\. (.+)$")
@@ -223,6 +224,7 @@ async def test_server_errors_and_rate_limits_are_waited_out(
     assert "Tiếng Việt" in user.text
     statuses = [call.status for call in fake.calls_of("sendMessage")]
     assert statuses[:3] == [429, 500, 200]
+    assert counted(app, "tiepdan_rate_limited_total", channel="zalo_bot") == 1  # shown at /metrics
     assert TOKEN not in caplog.text and TOKEN.split(":")[1] not in caplog.text
 
 

@@ -43,6 +43,7 @@ from tests.conftest import ADMIN_ID, World, make_settings
 from tests.fakes.local_http import serve_locally
 from tests.fakes.zalo_oa import APP_ID, APP_SECRET, OA_SECRET_KEY, FakeZalo, SentCS
 from tests.flows import ID_NUMBER, SUMMARY
+from tests.support import counted
 from tests.test_staff import citizens_registered
 from tests.test_telegram_webhook import updates_cannot_be_stored
 
@@ -504,6 +505,7 @@ async def test_a_refused_refresh_alerts_the_admins_and_never_logs_a_token(
         await user.say("1")
         await user.say("2")
         assert fake.refused_refreshes == 2 and user.last == []
+        assert counted(staff_app, "tiepdan_zalo_oa_token_refresh_refused_total") == 2  # shown at /metrics
     async with staff_app.sessions() as db:
         alerts = list(await db.scalars(select(Notification).where(Notification.kind == "zalo_token_failed")))
         assert len(alerts) == 1  # once a day per admin
@@ -578,6 +580,15 @@ async def test_a_server_error_is_retried(harness: Harness, world: World) -> None
     harness.fake.inject("/v3.0/oa/message/cs", 502, times=2)
     await user.follow()
     assert "Xin chào" in user.text
+    assert counted(harness.app, "tiepdan_rate_limited_total", channel="zalo") == 0
+
+
+async def test_a_429_is_retried_and_counted(harness: Harness, world: World) -> None:
+    user = harness.user("u-4004")
+    harness.fake.inject("/v3.0/oa/message/cs", 429)
+    await user.follow()
+    assert "Xin chào" in user.text
+    assert counted(harness.app, "tiepdan_rate_limited_total", channel="zalo") == 1  # shown at /metrics
 
 
 # --- ZNS -------------------------------------------------------------------------------------------

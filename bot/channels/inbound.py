@@ -15,6 +15,9 @@
 - **Resume after a crash**: at start, the prompt of every user whose update was handled
   but whose replies were not confirmed sent is sent again (at least once: a repeat is
   possible, a miss is not), then the updates stored but never handled are handled.
+- **Followed**: each update is handled under a reference id of its own (bot/logs.py: in
+  every log line meanwhile, and in the apology if the engine fails) and counted by its
+  outcome, with the time from accepting it to its replies sent (bot/metrics.py).
 - **Several workers** (PostgreSQL, bot/workers.py): an update is handled by the worker that
   stored it. One whose user has an older update another worker has not finished waits for
   it first (up to ORDER_PATIENCE_S), or takes it over if that worker is dead; so one user's
@@ -28,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -36,6 +40,7 @@ from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import logs, metrics
 from bot.app import App
 from bot.dialog.engine import KeyedLocks
 from bot.dialog.types import RecipientUnreachable, Reply
@@ -122,6 +127,8 @@ class Inbound:
         self._in_hand: set[str] = set()  # stored or taken over here, not done yet
         self._queued: dict[str, Payload] = {}  # waiting for their user's lock
         self._done_here: set[str] = set()  # handled ahead of their turn, by a later one's task
+        self._accepted_at: dict[str, float] = {}  # time.monotonic() when accepted, until finished
+        app.metrics.serving(channel)
 
     @property
     def worker(self) -> str:
@@ -136,6 +143,7 @@ class Inbound:
         Raises if it could not be stored: the caller must not acknowledge it."""
         if not payloads:
             return
+        accepted_at = time.monotonic()
         batch = [(self.event_id_of(payload), self.user_of(payload) or None, payload) for payload in payloads]
         # In hand before stored: a start's resume running meanwhile leaves them to this.
         fresh = {event_id for event_id, _, _ in batch} - self._in_hand
@@ -148,8 +156,13 @@ class Inbound:
                     await also(db)
         except BaseException:
             self._in_hand -= fresh
+            for _ in payloads:  # a webhook answers 503, a poll tries again: delivered again
+                self.app.metrics.update_done(self.channel, metrics.UNSTORED)
             raise
         self._in_hand -= fresh - new.keys()
+        for _ in range(len(batch) - len(new)):
+            self.app.metrics.update_done(self.channel, metrics.DUPLICATE)
+        self._accepted_at.update(dict.fromkeys(new, accepted_at))
         for event_id, _, payload in batch:
             if event_id in new:  # the same id twice in one batch: handled once
                 self.spawn(payload, behind=new.pop(event_id))
@@ -174,27 +187,56 @@ class Inbound:
 
     async def _handle(self, payload: Payload, behind: bool = False) -> None:
         event_id = self.event_id_of(payload)
-        try:
-            if not self._other_kind(payload):
-                user_id = self.user_of(payload)
-                self._queued[event_id] = payload
-                # The user's lock is taken before any other await: tasks queue in arrival order.
-                async with self._order.hold(UserKey(self.channel, user_id)):
-                    self._queued.pop(event_id, None)
-                    if event_id in self._done_here:  # a later update's task handled it first
-                        self._done_here.discard(event_id)
-                        return
-                    if behind:
-                        await self._after_older(user_id, event_id)
+        with logs.event() as event:
+            try:
+                outcome = metrics.IGNORED
+                if not self._other_kind(payload):
+                    user_id = self.user_of(payload)
+                    self._queued[event_id] = payload
+                    # The user's lock is taken before any other await: tasks queue in arrival order.
+                    async with self._order.hold(UserKey(self.channel, user_id)):
+                        self._queued.pop(event_id, None)
+                        if event_id in self._done_here:  # a later update's task handled it first
+                            self._done_here.discard(event_id)
+                            return
+                        if behind:
+                            await self._after_older(user_id, event_id)
+                        await self.handle(payload)
+                        outcome = metrics.APOLOGISED if event.apologised else metrics.HANDLED
+                took = self._since_accepted(event_id)  # its replies are sent
+                await self._finish(event_id)
+                self.app.metrics.update_done(self.channel, outcome, took)
+            except Exception:
+                log.exception("%s update %s failed", self.channel, event_id)
+                self.app.metrics.update_done(self.channel, metrics.FAILED)
+            finally:
+                self._queued.pop(event_id, None)
+                self._in_hand.discard(event_id)
+                self._accepted_at.pop(event_id, None)
+                if self.on_finished is not None:
+                    self.on_finished(event_id)
+
+    async def _handle_now(self, payload: Payload, event_id: str, how: str = "") -> None:
+        """Handle an update out of its own task (ahead of its turn, or taken over) and finish
+        it, under a reference id of its own; a failure is logged (`how` it came here)."""
+        with logs.event() as event:
+            try:
+                outcome = metrics.IGNORED
+                if not self._other_kind(payload):
                     await self.handle(payload)
-            await self._finish(event_id)
-        except Exception:
-            log.exception("%s update %s failed", self.channel, event_id)
-        finally:
-            self._queued.pop(event_id, None)
-            self._in_hand.discard(event_id)
-            if self.on_finished is not None:
-                self.on_finished(event_id)
+                    outcome = metrics.APOLOGISED if event.apologised else metrics.HANDLED
+                took = self._since_accepted(event_id)
+                await self._finish(event_id)
+            except Exception:
+                log.exception("%s update %s%s failed", self.channel, event_id, how)
+                self.app.metrics.update_done(self.channel, metrics.FAILED)
+                return
+            self.app.metrics.update_done(self.channel, outcome, took)
+
+    def _since_accepted(self, event_id: str) -> float | None:
+        """Seconds since the update was accepted, if it was in this process."""
+        accepted_at = self._accepted_at.pop(event_id, None)
+        return None if accepted_at is None else time.monotonic() - accepted_at
 
     async def _finish(self, event_id: str) -> None:
         """Mark the update finished, with every other one finishing meanwhile (group commit).
@@ -264,12 +306,7 @@ class Inbound:
                 if payload is None:  # its own task has it
                     break
                 self._done_here.add(older.update_id)  # its own task will find it done
-                try:
-                    if not self._other_kind(payload):
-                        await self.handle(payload)
-                    await self._finish(older.update_id)
-                except Exception:
-                    log.exception("%s update %s failed", self.channel, older.update_id)
+                await self._handle_now(payload, older.update_id)
             else:
                 taken = await self._take_over(alive_since, [older.update_id])
                 await self._finish_taken(taken)
@@ -312,11 +349,14 @@ class Inbound:
         for row in taken:
             try:
                 if not row.handled:
-                    if not self._other_kind(row.payload):
-                        await self.handle(row.payload)
+                    await self._handle_now(row.payload, row.update_id, " taken over")
                 elif not row.superseded and row.reply_to is not None:
-                    await self._send_owed(row.reply_to)
-                await self._finish(row.update_id)
+                    with logs.event():
+                        await self._send_owed(row.reply_to)
+                        await self._finish(row.update_id)
+                    self.app.metrics.update_done(self.channel, metrics.RESENT)
+                else:
+                    await self._finish(row.update_id)
             except Exception:
                 log.exception("%s update %s taken over failed", self.channel, row.update_id)
             finally:
@@ -367,10 +407,12 @@ class Inbound:
 
     async def _resend(self, user_id: str, event_ids: list[str]) -> None:
         try:
-            async with self._order.hold(UserKey(self.channel, user_id)):
-                await self._send_owed(user_id)
-            for event_id in event_ids:
-                await self._finish(event_id)
+            with logs.event():
+                async with self._order.hold(UserKey(self.channel, user_id)):
+                    await self._send_owed(user_id)
+                for event_id in event_ids:
+                    await self._finish(event_id)
+                    self.app.metrics.update_done(self.channel, metrics.RESENT)
         except Exception:
             log.exception("%s: the replies owed to %s could not be sent again", self.channel, user_id)
         finally:

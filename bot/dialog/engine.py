@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -19,6 +18,7 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import logs
 from bot.clock import Clock
 from bot.dialog import owed
 from bot.dialog.flow import END, RESUME, Answer, Ctx, Flow, Goto, Invalid, TooLong
@@ -141,18 +141,23 @@ class Dialog:
         self._locks = KeyedLocks()
 
     async def handle(self, incoming: Incoming, capabilities: Capabilities) -> list[Reply]:
-        async with self._locks.hold(incoming.key):
-            try:
-                return await self._in_transaction(incoming, capabilities)
-            except HandledBefore:
-                log.info("event %s of %s was handled before; ignored", incoming.event_id, incoming.key)
-                return []
-            except Exception:
-                reference = uuid.uuid4().hex[:8]
-                log.exception("event %s of %s failed (ref %s)", incoming.event_id, incoming.key, reference)
-                locale = normalize_locale(incoming.language, self.settings.default_locale)
-                t = self.settings.translator(await self._locale_of(incoming.key) or locale)
-                return [Reply(t("error.internal", ref=reference))]
+        """The replies to `incoming`. Logged under the reference id of the event in hand (the
+        pipeline's, else a new one), which the apology quotes when the event fails."""
+        with logs.event_in_hand() as event:
+            async with self._locks.hold(incoming.key):
+                try:
+                    return await self._in_transaction(incoming, capabilities)
+                except HandledBefore:
+                    log.info("event %s of %s was handled before; ignored", incoming.event_id, incoming.key)
+                    return []
+                except Exception:
+                    event.apologised = True
+                    log.exception(
+                        "event %s of %s failed (ref %s)", incoming.event_id, incoming.key, event.ref
+                    )
+                    locale = normalize_locale(incoming.language, self.settings.default_locale)
+                    t = self.settings.translator(await self._locale_of(incoming.key) or locale)
+                    return [Reply(t("error.internal", ref=event.ref))]
 
     async def _in_transaction(self, incoming: Incoming, capabilities: Capabilities) -> list[Reply]:
         """The event handled in one transaction. A connection found dead (the database

@@ -662,9 +662,13 @@ class FakeTelegram:
         await wait_until(condition, self._changed, within, lambda: [m.text[:60] for m in self.messages[-5:]])
 
 
-async def serve(port: int, per_second_limit: float | None = None, delay: float = 0.0) -> None:
-    """Run standalone (a benchmark puts the fake in its own process, as the real API is)."""
+async def serve(
+    port: int, per_second_limit: float | None = None, delay: float = 0.0, first_update_id: int = 1
+) -> None:
+    """Run standalone (a benchmark puts the fake in its own process, as the real API is).
+    Two bots on one database need update ids apart (`first_update_id`), as two bots have."""
     fake = FakeTelegram(per_second_limit=per_second_limit, delay=delay)
+    fake._update_ids = itertools.count(first_update_id)
     await fake.start_on(port)
     print(f"PORT {fake.base_url.rsplit(':', 1)[1]}", flush=True)
     await asyncio.Event().wait()
@@ -677,6 +681,7 @@ if __name__ == "__main__":
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--per-second-limit", type=float, default=None)
     parser.add_argument("--delay", type=float, default=0.0)
+    parser.add_argument("--first-update-id", type=int, default=1)
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.port, args.per_second_limit, args.delay))
+        asyncio.run(serve(args.port, args.per_second_limit, args.delay, args.first_update_id))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 
 from aiogram import Bot
@@ -83,3 +84,22 @@ class RetryMiddleware(BaseRequestMiddleware):
                 delay,
             )
             await asyncio.sleep(delay)
+
+
+class RateLimitCounter(BaseRequestMiddleware):
+    """Tells `throttled` of every 429 Telegram answers (registered innermost: each attempt's)."""
+
+    def __init__(self, throttled: Callable[[], None]) -> None:
+        self.throttled = throttled
+
+    async def __call__(
+        self,
+        make_request: NextRequestMiddlewareType[Any],
+        bot: Bot,
+        method: TelegramMethod[Any],
+    ) -> Response[Any]:
+        try:
+            return await make_request(bot, method)
+        except TelegramRetryAfter:
+            self.throttled()
+            raise

@@ -43,7 +43,7 @@ from bot.channels.telegram.mapping import (
 )
 from bot.channels.telegram.menus import Menus
 from bot.channels.telegram.pacing import PacingMiddleware
-from bot.channels.telegram.retry import RetryMiddleware
+from bot.channels.telegram.retry import RateLimitCounter, RetryMiddleware
 from bot.dialog.types import Incoming, RecipientUnreachable
 from bot.ratelimit import RateLimiter
 from storage import citizens, inbound
@@ -157,6 +157,8 @@ class TelegramBot:
         self.outbox_channel = TelegramChannel(
             outbox_bot, app.sessions, app.clock, self.menus, settings.default_locale, latest
         )
+        for counted in {id(b): b for b in (self.bot, outbox_bot)}.values():  # 429s at /metrics
+            counted.session.middleware(RateLimitCounter(lambda: app.metrics.throttled(CHANNEL)))
         self.backoff = backoff or BackoffConfig(min_delay=1.0, max_delay=30.0, factor=1.5, jitter=0.1)
         self.inbound = Inbound(
             app,

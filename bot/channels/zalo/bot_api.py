@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -93,6 +94,7 @@ class ZaloBotApi:
         self.retry_base_delay = retry_base_delay
         self.retry_max_delay = retry_max_delay
         self._session: aiohttp.ClientSession | None = None
+        self.throttled: Callable[[], None] = lambda: None  # told of every 429 (/metrics)
 
     def __repr__(self) -> str:  # the default would show the token in a debugger or a log
         return f"ZaloBotApi({self._base!r})"
@@ -195,7 +197,10 @@ class ZaloBotApi:
         parameters = body.get("parameters")
         # Assumed: a 429 carries Telegram's `parameters.retry_after`; 1 s when it does not.
         retry_after = parameters.get("retry_after") if isinstance(parameters, dict) else None
-        raise classify(method, code, description, float(retry_after) if retry_after else None)
+        refusal = classify(method, code, description, float(retry_after) if retry_after else None)
+        if isinstance(refusal, ZaloBotRateLimited):
+            self.throttled()
+        raise refusal
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "***")

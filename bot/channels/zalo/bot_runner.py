@@ -62,6 +62,7 @@ class ZaloBotRunner:
         settings = app.settings
         self.app = app
         self.api = api or ZaloBotApi(settings.zalo_bot_token, settings.zalo_bot_api_base)
+        self.api.throttled = lambda: app.metrics.throttled(CHANNEL)
         self.channel = ZaloBotChannel(self.api, app.sessions, app.clock)
         self.backoff = backoff or Backoff()
         self.inbound = Inbound(

@@ -44,6 +44,7 @@ BLOCKED_CODES = {-227}
 RETRYABLE_CODES = {-32, -100}
 RATE_LIMIT_CODE = -32
 RATE_LIMIT_RESET_SECONDS = 60.0
+HTTP_TOO_MANY = "HTTP 429"
 
 
 class ZaloError(Exception):
@@ -61,6 +62,11 @@ class RetryableError(ZaloError):
     @property
     def rate_limited(self) -> bool:
         return self.code == RATE_LIMIT_CODE
+
+    @property
+    def throttled(self) -> bool:
+        """Refused for the rate: Zalo's -32, or an HTTP 429 (/metrics counts both)."""
+        return self.rate_limited or self.message == HTTP_TOO_MANY
 
 
 class PermanentError(ZaloError):
@@ -123,7 +129,9 @@ async def _post(
     try:
         async with http.request(method, url, headers=headers, json=json_body, data=form) as response:
             if response.status >= 500 or response.status == 429:
-                raise RetryableError(0, f"HTTP {response.status}")
+                raise RetryableError(
+                    0, HTTP_TOO_MANY if response.status == 429 else f"HTTP {response.status}"
+                )
             if response.status >= 400:
                 raise PermanentError(0, f"HTTP {response.status}")
             answer = await response.json(content_type=None)
@@ -192,6 +200,7 @@ class OAClient:
         self.retry_base_delay = retry_base_delay
         self.timeout = timeout
         self._http: aiohttp.ClientSession | None = None
+        self.throttled: Callable[[], None] = lambda: None  # told of every refusal for the rate (/metrics)
 
     @property
     def http(self) -> aiohttp.ClientSession:
@@ -256,6 +265,8 @@ class OAClient:
                     raise
                 token, refreshed = await self.tokens.rejected(token), True
             except RetryableError as error:
+                if error.throttled:
+                    self.throttled()
                 attempt += 1
                 if attempt > self.max_retries:
                     raise

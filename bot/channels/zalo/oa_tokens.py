@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -57,6 +58,7 @@ class OATokens:
         self._lock = asyncio.Lock()
         self._known: _Known | None = None
         self._http: aiohttp.ClientSession | None = None
+        self.refused: Callable[[], object] = lambda: None  # told of every refused refresh (/metrics)
 
     async def access_token(self) -> str:
         known = self._known
@@ -92,6 +94,7 @@ class OATokens:
                     pair = await self._refresh(row.refresh_token)
                 except AuthError as error:  # committed with the transaction, unlike the token
                     refused = error
+                    self.refused()
                     log.error("zalo oa token refresh refused (%s); the admins are alerted", error)
                     await zalo_oa.queue_token_alert(db, self.admin_keys, error.message, now=now)
                 else:

@@ -73,6 +73,8 @@ class ZaloOA:
             settings.zalo_zns_api_base,
             retry_base_delay=retry_base_delay,
         )
+        self.client.throttled = lambda: app.metrics.throttled(CHANNEL)
+        self.tokens.refused = app.metrics.zalo_token_refusals.inc
         self.channel = ZaloOAChannel(self.client, app.sessions, app.clock)
         self.zns = ZnsTemplates(self.client, settings.zns_templates)  # the outbox's fallback
         # An event the engine fails on is answered with an apology and marked handled all
