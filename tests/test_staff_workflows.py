@@ -240,7 +240,7 @@ async def test_the_cancellation_notice_says_which_session_and_when(
     await admin.press("Xác nhận")
     sent = dict(await sent_to_citizens(staff_app))
     assert "«Tiếp công dân tháng 12» lúc Thứ Hai, 07/12/2026 08:00 đã bị hủy" in sent["1"]
-    assert "“Tiếp công dân tháng 12” at Monday, 07/12/2026 08:00 has been cancelled" in sent["2"]
+    assert "“Tiếp công dân tháng 12” on Monday, 07/12/2026 08:00 has been cancelled" in sent["2"]
 
 
 # --- /newsession ----------------------------------------------------------------------
