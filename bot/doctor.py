@@ -23,6 +23,7 @@ from bot.findings import Finding, Status, fail, ok, span, warn
 from bot.settings import Settings
 from storage import checkup
 from storage.db import create_engine, is_sqlite, session_factory
+from storage.gauges import Backlog
 from storage.identity import UserKey
 
 OUTBOX_LATE = timedelta(minutes=10)  # a notice due this long ago and unsent: the sender lags
@@ -138,7 +139,7 @@ def admins(settings: Settings, talked: dict[UserKey, datetime], now: datetime) -
     return found
 
 
-def outbox(backlog: checkup.Backlog, now: datetime) -> Finding:
+def outbox(backlog: Backlog, now: datetime) -> Finding:
     if not backlog.due or backlog.oldest_due_at is None:
         return ok("outbox", "no notice waiting to be sent")
     age = now - backlog.oldest_due_at

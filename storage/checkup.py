@@ -8,17 +8,10 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.gauges import Backlog, outbox_backlog
 from storage.identity import UserKey
 from storage.models import ConversationState, Notification, ZaloOAToken
 from storage.outbox import NoticeKind
-
-UNSENT = ("pending", "sending")
-
-
-@dataclass(frozen=True)
-class Backlog:
-    due: int  # notices due and not sent yet
-    oldest_due_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -42,18 +35,8 @@ async def database_now(db: AsyncSession) -> datetime:
 
 
 async def backlog(db: AsyncSession, now: datetime) -> Backlog:
-    due, oldest = (
-        await db.execute(
-            select(func.count(), func.min(Notification.due_at)).where(
-                Notification.state.in_(UNSENT), Notification.due_at <= now
-            )
-        )
-    ).one()
-    if isinstance(oldest, str):  # SQLite hands an aggregate back as the stored text
-        oldest = datetime.fromisoformat(oldest)
-    if oldest is not None and oldest.tzinfo is None:
-        oldest = oldest.replace(tzinfo=UTC)
-    return Backlog(int(due), oldest)
+    """The outbox's notices due and unsent, as /metrics counts them."""
+    return await outbox_backlog(db, now)
 
 
 async def last_talked(db: AsyncSession, keys: frozenset[UserKey]) -> dict[UserKey, datetime]:

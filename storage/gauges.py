@@ -4,7 +4,7 @@ on an index or a primary key, so a scrape every 15 s costs the database nothing 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,10 @@ async def outbox_backlog(db: AsyncSession, now: datetime) -> Backlog:
             )
         )
     ).one()
+    if isinstance(oldest, str):  # SQLite may hand an aggregate back as the stored text
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
     return Backlog(int(due), oldest)
 
 
