@@ -6,6 +6,7 @@ instead of being skipped.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
@@ -19,13 +20,16 @@ from sqlalchemy import select, text
 
 import bot.channels.telegram  # noqa: F401  aiogram as `tiepdan run` has it: its types built when used
 from bot.app import App, build_app
+from bot.channels.telegram.runner import TelegramBot
 from bot.clock import FrozenClock
 from bot.settings import Settings
 from storage import migrate
 from storage.endpoints import EndpointRow, upsert_endpoints
 from storage.models import Base, Endpoint
 from storage.sessions import create_session
+from tests.fakes.telegram_api import FakeTelegram
 from tests.support import ChatUser
+from tests.telegram_harness import make_telegram_bot
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 # Monday 23 November 2026, 09:00 in Vietnam.
@@ -216,3 +220,25 @@ async def staff_app(database_url: str, clock: FrozenClock) -> AsyncIterator[App]
 @pytest.fixture
 def admin(staff_app: App) -> ChatUser:
     return ChatUser(staff_app.dialog, user_id=ADMIN_ID)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    """The fake Bot API, strict: a request the real one would refuse fails the test."""
+    server = FakeTelegram()
+    await server.start()
+    yield server
+    await server.stop()
+    assert server.violations == [], server.violations
+
+
+@pytest.fixture
+async def polling(app: App, fake: FakeTelegram) -> AsyncIterator[TelegramBot]:
+    """The app's Telegram bot polling the fake, until the test ends."""
+    app.settings.telegram_polling_timeout = 1
+    telegram = make_telegram_bot(app, fake)
+    task = asyncio.create_task(telegram.run_polling())
+    await fake.wait_until(lambda: fake.calls_of("getUpdates"))
+    yield telegram
+    await telegram.stop()
+    await asyncio.wait_for(task, timeout=10)

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -37,15 +36,6 @@ from tests.fakes.zalo_oa import FakeZalo
 from tests.telegram_harness import TelegramUser, make_telegram_bot
 from tests.test_zalo_bot import FAST, Finished
 from tests.test_zalo_oa import serving
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-    assert server.violations == [], server.violations
 
 
 async def stored_ids(app: App, channel: str = "telegram") -> dict[str, InboundUpdate]:

@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,27 +36,6 @@ from tests.support import ChatUser
 from tests.telegram_harness import TelegramUser, make_telegram_bot
 from tests.test_serve import free_port
 from tests.test_telegram_webhook import FUTURE_KIND, assert_unknown_kind_kept_quiet
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-    assert server.violations == [], server.violations  # strict: any bad request fails the test
-
-
-@pytest.fixture
-async def polling(app: App, fake: FakeTelegram) -> AsyncIterator[TelegramBot]:
-    app.settings.telegram_polling_timeout = 1
-    telegram = make_telegram_bot(app, fake)
-    task = asyncio.create_task(telegram.run_polling())
-    await fake.wait_until(lambda: fake.calls_of("getUpdates"))
-    yield telegram
-    await telegram.stop()
-    await asyncio.wait_for(task, timeout=10)
-
 
 STICKER = {
     "file_id": "s",

@@ -5,10 +5,8 @@ message is answered below it. All through the real polling loop and the fake Bot
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import copy
-from collections.abc import AsyncIterator
 
 import pytest
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
@@ -20,30 +18,10 @@ from bot.channels.telegram.runner import TelegramBot
 from bot.dialog.types import Reply
 from tests.conftest import World
 from tests.fakes.telegram_api import FakeTelegram
-from tests.telegram_harness import TelegramUser, make_telegram_bot
+from tests.telegram_harness import TelegramUser
 
 PRESSED = collections.Counter({"answerCallbackQuery": 1, "editMessageText": 1})
 SENT = collections.Counter({"sendMessage": 1})
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-    assert server.violations == [], server.violations
-
-
-@pytest.fixture
-async def polling(app: App, fake: FakeTelegram) -> AsyncIterator[TelegramBot]:
-    app.settings.telegram_polling_timeout = 1
-    telegram = make_telegram_bot(app, fake)
-    task = asyncio.create_task(telegram.run_polling())
-    await fake.wait_until(lambda: fake.calls_of("getUpdates"))
-    yield telegram
-    await telegram.stop()
-    await asyncio.wait_for(task, timeout=10)
 
 
 def calls_since(fake: FakeTelegram, start: int) -> collections.Counter[str]:

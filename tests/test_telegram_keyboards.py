@@ -4,9 +4,8 @@ or ReplyKeyboardRemove, nor apply an edit that changes nothing; the fake refuses
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from aiogram.exceptions import TelegramBadRequest
@@ -23,29 +22,9 @@ from bot.channels.telegram.runner import TelegramBot
 from tests.conftest import World
 from tests.fakes.telegram_api import NOT_MODIFIED, FakeTelegram, SentMessage
 from tests.flows import ID_NUMBER, SUMMARY
-from tests.telegram_harness import TelegramUser, make_telegram_bot
+from tests.telegram_harness import TelegramUser
 
 USER = 611
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-    assert server.violations == [], server.violations
-
-
-@pytest.fixture
-async def polling(app: App, fake: FakeTelegram) -> AsyncIterator[TelegramBot]:
-    app.settings.telegram_polling_timeout = 1
-    telegram = make_telegram_bot(app, fake)
-    task = asyncio.create_task(telegram.run_polling())
-    await fake.wait_until(lambda: fake.calls_of("getUpdates"))
-    yield telegram
-    await telegram.stop()
-    await asyncio.wait_for(task, timeout=10)
 
 
 @pytest.fixture

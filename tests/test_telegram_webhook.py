@@ -25,15 +25,6 @@ SECRET = "a-long-webhook-secret-0123456789"
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-    assert server.violations == [], server.violations
-
-
-@pytest.fixture
 async def webhook(app: App, fake: FakeTelegram) -> AsyncIterator[tuple[TelegramBot, str]]:
     app.settings.telegram_webhook_secret = SECRET
     app.settings.telegram_webhook_url = "https://tiepdan.example.gov.vn"

@@ -31,15 +31,6 @@ POSTGRES_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect
 HEARTBEAT_S = 1.0
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeTelegram]:
-    server = FakeTelegram()
-    await server.start()
-    yield server
-    await server.stop()
-    assert server.violations == [], server.violations
-
-
 async def worker(database_url: str, clock: FrozenClock, port: int) -> App:
     """Another worker's app: named after its port, joined (its heartbeat written)."""
     settings = make_settings(database_url, web_port=port, worker_heartbeat_seconds=HEARTBEAT_S)
