@@ -36,8 +36,8 @@ from tests.support import ChatUser
 from tests.telegram_harness import TelegramUser
 from tests.test_outbox import RecordingChannel
 from tests.test_telegram_keyboards import consent as consent_on_telegram
-from tests.test_telegram_keyboards import polling, to_the_phone_step  # noqa: F401 - a fixture, used by name
-from tests.test_telegram_webhook import fake, post, webhook  # noqa: F401 - fixtures, used by name
+from tests.test_telegram_keyboards import to_the_phone_step
+from tests.test_telegram_webhook import post, webhook  # noqa: F401 - a fixture, used by name
 
 DIRTY_AGENCY = "Thanh tra\u0001\u0008 tỉnh"
 CLEAN_AGENCY = "Thanh tra tỉnh"
@@ -367,7 +367,7 @@ async def test_a_database_error_logs_none_of_the_citizens_details(
 
 async def test_an_update_the_webhook_refuses_is_logged_without_its_text(
     app: App,
-    fake: FakeTelegram,  # noqa: F811 - the fixture
+    fake: FakeTelegram,
     webhook: tuple[TelegramBot, str],  # noqa: F811 - the fixture
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -383,7 +383,7 @@ async def test_an_update_the_webhook_refuses_is_logged_without_its_text(
 async def test_control_characters_and_lone_surrogates_by_webhook_are_stored_and_answered(
     app: App,
     world: World,
-    fake: FakeTelegram,  # noqa: F811 - the fixture
+    fake: FakeTelegram,
     webhook: tuple[TelegramBot, str],  # noqa: F811 - the fixture
 ) -> None:
     """The raw update is kept until handled (JSON escapes them); the engine cleans the text."""
@@ -396,8 +396,8 @@ async def test_control_characters_and_lone_surrogates_by_webhook_are_stored_and_
 async def test_what_follows_a_nul_is_kept_over_telegram(
     app: App,
     world: World,
-    fake: FakeTelegram,  # noqa: F811 - the fixture
-    polling: TelegramBot,  # noqa: F811 - the fixture
+    fake: FakeTelegram,
+    polling: TelegramBot,
 ) -> None:
     """A NUL is taken out, never cut at: the rest of the message is the citizen's case."""
     user = TelegramUser(polling, fake, 612)

@@ -21,7 +21,7 @@ from tests.conftest import World
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram_harness import TelegramUser
 from tests.test_clean_text import registrations_refused
-from tests.test_telegram import consent, fake, polling  # noqa: F401 - the fixtures
+from tests.test_telegram import consent
 
 PERSON = {
     "name": "Phạm Thị Kín Đáo",
@@ -88,8 +88,8 @@ def forms(trace: str) -> set[str]:
 async def telegram_user(
     app: App,
     world: World,
-    fake: FakeTelegram,  # noqa: F811 - the fixture
-    polling: TelegramBot,  # noqa: F811 - the fixture
+    fake: FakeTelegram,
+    polling: TelegramBot,
 ) -> AsyncIterator[TelegramUser]:
     yield TelegramUser(polling, fake, 811)
 
