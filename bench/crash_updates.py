@@ -27,7 +27,6 @@ import contextlib
 import os
 import random
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -36,13 +35,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
+from bench.common import fresh_database
 from bot.channels.telegram.runner import SECRET_HEADER, WEBHOOK_PATH
 from bot.dialog.engine import STATE_TURN, decode_option
 from storage.db import create_engine, is_sqlite, session_factory
 from storage.models import ConversationState, InboundUpdate
+from tests.fakes.local_http import free_port
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
 
 SECRET = "bench-webhook-secret-0123456789abcdef"
@@ -74,12 +74,6 @@ class Figures:
     @property
     def clean(self) -> bool:
         return self.lost == self.twice == self.prompts_lost == 0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Bot:
@@ -163,21 +157,6 @@ class Citizen:
         return None
 
 
-async def reset_database(url: str) -> None:
-    if is_sqlite(url):
-        return  # a new file
-    name = make_url(url).database or ""
-    if "bench" not in name and "test" not in name:
-        raise SystemExit(f"refusing to empty database {name!r}: its name must contain 'bench' or 'test'")
-    engine = create_engine(url)
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        await engine.dispose()
-
-
 async def wait_ready(fake: FakeTelegram, mode: str, calls_before: int, within: float = 60) -> None:
     """Until the new process polls, or has registered its webhook."""
     method = "getUpdates" if mode == "polling" else "setWebhook"
@@ -190,7 +169,7 @@ async def wait_ready(fake: FakeTelegram, mode: str, calls_before: int, within: f
 
 async def run(database_url: str | None, mode: str, kills: int, citizens: int, workdir: Path) -> Figures:
     url = database_url or f"sqlite+aiosqlite:///{workdir}/{mode}.db"
-    await reset_database(url)
+    await fresh_database(url)
     fake = FakeTelegram()
     await fake.start()
     port = free_port()

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import socket
 import statistics
 import tempfile
 import time
@@ -39,17 +38,11 @@ from bench.common import REGISTRATION, engine_name, seeded_app
 from bench.telegram_updates import Run, Script, Worker, converse, start_fake_server
 from bot import logs, metrics
 from bot.metrics import Metrics
+from tests.fakes.local_http import free_port
 
 SCRAPE_EVERY_S = 1.0  # Prometheus scrapes every 15 s by default: this is 15 times as often
 SCRAPES = 50  # scrapes of an idle bot, for a scrape's own CPU
 CALLS = 100_000  # the per-update calls timed alone
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def handled(exposition: str) -> float:

@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.crash_updates import reset_database
+from bench.common import fresh_database
 from storage import migrate
 from tests.worker_processes import Figures, run_workers
 
@@ -29,7 +29,7 @@ from tests.worker_processes import Figures, run_workers
 async def main(
     database_url: str, citizens: int = 20, updates: int = 30, heartbeat: float = 10.0, rate: float = 25.0
 ) -> Figures:
-    await reset_database(database_url)
+    await fresh_database(database_url)
     await migrate.upgrade(database_url)
     with tempfile.TemporaryDirectory() as workdir:
         figures = await run_workers(

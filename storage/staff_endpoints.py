@@ -10,31 +10,27 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import endpoints as catalog
+from storage.endpoints import EndpointInfo, info_of
 from storage.models import Endpoint
-
-# An endpoint as staff name it: the flows' EndpointInfo (its `active` False: an admin
-# stopped offering it).
-EndpointRef = catalog.EndpointInfo
-ref_of = catalog.info_of
 
 
 @dataclass(frozen=True)
 class Named:
     """Endpoints named by code or name (storage.endpoints.resolve_offered)."""
 
-    found: tuple[EndpointRef, ...]  # active ones, in the order named
+    found: tuple[EndpointInfo, ...]  # active ones, in the order named
     unknown: tuple[str, ...]
     ambiguous: tuple[str, ...]  # part of several names ("phường"): not "no such endpoint"
-    stopped: tuple[EndpointRef, ...]  # named, but an admin stopped them
+    stopped: tuple[EndpointInfo, ...]  # named, but an admin stopped them
 
 
 async def resolve(db: AsyncSession, wanted: Iterable[str]) -> Named:
     resolved = catalog.resolve_offered(list(await db.scalars(select(Endpoint))), wanted)
     return Named(
-        tuple(ref_of(endpoint) for endpoint in resolved.found),
+        tuple(info_of(endpoint) for endpoint in resolved.found),
         tuple(resolved.unknown),
         tuple(resolved.ambiguous),
-        tuple(ref_of(endpoint) for endpoint in resolved.stopped),
+        tuple(info_of(endpoint) for endpoint in resolved.stopped),
     )
 
 
@@ -43,25 +39,24 @@ async def names(db: AsyncSession, endpoint_ids: Iterable[int]) -> list[str]:
     return sorted(await db.scalars(select(Endpoint.name).where(Endpoint.id.in_(list(endpoint_ids)))))
 
 
-async def offered(db: AsyncSession, endpoint_ids: Iterable[int] | None) -> list[EndpointRef]:
+async def offered(db: AsyncSession, endpoint_ids: Iterable[int] | None) -> list[EndpointInfo]:
     """The active ones among these endpoints (None: all of them), by name."""
     query = select(Endpoint).where(Endpoint.active.is_(True)).order_by(Endpoint.search_name)
     if endpoint_ids is not None:
         query = query.where(Endpoint.id.in_(list(endpoint_ids)))
-    return [ref_of(endpoint) for endpoint in await db.scalars(query)]
+    return [info_of(endpoint) for endpoint in await db.scalars(query)]
 
 
-async def look_up(db: AsyncSession, query: str, shown: int) -> tuple[list[EndpointRef], int]:
+async def look_up(db: AsyncSession, query: str, shown: int) -> tuple[list[EndpointInfo], int]:
     """The endpoint of that code, else the first `shown` whose name (or old name) matches,
     active or not; and how many match in all."""
     by_code = await catalog.endpoint_by_code(db, query)
     if by_code is not None:
-        return [ref_of(by_code)], 1
+        return [by_code], 1
     page = await catalog.search_endpoints(db, query, page_size=shown, active_only=False)
-    return [ref_of(endpoint) for endpoint in page.items], page.total
+    return page.items, page.total
 
 
-async def set_offered(db: AsyncSession, endpoint_id: int, active: bool) -> EndpointRef | None:
+async def set_offered(db: AsyncSession, endpoint_id: int, active: bool) -> EndpointInfo | None:
     """Resume or stop offering an endpoint; None if there is no such endpoint."""
-    endpoint = await catalog.set_active(db, endpoint_id, active=active)
-    return None if endpoint is None else ref_of(endpoint)
+    return await catalog.set_active(db, endpoint_id, active=active)

@@ -23,10 +23,10 @@ from storage import citizens
 from storage.identity import UserKey
 from storage.outbox import NoticeKind, StaffRevoked, queue
 from tests.conftest import World, make_settings
+from tests.fakes.local_http import free_port
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
 from tests.fakes.zalo_oa import FakeZalo
 from tests.support import counted
-from tests.test_serve import free_port
 from tests.test_zalo_oa import serving
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -14,7 +14,7 @@ from bot import cli
 from bot.app import App, build_app
 from bot.serve import Health, serve
 from tests.conftest import World, make_settings
-from tests.fakes.local_http import serve_locally
+from tests.fakes.local_http import free_port, serve_locally
 from tests.fakes.telegram_api import TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.zalo_bot_api import TOKEN as ZALO_BOT_TOKEN
@@ -23,13 +23,6 @@ from tests.fakes.zalo_oa import FakeZalo
 from tests.test_zalo_oa import point_at
 
 TELEGRAM_SECRET = "telegram-webhook-secret-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_telegram_and_both_zalo_channels_in_one_process(app: App, world: World) -> None:

@@ -30,11 +30,11 @@ from storage.models import (
     StaffRole,
 )
 from tests.conftest import World
+from tests.fakes.local_http import free_port
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
 from tests.flows import ID_NUMBER, SUMMARY
 from tests.support import ChatUser
 from tests.telegram_harness import TelegramUser, make_telegram_bot
-from tests.test_serve import free_port
 from tests.test_telegram_webhook import FUTURE_KIND, assert_unknown_kind_kept_quiet
 
 STICKER = {

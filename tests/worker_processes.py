@@ -37,6 +37,7 @@ from bot.channels.telegram.runner import SECRET_HEADER, WEBHOOK_PATH
 from bot.dialog.engine import STATE_TURN, decode_option
 from storage.db import create_engine, session_factory
 from storage.models import ConversationState, InboundUpdate
+from tests.fakes.local_http import free_port
 from tests.fakes.telegram_api import TOKEN, FakeTelegram, SentMessage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,12 +78,6 @@ class Figures:
             f"out of order {self.out_of_order}  lost {self.lost}  429s {self.too_many_requests}  "
             f"killed worker's update resumed in {resumed}"
         )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Worker:

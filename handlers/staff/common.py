@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from bot.dialog.flow import Answer, Ctx, Goto, Invalid, Next
 from storage import staff_endpoints
+from storage.endpoints import EndpointInfo
 from storage.models import StaffRole
-from storage.staff_endpoints import EndpointRef
 
 ADMIN = frozenset({StaffRole.ADMIN})
 STAFF = frozenset({StaffRole.ADMIN, StaffRole.OFFICER})
@@ -22,7 +22,7 @@ def usage(command: str) -> Invalid:
     return Invalid(f"staff.usage.{command}")
 
 
-async def endpoints_from_text(ctx: Ctx, text: str, *, stopped_too: bool = False) -> list[EndpointRef]:
+async def endpoints_from_text(ctx: Ctx, text: str, *, stopped_too: bool = False) -> list[EndpointInfo]:
     """Endpoint codes or names separated by commas/semicolons; every one must exist, and be
     active unless `stopped_too` (a stopped one is named as stopped, with how to resume it)."""
     wanted = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]

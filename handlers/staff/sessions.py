@@ -12,10 +12,10 @@ from handlers import inputs
 from handlers.citizen.views import case_type_label
 from handlers.staff.common import ADMIN, STAFF, back_home, chosen_scope, short_text, usage
 from storage import audit, staff_endpoints, staff_sessions
+from storage.endpoints import EndpointInfo
 from storage.models import CaseType, SessionKind
 from storage.review import Case
 from storage.rules import MAX_CAPACITY, summary_deadline
-from storage.staff_endpoints import EndpointRef
 from storage.staff_sessions import SessionInfo
 from storage.text import mask_name
 
@@ -311,7 +311,7 @@ async def on_room(ctx: Ctx, answer: Answer) -> Next:
     return "review"
 
 
-async def chosen_endpoints(ctx: Ctx) -> list[EndpointRef]:
+async def chosen_endpoints(ctx: Ctx) -> list[EndpointInfo]:
     """The endpoints chosen that are still offered, by name."""
     return await staff_endpoints.offered(ctx.db, NewSessionDraft.of(ctx).endpoint_ids)
 

@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import Callable
 
 from aiohttp import web
+
+
+def free_port() -> int:
+    """A local port nobody listens on now (for a server started in another process)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 async def serve_locally(application: web.Application, port: int = 0) -> tuple[web.AppRunner, str]:
