@@ -56,7 +56,7 @@ class Step:
 
 
 @dataclass(frozen=True)
-class Registration:
+class SignUp:
     engine: str
     steps: list[Step]
 
@@ -152,7 +152,7 @@ async def converse(user: TelegramUser, kind: str, value: str) -> None:
         await user.press(value)
 
 
-async def measure(url: str, now: datetime) -> Registration:
+async def measure(url: str, now: datetime) -> SignUp:
     app = await seeded_app(url, now)
     app.settings.telegram_polling_timeout = 1
     fake = FakeTelegram()
@@ -179,10 +179,10 @@ async def measure(url: str, now: datetime) -> Registration:
         await fake.stop()
         counter.close()
         await app.close()
-    return Registration(engine_name(url), steps)
+    return SignUp(engine_name(url), steps)
 
 
-async def main(database_url: str | None) -> Registration:
+async def main(database_url: str | None) -> SignUp:
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
         registration = await measure(url, datetime.now(UTC))

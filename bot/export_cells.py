@@ -9,7 +9,7 @@ from datetime import date
 
 from bot.i18n import Translator
 from bot.reception_book import BookRow, ReceptionBook
-from storage.models import RegistrationStatus
+from storage.models import SignUpStatus
 
 # The ten columns of Form 03, in order.
 HEADER_IDS = (
@@ -47,7 +47,7 @@ def headers(t: Translator) -> list[str]:
 def cells(row: BookRow, t: Translator) -> list[Cell]:
     """A row's ten Form 03 cells; the date stays a date so a spreadsheet can sort it."""
     notes = [t("export.code", code=row.code)] if row.code else []
-    if row.status == RegistrationStatus.WAITLISTED:
+    if row.status == SignUpStatus.WAITLISTED:
         notes.append(t("registration.status.waitlisted"))
     if row.notes:
         notes.append(row.notes)

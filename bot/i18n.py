@@ -1,4 +1,8 @@
-"""Message catalogs (`locales/<lang>/LC_MESSAGES/messages.po`, read with Babel).
+"""Message catalogs (`locales/<lang>/LC_MESSAGES/*.po`, read with Babel).
+
+Each area keeps its own catalog file (`messages.po` for reception and the common texts,
+`voters.po` for voter contact, …); a locale's messages are all of its files, and an id
+given twice is an error.
 
 Messages are looked up by a symbolic id (`menu.register`) and formatted with
 named fields (`{code}`). The office's own name, province, hotline, address and data
@@ -42,13 +46,15 @@ class MissingMessage(KeyError):
 
 @cache
 def load_catalog(locale: str) -> dict[str, str]:
-    path = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
-    with path.open("rb") as po_file:
-        catalog = read_po(po_file, locale=locale)
     messages: dict[str, str] = {}
-    for message in catalog:
-        if message.id and isinstance(message.id, str) and isinstance(message.string, str):
-            messages[message.id] = message.string
+    for path in sorted((LOCALES_DIR / locale / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as po_file:
+            catalog = read_po(po_file, locale=locale)
+        for message in catalog:
+            if message.id and isinstance(message.id, str) and isinstance(message.string, str):
+                if message.id in messages:
+                    raise ValueError(f"{path}: message {message.id!r} is also in another catalog")
+                messages[message.id] = message.string
     return messages
 
 

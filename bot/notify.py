@@ -46,9 +46,9 @@ from storage.models import (
     Broadcast,
     Citizen,
     Notification,
-    ReceptionSession,
-    Registration,
-    RegistrationStatus,
+    Event,
+    SignUp,
+    SignUpStatus,
 )
 from storage.outbox import (
     ABOUT_THEIR_CASE,
@@ -84,8 +84,8 @@ RENDER_SLICE = 10  # notices rendered between two chances for the workers to run
 NOT_HEARD = ("return", "forward")  # decisions after which the citizen need not come to the session
 
 
-async def _registration(db: AsyncSession, registration_id: int) -> Registration:
-    registration = await db.get(Registration, registration_id)
+async def _registration(db: AsyncSession, registration_id: int) -> SignUp:
+    registration = await db.get(SignUp, registration_id)
     if registration is None:
         raise LookupError(f"registration {registration_id} is gone")
     return registration
@@ -108,7 +108,7 @@ async def render_review(db: AsyncSession, notice: Notification, t: Translator) -
     """The staff's decision or the outcome of the case, told to the citizen."""
     registration = await _registration(db, params_of(notice, AboutRegistration).registration_id)
     kind = notice.kind
-    if kind == NoticeKind.ROUTE_ACCEPT and registration.status == RegistrationStatus.WAITLISTED:
+    if kind == NoticeKind.ROUTE_ACCEPT and registration.status == SignUpStatus.WAITLISTED:
         kind = "route_accept_waitlisted"  # accepted, but without a seat yet: not "come on time"
     return t(
         f"notice.{kind}",
@@ -132,8 +132,8 @@ def reminder_message(hours: int, starts_at: datetime, due_at: datetime, t: Trans
 async def render_reminder(db: AsyncSession, notice: Notification, t: Translator) -> Reply | None:
     """None when the reminder no longer fits: the registration was cancelled or the session moved."""
     params = params_of(notice, Reminder)
-    registration = await db.get(Registration, params.registration_id)
-    if registration is None or registration.status != RegistrationStatus.CONFIRMED:
+    registration = await db.get(SignUp, params.registration_id)
+    if registration is None or registration.status != SignUpStatus.CONFIRMED:
         return None
     if registration.route in NOT_HEARD:  # they were told they need not come
         return None
@@ -226,7 +226,7 @@ def _days_left(starts_at: datetime, now: datetime, t: Translator) -> int:
 async def render_staff_notice(db: AsyncSession, notice: Notification, t: Translator) -> Reply | None:
     """The deadline export (with the XLSX, or the DOCX), the connection check and the empty-session flag."""
     params = params_of(notice, SessionNotice)
-    session = await db.get(ReceptionSession, params.session_id)
+    session = await db.get(Event, params.session_id)
     if session is None or session.status not in OPEN_STATUSES:
         return None
     if session.starts_at != params.starts_at:
@@ -337,7 +337,7 @@ async def template_fields(db: AsyncSession, notice: Notification, t: Translator)
         fields["hotline"] = office["office_hotline"]
     params = notice.params
     if "registration_id" in params:
-        registration = await db.get(Registration, params["registration_id"])
+        registration = await db.get(SignUp, params["registration_id"])
         if registration is not None:
             fields.update(
                 code=registration.code or "",

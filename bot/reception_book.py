@@ -14,7 +14,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import MissingMessage, Translator
-from storage.models import RegistrationStatus
+from storage.models import SignUpStatus
 from storage.reception_book import BookEntry, anonymised, mask_id_number, session_book
 from storage.review import ROUTES
 from storage.text import mask_name
@@ -36,7 +36,7 @@ class BookRow:
     follow_up: str
     notes: str  # group representatives
     code: str
-    status: RegistrationStatus
+    status: SignUpStatus
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from storage.models import (
     Citizen,
     Endpoint,
     Notification,
-    ReceptionSession,
-    Registration,
-    SessionEndpoint,
+    Event,
+    SignUp,
+    EventEndpoint,
 )
 from storage.outbox import BroadcastMessage, NoticeKind, queue_all
 from storage.registrations import ACTIVE
@@ -51,18 +51,18 @@ async def recipients(db: AsyncSession, audience: str, target_id: int | None, *, 
     else:
         query = (
             select(Citizen.id)
-            .join(Registration, Registration.citizen_id == Citizen.id)
-            .join(ReceptionSession, ReceptionSession.id == Registration.session_id)
-            .join(SessionEndpoint, SessionEndpoint.id == Registration.session_endpoint_id)
-            .where(*reachable, Registration.status.in_(ACTIVE))
+            .join(SignUp, SignUp.citizen_id == Citizen.id)
+            .join(Event, Event.id == SignUp.session_id)
+            .join(EventEndpoint, EventEndpoint.id == SignUp.session_endpoint_id)
+            .where(*reachable, SignUp.status.in_(ACTIVE))
         )
         if audience == "session":
-            query = query.where(Registration.session_id == target_id)
+            query = query.where(SignUp.session_id == target_id)
         else:
             query = query.where(
-                SessionEndpoint.endpoint_id == target_id,
-                ReceptionSession.starts_at > now,
-                ReceptionSession.status.in_(OPEN_STATUSES),
+                EventEndpoint.endpoint_id == target_id,
+                Event.starts_at > now,
+                Event.status.in_(OPEN_STATUSES),
             )
     return sorted(set(await db.scalars(query.distinct())))
 
@@ -71,7 +71,7 @@ async def target_name(db: AsyncSession, audience: str, target_id: int | None) ->
     """The title of the session or the name of the endpoint an audience names; None for all
     citizens, or when there is no such session or endpoint."""
     if audience == "session" and target_id is not None:
-        return await db.scalar(select(ReceptionSession.title).where(ReceptionSession.id == target_id))
+        return await db.scalar(select(Event.title).where(Event.id == target_id))
     if audience == "endpoint" and target_id is not None:
         return await db.scalar(select(Endpoint.name).where(Endpoint.id == target_id))
     return None

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import audit
 from storage.db import insert_if_absent, mark_erased
 from storage.identity import UserKey
-from storage.models import CaseType, Citizen, ConversationState, ReceptionSession, Registration
+from storage.models import CaseType, Citizen, ConversationState, Event, SignUp
 from storage.registrations import ACTIVE, cancel
 
 
@@ -50,7 +50,7 @@ RECORD_COLUMNS = (
     Citizen.unreachable,
     Citizen.anonymised_at,
     exists()
-    .where(Registration.citizen_id == Citizen.id, Registration.case_type == CaseType.DENUNCIATION)
+    .where(SignUp.citizen_id == Citizen.id, SignUp.case_type == CaseType.DENUNCIATION)
     .label("denouncer"),
 )
 _BY_ID = select(*RECORD_COLUMNS).where(Citizen.id == bindparam("citizen_id"))
@@ -167,12 +167,12 @@ async def _cancel_active(db: AsyncSession, citizen: Citizen | CitizenRecord, now
     """Cancel the registrations for sessions still to come; those of past sessions stay as
     they were (the reception book and the counts keep them; no seat is given away late)."""
     registrations = await db.scalars(
-        select(Registration)
-        .join(ReceptionSession, ReceptionSession.id == Registration.session_id)
+        select(SignUp)
+        .join(Event, Event.id == SignUp.session_id)
         .where(
-            Registration.citizen_id == citizen.id,
-            Registration.status.in_(ACTIVE),
-            ReceptionSession.starts_at > now,
+            SignUp.citizen_id == citizen.id,
+            SignUp.status.in_(ACTIVE),
+            Event.starts_at > now,
         )
     )
     cancelled = 0
@@ -218,7 +218,7 @@ async def anonymise(
         )
         .execution_options(synchronize_session="fetch")
     )
-    registrations = await db.scalars(select(Registration).where(Registration.citizen_id == citizen.id))
+    registrations = await db.scalars(select(SignUp).where(SignUp.citizen_id == citizen.id))
     for registration in registrations:
         registration.full_name = registration.phone = None
         registration.id_number = registration.address = None
@@ -282,11 +282,11 @@ async def anonymise_expired(db: AsyncSession, *, now: datetime, retention_days: 
     """
     cutoff = now - timedelta(days=retention_days)
     recent_registration = (
-        select(Registration.id)
-        .join(ReceptionSession, ReceptionSession.id == Registration.session_id)
+        select(SignUp.id)
+        .join(Event, Event.id == SignUp.session_id)
         .where(
-            Registration.citizen_id == Citizen.id,
-            or_(Registration.updated_at >= cutoff, ReceptionSession.starts_at >= cutoff),
+            SignUp.citizen_id == Citizen.id,
+            or_(SignUp.updated_at >= cutoff, Event.starts_at >= cutoff),
         )
         .exists()
     )

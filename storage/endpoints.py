@@ -25,7 +25,7 @@ from storage.datafile import (
     too_long,
     unknown_keys,
 )
-from storage.models import Endpoint, ReceptionSession, Registration, SessionEndpoint
+from storage.models import Endpoint, Event, SignUp, EventEndpoint
 from storage.registrations import ACTIVE
 from storage.text import fold, normalize
 
@@ -408,13 +408,13 @@ async def upcoming_registrations(db: AsyncSession, endpoint_id: int, now: dateti
     return (
         await db.scalar(
             select(func.count())
-            .select_from(Registration)
-            .join(Registration.session_endpoint)
-            .join(Registration.session)
+            .select_from(SignUp)
+            .join(SignUp.session_endpoint)
+            .join(SignUp.session)
             .where(
-                SessionEndpoint.endpoint_id == endpoint_id,
-                Registration.status.in_(ACTIVE),
-                ReceptionSession.starts_at > now,
+                EventEndpoint.endpoint_id == endpoint_id,
+                SignUp.status.in_(ACTIVE),
+                Event.starts_at > now,
             )
         )
         or 0

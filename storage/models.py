@@ -58,20 +58,20 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class SessionKind(enum.StrEnum):
-    RECEPTION = "reception"
-    VOTER_MEETING = "voter_meeting"
-    HEARING = "hearing"
+class EventKind(enum.StrEnum):
+    RECEPTION = "reception"  # tiếp công dân
+    VOTER_MEETING = "voter_meeting"  # tiếp xúc cử tri
+    HEARING = "hearing"  # phiên giải trình
 
 
-class SessionStatus(enum.StrEnum):
+class EventStatus(enum.StrEnum):
     SCHEDULED = "scheduled"
     RESCHEDULED = "rescheduled"
     CANCELLED = "cancelled"
     DONE = "done"
 
 
-class RegistrationStatus(enum.StrEnum):
+class SignUpStatus(enum.StrEnum):
     CONFIRMED = "confirmed"
     WAITLISTED = "waitlisted"
     CANCELLED = "cancelled"
@@ -82,6 +82,25 @@ class CaseType(enum.StrEnum):
     DENUNCIATION = "denunciation"  # tố cáo
     PETITION = "petition"  # kiến nghị
     REFLECTION = "reflection"  # phản ánh
+
+
+class SubmissionKind(enum.StrEnum):
+    CASE = "case"  # a reception case summary (tóm tắt nội dung vụ việc)
+    PETITION = "petition"  # a voter's petition (ý kiến, kiến nghị cử tri)
+
+
+class SubmissionStatus(enum.StrEnum):
+    ACTIVE = "active"
+    WITHDRAWN = "withdrawn"
+    MERGED = "merged"  # folded into another petition on the same matter (`merged_into_id`)
+
+
+class AnswerLevel(enum.StrEnum):
+    """Who must answer a voter's petition."""
+
+    CENTRAL = "central"  # trung ương
+    PROVINCE = "province"  # tỉnh
+    COMMUNE = "commune"  # xã, phường
 
 
 def _enum(kind: type[enum.StrEnum], name: str) -> Enum:
@@ -111,35 +130,44 @@ class Endpoint(Base):
     active: Mapped[bool] = mapped_column(default=True)
 
 
-class ReceptionSession(Base):
-    """A citizen-reception session (buổi tiếp công dân)."""
+class Event(Base):
+    """A citizen-reception session, a voter-contact conference or an explanation hearing.
 
-    __tablename__ = "sessions"
+    What differs between kinds (deadlines, code prefix, what is collected) is the kind's
+    policy in `storage.event_kinds`, not columns. The word "session" (phiên, buổi) stays in
+    the column names of the tables that point here: one event's sitting.
+    """
+
+    __tablename__ = "events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[SessionKind] = mapped_column(_enum(SessionKind, "session_kind"))
+    kind: Mapped[EventKind] = mapped_column(_enum(EventKind, "event_kind"))
     title: Mapped[str] = mapped_column(String(300))
+    # Who presides (reception) or the delegates' group that meets voters (tổ đại biểu).
     host: Mapped[str] = mapped_column(String(300), default="")
+    # The first start over its endpoints (each endpoint may start at its own time).
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    status: Mapped[SessionStatus] = mapped_column(
-        _enum(SessionStatus, "session_status"), default=SessionStatus.SCHEDULED
-    )
+    status: Mapped[EventStatus] = mapped_column(_enum(EventStatus, "event_status"), default=EventStatus.SCHEDULED)
     online_room: Mapped[str] = mapped_column(String(500), default="")
+    # Voter contact: petitions compiled and sent by this time (default: 5 days after the
+    # last endpoint's meeting); materials reach the delegates by this time.
+    compile_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    materials_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    endpoints: Mapped[list[SessionEndpoint]] = relationship(
-        back_populates="session", cascade="all, delete-orphan", order_by="SessionEndpoint.id"
+    endpoints: Mapped[list[EventEndpoint]] = relationship(
+        back_populates="event", cascade="all, delete-orphan", order_by="EventEndpoint.id"
     )
 
 
-class SessionEndpoint(Base):
-    """An endpoint taking part in a session, with its seats.
+class EventEndpoint(Base):
+    """An endpoint an event connects, with its seats and, when it differs, its own start.
 
     `seats_taken` is the only counter of confirmed seats; it is changed with a
     conditional UPDATE so concurrent sign-ups can never pass `capacity`.
     """
 
-    __tablename__ = "session_endpoints"
+    __tablename__ = "event_endpoints"
     __table_args__ = (
         UniqueConstraint("session_id", "endpoint_id"),
         CheckConstraint("capacity > 0", name="capacity_positive"),
@@ -147,12 +175,14 @@ class SessionEndpoint(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    session_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
     endpoint_id: Mapped[int] = mapped_column(ForeignKey("endpoints.id"))
     capacity: Mapped[int] = mapped_column(Integer)
     seats_taken: Mapped[int] = mapped_column(Integer, default=0)
+    # None: the event's `starts_at`. A voter-contact round visits communes on different days.
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
-    session: Mapped[ReceptionSession] = relationship(back_populates="endpoints")
+    event: Mapped[Event] = relationship(back_populates="endpoints")
     endpoint: Mapped[Endpoint] = relationship(lazy="joined")
 
 
@@ -179,51 +209,88 @@ class Citizen(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
 
 
-class Registration(Base):
-    """A citizen's sign-up for a session at an endpoint, with the case summary."""
+class SignUp(Base):
+    """Attendance: a citizen's seat(s) at one endpoint of an event, or a place on its
+    waiting list. What they hand in is in `submissions`."""
 
-    __tablename__ = "registrations"
+    __tablename__ = "sign_ups"
     __table_args__ = (
-        # One active registration per citizen per session, on both engines.
+        # One active sign-up per citizen per event, on both engines.
         Index(
-            "uq_registrations_active_citizen_session",
+            "uq_sign_ups_active_citizen_session",
             "citizen_id",
             "session_id",
             unique=True,
             sqlite_where=text("status != 'cancelled'"),
             postgresql_where=text("status != 'cancelled'"),
         ),
-        Index("ix_registrations_queue", "session_endpoint_id", "status", "queued_at"),
+        Index("ix_sign_ups_queue", "session_endpoint_id", "status", "queued_at"),
         CheckConstraint("seats >= 1", name="seats_positive"),
-        CheckConstraint("group_size >= 1", name="group_size_positive"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str | None] = mapped_column(String(20), unique=True, default=None)
     citizen_id: Mapped[int] = mapped_column(ForeignKey("citizens.id"), index=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"))
-    session_endpoint_id: Mapped[int] = mapped_column(ForeignKey("session_endpoints.id"))
-    status: Mapped[RegistrationStatus] = mapped_column(_enum(RegistrationStatus, "registration_status"))
-    # Identity as given for this case (Form 03 needs it even if the profile changes).
-    full_name: Mapped[str | None] = mapped_column(String(100))
-    phone: Mapped[str | None] = mapped_column(String(20))
-    id_number: Mapped[str | None] = mapped_column(String(12))
-    address: Mapped[str | None] = mapped_column(String(300))
-    case_type: Mapped[CaseType] = mapped_column(_enum(CaseType, "case_type"))
-    field: Mapped[str] = mapped_column(String(40))
-    summary: Mapped[str] = mapped_column(Text)
-    prior_agency: Mapped[str] = mapped_column(String(300), default="")
-    group_size: Mapped[int] = mapped_column(Integer, default=1)
-    representatives: Mapped[list[str]] = mapped_column(JSON, default=list)
-    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    # Seats this registration takes: the people attending (representatives for a group).
+    session_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    session_endpoint_id: Mapped[int] = mapped_column(ForeignKey("event_endpoints.id"))
+    status: Mapped[SignUpStatus] = mapped_column(_enum(SignUpStatus, "sign_up_status"))
+    # Seats this sign-up takes: the people attending (representatives for a group).
     seats: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Waitlist order; reset never, so promotion is first come, first served.
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-    # Staff review (Form 03: handling route and follow-up of the result).
+
+    event: Mapped[Event] = relationship(lazy="joined")
+    event_endpoint: Mapped[EventEndpoint] = relationship(lazy="joined")
+
+
+class Submission(Base):
+    """What a citizen hands in for an event: a reception case summary (one per sign-up), or
+    a voter's petition (any number per sign-up, or none: a written petition from a commune
+    the round does not connect)."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        Index("ix_submissions_event", "event_id", "kind", "status"),
+        CheckConstraint("group_size >= 1", name="group_size_positive"),
+        CheckConstraint("voters >= 1", name="voters_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[SubmissionKind] = mapped_column(_enum(SubmissionKind, "submission_kind"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"))
+    sign_up_id: Mapped[int | None] = mapped_column(ForeignKey("sign_ups.id"), index=True, default=None)
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("citizens.id"), index=True, default=None)
+    # The commune it comes from: the sign-up's endpoint, or the voter's own commune.
+    endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("endpoints.id"), default=None)
+    # A petition's own code (TXCT-…); a case goes by its sign-up's code.
+    code: Mapped[str | None] = mapped_column(String(20), unique=True, default=None)
+    status: Mapped[SubmissionStatus] = mapped_column(
+        _enum(SubmissionStatus, "submission_status"), default=SubmissionStatus.ACTIVE
+    )
+    # Identity as given with it (Form 03 and the compiled report need it even if the
+    # profile changes).
+    full_name: Mapped[str | None] = mapped_column(String(100), default=None)
+    phone: Mapped[str | None] = mapped_column(String(20), default=None)
+    id_number: Mapped[str | None] = mapped_column(String(12), default=None)
+    address: Mapped[str | None] = mapped_column(String(300), default=None)
+    case_type: Mapped[CaseType] = mapped_column(_enum(CaseType, "case_type"))
+    field: Mapped[str] = mapped_column(String(40))
+    level: Mapped[AnswerLevel | None] = mapped_column(_enum(AnswerLevel, "answer_level"), default=None)
+    summary: Mapped[str] = mapped_column(Text)
+    prior_agency: Mapped[str] = mapped_column(String(300), default="")
+    group_size: Mapped[int] = mapped_column(Integer, default=1)
+    representatives: Mapped[list[str]] = mapped_column(JSON, default=list)
+    attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Petitions on one matter merged into this one: the voters behind it (itself included).
+    voters: Mapped[int] = mapped_column(Integer, default=1)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Staff review (Form 03: handling route and follow-up of the result; a petition: the
+    # competent agency it is forwarded to, and the answer).
     route: Mapped[str | None] = mapped_column(String(10), default=None)  # accept | return | forward
     route_note: Mapped[str] = mapped_column(Text, default="")
     forwarded_to: Mapped[str] = mapped_column(String(200), default="")
@@ -231,9 +298,6 @@ class Registration(Base):
     reviewed_by: Mapped[str] = mapped_column(String(90), default="")
     outcome: Mapped[str] = mapped_column(Text, default="")
     outcome_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
-
-    session: Mapped[ReceptionSession] = relationship(lazy="joined")
-    session_endpoint: Mapped[SessionEndpoint] = relationship(lazy="joined")
 
 
 class ConversationState(Base):

@@ -21,14 +21,14 @@ from storage.errors import NotFound
 from storage.models import (
     CaseType,
     Endpoint,
-    ReceptionSession,
-    Registration,
-    RegistrationStatus,
-    SessionEndpoint,
+    Event,
+    SignUp,
+    SignUpStatus,
+    EventEndpoint,
 )
 from storage.text import fold
 
-LISTED = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
+LISTED = (SignUpStatus.CONFIRMED, SignUpStatus.WAITLISTED)
 ID_DIGITS_SHOWN = 3  # a masked ID keeps its last digits, so staff can match a paper file
 K = TypeVar("K")
 
@@ -56,7 +56,7 @@ def mask_id_number(id_number: str) -> str:
     return "*" * (len(id_number) - len(shown)) + shown
 
 
-def anonymised(registration: Registration) -> bool:
+def anonymised(registration: SignUp) -> bool:
     """Erased at the citizen's request or after retention (a submitted one always has a name)."""
     return registration.full_name is None
 
@@ -66,13 +66,13 @@ class BookEntry:
     """One registration of the book, numbered within its endpoint."""
 
     number: int
-    registration: Registration
+    registration: SignUp
     hidden: bool  # a denouncer's identity, masked for this reader
 
 
 @dataclass(frozen=True)
 class SessionBook:
-    session: ReceptionSession
+    session: Event
     endpoints: list[tuple[str, list[BookEntry]]]  # endpoint name, its entries; by name
     masked: int  # entries whose denouncer identity is hidden
 
@@ -91,20 +91,20 @@ async def session_book(
 
     Revealing a denouncer writes an audit row; the caller commits. Raises NotFound.
     """
-    session = await db.get(ReceptionSession, session_id)
+    session = await db.get(Event, session_id)
     if session is None:
         raise NotFound(f"session {session_id}")
     query = (
-        select(Registration)
-        .join(SessionEndpoint, Registration.session_endpoint_id == SessionEndpoint.id)
-        .where(Registration.session_id == session_id, Registration.status.in_(LISTED))
-        .order_by(Registration.created_at, Registration.id)
+        select(SignUp)
+        .join(EventEndpoint, SignUp.session_endpoint_id == EventEndpoint.id)
+        .where(SignUp.session_id == session_id, SignUp.status.in_(LISTED))
+        .order_by(SignUp.created_at, SignUp.id)
     )
     if endpoint_ids is not None:
-        query = query.where(SessionEndpoint.endpoint_id.in_(sorted(endpoint_ids)))
+        query = query.where(EventEndpoint.endpoint_id.in_(sorted(endpoint_ids)))
     registrations = list(await db.scalars(query))
 
-    by_endpoint: dict[int, list[Registration]] = {}
+    by_endpoint: dict[int, list[SignUp]] = {}
     endpoints: dict[int, Endpoint] = {}
     for registration in registrations:
         endpoint = registration.session_endpoint.endpoint
@@ -143,18 +143,18 @@ async def registration_stats(
 ) -> Stats:
     """Counts per endpoint, case type and field; `endpoint_ids=None` for every endpoint."""
     query = (
-        select(Endpoint.name, Registration.case_type, Registration.field)
-        .join(SessionEndpoint, Registration.session_endpoint_id == SessionEndpoint.id)
-        .join(Endpoint, SessionEndpoint.endpoint_id == Endpoint.id)
-        .join(ReceptionSession, Registration.session_id == ReceptionSession.id)
+        select(Endpoint.name, SignUp.case_type, SignUp.field)
+        .join(EventEndpoint, SignUp.session_endpoint_id == EventEndpoint.id)
+        .join(Endpoint, EventEndpoint.endpoint_id == Endpoint.id)
+        .join(Event, SignUp.session_id == Event.id)
         .where(
-            ReceptionSession.starts_at >= since,
-            ReceptionSession.starts_at < until,
-            Registration.status.in_(LISTED),
+            Event.starts_at >= since,
+            Event.starts_at < until,
+            SignUp.status.in_(LISTED),
         )
     )
     if endpoint_ids is not None:
-        query = query.where(SessionEndpoint.endpoint_id.in_(sorted(endpoint_ids)))
+        query = query.where(EventEndpoint.endpoint_id.in_(sorted(endpoint_ids)))
     rows = (await db.execute(query)).all()
     return Stats(
         since=since,

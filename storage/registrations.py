@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit, outbox
 from storage.errors import AlreadyRegistered, DeadlinePassed, NotFound, SessionNotOpen, TooManyPeople
-from storage.models import CaseType, Registration, RegistrationStatus
+from storage.models import CaseType, SignUp, SignUpStatus
 from storage.outbox import AboutRegistration, NoticeKind
 from storage.rules import OPEN_STATUSES
 from storage.sessions import (
@@ -35,9 +35,9 @@ from storage.sessions import (
     seat_of,
 )
 
-REGISTRATIONS = typing.cast(Table, Registration.__table__)
+REGISTRATIONS = typing.cast(Table, SignUp.__table__)
 
-ACTIVE = (RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED)
+ACTIVE = (SignUpStatus.CONFIRMED, SignUpStatus.WAITLISTED)
 GROUP_THRESHOLD = 5  # from 5 people a group names representatives
 
 
@@ -94,7 +94,7 @@ class CitizenRegistration:
 
     id: int
     code: str
-    status: RegistrationStatus
+    status: SignUpStatus
     route: str | None  # the staff's decision: accept | return | forward
     citizen_id: int
     full_name: str | None
@@ -148,7 +148,7 @@ class Held(Protocol):
     def id(self) -> int: ...
 
     @property
-    def status(self) -> RegistrationStatus: ...
+    def status(self) -> SignUpStatus: ...
 
     @property
     def session_endpoint_id(self) -> int: ...
@@ -167,7 +167,7 @@ def code_prefix(created_at: datetime, tz: tzinfo) -> str:
 
 # ACTIVE as the partial unique index says it (and not IN (…), which is re-expanded into
 # the SQL text at every execution).
-_is_active = REGISTRATIONS.c.status != RegistrationStatus.CANCELLED
+_is_active = REGISTRATIONS.c.status != SignUpStatus.CANCELLED
 _REGISTRATION_COLUMNS = (
     REGISTRATIONS.c.id.label("registration_id"),
     REGISTRATIONS.c.code,
@@ -226,7 +226,7 @@ _HELD_CODE = select(REGISTRATIONS.c.code).where(
 _HAS_WAITING_LIST = select(
     exists().where(
         REGISTRATIONS.c.session_endpoint_id == bindparam("session_endpoint_id"),
-        REGISTRATIONS.c.status == RegistrationStatus.WAITLISTED,
+        REGISTRATIONS.c.status == SignUpStatus.WAITLISTED,
     )
 )
 
@@ -316,7 +316,7 @@ _WAITING = (
     select(REGISTRATIONS.c.id, REGISTRATIONS.c.citizen_id, REGISTRATIONS.c.seats)
     .where(
         REGISTRATIONS.c.session_endpoint_id == bindparam("session_endpoint_id"),
-        REGISTRATIONS.c.status == RegistrationStatus.WAITLISTED,
+        REGISTRATIONS.c.status == SignUpStatus.WAITLISTED,
     )
     .order_by(REGISTRATIONS.c.queued_at, REGISTRATIONS.c.id)
 )
@@ -423,7 +423,7 @@ async def submit(
         # It could never be confirmed, and at the head of the waitlist it would block everyone.
         raise TooManyPeople(seat.capacity)
     confirmed = await _take_seats(db, seat.session_endpoint_id, seats)
-    status = RegistrationStatus.CONFIRMED if confirmed else RegistrationStatus.WAITLISTED
+    status = SignUpStatus.CONFIRMED if confirmed else SignUpStatus.WAITLISTED
     values: dict[str, Any] = {
         "citizen_id": citizen.id,
         "session_id": seat.session_id,
@@ -527,10 +527,10 @@ async def edit_summary(
 
 
 async def _move(
-    db: AsyncSession, registration_id: int, old: RegistrationStatus, new: RegistrationStatus, now: datetime
+    db: AsyncSession, registration_id: int, old: SignUpStatus, new: SignUpStatus, now: datetime
 ) -> bool:
     """Change the status only if nobody else changed it first (double presses, races)."""
-    statement = _MOVE_TO_CANCELLED if new == RegistrationStatus.CANCELLED else _MOVE
+    statement = _MOVE_TO_CANCELLED if new == SignUpStatus.CANCELLED else _MOVE
     params = {"registration_id": registration_id, "old": old, "new": new, "now": now}
     result = await db.execute(statement, params)
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -543,9 +543,9 @@ async def cancel(db: AsyncSession, registration: Held, *, now: datetime, actor: 
     """
     old = registration.status
     while True:
-        if old == RegistrationStatus.CANCELLED:
+        if old == SignUpStatus.CANCELLED:
             return []
-        if await _move(db, registration.id, old, RegistrationStatus.CANCELLED, now):
+        if await _move(db, registration.id, old, SignUpStatus.CANCELLED, now):
             break
         # Changed since it was read: cancelled by a double press (nothing to do), or
         # promoted from the waitlist meanwhile (then it is cancelled as confirmed).
@@ -561,7 +561,7 @@ async def cancel(db: AsyncSession, registration: Held, *, now: datetime, actor: 
         target_type="registration",
         target_id=registration.id,
     )
-    if old != RegistrationStatus.CONFIRMED:
+    if old != SignUpStatus.CONFIRMED:
         return []
     params = {"session_endpoint_id": registration.session_endpoint_id, "seats": registration.seats}
     await db.execute(_GIVE_BACK_SEATS, params)
@@ -571,7 +571,7 @@ async def cancel(db: AsyncSession, registration: Held, *, now: datetime, actor: 
 async def _promote_waitlisted(db: AsyncSession, session_endpoint_id: int, *, now: datetime) -> list[Promoted]:
     """First come, first served: stop at the first group that does not fit."""
     promoted = []
-    waiting, confirmed = RegistrationStatus.WAITLISTED, RegistrationStatus.CONFIRMED
+    waiting, confirmed = SignUpStatus.WAITLISTED, SignUpStatus.CONFIRMED
     queue = list(await db.execute(_WAITING, {"session_endpoint_id": session_endpoint_id}))
     for candidate in queue:
         if not await _move(db, candidate.id, waiting, confirmed, now):

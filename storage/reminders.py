@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import ReceptionSession, Registration, RegistrationStatus
+from storage.models import Event, SignUp, SignUpStatus
 from storage.outbox import NoticeKind, Reminder, queue_all
 from storage.rules import OPEN_STATUSES
 
@@ -31,13 +31,13 @@ async def queue_due(
     horizon = now + timedelta(hours=max(hours_before))
     rows = (
         await db.execute(
-            select(Registration.id, Registration.citizen_id, ReceptionSession.starts_at)
-            .join(ReceptionSession, ReceptionSession.id == Registration.session_id)
+            select(SignUp.id, SignUp.citizen_id, Event.starts_at)
+            .join(Event, Event.id == SignUp.session_id)
             .where(
-                Registration.status == RegistrationStatus.CONFIRMED,
-                ReceptionSession.status.in_(OPEN_STATUSES),
-                ReceptionSession.starts_at > now,
-                ReceptionSession.starts_at <= horizon,
+                SignUp.status == SignUpStatus.CONFIRMED,
+                Event.status.in_(OPEN_STATUSES),
+                Event.starts_at > now,
+                Event.starts_at <= horizon,
             )
         )
     ).all()

@@ -14,10 +14,10 @@ from storage import audit
 from storage.errors import AlreadyDecided, NotFound
 from storage.models import (
     CaseType,
-    ReceptionSession,
-    Registration,
-    RegistrationStatus,
-    SessionEndpoint,
+    Event,
+    SignUp,
+    SignUpStatus,
+    EventEndpoint,
 )
 from storage.outbox import AboutRegistration, NoticeKind, queue
 from storage.registrations import ACTIVE
@@ -44,7 +44,7 @@ class Case:
 
     id: int
     code: str
-    status: RegistrationStatus
+    status: SignUpStatus
     session_id: int
     session_title: str
     starts_at: datetime
@@ -64,7 +64,7 @@ class Case:
     outcome: str
 
 
-def case_of(registration: Registration) -> Case:
+def case_of(registration: SignUp) -> Case:
     link = registration.session_endpoint
     return Case(
         id=registration.id,
@@ -95,17 +95,17 @@ def case_of(registration: Registration) -> Case:
     )
 
 
-def in_scope(actor: Actor, registration: Registration) -> bool:
+def in_scope(actor: Actor, registration: SignUp) -> bool:
     return actor.sees_endpoint(registration.session_endpoint.endpoint_id)
 
 
-def open_for_decision(case: Case | Registration) -> bool:
+def open_for_decision(case: Case | SignUp) -> bool:
     """Active and not decided yet: a decision stands once, and none is made on a cancelled one."""
     return case.status in ACTIVE and case.route is None
 
 
-async def _in_scope(db: AsyncSession, actor: Actor, registration_id: int) -> Registration:
-    registration = await db.get(Registration, registration_id)
+async def _in_scope(db: AsyncSession, actor: Actor, registration_id: int) -> SignUp:
+    registration = await db.get(SignUp, registration_id)
     if registration is None or not in_scope(actor, registration):
         raise NotFound(f"registration {registration_id}")
     return registration
@@ -122,24 +122,24 @@ async def case(db: AsyncSession, actor: Actor, registration_id: int) -> Case | N
 async def next_to_review(db: AsyncSession, actor: Actor, *, now: datetime, skipped: list[int]) -> Case | None:
     """The oldest active registration without a decision, of a coming session, in scope."""
     query = (
-        select(Registration)
-        .join(ReceptionSession, ReceptionSession.id == Registration.session_id)
-        .join(SessionEndpoint, SessionEndpoint.id == Registration.session_endpoint_id)
+        select(SignUp)
+        .join(Event, Event.id == SignUp.session_id)
+        .join(EventEndpoint, EventEndpoint.id == SignUp.session_endpoint_id)
         .where(
-            Registration.status.in_(ACTIVE),
-            Registration.route.is_(None),
-            ReceptionSession.starts_at > now,
-            Registration.id.not_in(skipped or [-1]),
+            SignUp.status.in_(ACTIVE),
+            SignUp.route.is_(None),
+            Event.starts_at > now,
+            SignUp.id.not_in(skipped or [-1]),
         )
-        .order_by(ReceptionSession.starts_at, Registration.queued_at, Registration.id)
+        .order_by(Event.starts_at, SignUp.queued_at, SignUp.id)
     )
     if actor.endpoint_ids is not None:
-        query = query.where(SessionEndpoint.endpoint_id.in_(list(actor.endpoint_ids)))
+        query = query.where(EventEndpoint.endpoint_id.in_(list(actor.endpoint_ids)))
     found = await db.scalar(query.limit(1))
     return None if found is None else case_of(found)
 
 
-async def _notify(db: AsyncSession, registration: Registration, kind: NoticeKind, now: datetime) -> None:
+async def _notify(db: AsyncSession, registration: SignUp, kind: NoticeKind, now: datetime) -> None:
     params = AboutRegistration(registration.id)
     await queue(db, kind, citizen_id=registration.citizen_id, params=params, now=now)
 
@@ -164,11 +164,11 @@ async def decide(
         raise ValueError(route)
     registration = await _in_scope(db, actor, registration_id)
     result = await db.execute(
-        update(Registration)
+        update(SignUp)
         .where(
-            Registration.id == registration.id,
-            Registration.route.is_(None),
-            Registration.status.in_(ACTIVE),
+            SignUp.id == registration.id,
+            SignUp.route.is_(None),
+            SignUp.status.in_(ACTIVE),
         )
         .values(
             route=route,
@@ -252,7 +252,7 @@ async def record_outcome(
 
 
 async def by_code(db: AsyncSession, actor: Actor, code: str) -> Case | None:
-    registration = await db.scalar(select(Registration).where(Registration.code == code.strip().upper()))
+    registration = await db.scalar(select(SignUp).where(SignUp.code == code.strip().upper()))
     return case_of(registration) if registration is not None and in_scope(actor, registration) else None
 
 
@@ -268,17 +268,17 @@ async def find(
     if found is not None:
         return [found]
     statement = (
-        select(Registration)
-        .join(SessionEndpoint, SessionEndpoint.id == Registration.session_endpoint_id)
-        .where(Registration.full_name.is_not(None))
-        .order_by(Registration.created_at.desc(), Registration.id.desc())
+        select(SignUp)
+        .join(EventEndpoint, EventEndpoint.id == SignUp.session_endpoint_id)
+        .where(SignUp.full_name.is_not(None))
+        .order_by(SignUp.created_at.desc(), SignUp.id.desc())
     )
     if actor.endpoint_ids is not None:
-        statement = statement.where(SessionEndpoint.endpoint_id.in_(list(actor.endpoint_ids)))
+        statement = statement.where(EventEndpoint.endpoint_id.in_(list(actor.endpoint_ids)))
     if not actor.see_denouncers:
-        statement = statement.where(Registration.case_type != CaseType.DENUNCIATION)
+        statement = statement.where(SignUp.case_type != CaseType.DENUNCIATION)
     if phone:
-        statement = statement.where(Registration.phone == phone)
+        statement = statement.where(SignUp.phone == phone)
         return [case_of(registration) for registration in await db.scalars(statement.limit(limit))]
     words = fold(query).split()
     if not words:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from storage.models import SessionStatus
+from storage.models import EventStatus
 
-OPEN_STATUSES = (SessionStatus.SCHEDULED, SessionStatus.RESCHEDULED)
+OPEN_STATUSES = (EventStatus.SCHEDULED, EventStatus.RESCHEDULED)
 MAX_CAPACITY = 10_000  # seats per endpoint of a session (staff.new.capacity_invalid says so)
 
 
@@ -20,7 +20,7 @@ class Scheduled(Protocol):
     """A session as the deadline rule reads it (a mapped session or a SessionSeat)."""
 
     @property
-    def status(self) -> SessionStatus: ...
+    def status(self) -> EventStatus: ...
 
     @property
     def starts_at(self) -> datetime: ...

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.errors import NotFound
-from storage.models import ReceptionSession, Registration, RegistrationStatus, SessionStatus
+from storage.models import Event, SignUp, SignUpStatus, EventStatus
 from storage.outbox import NoticeKind, SessionCancelled, SessionMoved, queue_all
 from storage.registrations import ACTIVE
 from storage.rules import summary_deadline
@@ -23,13 +23,13 @@ def inside_notice_window(now: datetime, notice_days: int, *starts: datetime) -> 
     return any(now > start - timedelta(days=notice_days) for start in starts)
 
 
-async def affected(db: AsyncSession, session_id: int) -> list[Registration]:
+async def affected(db: AsyncSession, session_id: int) -> list[SignUp]:
     """Confirmed and waitlisted registrations: everyone who expects to come."""
     return list(
         await db.scalars(
-            select(Registration)
-            .where(Registration.session_id == session_id, Registration.status.in_(ACTIVE))
-            .order_by(Registration.id)
+            select(SignUp)
+            .where(SignUp.session_id == session_id, SignUp.status.in_(ACTIVE))
+            .order_by(SignUp.id)
         )
     )
 
@@ -38,14 +38,14 @@ async def affected_count(db: AsyncSession, session_id: int) -> int:
     """How many registrations `affected` would list."""
     count = await db.scalar(
         select(func.count())
-        .select_from(Registration)
-        .where(Registration.session_id == session_id, Registration.status.in_(ACTIVE))
+        .select_from(SignUp)
+        .where(SignUp.session_id == session_id, SignUp.status.in_(ACTIVE))
     )
     return count or 0
 
 
-async def _session(db: AsyncSession, session_id: int) -> ReceptionSession:
-    session = await db.get(ReceptionSession, session_id)
+async def _session(db: AsyncSession, session_id: int) -> Event:
+    session = await db.get(Event, session_id)
     if session is None:
         raise NotFound(f"session {session_id}")
     return session
@@ -65,7 +65,7 @@ async def reschedule(
     """Move the session (the summary deadline moves with it). Returns how many were told."""
     session = await _session(db, session_id)
     old_start = session.starts_at
-    session.starts_at, session.status = new_start, SessionStatus.RESCHEDULED
+    session.starts_at, session.status = new_start, EventStatus.RESCHEDULED
     people = await affected(db, session.id)
     deadline = summary_deadline(new_start, lead_days)
     await queue_all(
@@ -96,13 +96,13 @@ async def cancel(
 ) -> int:
     """Cancel the session and its registrations. Returns how many were told."""
     session = await _session(db, session_id)
-    session.status = SessionStatus.CANCELLED
+    session.status = EventStatus.CANCELLED
     people = await affected(db, session.id)
     told = [(r.citizen_id, SessionCancelled(r.id, reason)) for r in people]
     await queue_all(db, NoticeKind.SESSION_CANCELLED, told, now=now)
     for registration in people:
         registration.status, registration.cancelled_at, registration.updated_at = (
-            RegistrationStatus.CANCELLED,
+            SignUpStatus.CANCELLED,
             now,
             now,
         )

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.datafile import CSV_SUFFIXES, DataFileError, read_csv, read_yaml, too_long
 from storage.endpoints import resolve_offered
-from storage.models import Endpoint, ReceptionSession, SessionKind
+from storage.models import Endpoint, Event, EventKind
 from storage.rules import MAX_CAPACITY, summary_deadline
 from storage.sessions import create_session
 from storage.text import normalize
@@ -47,7 +47,7 @@ class PlannedSession:
     row: int
     title: str
     host: str
-    kind: SessionKind
+    kind: EventKind
     starts_at: datetime  # aware, UTC
     endpoints: tuple[str, ...] | None  # codes or names; None: every active endpoint
     capacity: int
@@ -118,13 +118,13 @@ def _planned(row: int, item: dict[str, Any], tz: ZoneInfo, default_capacity: int
     except ValueError as error:
         problems.append(str(error))
     kind_text = normalize(str(item.get("kind") or "reception"))
-    if kind_text not in {kind.value for kind in SessionKind}:
+    if kind_text not in {kind.value for kind in EventKind}:
         problems.append(f"kind {kind_text!r} is not reception, voter_meeting or hearing")
     capacity_text = normalize(str(item.get("capacity") or default_capacity))
     if not capacity_text.isdecimal() or not 1 <= int(capacity_text) <= MAX_CAPACITY:
         problems.append(f"capacity {capacity_text!r} is not a whole number from 1 to {MAX_CAPACITY}")
     for column in ("title", "host", "online_room"):
-        problem = too_long(ReceptionSession, column, normalize(str(item.get(column) or "")))
+        problem = too_long(Event, column, normalize(str(item.get(column) or "")))
         if problem:
             problems.append(problem)
     endpoints: tuple[str, ...] | None = None
@@ -138,7 +138,7 @@ def _planned(row: int, item: dict[str, Any], tz: ZoneInfo, default_capacity: int
         row=row,
         title=title,
         host=normalize(str(item.get("host") or "")),
-        kind=SessionKind(kind_text),
+        kind=EventKind(kind_text),
         starts_at=starts_at,
         endpoints=endpoints,
         capacity=int(capacity_text),
@@ -229,8 +229,8 @@ async def import_sessions(
     added = skipped = 0
     for plan in sessions:
         exists = await db.scalar(
-            select(ReceptionSession.id).where(
-                ReceptionSession.title == plan.title, ReceptionSession.starts_at == plan.starts_at
+            select(Event.id).where(
+                Event.title == plan.title, Event.starts_at == plan.starts_at
             )
         )
         if exists is not None:

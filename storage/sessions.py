@@ -10,12 +10,12 @@ from sqlalchemy import Table, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import Endpoint, ReceptionSession, SessionEndpoint, SessionKind, SessionStatus
+from storage.models import Endpoint, Event, EventEndpoint, EventKind, EventStatus
 from storage.rules import OPEN_STATUSES, summary_deadline
 
 # Plain tables, not the mapped classes: the statements below are Core, built once.
-SESSIONS = cast(Table, ReceptionSession.__table__)
-SESSION_ENDPOINTS = cast(Table, SessionEndpoint.__table__)
+SESSIONS = cast(Table, Event.__table__)
+SESSION_ENDPOINTS = cast(Table, EventEndpoint.__table__)
 ENDPOINTS = cast(Table, Endpoint.__table__)
 
 
@@ -29,7 +29,7 @@ class SessionSeat:
     host: str
     starts_at: datetime
     deadline: datetime
-    status: SessionStatus
+    status: EventStatus
     online_room: str
     endpoint_id: int
     endpoint_name: str
@@ -121,7 +121,7 @@ class UpcomingSession:
     id: int
     title: str
     starts_at: datetime
-    status: SessionStatus
+    status: EventStatus
     seats: tuple[SessionSeat, ...]
 
 
@@ -153,16 +153,16 @@ async def upcoming(db: AsyncSession, now: datetime, lead_days: int, limit: int =
     ]
 
 
-async def upcoming_sessions(db: AsyncSession, now: datetime, limit: int = 10) -> list[ReceptionSession]:
+async def upcoming_sessions(db: AsyncSession, now: datetime, limit: int = 10) -> list[Event]:
     """As `upcoming`, as mapped objects with their endpoints loaded (for the staff flows,
     until they read `upcoming`)."""
     return list(
         await db.scalars(
-            select(ReceptionSession)
-            .where(ReceptionSession.starts_at > now, ReceptionSession.status.in_(OPEN_STATUSES))
-            .order_by(ReceptionSession.starts_at, ReceptionSession.id)
+            select(Event)
+            .where(Event.starts_at > now, Event.status.in_(OPEN_STATUSES))
+            .order_by(Event.starts_at, Event.id)
             .limit(limit)
-            .options(selectinload(ReceptionSession.endpoints))
+            .options(selectinload(Event.endpoints))
         )
     )
 
@@ -176,18 +176,18 @@ async def create_session(
     now: datetime,
     host: str = "",
     online_room: str = "",
-    kind: SessionKind = SessionKind.RECEPTION,
-) -> ReceptionSession:
-    session = ReceptionSession(
+    kind: EventKind = EventKind.RECEPTION,
+) -> Event:
+    session = Event(
         kind=kind,
         title=title,
         host=host,
         starts_at=starts_at,
-        status=SessionStatus.SCHEDULED,
+        status=EventStatus.SCHEDULED,
         online_room=online_room,
         created_at=now,
         endpoints=[
-            SessionEndpoint(endpoint_id=endpoint.id, capacity=capacity, seats_taken=0)
+            EventEndpoint(endpoint_id=endpoint.id, capacity=capacity, seats_taken=0)
             for endpoint, capacity in endpoints
         ],
     )

@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from storage import citizens
 from storage.identity import UserKey
-from storage.models import ReceptionSession, Registration, StaffMember, StaffRole
+from storage.models import Event, SignUp, StaffMember, StaffRole
 from storage.outbox import NoticeKind, SessionNotice, queue_all
 from storage.registrations import ACTIVE
 from storage.rules import OPEN_STATUSES, summary_deadline
@@ -53,7 +53,7 @@ async def _queue(
     db: AsyncSession,
     recipients: Sequence[StaffMember | UserKey],
     kind: NoticeKind,
-    session: ReceptionSession,
+    session: Event,
     now: datetime,
 ) -> None:
     keys = [r if isinstance(r, UserKey) else UserKey(r.channel, r.user_id) for r in recipients]
@@ -68,13 +68,13 @@ async def queue_due(
     horizon = now + timedelta(days=max(lead_days, EMPTY_FLAG_DAYS) + 1)
     coming = list(
         await db.scalars(
-            select(ReceptionSession)
+            select(Event)
             .where(
-                ReceptionSession.status.in_(OPEN_STATUSES),
-                ReceptionSession.starts_at > now,
-                ReceptionSession.starts_at <= horizon,
+                Event.status.in_(OPEN_STATUSES),
+                Event.starts_at > now,
+                Event.starts_at <= horizon,
             )
-            .options(selectinload(ReceptionSession.endpoints))
+            .options(selectinload(Event.endpoints))
         )
     )
     if not coming:
@@ -96,8 +96,8 @@ async def queue_due(
         if now >= session.starts_at - timedelta(days=EMPTY_FLAG_DAYS):
             registered = await db.scalar(
                 select(func.count())
-                .select_from(Registration)
-                .where(Registration.session_id == session.id, Registration.status.in_(ACTIVE))
+                .select_from(SignUp)
+                .where(SignUp.session_id == session.id, SignUp.status.in_(ACTIVE))
             )
             if not registered:
                 await _queue(db, admin_list, NoticeKind.EMPTY_SESSION, session, now)

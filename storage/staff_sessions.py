@@ -13,11 +13,11 @@ from sqlalchemy.orm import selectinload
 
 from storage.models import (
     Endpoint,
-    ReceptionSession,
-    Registration,
-    RegistrationStatus,
-    SessionKind,
-    SessionStatus,
+    Event,
+    SignUp,
+    SignUpStatus,
+    EventKind,
+    EventStatus,
 )
 from storage.review import Case, case_of
 from storage.rules import OPEN_STATUSES
@@ -38,11 +38,11 @@ class Seats:
 @dataclass(frozen=True)
 class SessionInfo:
     id: int
-    kind: SessionKind
+    kind: EventKind
     title: str
     host: str
     starts_at: datetime
-    status: SessionStatus
+    status: EventStatus
     online_room: str
     endpoints: tuple[Seats, ...]
 
@@ -51,7 +51,7 @@ class SessionInfo:
         return frozenset(seats.endpoint_id for seats in self.endpoints)
 
 
-def info_of(session: ReceptionSession) -> SessionInfo:
+def info_of(session: Event) -> SessionInfo:
     return SessionInfo(
         id=session.id,
         kind=session.kind,
@@ -70,26 +70,26 @@ def info_of(session: ReceptionSession) -> SessionInfo:
 async def upcoming(db: AsyncSession, now: datetime, limit: int = 10) -> list[SessionInfo]:
     """Sessions not yet started and not cancelled, soonest first."""
     found = await db.scalars(
-        select(ReceptionSession)
-        .where(ReceptionSession.starts_at > now, ReceptionSession.status.in_(OPEN_STATUSES))
-        .order_by(ReceptionSession.starts_at, ReceptionSession.id)
+        select(Event)
+        .where(Event.starts_at > now, Event.status.in_(OPEN_STATUSES))
+        .order_by(Event.starts_at, Event.id)
         .limit(limit)
-        .options(selectinload(ReceptionSession.endpoints))
+        .options(selectinload(Event.endpoints))
     )
     return [info_of(session) for session in found]
 
 
 async def session_info(db: AsyncSession, session_id: int) -> SessionInfo | None:
-    session = await db.get(ReceptionSession, session_id, options=[selectinload(ReceptionSession.endpoints)])
+    session = await db.get(Event, session_id, options=[selectinload(Event.endpoints)])
     return None if session is None else info_of(session)
 
 
 async def session_cases(db: AsyncSession, session_id: int) -> list[Case]:
     """The session's registrations that are not cancelled, by endpoint, in queue order."""
     found = await db.scalars(
-        select(Registration)
-        .where(Registration.session_id == session_id, Registration.status != RegistrationStatus.CANCELLED)
-        .order_by(Registration.session_endpoint_id, Registration.queued_at, Registration.id)
+        select(SignUp)
+        .where(SignUp.session_id == session_id, SignUp.status != SignUpStatus.CANCELLED)
+        .order_by(SignUp.session_endpoint_id, SignUp.queued_at, SignUp.id)
     )
     return [case_of(registration) for registration in found]
 
@@ -103,7 +103,7 @@ class NewSession:
 async def create(
     db: AsyncSession,
     *,
-    kind: SessionKind,
+    kind: EventKind,
     title: str,
     host: str,
     starts_at: datetime,
@@ -124,5 +124,5 @@ async def create(
         kind=kind,
         now=now,
     )
-    total = await db.scalar(select(func.count()).select_from(ReceptionSession))
+    total = await db.scalar(select(func.count()).select_from(Event))
     return NewSession(session.id, total or 0)

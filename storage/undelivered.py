@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
 from storage import audit
-from storage.models import CaseType, Citizen, Notification, Registration
+from storage.models import CaseType, Citizen, Notification, SignUp
 from storage.outbox import ABOUT_THEIR_CASE
 from storage.review import Case, case_of
 from storage.staff import Actor
@@ -49,7 +49,7 @@ async def to_call(db: AsyncSession, actor: Actor, *, limit: int = 10) -> list[To
     found = []
     for notice, citizen in rows:
         registration_id = notice.params.get("registration_id")
-        registration = await db.get(Registration, registration_id) if registration_id else None
+        registration = await db.get(SignUp, registration_id) if registration_id else None
         if not may_act(actor, registration):
             continue
         found.append(
@@ -76,7 +76,7 @@ def to_call_now() -> ColumnElement[bool]:
     )
 
 
-def may_act(actor: Actor, registration: Registration | None) -> bool:
+def may_act(actor: Actor, registration: SignUp | None) -> bool:
     if registration is None:  # a broadcast or a staff notice: the office's, admins only
         return actor.is_admin
     if registration.case_type == CaseType.DENUNCIATION and not actor.see_denouncers:
@@ -90,7 +90,7 @@ async def mark_contacted(db: AsyncSession, notice_id: int, actor: Actor, *, now:
     if notice is None:
         return False
     registration_id = notice.params.get("registration_id")
-    registration = await db.get(Registration, registration_id) if registration_id else None
+    registration = await db.get(SignUp, registration_id) if registration_id else None
     if not may_act(actor, registration):
         return False
     notice.state, notice.result = CONTACTED, f"contacted by {actor} ({notice.result})"[:300]

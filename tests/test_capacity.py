@@ -23,19 +23,19 @@ from storage.models import (
     CaseType,
     Citizen,
     Notification,
-    ReceptionSession,
-    Registration,
-    RegistrationStatus,
-    SessionEndpoint,
-    SessionStatus,
+    Event,
+    SignUp,
+    SignUpStatus,
+    EventEndpoint,
+    EventStatus,
 )
 from storage.registrations import CitizenRegistration, Draft
 from tests.conftest import NOW, World, local
 
 LEAD_DAYS = 5
-CONFIRMED = RegistrationStatus.CONFIRMED
-WAITLISTED = RegistrationStatus.WAITLISTED
-CANCELLED = RegistrationStatus.CANCELLED
+CONFIRMED = SignUpStatus.CONFIRMED
+WAITLISTED = SignUpStatus.WAITLISTED
+CANCELLED = SignUpStatus.CANCELLED
 CODE = re.compile(r"TCD-2026-\d{6}")
 # The first session starts Monday 7 Dec 2026 08:00 (VN): the summary is due 5 days earlier.
 FIRST_DEADLINE = local(2026, 12, 2, 8, 0)
@@ -87,7 +87,7 @@ async def sign_up(app: App, citizen_id: int, data: Draft, *, now: datetime = NOW
 
 async def cancel(app: App, registration_id: int, *, now: datetime = NOW) -> list[int]:
     async with app.sessions() as db, db.begin():
-        registration = await db.get(Registration, registration_id)
+        registration = await db.get(SignUp, registration_id)
         assert registration is not None
         promoted = await registrations.cancel(db, registration, now=now, actor="test:staff")
         return [candidate.id for candidate in promoted]
@@ -96,15 +96,15 @@ async def cancel(app: App, registration_id: int, *, now: datetime = NOW) -> list
 async def seats_taken(app: App, session_endpoint_id: int) -> int:
     async with app.sessions() as db:
         taken = await db.scalar(
-            select(SessionEndpoint.seats_taken).where(SessionEndpoint.id == session_endpoint_id)
+            select(EventEndpoint.seats_taken).where(EventEndpoint.id == session_endpoint_id)
         )
         assert taken is not None
         return taken
 
 
-async def statuses(app: App) -> dict[int, RegistrationStatus]:
+async def statuses(app: App) -> dict[int, SignUpStatus]:
     async with app.sessions() as db:
-        rows = await db.execute(select(Registration.id, Registration.status))
+        rows = await db.execute(select(SignUp.id, SignUp.status))
         return {row.id: row.status for row in rows}
 
 
@@ -113,14 +113,14 @@ async def assert_seats_add_up(app: App) -> None:
     async with app.sessions() as db:
         counters: dict[int, int] = {
             se_id: taken
-            for se_id, taken in await db.execute(select(SessionEndpoint.id, SessionEndpoint.seats_taken))
+            for se_id, taken in await db.execute(select(EventEndpoint.id, EventEndpoint.seats_taken))
         }
         confirmed: dict[int, int] = {
             se_id: total
             for se_id, total in await db.execute(
-                select(Registration.session_endpoint_id, func.sum(Registration.seats))
-                .where(Registration.status == CONFIRMED)
-                .group_by(Registration.session_endpoint_id)
+                select(SignUp.session_endpoint_id, func.sum(SignUp.seats))
+                .where(SignUp.status == CONFIRMED)
+                .group_by(SignUp.session_endpoint_id)
             )
         }
     assert counters == {se_id: confirmed.get(se_id, 0) for se_id in counters}
@@ -145,10 +145,10 @@ async def audit_actions(app: App, target_id: int) -> list[str]:
         )
 
 
-async def set_session_status(app: App, session_id: int, status: SessionStatus) -> None:
+async def set_session_status(app: App, session_id: int, status: EventStatus) -> None:
     async with app.sessions() as db, db.begin():
         await db.execute(
-            update(ReceptionSession).where(ReceptionSession.id == session_id).values(status=status)
+            update(Event).where(Event.id == session_id).values(status=status)
         )
 
 
@@ -184,7 +184,7 @@ async def test_200_concurrent_sign_ups_for_30_seats(app: App, world: World) -> N
     stored = await statuses(app)
     assert {result.id: result.status for result in results} == stored
     async with app.sessions() as db:
-        stored_codes = set(await db.scalars(select(Registration.code)))
+        stored_codes = set(await db.scalars(select(SignUp.code)))
         submits = await db.scalar(
             select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "registration.submit")
         )
@@ -309,7 +309,7 @@ async def test_same_citizen_racing_itself_gets_one_registration(app: App, world:
         assert len(won) == 1 and len(lost) == 1, (citizen_id, pair)
         assert won[0].citizen_id == citizen_id and won[0].status == CONFIRMED
     async with app.sessions() as db:
-        per_citizen = Counter(await db.scalars(select(Registration.citizen_id)))
+        per_citizen = Counter(await db.scalars(select(SignUp.citizen_id)))
     assert per_citizen == dict.fromkeys(people, 1)
     assert (await seats_taken(app, binhchanh)) + (await seats_taken(app, condao)) == 10
     await assert_seats_add_up(app)
@@ -373,11 +373,11 @@ async def test_codes_are_the_row_ids_and_grow_past_six_digits(app: App, world: W
         if app.engine.dialect.name == "postgresql":
             await db.execute(text("SELECT setval(pg_get_serial_sequence('registrations', 'id'), 999999)"))
         else:
-            await db.execute(update(Registration).where(Registration.id == first.id).values(id=999_999))
+            await db.execute(update(SignUp).where(SignUp.id == first.id).values(id=999_999))
     second = await sign_up(app, second_id, draft(se_id))
     assert (second.id, second.code) == (1_000_000, "TCD-2026-1000000")
     async with app.sessions() as db:
-        assert await db.scalar(select(Registration.code).where(Registration.id == second.id)) == second.code
+        assert await db.scalar(select(SignUp.code).where(SignUp.id == second.id)) == second.code
 
 
 async def test_after_cancelling_the_citizen_may_register_again(app: App, world: World) -> None:
@@ -391,7 +391,7 @@ async def test_after_cancelling_the_citizen_may_register_again(app: App, world: 
     assert again.status == CONFIRMED and again.id != first.id and again.code != first.code
     assert await statuses(app) == {first.id: CANCELLED, again.id: CONFIRMED}
     async with app.sessions() as db:
-        old = await db.get(Registration, first.id)
+        old = await db.get(SignUp, first.id)
         assert old is not None and old.cancelled_at == NOW + timedelta(hours=1)
     assert (await seats_taken(app, se_id)) == 1
     with pytest.raises(AlreadyRegistered):
@@ -432,7 +432,7 @@ async def test_cancelling_confirmed_promotes_the_first_in_queue(app: App, world:
     async with app.sessions() as db:
         entry = await db.scalar(select(AuditEntry).where(AuditEntry.action == "registration.promote"))
         assert entry is not None and (entry.actor, entry.at) == ("system", when)
-        promoted = await db.get(Registration, early_reg.id)
+        promoted = await db.get(SignUp, early_reg.id)
         assert promoted is not None and promoted.queued_at == NOW + timedelta(hours=2)
 
     # The next cancellation goes to the next in line.
@@ -462,7 +462,7 @@ async def test_group_at_head_of_queue_blocks_smaller_later_ones(app: App, world:
     assert (await statuses(app))[single.id] == WAITLISTED
     assert await notifications(app) == []
     async with app.sessions() as db:
-        kept = await db.get(Registration, group.id)
+        kept = await db.get(SignUp, group.id)
         assert kept is not None and kept.queued_at == NOW + timedelta(hours=1)  # place kept
 
     # The second seat frees up: now the group fits; the single one still waits.
@@ -511,7 +511,7 @@ async def test_concurrent_double_cancel_gives_seats_back_once(app: App, world: W
 
     # Two handlers that both read the registration while it was still confirmed.
     async with app.sessions() as db:
-        stale = await db.get(Registration, seated[1])
+        stale = await db.get(SignUp, seated[1])
         assert stale is not None and stale.status == CONFIRMED
 
     async def cancel_stale() -> list[int]:
@@ -542,7 +542,7 @@ async def test_cancel_of_a_registration_promoted_meanwhile_still_cancels_it(app:
     seated = await fill(app, se_id, 2, "seat")
     waiting = await fill(app, se_id, 2, "wait")
     async with app.sessions() as db:
-        stale = await db.get(Registration, waiting[0])
+        stale = await db.get(SignUp, waiting[0])
         assert stale is not None and stale.status == WAITLISTED
     assert await cancel(app, seated[0]) == [waiting[0]]
 
@@ -568,7 +568,7 @@ async def test_cancel_racing_the_promotion_of_the_same_registration(app: App, wo
 
     async def staff_cancels() -> list[int]:
         async with app.sessions() as db, db.begin():
-            registration = await db.get(Registration, seated[0])
+            registration = await db.get(SignUp, seated[0])
             assert registration is not None
             promoted = await registrations.cancel(db, registration, now=NOW, actor="test:staff")
             promoting.set()
@@ -631,7 +631,7 @@ async def test_deadline_to_the_minute(app: App, world: World) -> None:
 
 async def test_deadline_offers_no_cancelled_session(app: App, world: World) -> None:
     se_id = world.seats[(world.first_id, "X-BINHCHANH")]
-    await set_session_status(app, world.second_id, SessionStatus.CANCELLED)
+    await set_session_status(app, world.second_id, EventStatus.CANCELLED)
     [citizen] = await make_citizens(app, 1)
     with pytest.raises(DeadlinePassed) as closed:
         await sign_up(app, citizen, draft(se_id), now=FIRST_DEADLINE + timedelta(minutes=1))
@@ -664,7 +664,7 @@ async def test_edit_summary_follows_the_deadline(app: App, world: World) -> None
         await edit("Không phải của tôi.", NOW, who=stranger_id)
 
     async with app.sessions() as db:
-        stored = await db.get(Registration, registration.id)
+        stored = await db.get(SignUp, registration.id)
         assert stored is not None
         assert stored.summary == "Nội dung đã bổ sung đầy đủ giấy tờ liên quan."
     assert await audit_actions(app, registration.id) == [
@@ -682,7 +682,7 @@ async def test_edit_summary_of_a_cancelled_session_is_refused(app: App, world: W
     se_id = world.seats[(world.first_id, "P-TANBINH")]
     [citizen_id] = await make_citizens(app, 1)
     registration = await sign_up(app, citizen_id, draft(se_id))
-    await set_session_status(app, world.first_id, SessionStatus.CANCELLED)
+    await set_session_status(app, world.first_id, EventStatus.CANCELLED)
     async with app.sessions() as db, db.begin():
         citizen = await db.get(Citizen, citizen_id)
         assert citizen is not None
@@ -695,14 +695,14 @@ async def test_edit_summary_of_a_cancelled_session_is_refused(app: App, world: W
 @pytest.mark.parametrize(
     ("status", "accepted"),
     [
-        (SessionStatus.CANCELLED, False),
-        (SessionStatus.DONE, False),
-        (SessionStatus.RESCHEDULED, True),
-        (SessionStatus.SCHEDULED, True),
+        (EventStatus.CANCELLED, False),
+        (EventStatus.DONE, False),
+        (EventStatus.RESCHEDULED, True),
+        (EventStatus.SCHEDULED, True),
     ],
 )
 async def test_only_scheduled_sessions_take_sign_ups(
-    app: App, world: World, status: SessionStatus, accepted: bool
+    app: App, world: World, status: EventStatus, accepted: bool
 ) -> None:
     se_id = world.seats[(world.first_id, "P-TANBINH")]
     await set_session_status(app, world.first_id, status)

@@ -27,7 +27,7 @@ from bot.exports import to_csv, to_docx, to_xlsx
 from bot.i18n import Translator
 from bot.notify import Outbox
 from bot.reception_book import BookRow, EndpointBook, ReceptionBook
-from storage.models import Citizen, Registration, RegistrationStatus
+from storage.models import Citizen, SignUp, SignUpStatus
 from storage.text import normalize
 from tests.conftest import ADMIN_ID, VN, World
 from tests.fakes.telegram_api import FakeTelegram
@@ -104,7 +104,7 @@ async def test_control_characters_never_reach_the_database_nor_break_the_confirm
     await citizen.press("confirm")
     assert "TCD-2026-000001" in citizen.text
     async with staff_app.sessions() as db:
-        registration = await db.scalar(select(Registration))
+        registration = await db.scalar(select(SignUp))
         person = await db.scalar(select(Citizen).where(Citizen.channel_user_id == "1"))
     assert registration is not None and person is not None
     assert (registration.full_name, registration.prior_agency) == ("Nguyễn Văn An", CLEAN_AGENCY)
@@ -131,7 +131,7 @@ async def test_a_file_name_is_cleaned_before_it_is_kept(app: App, world: World, 
     await chat.press("alone")
     await chat.press("confirm")
     async with app.sessions() as db:
-        registration = await db.scalar(select(Registration))
+        registration = await db.scalar(select(SignUp))
     assert registration is not None
     [kept] = registration.attachments
     assert (kept["name"], kept["mime_type"]) == ("quyetdinhfdp.pdf", "application/pdf")
@@ -178,8 +178,8 @@ async def test_form_03_in_vietnamese_with_a_dirty_agency_for_an_admin_who_reads_
     async with staff_app.sessions() as db, db.begin():
         stored_before = "Sở\u0001 Tài nguyên\u0008\u001f"  # PostgreSQL takes all but NUL
         await db.execute(
-            update(Registration)
-            .where(Registration.full_name == "Lê Văn Cường")
+            update(SignUp)
+            .where(SignUp.full_name == "Lê Văn Cường")
             .values(prior_agency=stored_before)
         )
     admin = ChatUser(staff_app.dialog, user_id=ADMIN_ID)
@@ -220,7 +220,7 @@ def dirty_book() -> ReceptionBook:
         follow_up="",
         notes=bad,
         code="TCD-2026-000001",
-        status=RegistrationStatus.CONFIRMED,
+        status=SignUpStatus.CONFIRMED,
     )
     return ReceptionBook(
         session_title=f"Tiếp công dân {bad}",

@@ -22,7 +22,7 @@ from bot.i18n import Translator
 from bot.reception_book import BookRow, EndpointBook, ReceptionBook, reception_book
 from storage.citizens import anonymise
 from storage.identity import UserKey
-from storage.models import AuditEntry, CaseType, Citizen, Registration, RegistrationStatus, StaffRole
+from storage.models import AuditEntry, CaseType, Citizen, SignUp, SignUpStatus, StaffRole
 from storage.reception_book import mask_id_number, registration_stats
 from storage.review import decide, record_outcome
 from storage.staff import Actor
@@ -86,12 +86,12 @@ async def booked(app: App, world: World, clock: FrozenClock) -> Booked:
     await register(await user(app, "6"), endpoint="con dao", session="11/01/2027", name="võ thị giang")
 
     async with app.sessions() as db, db.begin():
-        first = await db.scalar(select(Registration).where(Registration.code == "TCD-2026-000001"))
+        first = await db.scalar(select(SignUp).where(SignUp.code == "TCD-2026-000001"))
         assert first is not None
         await decide(db, first.id, "forward", actor=ADMIN, now=clock.now(), agency="UBND tỉnh")
         await record_outcome(db, first.id, "Đã giải quyết xong", actor=ADMIN, now=clock.now())
         denunciation = await db.scalar(
-            select(Registration.id).where(Registration.case_type == CaseType.DENUNCIATION)
+            select(SignUp.id).where(SignUp.case_type == CaseType.DENUNCIATION)
         )
         assert denunciation is not None
     return Booked(world, denunciation)
@@ -389,7 +389,7 @@ def test_a_summary_cannot_smuggle_a_formula_into_a_spreadsheet() -> None:
         follow_up="",
         notes="",
         code="TCD-2026-000001",
-        status=RegistrationStatus.CONFIRMED,
+        status=SignUpStatus.CONFIRMED,
     )
     book = ReceptionBook(
         "x", local(2026, 12, 7).astimezone(VN), "", [EndpointBook("Phường Tân Bình", [row])], 0

@@ -110,7 +110,7 @@ def test_the_database_check_sees_sql_orm_classes_and_session_calls() -> None:
     """It reads what it should: the notice sender and storage work on the database directly."""
     assert {"sqlalchemy", "storage.models.Notification", "db.get"} <= database_reach(ROOT / "bot/notify.py")
     review = database_reach(ROOT / "storage/review.py")
-    assert "storage.models.Registration" in review and "storage.models.CaseType" not in review  # an enum
+    assert "storage.models.SignUp" in review and "storage.models.CaseType" not in review  # an enum
 
 
 def our_modules() -> dict[str, Path]:

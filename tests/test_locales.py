@@ -18,7 +18,7 @@ from handlers.menu import MENU_ITEMS
 from handlers.staff.access import ADMIN_COMMANDS, OFFICER_COMMANDS
 from storage.audit import CONSENT_ACTIONS
 from storage.broadcasts import AUDIENCES
-from storage.models import CaseType, RegistrationStatus, SessionKind, SessionStatus, StaffRole
+from storage.models import CaseType, SignUpStatus, EventKind, EventStatus, StaffRole
 from storage.outbox import NoticeKind
 from storage.review import ROUTES
 
@@ -87,7 +87,7 @@ def dynamic_ids() -> set[str]:
         | {f"menu.{item}" for item in MENU_ITEMS}
         | {f"case_type.{kind.value}" for kind in CaseType}
         | {f"field.{code}" for code in settings.case_field_codes}
-        | {f"registration.status.{status.value}" for status in RegistrationStatus}
+        | {f"registration.status.{status.value}" for status in SignUpStatus}
         | {f"register.edit.{step}" for step in EDITABLE}
         | {f"register.{step}.ask" for step in IDENTITY_STEPS}
         | {f"staff.command.{command}" for command in OFFICER_COMMANDS + ADMIN_COMMANDS}
@@ -108,8 +108,8 @@ def dynamic_ids() -> set[str]:
         | {f"staff.broadcast.to_{audience}" for audience in AUDIENCES}
         | {f"staff.broadcast.state.{state}" for state in ("running", "cancelled", "done")}
         | {f"staff.join.{reason}" for reason in ("unknown", "used", "expired")}
-        | {f"session.status.{status.value}" for status in SessionStatus}
-        | {f"session.kind.{kind.value}" for kind in SessionKind}
+        | {f"session.status.{status.value}" for status in EventStatus}
+        | {f"session.kind.{kind.value}" for kind in EventKind}
         | {f"notice.{kind}" for kind in NoticeKind if kind != "reminder"}  # reminder_day, reminder_soon
         | {f"staff.undelivered.kind.{kind}" for kind in NoticeKind}
         | {f"privacy.data.{action}" for action in CONSENT_ACTIONS}

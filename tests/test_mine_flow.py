@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.clock import FrozenClock
-from storage.models import Registration
+from storage.models import SignUp
 from tests.conftest import World
 from tests.flows import SUMMARY, consent, register
 from tests.support import ChatUser
@@ -18,7 +18,7 @@ NEW_SUMMARY = "Đề nghị cơ quan có thẩm quyền xem xét lại quyết �
 
 async def stored_summary(app: App) -> str:
     async with app.sessions() as db:
-        registration = await db.scalar(select(Registration))
+        registration = await db.scalar(select(SignUp))
         assert registration is not None
         return registration.summary
 

@@ -15,7 +15,7 @@ from bot.clock import FrozenClock
 from bot.dialog.types import Reply
 from bot.i18n import SUPPORTED_LOCALES, Translator
 from bot.notify import RENDERERS
-from storage.models import Broadcast, Notification, ReceptionSession, Registration
+from storage.models import Broadcast, Notification, Event, SignUp
 from storage.outbox import (
     PARAMS,
     AboutRegistration,
@@ -41,8 +41,8 @@ from tests.flows import registered_citizen
 class Case:
     """What the sample notices are about: a confirmed registration, its session, a broadcast."""
 
-    registration: Registration
-    session: ReceptionSession
+    registration: SignUp
+    session: Event
     broadcast_id: int
 
 
@@ -73,7 +73,7 @@ def test_every_kind_has_its_params_and_a_renderer() -> None:
 async def test_every_kind_is_written_in_both_languages(app: App, world: World, clock: FrozenClock) -> None:
     await registered_citizen(app)
     async with app.sessions() as db, db.begin():
-        registration = await db.scalar(select(Registration))
+        registration = await db.scalar(select(SignUp))
         assert registration is not None
         broadcast = Broadcast(created_by="telegram:9", audience="all", text="Thông báo lịch tiếp", total=1)
         broadcast.created_at = clock.now()
@@ -107,7 +107,7 @@ async def test_a_notice_goes_in_once_per_kind_occasion_and_recipient(
 ) -> None:
     await registered_citizen(app)
     async with app.sessions() as db, db.begin():
-        registration = await db.scalar(select(Registration))
+        registration = await db.scalar(select(SignUp))
         assert registration is not None
         citizen, session = registration.citizen_id, registration.session
         reminder = Reminder(registration.id, 24, session.starts_at, calendar=False)
@@ -131,7 +131,7 @@ async def test_a_notice_goes_in_once_per_kind_occasion_and_recipient(
 async def test_a_kind_takes_its_own_params(app: App, world: World, clock: FrozenClock) -> None:
     await registered_citizen(app)
     async with app.sessions() as db, db.begin():
-        registration = await db.scalar(select(Registration))
+        registration = await db.scalar(select(SignUp))
         assert registration is not None
         wrong = AboutRegistration(registration.id)
         with pytest.raises(TypeError, match="a reminder notice takes Reminder, not AboutRegistration"):

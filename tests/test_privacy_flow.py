@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import make_url
 
 from bot.app import App
-from storage.models import AuditEntry, Citizen, Registration, RegistrationStatus, SessionEndpoint
+from storage.models import AuditEntry, Citizen, SignUp, SignUpStatus, EventEndpoint
 from tests.conftest import World
 from tests.flows import ID_NUMBER, SUMMARY, consent, fill_until_review, register
 from tests.support import ChatUser
@@ -85,17 +85,17 @@ async def test_delete_my_data_anonymises_and_keeps_counts(app: App, world: World
     assert "Đã xóa dữ liệu cá nhân" in chat.text and "Số đăng ký đã hủy: 1" in chat.text
     async with app.sessions() as db:
         citizen = await db.scalar(select(Citizen))
-        registration = await db.scalar(select(Registration))
+        registration = await db.scalar(select(SignUp))
     assert citizen is not None and registration is not None
     assert (citizen.full_name, citizen.phone, citizen.id_number, citizen.address) == (None,) * 4
     assert citizen.consent_at is None and citizen.anonymised_at is not None
-    assert registration.status == RegistrationStatus.CANCELLED
+    assert registration.status == SignUpStatus.CANCELLED
     assert (registration.full_name, registration.phone, registration.id_number) == (None,) * 3
     assert registration.summary == "" and registration.case_type == "complaint"  # counts stay
     # The seat went back.
     async with app.sessions() as db:
         link = registration.session_endpoint_id
-        taken = await db.scalar(select(SessionEndpoint.seats_taken).where(SessionEndpoint.id == link))
+        taken = await db.scalar(select(EventEndpoint.seats_taken).where(EventEndpoint.id == link))
     assert taken == 0
     # Nothing more is processed without consent again.
     await chat.say("/menu")
@@ -118,7 +118,7 @@ async def test_delete_my_data_leaves_it_nowhere(app: App, world: World, chat: Ch
     await register(chat)
     async with app.sessions() as db, db.begin():
         await db.execute(
-            update(Registration).values(
+            update(SignUp).values(
                 route="forward",
                 forwarded_to="Thanh tra tỉnh",
                 route_note="Đã gọi ông Nguyễn Văn An (0912 345 678) để hẹn",
@@ -136,7 +136,7 @@ async def test_delete_my_data_leaves_it_nowhere(app: App, world: World, chat: Ch
     await chat.press("delete")
     await chat.press("yes")
     async with app.sessions() as db:
-        registration = await db.scalar(select(Registration))
+        registration = await db.scalar(select(SignUp))
     assert registration is not None
     assert (registration.route_note, registration.outcome) == ("", "")
     assert (registration.route, registration.forwarded_to) == ("forward", "Thanh tra tỉnh")  # the counts

@@ -15,10 +15,10 @@ from storage.models import (
     CaseType,
     Citizen,
     Notification,
-    ReceptionSession,
-    Registration,
-    RegistrationStatus,
-    SessionStatus,
+    Event,
+    SignUp,
+    SignUpStatus,
+    EventStatus,
 )
 from storage.registrations import Draft, cancel, submit
 from tests.conftest import World
@@ -26,9 +26,9 @@ from tests.flows import ID_NUMBER, SUMMARY, consent, fill_until_review, register
 from tests.support import ChatUser
 
 
-async def registrations(app: App) -> list[Registration]:
+async def registrations(app: App) -> list[SignUp]:
     async with app.sessions() as db:
-        return list(await db.scalars(select(Registration).order_by(Registration.id)))
+        return list(await db.scalars(select(SignUp).order_by(SignUp.id)))
 
 
 async def test_register_end_to_end(app: App, world: World, chat: ChatUser) -> None:
@@ -45,7 +45,7 @@ async def test_register_end_to_end(app: App, world: World, chat: ChatUser) -> No
     assert "DANH MỤC CHÍNH" in chat.prompt.text
 
     [registration] = await registrations(app)
-    assert registration.status == RegistrationStatus.CONFIRMED
+    assert registration.status == SignUpStatus.CONFIRMED
     assert registration.phone == "+84912345678"
     assert registration.summary == SUMMARY
     assert registration.case_type == "complaint" and registration.field == "land"
@@ -210,9 +210,9 @@ async def test_a_session_closing_or_cancelled_while_choosing_is_said_at_once(
     assert "vừa hết hạn nhận nội dung lúc Thứ Tư, 02/12/2026 08:00" in chat.text
     assert "07/12/2026" not in " ".join(chat.labels) and "11/01/2027" in " ".join(chat.labels)
     async with app.sessions() as db, db.begin():
-        second = await db.get(ReceptionSession, world.second_id)
+        second = await db.get(Event, world.second_id)
         assert second is not None
-        second.status = SessionStatus.CANCELLED
+        second.status = EventStatus.CANCELLED
     await chat.press("11/01/2027")
     assert "đã bị hủy hoặc đã kết thúc" in chat.text and "họ và tên" not in chat.text
 
@@ -266,7 +266,7 @@ async def test_one_registration_per_session(app: App, world: World, chat: ChatUs
     assert "đã có đăng ký cho buổi tiếp này (mã TCD-2026-000001)" in chat.text
     assert "11/01/2027" in " ".join(chat.labels)  # still choosing a session
     async with app.sessions() as db:
-        assert await db.scalar(select(func.count()).select_from(Registration)) == 1
+        assert await db.scalar(select(func.count()).select_from(SignUp)) == 1
 
 
 async def test_a_registration_made_meanwhile_keeps_what_was_entered(
@@ -296,7 +296,7 @@ async def test_a_registration_made_meanwhile_keeps_what_was_entered(
     assert "đã có đăng ký cho buổi tiếp này" in chat.text
     assert "11/01/2027" in " ".join(chat.labels)  # choosing a session again, nothing lost
     async with app.sessions() as db, db.begin():
-        other = await db.get(Registration, meanwhile.id)
+        other = await db.get(SignUp, meanwhile.id)
         assert other is not None
         await cancel(db, other, now=app.clock.now(), actor="test")
     await chat.press("11/01/2027")
@@ -442,7 +442,7 @@ async def test_a_denouncer_using_the_saved_details_never_sees_them_echoed(
     await chat.press("confirm")
     assert "ĐĂNG KÝ THÀNH CÔNG" in chat.text
     async with app.sessions() as db:
-        second = await db.scalar(select(Registration).order_by(Registration.id.desc()))
+        second = await db.scalar(select(SignUp).order_by(SignUp.id.desc()))
     assert second is not None and (second.full_name, second.id_number) == ("Nguyễn Văn An", ID_NUMBER)
     assert second.phone == "+84912345678" and second.address == "12 Lý Thường Kiệt, phường Tân Bình"
 

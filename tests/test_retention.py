@@ -17,8 +17,8 @@ from storage.models import (
     ConversationState,
     InboundUpdate,
     Notification,
-    Registration,
-    RegistrationStatus,
+    SignUp,
+    SignUpStatus,
 )
 from storage.outbox import NoticeKind, SessionCancelled, dedupe_key, queue
 from tests.conftest import World
@@ -49,7 +49,7 @@ async def test_old_data_is_anonymised_recent_data_kept(app: App, world: World, c
     kept = await citizen(app, "2")
     assert kept.anonymised_at is None and kept.consent_at is not None
     async with app.sessions() as db:
-        registration = await db.scalar(select(Registration))
+        registration = await db.scalar(select(SignUp))
         actors = [
             e.actor
             for e in await db.scalars(select(AuditEntry).where(AuditEntry.action == "citizen.anonymise"))
@@ -71,9 +71,9 @@ async def test_anonymising_leaves_past_sessions_as_they_were(
     clock.set(world.first_start + timedelta(days=app.settings.retention_days + 1))
     assert await retention.sweep(app) == 3
     async with app.sessions() as db:
-        statuses = [r.status for r in await db.scalars(select(Registration).order_by(Registration.id))]
+        statuses = [r.status for r in await db.scalars(select(SignUp).order_by(SignUp.id))]
         notices = list(await db.scalars(select(Notification.kind)))
-    confirmed, waitlisted = RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED
+    confirmed, waitlisted = SignUpStatus.CONFIRMED, SignUpStatus.WAITLISTED
     assert statuses == [confirmed, confirmed, waitlisted]
     assert "waitlist_promoted" not in notices
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.app import App
 from bot.clock import FrozenClock
 from bot.notify import Outbox
-from storage.models import AuditEntry, ReceptionSession, Registration, RegistrationStatus, SessionStatus
+from storage.models import AuditEntry, Event, SignUp, SignUpStatus, EventStatus
 from tests.conftest import ADMIN_ID, World
 from tests.flows import consent, officer_for, register
 from tests.support import ChatUser
@@ -56,9 +56,9 @@ async def test_reschedule_outside_the_window(staff_app: App, world: World, admin
     assert "Hạn gửi, sửa nội dung mới: Thứ Tư, 09/12/2026 09:00" in messages["1"]
     assert "SESSION MOVED" in messages["3"] and "Monday, 14/12/2026 09:00" in messages["3"]
     async with staff_app.sessions() as db:
-        session = await db.get(ReceptionSession, world.first_id)
+        session = await db.get(Event, world.first_id)
         entry = await db.scalar(select(AuditEntry).where(AuditEntry.action == "session.reschedule"))
-    assert session is not None and session.status == SessionStatus.RESCHEDULED
+    assert session is not None and session.status == EventStatus.RESCHEDULED
     assert entry is not None and entry.details["short_notice_override"] is False
 
 
@@ -76,7 +76,7 @@ async def test_reschedule_inside_the_window_needs_the_override(
     await admin.press("Không, giữ nguyên")
     assert "Đã hủy thao tác" in admin.text
     async with staff_app.sessions() as db:
-        session = await db.get(ReceptionSession, world.first_id)
+        session = await db.get(Event, world.first_id)
     assert session is not None and session.starts_at == world.first_start  # nothing changed
 
     await admin.say(f"/reschedule {world.first_id}")
@@ -103,8 +103,8 @@ async def test_cancel_a_session(staff_app: App, world: World, admin: ChatUser, c
     assert "HỦY BUỔI TIẾP CÔNG DÂN" in messages["1"] and "Thay đổi kế hoạch công tác" in messages["1"]
     assert "SESSION CANCELLED" in messages["3"]
     async with staff_app.sessions() as db:
-        statuses = {r.status for r in await db.scalars(select(Registration))}
-    assert statuses == {RegistrationStatus.CANCELLED}
+        statuses = {r.status for r in await db.scalars(select(SignUp))}
+    assert statuses == {SignUpStatus.CANCELLED}
     # No reminder for a cancelled session, and it can be neither moved nor cancelled again.
     clock.set(world.first_start - timedelta(hours=24))
     assert await told(staff_app) == {}

@@ -13,7 +13,7 @@ from bot import cli
 from bot.app import App
 from storage import migrate
 from storage.endpoints import set_active
-from storage.models import ReceptionSession, SessionEndpoint, SessionKind
+from storage.models import Event, EventEndpoint, EventKind
 from storage.session_plan import SessionFileError, import_sessions, read_session_file, read_session_plan
 from tests.conftest import World
 
@@ -40,7 +40,7 @@ def test_csv_with_bom_in_local_time(tmp_path: Path) -> None:
         None,
         30,
     )
-    assert second.kind == SessionKind.VOTER_MEETING and second.endpoints == ("P-TANBINH", "X-BINHCHANH")
+    assert second.kind == EventKind.VOTER_MEETING and second.endpoints == ("P-TANBINH", "X-BINHCHANH")
     assert second.capacity == 12 and second.starts_at == datetime(2027, 1, 15, 7, 30, tzinfo=UTC)
 
 
@@ -122,7 +122,7 @@ async def test_import_is_all_or_nothing_and_idempotent(app: App, world: World, t
 
     async def sessions() -> int:
         async with app.sessions() as db:
-            return await db.scalar(select(func.count()).select_from(ReceptionSession)) or 0
+            return await db.scalar(select(func.count()).select_from(Event)) or 0
 
     before = await sessions()
     with pytest.raises(SessionFileError) as raised:
@@ -138,10 +138,10 @@ async def test_import_is_all_or_nothing_and_idempotent(app: App, world: World, t
         again = await import_sessions(db, planned, now=now, lead_days=5)
     assert (again.added, again.skipped) == (0, 2)
     async with app.sessions() as db:
-        voter = await db.scalar(select(ReceptionSession).where(ReceptionSession.title == "Tiếp xúc cử tri"))
+        voter = await db.scalar(select(Event).where(Event.title == "Tiếp xúc cử tri"))
         assert voter is not None
         capacities = list(
-            await db.scalars(select(SessionEndpoint.capacity).where(SessionEndpoint.session_id == voter.id))
+            await db.scalars(select(EventEndpoint.capacity).where(EventEndpoint.session_id == voter.id))
         )
     assert capacities == [12, 12]
 
@@ -178,11 +178,11 @@ async def test_plan_endpoints_may_be_named(app: App, world: World, tmp_path: Pat
         result = await import_sessions(db, planned[:1], now=app.clock.now(), lead_days=5)
     assert result.added == 1
     async with app.sessions() as db:
-        named = await db.scalar(select(ReceptionSession).where(ReceptionSession.title == "Theo tên"))
+        named = await db.scalar(select(Event).where(Event.title == "Theo tên"))
         assert named is not None
         ids = set(
             await db.scalars(
-                select(SessionEndpoint.endpoint_id).where(SessionEndpoint.session_id == named.id)
+                select(EventEndpoint.endpoint_id).where(EventEndpoint.session_id == named.id)
             )
         )
     assert ids == {world.endpoint_ids[code] for code in ("P-TANBINH", "X-BINHCHANH", "DK-CONDAO")}
@@ -211,7 +211,7 @@ async def test_rows_wrong_in_the_file_and_in_the_database_are_reported_together(
         "row 4: capacity 'abc' is not a whole number from 1 to 10000",
     ]
     async with app.sessions() as db:
-        titles = set(await db.scalars(select(ReceptionSession.title)))
+        titles = set(await db.scalars(select(Event.title)))
     assert not titles & {"Đã qua", "Không có điểm cầu", "Sức chứa sai"}  # nothing imported
 
 

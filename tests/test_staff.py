@@ -12,7 +12,7 @@ from bot.app import App
 from bot.clock import FrozenClock
 from bot.dialog.types import DOCX_TYPE
 from bot.notify import Outbox
-from storage.models import AuditEntry, ReceptionSession, Registration, SessionEndpoint
+from storage.models import AuditEntry, Event, SignUp, EventEndpoint
 from tests.conftest import ADMIN_ID, World
 from tests.flows import consent, officer_for, register
 from tests.support import TEXT_ONLY, ChatUser
@@ -142,9 +142,9 @@ async def test_new_session_with_every_bad_input(staff_app: App, world: World, ad
     await admin.press("Lưu buổi tiếp")
     assert "Đã tạo buổi tiếp #3" in admin.text
     async with staff_app.sessions() as db:
-        session = await db.get(ReceptionSession, 3)
+        session = await db.get(Event, 3)
         assert session is not None and session.title == "Tiếp công dân tháng 2/2027"
-        capacities = await db.scalars(select(SessionEndpoint.capacity).where(SessionEndpoint.session_id == 3))
+        capacities = await db.scalars(select(EventEndpoint.capacity).where(EventEndpoint.session_id == 3))
         assert sorted(capacities) == [25, 25]
     # Citizens now see it.
     citizen = ChatUser(staff_app.dialog, user_id="88")
@@ -214,7 +214,7 @@ async def test_review_decisions_reach_the_citizen(staff_app: App, world: World, 
     assert "từ 10 đến 2000 ký tự" in admin.text
     await admin.say("Vụ việc thuộc thẩm quyền của UBND xã Bình Chánh; xin liên hệ bộ phận một cửa.")
     async with staff_app.sessions() as db:
-        routes = {r.code: (r.route, r.forwarded_to) for r in await db.scalars(select(Registration))}
+        routes = {r.code: (r.route, r.forwarded_to) for r in await db.scalars(select(SignUp))}
     assert routes == {
         "TCD-2026-000001": ("accept", ""),
         "TCD-2026-000002": ("forward", "Thanh tra tỉnh"),
@@ -344,7 +344,7 @@ async def test_a_denouncers_documents_go_only_to_those_allowed(
 ) -> None:
     await citizens_registered(staff_app)
     async with staff_app.sessions() as db, db.begin():
-        denunciation = await db.scalar(select(Registration).where(Registration.code == "TCD-2026-000002"))
+        denunciation = await db.scalar(select(SignUp).where(SignUp.code == "TCD-2026-000002"))
         assert denunciation is not None
         denunciation.attachments = [
             {

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from handlers.staff.common import button_label
-from storage.models import ReceptionSession
+from storage.models import Event
 from tests.conftest import World, local
 from tests.support import ChatUser
 
@@ -36,7 +36,7 @@ async def test_the_date_prompt_takes_a_date_and_a_time(staff_app: App, world: Wo
     assert "Thứ Bảy, 12/12/2026 08:00" in admin.text
     await admin.press("save")
     async with staff_app.sessions() as db:
-        created = await db.scalar(select(ReceptionSession).where(ReceptionSession.title.contains("2/2027")))
+        created = await db.scalar(select(Event).where(Event.title.contains("2/2027")))
     assert created is not None and created.starts_at == local(2026, 12, 12, 8, 0)
 
     await admin.say(f"/reschedule {world.second_id}")
@@ -59,7 +59,7 @@ def test_a_button_label_is_cut_at_a_word_boundary() -> None:
 
 async def test_session_buttons_show_whole_words(staff_app: App, world: World, admin: ChatUser) -> None:
     async with staff_app.sessions() as db, db.begin():
-        session = await db.get(ReceptionSession, world.first_id)
+        session = await db.get(Event, world.first_id)
         assert session is not None
         session.title = "Tiếp công dân định kỳ của Thường trực Hội đồng nhân dân tỉnh"
     await admin.say("/broadcast")

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.app import App
-from storage.models import ConversationState, ReceptionSession, SessionEndpoint
+from storage.models import ConversationState, Event, EventEndpoint
 from tests.conftest import ADMIN_ID, World, local
 from tests.support import ChatUser
 
@@ -49,11 +49,11 @@ async def test_a_new_session_left_at_its_review_is_saved(
     assert "Đã tạo buổi tiếp" in admin.text
     async with staff_app.sessions() as db:
         session = await db.scalar(
-            select(ReceptionSession).where(ReceptionSession.title == "Tiếp công dân tháng 3")
+            select(Event).where(Event.title == "Tiếp công dân tháng 3")
         )
         assert session is not None
         seats = list(
-            await db.scalars(select(SessionEndpoint).where(SessionEndpoint.session_id == session.id))
+            await db.scalars(select(EventEndpoint).where(EventEndpoint.session_id == session.id))
         )
     assert (session.kind, session.host, session.starts_at) == ("hearing", "Thường trực HĐND tỉnh", starts_at)
     assert [(link.endpoint_id, link.capacity) for link in seats] == [(tan_binh, 12)]
@@ -79,5 +79,5 @@ async def test_a_move_left_at_its_confirmation_is_made(staff_app: App, world: Wo
     await admin.press("Xác nhận")
     assert f"Đã dời buổi tiếp #{world.first_id}" in admin.text
     async with staff_app.sessions() as db:
-        session = await db.get(ReceptionSession, world.first_id)
+        session = await db.get(Event, world.first_id)
     assert session is not None and session.starts_at == new_start

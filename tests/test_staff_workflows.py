@@ -19,9 +19,9 @@ from storage.models import (
     CaseType,
     Citizen,
     Notification,
-    ReceptionSession,
-    Registration,
-    SessionStatus,
+    Event,
+    SignUp,
+    EventStatus,
 )
 from tests.conftest import ADMIN_ID, World, make_settings
 from tests.flows import at_the_phone_step, consent, officer_for, register, registered_citizen
@@ -76,7 +76,7 @@ async def test_a_decision_stands_once_when_two_officers_have_the_same_card(
     assert "không được ghi nhận" in admin.text
 
     async with staff_app.sessions() as db:
-        registration = await db.scalar(select(Registration))
+        registration = await db.scalar(select(SignUp))
     assert registration is not None and registration.route == "return"
     assert await route_notices(staff_app) == ["route_return"]  # the citizen is not told two things
     sent = await sent_to_citizens(staff_app)
@@ -111,7 +111,7 @@ async def test_no_decision_on_a_registration_the_citizen_cancelled(
     await admin.press("Tiếp nhận")
     assert "Công dân đã hủy đăng ký TCD-2026-000001" in admin.text
     async with staff_app.sessions() as db:
-        registration = await db.scalar(select(Registration))
+        registration = await db.scalar(select(SignUp))
     assert registration is not None and registration.route is None
     assert await route_notices(staff_app) == []  # no "come on time" for a cancelled registration
 
@@ -129,7 +129,7 @@ async def test_an_officer_without_the_right_cannot_unmask_a_denouncer_by_reclass
     await officer.say("/find trần thị bình")
     assert "Không tìm thấy" in officer.text
     async with staff_app.sessions() as db:
-        registration = await db.scalar(select(Registration))
+        registration = await db.scalar(select(SignUp))
     assert registration is not None and registration.case_type == CaseType.DENUNCIATION
 
     await admin.say("/review")  # an admin sees denouncers: may correct the kind of case
@@ -197,11 +197,11 @@ async def test_a_confirmation_after_another_admin_cancelled_the_session_changes_
     await first.press("Xác nhận")
     assert "đã hủy" in first.text and "không thể thay đổi" in first.text
     async with two_admins_app.sessions() as db:
-        session = await db.get(ReceptionSession, world.first_id)
+        session = await db.get(Event, world.first_id)
         moved = await db.scalar(
             select(func.count()).select_from(Notification).where(Notification.kind == "session_moved")
         )
-    assert session is not None and session.status == SessionStatus.CANCELLED  # not revived
+    assert session is not None and session.status == EventStatus.CANCELLED  # not revived
     assert session.starts_at == world.first_start and moved == 0
 
 
@@ -217,8 +217,8 @@ async def test_the_short_notice_override_is_asked_when_the_window_began_after_th
     assert "⚠️ Thông báo thay đổi phải gửi trước ít nhất 5 ngày" in admin.text
     assert "Xác nhận dù thời hạn thông báo ngắn" in admin.labels
     async with staff_app.sessions() as db:
-        session = await db.get(ReceptionSession, world.first_id)
-    assert session is not None and session.status == SessionStatus.SCHEDULED  # not yet
+        session = await db.get(Event, world.first_id)
+    assert session is not None and session.status == EventStatus.SCHEDULED  # not yet
     await admin.press("Xác nhận dù thời hạn thông báo ngắn")
     assert "Đã hủy buổi tiếp" in admin.text
     async with staff_app.sessions() as db:

@@ -24,8 +24,8 @@ from storage.models import (
     AuditEntry,
     Citizen,
     InboundUpdate,
-    Registration,
-    RegistrationStatus,
+    SignUp,
+    SignUpStatus,
     StaffMember,
     StaffRole,
 )
@@ -107,8 +107,8 @@ async def test_register_with_buttons_contact_and_a_document(
     assert "ĐĂNG KÝ THÀNH CÔNG" in user.text and "TCD-2026-000001" in user.text
 
     async with app.sessions() as db:
-        registration = await db.scalar(select(Registration))
-    assert registration is not None and registration.status == RegistrationStatus.CONFIRMED
+        registration = await db.scalar(select(SignUp))
+    assert registration is not None and registration.status == SignUpStatus.CONFIRMED
     assert registration.attachments[0]["file_id"] == "file-quyet-dinh.pdf"
     assert registration.phone == "+84912345678"
 

@@ -11,7 +11,7 @@ from bot.dialog.flow import Invalid
 from bot.dialog.options import typed_option
 from bot.dialog.types import Option
 from handlers import inputs
-from storage.models import Registration
+from storage.models import SignUp
 from tests.conftest import World
 from tests.flows import ID_NUMBER, SUMMARY, at_the_phone_step, consent, fill_until_review
 from tests.support import ChatUser
@@ -30,9 +30,9 @@ PARTS = [
 ]
 
 
-async def stored(app: App) -> Registration:
+async def stored(app: App) -> SignUp:
     async with app.sessions() as db:
-        registration = await db.scalar(select(Registration))
+        registration = await db.scalar(select(SignUp))
         assert registration is not None
         return registration
 

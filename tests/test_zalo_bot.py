@@ -24,7 +24,7 @@ from bot.dialog.types import RecipientUnreachable, Reply
 from bot.notify import Outbox
 from bot.settings import Settings
 from storage import inbound
-from storage.models import Citizen, InboundUpdate, Registration, RegistrationStatus
+from storage.models import Citizen, InboundUpdate, SignUp, SignUpStatus
 from storage.text import fold
 from tests.conftest import World
 from tests.fakes.zalo_bot_api import TOKEN, FakeZaloBot, SentMessage, sticker_update, text_update
@@ -165,9 +165,9 @@ async def test_a_citizen_registers_by_typing_numbers(
     assert "ĐĂNG KÝ THÀNH CÔNG" in user.text and "TCD-2026-000001" in user.text
 
     async with app.sessions() as db:
-        registration = await db.scalar(select(Registration))
+        registration = await db.scalar(select(SignUp))
         citizen = await db.scalar(select(Citizen))
-    assert registration is not None and registration.status == RegistrationStatus.CONFIRMED
+    assert registration is not None and registration.status == SignUpStatus.CONFIRMED
     assert registration.phone == "+84912345678"
     assert citizen is not None and (citizen.channel, citizen.channel_user_id) == (CHANNEL, user.user_id)
     assert fake.calls_of("deleteWebhook"), "polling starts by removing any webhook"

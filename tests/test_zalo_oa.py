@@ -33,7 +33,7 @@ from storage.models import (
     Citizen,
     InboundUpdate,
     Notification,
-    Registration,
+    SignUp,
     StaffRole,
     ZaloOAToken,
 )
@@ -210,7 +210,7 @@ async def test_follow_consent_register_with_buttons_and_shared_info(harness: Har
     await user.press("alone")
     await user.press("confirm")
     async with harness.app.sessions() as db:
-        registration = await db.scalar(select(Registration))
+        registration = await db.scalar(select(SignUp))
         assert registration is not None and registration.code and registration.code in user.text
         assert [item["name"] for item in registration.attachments] == ["don.pdf"]
         assert registration.full_name == "Nguyễn Văn An"  # NFC, not the NFD that was typed

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.settings import Settings
 from storage.endpoints import read_endpoint_file, upsert_endpoints
-from storage.models import Endpoint, ReceptionSession
+from storage.models import Endpoint, Event
 from storage.sessions import create_session
 
 DEMO_ENDPOINTS = Path(__file__).with_name("endpoints.yaml")
@@ -19,7 +19,7 @@ SESSION_HOUR = time(8, 0)
 
 async def seed(db: AsyncSession, settings: Settings, now: datetime) -> bool:
     """Load the demo data into an empty database. Returns False if it was not empty."""
-    if await db.scalar(select(func.count()).select_from(ReceptionSession)):
+    if await db.scalar(select(func.count()).select_from(Event)):
         return False
     if not await db.scalar(select(func.count()).select_from(Endpoint)):
         await upsert_endpoints(db, read_endpoint_file(DEMO_ENDPOINTS))

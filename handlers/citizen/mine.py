@@ -11,7 +11,7 @@ from handlers.citizen.views import citizen_status, registration_details
 from storage import registrations
 from storage.citizens import actor_of
 from storage.errors import DeadlinePassed, NotFound, SessionNotOpen
-from storage.models import RegistrationStatus
+from storage.models import SignUpStatus
 from storage.registrations import CitizenRegistration
 from storage.rules import is_open_for_registration
 
@@ -74,7 +74,7 @@ async def on_list(ctx: Ctx, answer: Answer) -> Next:
 
 
 def can_change(ctx: Ctx, registration: CitizenRegistration) -> bool:
-    return registration.status != RegistrationStatus.CANCELLED and is_open_for_registration(
+    return registration.status != SignUpStatus.CANCELLED and is_open_for_registration(
         registration.seat, ctx.now, ctx.settings.summary_lead_days
     )
 
@@ -85,12 +85,12 @@ async def ask_view(ctx: Ctx) -> Reply:
     options = []
     if can_change(ctx, registration):
         options.append(ctx.option("edit", "mine.edit_summary"))
-    if registration.status != RegistrationStatus.CANCELLED and registration.seat.starts_at > ctx.now:
+    if registration.status != SignUpStatus.CANCELLED and registration.seat.starts_at > ctx.now:
         options.append(ctx.option("cancel", "mine.cancel"))
     options.append(ctx.option("list", "mine.back_to_list"))
     denouncer = ctx.citizen.denouncer
     text = registration_details(ctx, registration, denouncer=denouncer)
-    if registration.status != RegistrationStatus.CANCELLED and not can_change(ctx, registration):
+    if registration.status != SignUpStatus.CANCELLED and not can_change(ctx, registration):
         text += "\n\n" + ctx.t("mine.locked")
     return Reply(text, tuple(options))
 
@@ -148,7 +148,7 @@ async def on_edit_summary(ctx: Ctx, answer: Answer) -> Next:
 @flow.ask("cancel_confirm")
 async def ask_cancel(ctx: Ctx) -> Reply:
     registration = await current(ctx)
-    if registration.status == RegistrationStatus.WAITLISTED:  # it holds no seat to pass on
+    if registration.status == SignUpStatus.WAITLISTED:  # it holds no seat to pass on
         message = "mine.cancel.ask_waitlisted"
     elif await registrations.has_waiting_list(ctx.db, registration.session_endpoint_id):
         message = "mine.cancel.ask"  # the seat goes to the first who waits

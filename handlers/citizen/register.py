@@ -15,7 +15,7 @@ from handlers.citizen.views import case_type_label, field_label, seat_details, s
 from storage import citizens, registrations, sessions
 from storage.endpoints import search_endpoints
 from storage.errors import AlreadyRegistered, DeadlinePassed, SessionNotOpen, TooManyPeople
-from storage.models import CaseType, RegistrationStatus
+from storage.models import CaseType, SignUpStatus
 from storage.registrations import max_representatives
 from storage.rules import OPEN_STATUSES
 
@@ -573,7 +573,7 @@ async def submit(ctx: Ctx) -> Next:
     seat = registration.seat
     message = (
         "register.done.confirmed"
-        if registration.status == RegistrationStatus.CONFIRMED
+        if registration.status == SignUpStatus.CONFIRMED
         else "register.done.waitlisted"
     )
     # No name, phone or address here: a denouncer's identity is never echoed back.

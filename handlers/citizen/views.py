@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.dialog.flow import Ctx
-from storage.models import CaseType, RegistrationStatus
+from storage.models import CaseType, SignUpStatus
 from storage.registrations import CitizenRegistration
 from storage.sessions import SessionSeat
 from storage.text import mask_name
@@ -57,9 +57,9 @@ def holder_name(registration: Holder) -> str:
 def citizen_status(ctx: Ctx, registration: CitizenRegistration) -> str:
     """The state of a registration as the citizen should read it: a held seat is not yet a
     confirmed case (staff may still return or forward it), and a decision says whether to come."""
-    if registration.status == RegistrationStatus.CANCELLED:
+    if registration.status == SignUpStatus.CANCELLED:
         return ctx.t("registration.status.cancelled")
-    if registration.status == RegistrationStatus.WAITLISTED:
+    if registration.status == SignUpStatus.WAITLISTED:
         accepted = registration.route == "accept"
         return ctx.t(
             "registration.citizen.accept_waitlisted" if accepted else "registration.status.waitlisted"
@@ -73,7 +73,7 @@ def registration_details(ctx: Ctx, registration: CitizenRegistration, *, denounc
     registrations, whatever its case type."""
     seat = registration.seat
     deadline_line = ""  # a cancelled registration has nothing left to edit
-    if registration.status != RegistrationStatus.CANCELLED:
+    if registration.status != SignUpStatus.CANCELLED:
         deadline_line = ctx.t("registration.edit_deadline", deadline=ctx.dt(seat.deadline)) + "\n"
     return ctx.t(
         "registration.details",

@@ -13,7 +13,7 @@ from handlers.staff.common import STAFF, back_home
 from handlers.staff.sessions import visible_name
 from storage import review
 from storage.errors import AlreadyDecided, NotFound
-from storage.models import CaseType, RegistrationStatus
+from storage.models import CaseType, SignUpStatus
 from storage.review import Case
 
 
@@ -46,7 +46,7 @@ async def current(ctx: Ctx) -> Case:
 
 def not_open(ctx: Ctx, registration: Case) -> Next:
     """Another officer decided first or the citizen cancelled: say so, nothing is recorded."""
-    if registration.status == RegistrationStatus.CANCELLED:
+    if registration.status == SignUpStatus.CANCELLED:
         ctx.say("staff.review.cancelled_meanwhile", code=registration.code)
     else:
         ctx.say("staff.review.already_decided", code=registration.code, route=route_text(ctx, registration))

@@ -13,7 +13,7 @@ from handlers.citizen.views import case_type_label
 from handlers.staff.common import ADMIN, STAFF, back_home, chosen_scope, short_text, usage
 from storage import audit, staff_endpoints, staff_sessions
 from storage.endpoints import EndpointInfo
-from storage.models import CaseType, SessionKind
+from storage.models import CaseType, EventKind
 from storage.review import Case
 from storage.rules import MAX_CAPACITY, summary_deadline
 from storage.staff_sessions import SessionInfo
@@ -22,7 +22,7 @@ from storage.text import mask_name
 
 @dataclass
 class NewSessionDraft(Draft):
-    kind: str = ""  # a SessionKind value
+    kind: str = ""  # a EventKind value
     title: str = ""
     host: str = ""
     date: list[int] = field(default_factory=list)  # [year, month, day], local
@@ -165,13 +165,13 @@ async def visible_name(ctx: Ctx, registration: Case) -> str:
 async def ask_kind(ctx: Ctx) -> Reply:
     return Reply(
         ctx.t("staff.new.kind"),
-        tuple(Option(kind.value, ctx.t(f"session.kind.{kind.value}")) for kind in SessionKind),
+        tuple(Option(kind.value, ctx.t(f"session.kind.{kind.value}")) for kind in EventKind),
     )
 
 
 @create.handle("kind")
 async def on_kind(ctx: Ctx, answer: Answer) -> Next:
-    if answer.choice not in {kind.value for kind in SessionKind}:
+    if answer.choice not in {kind.value for kind in EventKind}:
         raise Invalid("common.choose_option")
     NewSessionDraft.of(ctx).kind = answer.choice
     return "title"
@@ -356,7 +356,7 @@ async def on_new_review(ctx: Ctx, answer: Answer) -> Next:
         return "endpoints"
     session = await staff_sessions.create(
         ctx.db,
-        kind=SessionKind(d.kind),
+        kind=EventKind(d.kind),
         title=d.title,
         host=d.host,
         starts_at=starts_at,

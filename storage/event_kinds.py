@@ -1,0 +1,121 @@
+"""What each kind of event does differently, in one place.
+
+A reception session, a voter-contact conference and an explanation hearing share one
+model (`Event`, `EventEndpoint`, `SignUp`, `Submission`); their deadlines, code prefix,
+what a sign-up collects, whether submissions are reviewed and which exports apply are the
+kind's `KindPolicy`. The day counts come from the settings (`Timing`), the rest is fixed
+by the kind.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from storage.models import EventKind, EventStatus, SubmissionKind
+from storage.rules import OPEN_STATUSES
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The configurable day counts (SUMMARY_LEAD_DAYS, CHANGE_NOTICE_DAYS, …)."""
+
+    summary_lead_days: int = 5  # a reception case arrives at least this long before the start
+    change_notice_days: int = 5  # a move or cancellation is announced at least this long ahead
+    compile_days_after: int = 5  # voter contact: petitions compiled at most this long after
+    materials_days_before: int = 5  # voter contact: materials reach delegates this long before
+    signup_close_days: int = 1  # voter contact: attendance is counted the day before
+
+
+class Dated(Protocol):
+    """An event as the deadlines read it (a mapped event or plain data)."""
+
+    @property
+    def status(self) -> EventStatus: ...
+
+    @property
+    def starts_at(self) -> datetime: ...
+
+    @property
+    def compile_deadline(self) -> datetime | None: ...
+
+
+@dataclass(frozen=True)
+class KindPolicy:
+    kind: EventKind
+    code_prefix: str  # codes read PREFIX-YEAR-000123
+    submission: SubmissionKind  # what is handed in for an event of this kind
+    case_with_sign_up: bool  # a sign-up is made together with its one case (reception)
+    asks_id_number: bool  # the CCCD is collected (Form 03 needs it)
+    reviewed: bool  # staff decide a route on each submission (accept / return / forward)
+    written_without_sign_up: bool  # submissions may come from an endpoint not connected
+    exports: tuple[str, ...]
+
+    def sign_up_deadline(self, starts_at: datetime, timing: Timing) -> datetime:
+        """The last moment to sign up at an endpoint starting at `starts_at`."""
+        if self.case_with_sign_up:
+            return starts_at - timedelta(days=timing.summary_lead_days)
+        return starts_at - timedelta(days=timing.signup_close_days)
+
+    def submission_deadline(self, event: Dated, timing: Timing) -> datetime:
+        """The last moment to hand in or change a submission."""
+        if self.case_with_sign_up:
+            return event.starts_at - timedelta(days=timing.summary_lead_days)
+        return event.compile_deadline or default_compile_deadline(event.starts_at, timing)
+
+    def open_for_submissions(self, event: Dated, now: datetime, timing: Timing) -> bool:
+        return event.status in OPEN_STATUSES and now <= self.submission_deadline(event, timing)
+
+
+def default_compile_deadline(last_start: datetime, timing: Timing) -> datetime:
+    """Voter contact: "at most 5 days after the meeting" (the plan may set another date)."""
+    return last_start + timedelta(days=timing.compile_days_after)
+
+
+def default_materials_deadline(first_start: datetime, timing: Timing) -> datetime:
+    """Voter contact: the materials reach the delegates 5 days before the meeting."""
+    return first_start - timedelta(days=timing.materials_days_before)
+
+
+POLICIES = {
+    policy.kind: policy
+    for policy in (
+        KindPolicy(
+            kind=EventKind.RECEPTION,
+            code_prefix="TCD",
+            submission=SubmissionKind.CASE,
+            case_with_sign_up=True,
+            asks_id_number=True,
+            reviewed=True,
+            written_without_sign_up=False,
+            exports=("book", "registrations"),
+        ),
+        KindPolicy(
+            kind=EventKind.VOTER_MEETING,
+            code_prefix="TXCT",
+            submission=SubmissionKind.PETITION,
+            case_with_sign_up=False,
+            asks_id_number=False,
+            reviewed=False,
+            written_without_sign_up=True,
+            exports=("petitions",),
+        ),
+        # Explanation hearings come with their own flows; until then a hearing is signed
+        # up for like a reception session.
+        KindPolicy(
+            kind=EventKind.HEARING,
+            code_prefix="PGT",
+            submission=SubmissionKind.CASE,
+            case_with_sign_up=True,
+            asks_id_number=True,
+            reviewed=True,
+            written_without_sign_up=False,
+            exports=("book", "registrations"),
+        ),
+    )
+}
+
+
+def policy(kind: EventKind) -> KindPolicy:
+    return POLICIES[kind]
