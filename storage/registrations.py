@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit, outbox
 from storage.errors import AlreadyRegistered, DeadlinePassed, NotFound, SessionNotOpen, TooManyPeople
-from storage.event_kinds import policy
+from storage.event_kinds import Timing, policy
 from storage.models import (
     CaseType,
     EventKind,
@@ -48,6 +48,7 @@ from storage.models import (
 from storage.outbox import AboutRegistration, NoticeKind
 from storage.rules import OPEN_STATUSES
 from storage.sessions import (
+    CASE_KINDS,
     SEAT_COLUMNS,
     SEATS_FROM,
     SESSION_ENDPOINTS,
@@ -383,7 +384,7 @@ def _registration_of(row: Any, lead_days: int) -> CitizenRegistration:
 
 
 async def seat_for(
-    db: AsyncSession, citizen_id: int, session_endpoint_id: int, lead_days: int
+    db: AsyncSession, citizen_id: int, session_endpoint_id: int, lead_days: int | Timing
 ) -> SeatChoice | None:
     """A seat with what the citizen's own registrations say about taking it, in one read."""
     params = {"citizen_id": citizen_id, "session_endpoint_id": session_endpoint_id}
@@ -415,17 +416,19 @@ async def list_own(db: AsyncSession, citizen_id: int, lead_days: int) -> list[Ci
 
 
 async def next_open_session_id(
-    db: AsyncSession, endpoint_id: int, now: datetime, lead_days: int
+    db: AsyncSession, endpoint_id: int, now: datetime, lead_days: int | Timing, kind: EventKind
 ) -> int | None:
-    seats = await open_seats_at(db, endpoint_id, now, lead_days)
+    kinds = CASE_KINDS if kind in CASE_KINDS else (kind,)
+    seats = await open_seats_at(db, endpoint_id, now, lead_days, kinds)
     return seats[0].session_endpoint_id if seats else None
 
 
-async def _check_open(db: AsyncSession, seat: SessionSeat, now: datetime, lead_days: int) -> None:
+async def _check_open(db: AsyncSession, seat: SessionSeat, now: datetime, lead_days: int | Timing) -> None:
     if seat.status not in OPEN_STATUSES:
         raise SessionNotOpen(f"session {seat.session_id} is {seat.status}")
     if now > seat.deadline:
-        raise DeadlinePassed(seat.deadline, await next_open_session_id(db, seat.endpoint_id, now, lead_days))
+        next_one = await next_open_session_id(db, seat.endpoint_id, now, lead_days, seat.kind)
+        raise DeadlinePassed(seat.deadline, next_one)
 
 
 # --- signing up --------------------------------------------------------------------------
@@ -449,7 +452,7 @@ async def sign_up(
     *,
     seats: int,
     now: datetime,
-    lead_days: int,
+    lead_days: int | Timing,
     tz: tzinfo = UTC,
 ) -> SignedUp:
     """Take `seats` at an endpoint of an event if they are left, else a place on its waiting

@@ -94,7 +94,12 @@ def _open_seats(kinds: tuple[EventKind, ...]) -> Any:
 _OPEN_SEATS = {CASE_KINDS: _open_seats(CASE_KINDS)} | {(kind,): _open_seats((kind,)) for kind in EventKind}
 
 
-def seat_of(row: Any, lead_days: int) -> SessionSeat:
+def timing_of(lead_days: int | Timing) -> Timing:
+    """The reception flows pass their lead days; the others the settings' whole `Timing`."""
+    return lead_days if isinstance(lead_days, Timing) else Timing(summary_lead_days=lead_days)
+
+
+def seat_of(row: Any, lead_days: int | Timing) -> SessionSeat:
     """A row of SEAT_COLUMNS as a SessionSeat."""
     return SessionSeat(
         session_endpoint_id=row.session_endpoint_id,
@@ -103,7 +108,7 @@ def seat_of(row: Any, lead_days: int) -> SessionSeat:
         title=row.title,
         host=row.host,
         starts_at=row.starts_at,
-        deadline=policy(row.kind).sign_up_deadline(row.starts_at, Timing(summary_lead_days=lead_days)),
+        deadline=policy(row.kind).sign_up_deadline(row.starts_at, timing_of(lead_days)),
         status=row.status,
         online_room=row.online_room,
         endpoint_id=row.endpoint_id,
@@ -119,12 +124,12 @@ async def open_seats_at(
     db: AsyncSession,
     endpoint_id: int,
     now: datetime,
-    lead_days: int,
+    lead_days: int | Timing,
     kinds: tuple[EventKind, ...] = CASE_KINDS,
 ) -> list[SessionSeat]:
     """Events of these kinds at an endpoint still open for sign-up, soonest first (none at
     an endpoint that was deactivated)."""
-    timing = Timing(summary_lead_days=lead_days)
+    timing = timing_of(lead_days)
     # Each kind closes sign-ups some time before the start: starts sooner than that are past.
     earliest = min(now + (now - policy(kind).sign_up_deadline(now, timing)) for kind in kinds)
     rows = await db.execute(_OPEN_SEATS[kinds], {"endpoint_id": endpoint_id, "earliest": earliest})
