@@ -20,9 +20,9 @@ import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, Table, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
@@ -38,7 +38,9 @@ from storage.models import (
     SubmissionStatus,
 )
 from storage.outbox import NoticeKind, PetitionAnswer, queue_all
-from storage.staff import Actor
+
+if TYPE_CHECKING:
+    from storage.staff import Actor
 
 SUBMISSIONS = typing.cast(Table, Submission.__table__)
 ENDPOINTS = typing.cast(Table, Endpoint.__table__)
@@ -424,8 +426,8 @@ async def merge(
     db: AsyncSession, keep_id: int, other_ids: Sequence[int], *, actor: Actor, now: datetime
 ) -> Petition:
     """Fold `other_ids` into `keep_id`: they become MERGED behind it (with whatever was merged
-    into them), and it counts their voters. Raises NotFound, CannotMerge, or PetitionNotOpen
-    (naming the first petition no longer open)."""
+    into them), and it counts the voters behind it all (each person once). Raises NotFound,
+    CannotMerge, or PetitionNotOpen (naming the first petition no longer open)."""
     others = [other for other in dict.fromkeys(other_ids) if other != keep_id]
     if not others:
         raise CannotMerge("itself" if keep_id in other_ids else "none")
@@ -446,7 +448,7 @@ async def merge(
         .where(S.id.in_(folded_ids))
         .values(status=SubmissionStatus.MERGED.value, merged_into_id=keep.id, updated_at=now)
     )
-    voters = keep.voters + sum(petition.voters for petition in folded)
+    voters = await _count_voters(db, keep.id)
     await db.execute(update(SUBMISSIONS).where(S.id == keep.id).values(voters=voters, updated_at=now))
     await audit.write(
         db,
@@ -489,19 +491,27 @@ async def forward(
     return await _reread(db, petition.id)
 
 
+def _behind_or_itself(petition_id: int) -> ColumnElement[bool]:
+    return or_(
+        S.id == petition_id,
+        and_(S.merged_into_id == petition_id, S.status == SubmissionStatus.MERGED.value),
+    )
+
+
+async def _count_voters(db: AsyncSession, petition_id: int) -> int:
+    """The people behind a petition: a voter who sent two petitions on the matter counts once;
+    a petition with no citizen (typed in by staff) counts as one voter."""
+    rows = (await db.execute(select(S.id, S.citizen_id).where(_behind_or_itself(petition_id)))).all()
+    return len({row.citizen_id for row in rows if row.citizen_id is not None}) + sum(
+        1 for row in rows if row.citizen_id is None
+    )
+
+
 async def voters_of(db: AsyncSession, petition_id: int) -> list[int]:
     """The citizens behind a petition (its own voter and those of the petitions merged into
     it), each once."""
     rows = await db.scalars(
-        select(S.citizen_id)
-        .where(
-            S.citizen_id.is_not(None),
-            or_(
-                S.id == petition_id,
-                and_(S.merged_into_id == petition_id, S.status == SubmissionStatus.MERGED.value),
-            ),
-        )
-        .order_by(S.id)
+        select(S.citizen_id).where(S.citizen_id.is_not(None), _behind_or_itself(petition_id)).order_by(S.id)
     )
     return list(dict.fromkeys(rows))
 
@@ -545,13 +555,7 @@ async def answer_for(db: AsyncSession, petition_id: int, citizen_id: int) -> Vot
         return None
     rows = await db.execute(
         select(S.code, S.summary)
-        .where(
-            S.citizen_id == citizen_id,
-            or_(
-                S.id == petition_id,
-                and_(S.merged_into_id == petition_id, S.status == SubmissionStatus.MERGED.value),
-            ),
-        )
+        .where(S.citizen_id == citizen_id, _behind_or_itself(petition_id))
         .order_by(S.created_at, S.id)
     )
     theirs = rows.all()
