@@ -141,7 +141,10 @@ class Petition:
 @dataclass(frozen=True)
 class PetitionPage:
     items: tuple[Petition, ...]
+    counts: dict[PetitionState, int]  # per state, the rest of the filter applied
     total: int  # matching the filter, over every page
+    page: int  # from 0
+    pages: int
 
 
 @dataclass(frozen=True)
@@ -285,14 +288,18 @@ async def counts(
     return found
 
 
-async def page(
-    db: AsyncSession, actor: Actor, event_id: int, filt: PetitionFilter, *, offset: int, limit: int
+async def listing(
+    db: AsyncSession, actor: Actor, event_id: int, filt: PetitionFilter, *, page: int, size: int
 ) -> PetitionPage:
-    """One page of the round's petitions in the actor's scope, oldest first."""
+    """One page of the round's petitions in the actor's scope, oldest first, with the counts per
+    state (two statements). A page past the last one (petitions merged meanwhile) is the last."""
+    per_state = await counts(db, actor, event_id, filt)
+    total = per_state[filt.state] if filt.state is not None else sum(per_state.values())
+    pages = max(1, -(-total // size))
+    page = min(max(page, 0), pages - 1)
     query = _filtered(_scoped(_PETITIONS.where(S.event_id == event_id), actor), filt)
-    total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = await db.execute(query.order_by(S.created_at, S.id).offset(offset).limit(limit))
-    return PetitionPage(tuple(_petition(row) for row in rows), total)
+    rows = await db.execute(query.order_by(S.created_at, S.id).offset(page * size).limit(size))
+    return PetitionPage(tuple(_petition(row) for row in rows), per_state, total, page, pages)
 
 
 async def endpoints_of_round(db: AsyncSession, actor: Actor, event_id: int) -> list[EndpointCount]:

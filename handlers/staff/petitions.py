@@ -157,16 +157,10 @@ async def ask_list(ctx: Ctx) -> Reply | Next:
     found_round = await petition_review.voter_round(ctx.db, draft.event_id)
     assert found_round is not None  # events are cancelled, never deleted
     filt = filter_of(draft)
-    counts = await petition_review.counts(ctx.db, ctx.actor, draft.event_id, filt)
-    found = await petition_review.page(
-        ctx.db, ctx.actor, draft.event_id, filt, offset=draft.page * PAGE_SIZE, limit=PAGE_SIZE
+    found = await petition_review.listing(
+        ctx.db, ctx.actor, draft.event_id, filt, page=draft.page, size=PAGE_SIZE
     )
-    pages = max(1, -(-found.total // PAGE_SIZE))
-    if draft.page >= pages:  # fewer petitions than when the page was chosen
-        draft.page = pages - 1
-        found = await petition_review.page(
-            ctx.db, ctx.actor, draft.event_id, filt, offset=draft.page * PAGE_SIZE, limit=PAGE_SIZE
-        )
+    draft.page, counts = found.page, found.counts
     head = ctx.t(
         "staff.petitions.title",
         id=found_round.id,
@@ -175,8 +169,8 @@ async def ask_list(ctx: Ctx) -> Reply | Next:
         total=sum(counts.values()),
         counts="; ".join(f"{state_label(ctx, state)}: {counts[state]}" for state in PetitionState),
         shown=found.total,
-        page=draft.page + 1,
-        pages=pages,
+        page=found.page + 1,
+        pages=found.pages,
     )
     first = draft.page * PAGE_SIZE + 1
     rows = [await row_text(ctx, first + n, petition) for n, petition in enumerate(found.items)]
@@ -187,7 +181,7 @@ async def ask_list(ctx: Ctx) -> Reply | Next:
     ]
     if draft.page > 0:
         options.append(ctx.option("prev", "staff.petitions.prev"))
-    if draft.page + 1 < pages:
+    if draft.page + 1 < found.pages:
         options.append(ctx.option("next", "staff.petitions.next"))
     options += [ctx.option(f"by_{name}", f"staff.petitions.by_{name}") for name in FILTERS]
     if filt != PetitionFilter():
