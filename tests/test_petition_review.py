@@ -560,3 +560,19 @@ def test_every_message_the_flow_builds_is_in_both_catalogs() -> None:
     for locale in SUPPORTED_LOCALES:
         catalog = load_catalog(locale)
         assert sorted(message_id for message_id in built if not catalog.get(message_id)) == [], locale
+
+
+async def test_a_petition_withdrawn_while_open_on_the_card_is_left_alone(
+    staff_app: App, voter_round: VoterRound, admin: ChatUser
+) -> None:
+    voter = await citizen(staff_app, "test", "99")
+    withdrawn = await petition(staff_app, voter_round, voter, "P-TANBINH", ROAD_A)
+    await open_petition(admin, voter_round.id, withdrawn)
+    async with staff_app.sessions() as db, db.begin():  # the voter withdraws it meanwhile
+        found = await db.get(Submission, withdrawn)
+        assert found is not None
+        found.status = SubmissionStatus.WITHDRAWN
+    await admin.press("classify")
+    assert "Cử tri đã rút kiến nghị" in admin.text and "(Cử tri đã rút)" in admin.prompt.text
+    assert [o.payload.split(":", 1)[1] for o in admin.options_of_prompt] == ["back"]
+    assert await actions(staff_app) == []
