@@ -12,6 +12,7 @@ import contextlib
 import logging
 import math
 import random
+import textwrap
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -40,7 +41,7 @@ from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
 from bot.reception_book import reception_book
 from bot.settings import Settings
-from storage import broadcasts, citizens, reminders, staff_notices
+from storage import broadcasts, citizens, petition_review, reminders, staff_notices
 from storage.identity import UserKey
 from storage.models import (
     Broadcast,
@@ -56,6 +57,7 @@ from storage.outbox import (
     BroadcastDone,
     BroadcastMessage,
     NoticeKind,
+    PetitionAnswer,
     Reminder,
     SessionCancelled,
     SessionMoved,
@@ -281,6 +283,26 @@ async def render_staff_revoked(db: AsyncSession, notice: Notification, t: Transl
     return Reply(t("notice.staff_revoked"), staff_menu=True)
 
 
+PETITION_TEXT_SHOWN = 160  # characters of the voter's own petition recalled in the answer
+
+
+async def render_petition_answer(db: AsyncSession, notice: Notification, t: Translator) -> str | None:
+    """To a voter behind a petition (merged ones included): their petition's code and its text,
+    shortened, the agency that answered and the answer."""
+    params = params_of(notice, PetitionAnswer)
+    answer = await petition_review.answer_for(db, params.petition_id, notice.citizen_id)
+    if answer is None:  # their petition is gone (their data deleted): nothing to tell
+        return None
+    return t(
+        "notice.petition_answer",
+        codes=", ".join(answer.codes),
+        title=answer.title,
+        text=textwrap.shorten(answer.summary, PETITION_TEXT_SHOWN, placeholder=" …"),
+        agency=answer.agency,
+        answer=answer.outcome,
+    )
+
+
 Renderer = Callable[[AsyncSession, Notification, Translator], Awaitable[str | Reply | None]]
 RENDERERS: dict[NoticeKind, Renderer] = {
     NoticeKind.WAITLIST_PROMOTED: render_waitlist_promoted,
@@ -298,6 +320,7 @@ RENDERERS: dict[NoticeKind, Renderer] = {
     NoticeKind.EMPTY_SESSION: render_staff_notice,
     NoticeKind.ZALO_TOKEN_FAILED: render_zalo_token_failed,
     NoticeKind.STAFF_REVOKED: render_staff_revoked,
+    NoticeKind.PETITION_ANSWER: render_petition_answer,
 }
 
 
@@ -353,6 +376,10 @@ async def template_fields(db: AsyncSession, notice: Notification, t: Translator)
                 time=t.datetime(registration.event.starts_at),
                 endpoint=registration.event_endpoint.endpoint.name,
             )
+    if "petition_id" in params:  # the voter's own petition's code, even when merged into another
+        answer = await petition_review.answer_for(db, params["petition_id"], notice.citizen_id)
+        if answer is not None:
+            fields["code"] = answer.codes[0]
     for name in ("old", "new", "deadline"):
         if name in params:
             fields[f"{name}_time"] = t.datetime(datetime.fromisoformat(params[name]))

@@ -5,7 +5,17 @@ from __future__ import annotations
 from bot.dialog.flow import Flow
 from handlers import menu, onboarding
 from handlers.citizen import mine, privacy, register, upcoming
-from handlers.staff import access, broadcast, endpoints, exports, review, schedule, sessions, undelivered
+from handlers.staff import (
+    access,
+    broadcast,
+    endpoints,
+    exports,
+    petitions,
+    review,
+    schedule,
+    sessions,
+    undelivered,
+)
 
 
 def all_flows() -> dict[str, Flow]:
@@ -28,6 +38,7 @@ def all_flows() -> dict[str, Flow]:
         review.queue,
         review.outcome,
         review.search,
+        petitions.flow,
         exports.export,
         exports.stats,
         schedule.move,

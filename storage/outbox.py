@@ -39,6 +39,7 @@ class NoticeKind(StrEnum):
     EMPTY_SESSION = "empty_session"
     ZALO_TOKEN_FAILED = "zalo_token_failed"
     STAFF_REVOKED = "staff_revoked"
+    PETITION_ANSWER = "petition_answer"
 
 
 # News of a citizen's own case: worth a template by phone when the chat cannot reach them,
@@ -52,6 +53,7 @@ ABOUT_THEIR_CASE = frozenset(
         NoticeKind.ROUTE_RETURN,
         NoticeKind.ROUTE_FORWARD,
         NoticeKind.OUTCOME,
+        NoticeKind.PETITION_ANSWER,
     }
 )
 
@@ -179,6 +181,17 @@ class StaffRevoked(NoticeParams):
         return now.isoformat()
 
 
+@dataclasses.dataclass(frozen=True)
+class PetitionAnswer(NoticeParams):
+    """To each voter behind a petition (merged ones included): the agency's answer. Once per
+    voter and petition, even when two of their petitions were merged into it."""
+
+    petition_id: int  # the petition answered (the kept one of a merge)
+
+    def occasion(self, now: datetime) -> str:
+        return str(self.petition_id)
+
+
 PARAMS: Mapping[NoticeKind, type[NoticeParams]] = {
     NoticeKind.WAITLIST_PROMOTED: AboutRegistration,
     NoticeKind.ROUTE_ACCEPT: AboutRegistration,
@@ -195,6 +208,7 @@ PARAMS: Mapping[NoticeKind, type[NoticeParams]] = {
     NoticeKind.EMPTY_SESSION: SessionNotice,
     NoticeKind.ZALO_TOKEN_FAILED: TokenFailed,
     NoticeKind.STAFF_REVOKED: StaffRevoked,
+    NoticeKind.PETITION_ANSWER: PetitionAnswer,
 }
 
 

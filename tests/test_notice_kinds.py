@@ -15,7 +15,15 @@ from bot.clock import FrozenClock
 from bot.dialog.types import Reply
 from bot.i18n import SUPPORTED_LOCALES, Translator
 from bot.notify import RENDERERS
-from storage.models import Broadcast, Event, Notification, SignUp
+from storage.models import (
+    Broadcast,
+    CaseType,
+    Event,
+    Notification,
+    SignUp,
+    Submission,
+    SubmissionKind,
+)
 from storage.outbox import (
     PARAMS,
     AboutRegistration,
@@ -23,6 +31,7 @@ from storage.outbox import (
     BroadcastMessage,
     NoticeKind,
     NoticeParams,
+    PetitionAnswer,
     Reminder,
     SessionCancelled,
     SessionMoved,
@@ -44,6 +53,7 @@ class Case:
     registration: SignUp
     session: Event
     broadcast_id: int
+    petition_id: int  # an answered petition of the same citizen
 
 
 SAMPLES: dict[type[NoticeParams], Callable[[Case], NoticeParams]] = {
@@ -62,6 +72,7 @@ SAMPLES: dict[type[NoticeParams], Callable[[Case], NoticeParams]] = {
     SessionNotice: lambda c: SessionNotice(c.session.id, c.session.starts_at),
     TokenFailed: lambda c: TokenFailed(reason="refresh token expired", failed_at=c.session.created_at),
     StaffRevoked: lambda c: StaffRevoked(),
+    PetitionAnswer: lambda c: PetitionAnswer(c.petition_id),
 }
 
 
@@ -78,8 +89,23 @@ async def test_every_kind_is_written_in_both_languages(app: App, world: World, c
         broadcast = Broadcast(created_by="telegram:9", audience="all", text="Thông báo lịch tiếp", total=1)
         broadcast.created_at = clock.now()
         db.add(broadcast)
+        petition = Submission(
+            kind=SubmissionKind.PETITION,
+            event_id=registration.session_id,
+            citizen_id=registration.citizen_id,
+            code="TXCT-2026-000001",
+            case_type=CaseType.PETITION,
+            field="transport",
+            summary="Đề nghị sửa chữa đường liên xã đã xuống cấp",
+            forwarded_to="Sở Xây dựng",
+            outcome="Đã đưa vào kế hoạch đầu tư công năm 2027",
+            outcome_at=clock.now(),
+            created_at=clock.now(),
+            updated_at=clock.now(),
+        )
+        db.add(petition)
         await db.flush()
-        case = Case(registration, registration.event, broadcast.id)
+        case = Case(registration, registration.event, broadcast.id, petition.id)
         sent = {kind: SAMPLES[PARAMS[kind]](case) for kind in NoticeKind}
         for kind, params in sent.items():
             await queue(db, kind, citizen_id=registration.citizen_id, params=params, now=clock.now())

@@ -20,6 +20,7 @@ OFFICER_COMMANDS = (
     "review",
     "find",
     "outcome",
+    "petitions",
     "export",
     "stats",
     "undelivered",
