@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.i18n import SUPPORTED_LOCALES, Office, Translator, load_catalog
 from bot.logs import LOG_FORMATS
+from storage.event_kinds import Timing
 from storage.identity import UserKey
 from storage.outbox import NoticeKind
 from storage.rules import MAX_CAPACITY
@@ -322,6 +323,11 @@ class Settings(BaseSettings):
     @property
     def retention_years(self) -> int:
         return max(1, round(self.retention_days / 365))
+
+    @property
+    def timing(self) -> Timing:
+        """The day counts the kind policies read (storage.event_kinds)."""
+        return Timing(summary_lead_days=self.summary_lead_days, change_notice_days=self.change_notice_days)
 
     def check_production_secrets(self) -> None:
         """Refuse to start in production with a secret copied from `.env.example`."""

@@ -25,7 +25,7 @@ OFFICER_COMMANDS = (
     "undelivered",
 )
 ADMIN_COMMANDS = (
-    "newsession",
+    "newevent",
     "reschedule",
     "cancelsession",
     "broadcast",
