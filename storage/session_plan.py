@@ -95,7 +95,11 @@ def _rows(path: Path) -> list[tuple[int, Any]]:
         if suffix in CSV_SUFFIXES:
             return read_csv(path, ("date", "time", "title", "endpoints"), COLUMNS)
         if suffix in (".yaml", ".yml"):
-            return list(enumerate(read_yaml(path, "sessions"), start=1))
+            try:
+                entries = read_yaml(path, "events")
+            except DataFileError:
+                entries = read_yaml(path, "sessions")  # the key before events had kinds
+            return list(enumerate(entries, start=1))
     except DataFileError as error:
         raise SessionFileError(str(error)) from None
     raise SessionFileError(f"{path}: use a .csv, .txt (Excel's Unicode Text) or .yaml file")
