@@ -378,7 +378,7 @@ async def test_moving_one_endpoint_tells_its_voters(staff_app: App, world: World
     assert entry.details["endpoint_id"] == event.endpoints["P-TANBINH"] and entry.details["told"] == 2
 
 
-async def test_moving_the_last_meeting_moves_the_compile_deadline_and_tells_every_petitioner(
+async def test_moving_the_last_meeting_moves_the_compile_deadline_and_tells_every_voter(
     staff_app: App, world: World, admin: ChatUser
 ) -> None:
     event = await a_round(staff_app, world)
@@ -390,7 +390,8 @@ async def test_moving_the_last_meeting_moves_the_compile_deadline_and_tells_ever
     assert "Hạn tổng hợp ý kiến, kiến nghị: Thứ Tư, 23/12/2026 08:30" in admin.text
     await admin.press("Xác nhận")
     messages = await told(staff_app)
-    assert set(messages) == {"501", "502", "504"}  # every petitioner: their deadline moved
+    # Everyone of the round: the deadline for petitions, which any of them may send, moved.
+    assert set(messages) == {"501", "502", "503", "504"}
     assert "hội nghị tại Đặc khu Côn Đảo được dời" in messages["504"]
     assert "tiếp nhận đến hết Thứ Tư, 23/12/2026 08:30" in messages["504"]
     assert (await stored_round(staff_app, event.id)).compile_deadline == local(2026, 12, 23, 8, 30)
