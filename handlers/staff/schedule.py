@@ -13,7 +13,7 @@ from datetime import datetime
 
 from bot.dialog.flow import Answer, Ctx, Draft, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
-from handlers.staff.common import ADMIN, short_text
+from handlers.staff.common import ADMIN, button_label, short_text
 from handlers.staff.sessions import parse_date_and_time, parse_start, session_from_args
 from storage import schedule, staff_sessions
 from storage.rules import OPEN_STATUSES
@@ -111,7 +111,9 @@ async def ask_which(ctx: Ctx) -> Reply | Next:
     options += [
         Option(
             str(link.endpoint_id),
-            ctx.t("events.schedule.stop_option", endpoint=link.endpoint_name, when=ctx.dt(link.starts_at)),
+            button_label(
+                ctx.t("events.schedule.stop_option", endpoint=link.endpoint_name, when=ctx.dt(link.starts_at))
+            ),
         )
         for link in left
         if ctx.actor.sees_endpoint(link.endpoint_id)
@@ -178,7 +180,10 @@ async def moved_to(ctx: Ctx, new_start: datetime) -> Next:
     if not isinstance(session, SessionInfo):
         return session
     if new_start == current_start(ctx, session):  # citizens would be told of a move that is none
-        ctx.say("staff.schedule.same_time", when=ctx.dt(new_start))
+        ctx.say(
+            "events.schedule.same_time" if session.per_endpoint else "staff.schedule.same_time",
+            when=ctx.dt(new_start),
+        )
         return "date"
     MoveDraft.of(ctx).new_start = new_start.isoformat()
     return "reason"
