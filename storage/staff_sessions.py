@@ -8,13 +8,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from storage.models import (
     Endpoint,
     Event,
+    EventEndpoint,
     EventKind,
     EventStatus,
     SignUp,
@@ -98,10 +99,16 @@ def info_of(session: Event) -> SessionInfo:
 
 
 async def upcoming(db: AsyncSession, now: datetime, limit: int = 10) -> list[SessionInfo]:
-    """Sessions not yet started and not cancelled, soonest first."""
+    """Events not cancelled with a meeting still to come (a round whose first communes have
+    met is still listed for the others), soonest first."""
+    still_to_meet = (
+        select(EventEndpoint.id)
+        .where(EventEndpoint.session_id == Event.id, EventEndpoint.starts_at > now)
+        .exists()
+    )
     found = await db.scalars(
         select(Event)
-        .where(Event.starts_at > now, Event.status.in_(OPEN_STATUSES))
+        .where(or_(Event.starts_at > now, still_to_meet), Event.status.in_(OPEN_STATUSES))
         .order_by(Event.starts_at, Event.id)
         .limit(limit)
         .options(selectinload(Event.endpoints))

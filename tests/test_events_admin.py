@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bot.app import App
+from bot.app import App, build_app
 from bot.clock import FrozenClock
 from bot.notify import Outbox
 from storage import staff_sessions
@@ -30,7 +30,7 @@ from storage.models import (
     SubmissionKind,
     SubmissionStatus,
 )
-from tests.conftest import ADMIN_ID, World, local
+from tests.conftest import ADMIN_ID, NOW, World, local
 from tests.fakes.telegram_api import FakeTelegram
 from tests.flows import officer_for
 from tests.support import ChatUser
@@ -147,6 +147,15 @@ async def told(app: App) -> dict[str, str]:
     return {user: text for user, text in channel.sent if user != ADMIN_ID}
 
 
+async def event_titled(app: App, title: str) -> Event:
+    async with app.sessions() as db:
+        event = await db.scalar(
+            select(Event).where(Event.title == title).options(selectinload(Event.endpoints))
+        )
+    assert event is not None
+    return event
+
+
 async def stored_round(app: App, event_id: int) -> Event:
     async with app.sessions() as db:
         event = await db.get(Event, event_id, options=[selectinload(Event.endpoints)])
@@ -261,6 +270,35 @@ async def test_the_rest_at_one_time_and_a_short_notice_round(
     assert len(made.endpoints) == 13
 
 
+async def test_a_round_half_written_survives_a_restart(
+    staff_app: App, world: World, admin: ChatUser, clock: FrozenClock
+) -> None:
+    """Every answer is kept in the database: another process takes the round up where it was."""
+    await admin.say("/newevent")
+    await admin.press("Tiếp xúc cử tri")
+    await admin.say("TXCT sau Kỳ họp thứ 10")
+    await admin.say("Tổ đại biểu số 4")
+    await admin.say("P-TANBINH, X-BINHCHANH")
+    await admin.say("14/12/2026 08:00")
+    assert "Xã Bình Chánh (2/2)" in admin.prompt.text
+    again = build_app(staff_app.settings, clock)
+    try:
+        later = ChatUser(again.dialog, user_id=ADMIN_ID, _events=admin._events)
+        await later.say("15/12/2026 8h00")
+        await later.press("default")
+        await later.press("none")
+        await later.press("default")
+        await later.press("default")
+        assert "• Phường Tân Bình: Thứ Hai, 14/12/2026 08:00\n• Xã Bình Chánh: Thứ Ba, 15/12/2026 08:00" in (
+            later.text
+        )
+        await later.press("save")
+    finally:
+        await again.close()
+    stored = await event_titled(staff_app, "TXCT sau Kỳ họp thứ 10")
+    assert stored.host == "Tổ đại biểu số 4" and stored.compile_deadline == local(2026, 12, 20, 8, 0)
+
+
 async def test_newsession_still_makes_a_reception_session(
     staff_app: App, world: World, admin: ChatUser
 ) -> None:
@@ -287,7 +325,9 @@ async def test_newsession_still_makes_a_reception_session(
 # --- /sessions and /session ---------------------------------------------------------------
 
 
-async def test_sessions_and_session_show_every_kind(staff_app: App, world: World, admin: ChatUser) -> None:
+async def test_sessions_and_session_show_every_kind(
+    staff_app: App, world: World, admin: ChatUser, clock: FrozenClock
+) -> None:
     event = await a_round(staff_app, world)
     await voter(staff_app, event, "501", event.endpoints["P-TANBINH"], signed_up=True, petitions=2)
     await voter(staff_app, event, "502", world.endpoint_ids["P-01"], petitions=1)  # not connected
@@ -316,6 +356,12 @@ async def test_sessions_and_session_show_every_kind(staff_app: App, world: World
     )
     await admin.say(f"/session {world.first_id}")
     assert "Loại: Tiếp công dân\nBUỔI TIẾP" in admin.text
+
+    # Once Tân Bình and Bình Chánh have met, the round is listed still, for Côn Đảo.
+    clock.set(BC + timedelta(hours=1))
+    await admin.say("/sessions")
+    assert f"#{event.id} {TITLE}" in admin.text and f"#{world.first_id} " not in admin.text
+    clock.set(NOW)
 
     # An officer of Bình Chánh sees that endpoint only, and its petitions only.
     officer = await officer_for(staff_app, admin, "700", scope="X-BINHCHANH")
