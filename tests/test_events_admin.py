@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from bot.app import App, build_app
 from bot.clock import FrozenClock
 from bot.notify import Outbox
-from storage import staff_sessions
+from storage import registrations, staff_sessions
 from storage.event_kinds import Timing, default_compile_deadline, default_materials_deadline
 from storage.models import (
     AuditEntry,
@@ -98,27 +98,24 @@ async def voter(
         db.add(citizen)
         await db.flush()
         sign_up_id = None
-        if signed_up:
+        if signed_up:  # as a voter signs up from the chat
             link = await db.scalar(
-                select(EventEndpoint).where(
+                select(EventEndpoint.id).where(
                     EventEndpoint.session_id == event_id, EventEndpoint.endpoint_id == commune
                 )
             )
             assert link is not None
-            link.seats_taken += 1
-            sign_up = SignUp(
-                code=f"TXCT-2026-{user_id:0>6}",
-                citizen_id=citizen.id,
-                session_id=event_id,
-                session_endpoint_id=link.id,
-                status=SignUpStatus.CONFIRMED,
-                created_at=now,
-                updated_at=now,
-                queued_at=now,
+            made = await registrations.sign_up(
+                db,
+                citizen,
+                link,
+                seats=1,
+                now=now,
+                lead_days=app.settings.summary_lead_days,
+                tz=app.settings.tz,
             )
-            db.add(sign_up)
-            await db.flush()
-            sign_up_id = sign_up.id
+            assert made.status == SignUpStatus.CONFIRMED and made.code.startswith("TXCT-")
+            sign_up_id = made.id
         for n in range(petitions):
             db.add(
                 Submission(
