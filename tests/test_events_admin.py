@@ -527,7 +527,12 @@ async def test_cancelling_a_round_tells_every_voter(
 ) -> None:
     event = await a_round(staff_app, world)
     await four_voters(staff_app, event, world)
-    clock.set(TB - timedelta(days=5) + timedelta(minutes=1))  # inside the window of the first meeting
+    clock.set(TB - timedelta(days=5))  # exactly 5 days before the first meeting: in time
+    await admin.say(f"/cancelsession {event.id}")
+    await admin.say("Thay đổi kế hoạch của Đoàn đại biểu")
+    assert "⚠️" not in admin.text and "Xác nhận" in admin.labels
+    await admin.press("Không, giữ nguyên")
+    clock.set(TB - timedelta(days=5) + timedelta(minutes=1))  # a minute later: inside the window
     await admin.say(f"/cancelsession {event.id}")
     assert "HỦY HỘI NGHỊ TIẾP XÚC CỬ TRI" in admin.prompt.text
     await admin.say("Thay đổi kế hoạch của Đoàn đại biểu")
