@@ -102,7 +102,9 @@ async def cmd_endpoints_import(settings: Settings, path: Path) -> int:
     return await _with_app(settings, work)
 
 
-async def cmd_sessions_import(settings: Settings, path: Path, *, force: bool = False) -> int:
+async def cmd_sessions_import(
+    settings: Settings, path: Path, *, force: bool = False, noun: str = "sessions"
+) -> int:
     from storage import migrate
 
     await migrate.upgrade(settings.database_url)
@@ -117,12 +119,17 @@ async def cmd_sessions_import(settings: Settings, path: Path, *, force: bool = F
         try:
             async with app.sessions() as db, db.begin():
                 result = await import_sessions(
-                    db, planned, now=app.clock.now(), lead_days=settings.summary_lead_days, force=force
+                    db,
+                    planned,
+                    now=app.clock.now(),
+                    lead_days=settings.summary_lead_days,
+                    force=force,
+                    timing=settings.timing,
                 )
         except SessionFileError as error:
             print(f"cannot import: {error}", file=sys.stderr)
             return 2
-        print(f"sessions: {result.added} added, {result.skipped} skipped")
+        print(f"{noun}: {result.added} added, {result.skipped} skipped")
         return 0
 
     return await _with_app(settings, work)
@@ -286,14 +293,16 @@ def parser() -> argparse.ArgumentParser:
     )
     load = endpoints.add_parser("import", help="load endpoints from a CSV or YAML file")
     load.add_argument("file", type=Path)
-    plans = commands.add_parser("sessions", help="sessions (buổi tiếp công dân)").add_subparsers(
-        dest="sessions_command", required=True
-    )
-    plan = plans.add_parser("import", help="create sessions from a CSV or YAML plan")
-    plan.add_argument("file", type=Path)
-    plan.add_argument(
-        "--force", action="store_true", help="also create sessions whose registration deadline has passed"
-    )
+    for name, about in (
+        ("events", "events of every kind: reception, voter contact (tiếp xúc cử tri), hearing"),
+        ("sessions", "sessions (buổi tiếp công dân); the same as `events`"),
+    ):
+        plans = commands.add_parser(name, help=about).add_subparsers(dest=f"{name}_command", required=True)
+        plan = plans.add_parser("import", help="create events from a CSV or YAML plan")
+        plan.add_argument("file", type=Path)
+        plan.add_argument(
+            "--force", action="store_true", help="also create events whose sign-up deadline has passed"
+        )
     demo_parser = commands.add_parser("demo", help="demo data").add_subparsers(
         dest="demo_command", required=True
     )
@@ -358,8 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     elif args.command == "endpoints":
         work = cmd_endpoints_import(settings, args.file)
-    elif args.command == "sessions":
-        work = cmd_sessions_import(settings, args.file, force=args.force)
+    elif args.command in ("events", "sessions"):
+        work = cmd_sessions_import(settings, args.file, force=args.force, noun=args.command)
     elif args.command == "privacy":
         work = cmd_privacy_sweep(settings)
     else:

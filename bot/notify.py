@@ -46,6 +46,7 @@ from storage.identity import UserKey
 from storage.models import (
     Broadcast,
     Citizen,
+    Endpoint,
     Event,
     Notification,
     SignUp,
@@ -59,6 +60,8 @@ from storage.outbox import (
     NoticeKind,
     PetitionAnswer,
     Reminder,
+    RoundCancelled,
+    RoundMoved,
     SessionCancelled,
     SessionMoved,
     SessionNotice,
@@ -203,6 +206,39 @@ async def render_session_cancelled(db: AsyncSession, notice: Notification, t: Tr
     )
 
 
+async def _event(db: AsyncSession, event_id: int) -> Event:
+    event = await db.get(Event, event_id)
+    if event is None:
+        raise LookupError(f"event {event_id} is gone")
+    return event
+
+
+async def render_round_moved(db: AsyncSession, notice: Notification, t: Translator) -> str:
+    """To a voter of a voter-contact round: the meeting of their endpoint (or the round's
+    first one) moved; petitions are taken until the deadline said."""
+    params = params_of(notice, RoundMoved)
+    event = await _event(db, params.event_id)
+    endpoint = await db.get(Endpoint, params.endpoint_id) if params.endpoint_id is not None else None
+    fields = {
+        "title": event.title,
+        "old": t.datetime(params.old),
+        "new": t.datetime(params.new),
+        "reason": params.reason,
+        "deadline": t.datetime(params.deadline),
+    }
+    if endpoint is None:
+        return t("notice.round_moved", **fields)
+    return t("notice.round_moved_at", endpoint=endpoint.name, **fields)
+
+
+async def render_round_cancelled(db: AsyncSession, notice: Notification, t: Translator) -> str:
+    params = params_of(notice, RoundCancelled)
+    event = await _event(db, params.event_id)
+    return t(
+        "notice.round_cancelled", title=event.title, when=t.datetime(event.starts_at), reason=params.reason
+    )
+
+
 async def _broadcast(db: AsyncSession, broadcast_id: int) -> Broadcast:
     broadcast = await db.get(Broadcast, broadcast_id)
     if broadcast is None:
@@ -313,6 +349,8 @@ RENDERERS: dict[NoticeKind, Renderer] = {
     NoticeKind.REMINDER: render_reminder,
     NoticeKind.SESSION_MOVED: render_session_moved,
     NoticeKind.SESSION_CANCELLED: render_session_cancelled,
+    NoticeKind.ROUND_MOVED: render_round_moved,
+    NoticeKind.ROUND_CANCELLED: render_round_cancelled,
     NoticeKind.BROADCAST: render_broadcast,
     NoticeKind.BROADCAST_DONE: render_broadcast_done,
     NoticeKind.DEADLINE_EXPORT: render_staff_notice,

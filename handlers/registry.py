@@ -35,6 +35,7 @@ def all_flows() -> dict[str, Flow]:
         sessions.overview,
         sessions.detail,
         sessions.create,
+        sessions.legacy,
         review.queue,
         review.outcome,
         review.search,

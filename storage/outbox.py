@@ -32,6 +32,8 @@ class NoticeKind(StrEnum):
     REMINDER = "reminder"
     SESSION_MOVED = "session_moved"
     SESSION_CANCELLED = "session_cancelled"
+    ROUND_MOVED = "round_moved"
+    ROUND_CANCELLED = "round_cancelled"
     BROADCAST = "broadcast"
     BROADCAST_DONE = "broadcast_done"
     DEADLINE_EXPORT = "deadline_export"
@@ -48,6 +50,8 @@ ABOUT_THEIR_CASE = frozenset(
     {
         NoticeKind.SESSION_MOVED,
         NoticeKind.SESSION_CANCELLED,
+        NoticeKind.ROUND_MOVED,
+        NoticeKind.ROUND_CANCELLED,
         NoticeKind.WAITLIST_PROMOTED,
         NoticeKind.ROUTE_ACCEPT,
         NoticeKind.ROUTE_RETURN,
@@ -127,6 +131,34 @@ class SessionCancelled(NoticeParams):
 
 
 @dataclasses.dataclass(frozen=True)
+class RoundMoved(NoticeParams):
+    """To a voter of a voter-contact round (signed up, or with petitions in it) that moved:
+    the old and new start of their endpoint (`endpoint_id`), or of the round's first meeting
+    (None), and the petitions' deadline after the move."""
+
+    event_id: int
+    endpoint_id: int | None
+    old: datetime
+    new: datetime
+    deadline: datetime
+    reason: str
+
+    def occasion(self, now: datetime) -> str:
+        return f"{self.event_id}:{now.isoformat()}"
+
+
+@dataclasses.dataclass(frozen=True)
+class RoundCancelled(NoticeParams):
+    """To a voter of a voter-contact round that was cancelled."""
+
+    event_id: int
+    reason: str
+
+    def occasion(self, now: datetime) -> str:
+        return f"{self.event_id}:{now.isoformat()}"
+
+
+@dataclasses.dataclass(frozen=True)
 class BroadcastMessage(NoticeParams):
     """One recipient's copy of a broadcast."""
 
@@ -201,6 +233,8 @@ PARAMS: Mapping[NoticeKind, type[NoticeParams]] = {
     NoticeKind.REMINDER: Reminder,
     NoticeKind.SESSION_MOVED: SessionMoved,
     NoticeKind.SESSION_CANCELLED: SessionCancelled,
+    NoticeKind.ROUND_MOVED: RoundMoved,
+    NoticeKind.ROUND_CANCELLED: RoundCancelled,
     NoticeKind.BROADCAST: BroadcastMessage,
     NoticeKind.BROADCAST_DONE: BroadcastDone,
     NoticeKind.DEADLINE_EXPORT: SessionNotice,

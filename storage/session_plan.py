@@ -1,27 +1,37 @@
-"""A year's plan of sessions from a CSV or YAML file (`tiepdan sessions import FILE`).
+"""A year's plan of events from a CSV or YAML file (`tiepdan events import FILE`, also
+`tiepdan sessions import FILE`).
 
 Columns / keys:
     date         dd/mm/yyyy (or yyyy-mm-dd), local date
     time         HH:MM, 24 h, local time (TIMEZONE)
     title        required
-    host         optional
+    host         optional: who presides, or the delegates' group meeting voters
     kind         reception (default) | voter_meeting | hearing
     endpoints    "all", or endpoint codes or names separated by ";" or "," (in YAML also a
-                 list), resolved as /newsession resolves them
+                 list), resolved as /newevent resolves them
     capacity     seats per endpoint, 1 to MAX_CAPACITY (default DEFAULT_CAPACITY)
     online_room  optional link or room name
+    compile_deadline    voter contact only: petitions compiled by then (dd/mm/yyyy HH:MM;
+                 a date alone is 23:59 that day); default: the last meeting + 5 days
+    materials_deadline  voter contact only: materials to the delegates by then; default:
+                 the first meeting - 5 days
+
+A voter-contact round visits its communes on different days: the voter_meeting rows with
+the same title are ONE round, each row giving the date and time of its endpoints (and their
+capacity). The round's host, online_room and deadlines may be written on one of its rows
+only; written on several, they must agree. An endpoint may be in a round once.
 
 Every row is checked and every error reported at once, with its row number; nothing is
-imported unless the whole file is right. A session whose registration deadline has
-already passed is refused (citizens could not register for it) unless the import is
-forced. A session with the same title and start that already exists is skipped, so a
-corrected file can be imported again.
+imported unless the whole file is right. An event whose sign-up deadline has already passed
+is refused (nobody could sign up for it) unless the import is forced. An event with the same
+kind, title and start that already exists is skipped, so a corrected file can be imported
+again.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -32,8 +42,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.datafile import CSV_SUFFIXES, DataFileError, read_csv, read_yaml, too_long
 from storage.endpoints import resolve_offered
+from storage.event_kinds import Timing, default_compile_deadline, default_materials_deadline, policy
 from storage.models import Endpoint, Event, EventKind
-from storage.rules import MAX_CAPACITY, summary_deadline
+from storage.rules import MAX_CAPACITY
 from storage.sessions import create_session
 from storage.text import normalize
 
@@ -52,6 +63,8 @@ class PlannedSession:
     endpoints: tuple[str, ...] | None  # codes or names; None: every active endpoint
     capacity: int
     online_room: str
+    compile_deadline: datetime | None = None  # voter contact: as written (None: the default)
+    materials_deadline: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -60,7 +73,19 @@ class ImportResult:
     skipped: int
 
 
-COLUMNS = ("date", "time", "title", "host", "kind", "endpoints", "capacity", "online_room")
+COLUMNS = (
+    "date",
+    "time",
+    "title",
+    "host",
+    "kind",
+    "endpoints",
+    "capacity",
+    "online_room",
+    "compile_deadline",
+    "materials_deadline",
+)
+ROUND_FIELDS = ("host", "online_room", "compile_deadline", "materials_deadline")  # one per round
 
 
 def _rows(path: Path) -> list[tuple[int, Any]]:
@@ -70,7 +95,11 @@ def _rows(path: Path) -> list[tuple[int, Any]]:
         if suffix in CSV_SUFFIXES:
             return read_csv(path, ("date", "time", "title", "endpoints"), COLUMNS)
         if suffix in (".yaml", ".yml"):
-            return list(enumerate(read_yaml(path, "sessions"), start=1))
+            try:
+                entries = read_yaml(path, "events")
+            except DataFileError:
+                entries = read_yaml(path, "sessions")  # the key before events had kinds
+            return list(enumerate(entries, start=1))
     except DataFileError as error:
         raise SessionFileError(str(error)) from None
     raise SessionFileError(f"{path}: use a .csv, .txt (Excel's Unicode Text) or .yaml file")
@@ -90,6 +119,18 @@ def _time(text: str) -> time:
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
         raise ValueError(f"time {text!r} is not HH:MM")
     return time(int(match[1]), int(match[2]))
+
+
+def _moment(column: str, text: str, tz: ZoneInfo) -> datetime | None:
+    """ "dd/mm/yyyy HH:MM", or a date alone (the end of that day), as UTC; None when blank."""
+    if not text:
+        return None
+    day_text, _, time_text = text.partition(" ")
+    try:
+        at = _time(time_text.strip()) if time_text.strip() else time(23, 59)
+        return datetime.combine(_date(day_text), at, tz).astimezone(UTC)
+    except ValueError:
+        raise ValueError(f"{column} {text!r} is not dd/mm/yyyy or dd/mm/yyyy HH:MM") from None
 
 
 def _endpoints(value: Any) -> tuple[str, ...] | None:
@@ -132,6 +173,15 @@ def _planned(row: int, item: dict[str, Any], tz: ZoneInfo, default_capacity: int
         endpoints = _endpoints(item.get("endpoints"))
     except ValueError as error:
         problems.append(str(error))
+    deadlines: dict[str, datetime | None] = {}
+    for column in ("compile_deadline", "materials_deadline"):
+        text = normalize(str(item.get(column) or ""))
+        try:
+            deadlines[column] = _moment(column, text, tz)
+        except ValueError as error:
+            problems.append(str(error))
+        if text and kind_text != EventKind.VOTER_MEETING.value:
+            problems.append(f"{column} is for voter_meeting rounds only")
     if problems or starts_at is None:
         raise SessionFileError(f"row {row}: " + "; ".join(problems))
     return PlannedSession(
@@ -143,6 +193,8 @@ def _planned(row: int, item: dict[str, Any], tz: ZoneInfo, default_capacity: int
         endpoints=endpoints,
         capacity=int(capacity_text),
         online_room=normalize(str(item.get("online_room") or "")),
+        compile_deadline=deadlines.get("compile_deadline"),
+        materials_deadline=deadlines.get("materials_deadline"),
     )
 
 
@@ -179,6 +231,63 @@ def read_session_file(path: Path, tz: ZoneInfo, default_capacity: int) -> list[P
     return plan.sessions
 
 
+@dataclass
+class _Round:
+    """The rows that make one event: a reception session is one row; a voter-contact round
+    is every voter_meeting row of its title."""
+
+    rows: list[PlannedSession]
+    endpoints: dict[int, tuple[Endpoint, int, datetime]]  # endpoint id -> (endpoint, seats, start)
+
+    @property
+    def first(self) -> PlannedSession:
+        return self.rows[0]
+
+    def value(self, column: str) -> Any:
+        """A round field: the first row's that has one."""
+        return next((getattr(row, column) for row in self.rows if getattr(row, column)), None)
+
+
+def _rounds(sessions: list[PlannedSession]) -> list[_Round]:
+    rounds: dict[tuple[str, ...], _Round] = {}
+    for plan in sessions:
+        key = (plan.kind.value, plan.title) if plan.kind == EventKind.VOTER_MEETING else (str(plan.row),)
+        rounds.setdefault(key, _Round([], {})).rows.append(plan)
+    return list(rounds.values())
+
+
+def _round_problems(event: _Round, timing: Timing) -> list[tuple[int, str]]:
+    """What the rows of one voter-contact round get wrong together."""
+    problems = []
+    for column in ROUND_FIELDS:
+        first = next((row for row in event.rows if getattr(row, column)), None)
+        for row in event.rows:
+            value = getattr(row, column)
+            if first is not None and value and value != getattr(first, column):
+                problems.append(
+                    (row.row, f"row {row.row}: {column} differs from row {first.row} of the same round")
+                )
+    if not event.endpoints:
+        return problems
+    starts = [start for _, _, start in event.endpoints.values()]
+    compile_deadline, materials_deadline = event.value("compile_deadline"), event.value("materials_deadline")
+    if compile_deadline is not None and compile_deadline <= max(starts):
+        problems.append(
+            (
+                event.first.row,
+                f"row {event.first.row}: compile_deadline is not after the round's last meeting",
+            )
+        )
+    if materials_deadline is not None and materials_deadline >= min(starts):
+        problems.append(
+            (
+                event.first.row,
+                f"row {event.first.row}: materials_deadline is not before the round's first meeting",
+            )
+        )
+    return problems
+
+
 async def import_sessions(
     db: AsyncSession,
     planned: list[PlannedSession] | SessionPlan,
@@ -186,50 +295,76 @@ async def import_sessions(
     now: datetime,
     lead_days: int,
     force: bool = False,
+    timing: Timing | None = None,
 ) -> ImportResult:
-    """All or nothing: rows the file got wrong, unknown endpoints, sessions in the past, or
-    (unless `force`) sessions whose registration deadline has passed stop the whole import,
-    every one of them reported at once, in row order."""
+    """All or nothing: rows the file got wrong, unknown endpoints, events in the past, the
+    rows of a round that disagree, or (unless `force`) events whose sign-up deadline has
+    passed stop the whole import, every one of them reported at once, in row order.
+    `timing` gives the voter-contact day counts (`lead_days` is the reception's)."""
+    timing = replace(timing or Timing(), summary_lead_days=lead_days)
     problems = list(planned.problems) if isinstance(planned, SessionPlan) else []
     sessions = planned.sessions if isinstance(planned, SessionPlan) else planned
     every = list(await db.scalars(select(Endpoint)))
     active = [endpoint for endpoint in every if endpoint.active]
-    chosen: dict[int, list[Endpoint]] = {}
-    for plan in sessions:
-        resolved = resolve_offered(every, plan.endpoints or ())
-        if resolved.unknown:
-            problems.append((plan.row, f"row {plan.row}: unknown endpoints {', '.join(resolved.unknown)}"))
-        if resolved.stopped:
-            names = ", ".join(endpoint.code for endpoint in resolved.stopped)
-            problems.append(
-                (plan.row, f"row {plan.row}: endpoints stopped: {names} (resume them with /endpoints)")
-            )
-        if resolved.ambiguous:
-            problems.append(
-                (
-                    plan.row,
-                    f"row {plan.row}: several endpoints match {', '.join(resolved.ambiguous)}; "
-                    "write the code or the whole name",
+    rounds = _rounds(sessions)
+    for event in rounds:
+        for plan in event.rows:
+            resolved = resolve_offered(every, plan.endpoints or ())
+            if resolved.unknown:
+                problems.append(
+                    (plan.row, f"row {plan.row}: unknown endpoints {', '.join(resolved.unknown)}")
                 )
-            )
-        chosen[plan.row] = active if plan.endpoints is None else resolved.found
-        if plan.starts_at <= now:
-            problems.append((plan.row, f"row {plan.row}: the session would start in the past"))
-        elif summary_deadline(plan.starts_at, lead_days) < now and not force:
-            problems.append(
-                (
-                    plan.row,
-                    f"row {plan.row}: its registration deadline ({lead_days} days before the start) "
-                    "has passed, so no citizen could register; import with --force to create it anyway",
+            if resolved.stopped:
+                names = ", ".join(endpoint.code for endpoint in resolved.stopped)
+                problems.append(
+                    (plan.row, f"row {plan.row}: endpoints stopped: {names} (resume them with /endpoints)")
                 )
-            )
+            if resolved.ambiguous:
+                problems.append(
+                    (
+                        plan.row,
+                        f"row {plan.row}: several endpoints match {', '.join(resolved.ambiguous)}; "
+                        "write the code or the whole name",
+                    )
+                )
+            for endpoint in active if plan.endpoints is None else resolved.found:
+                if endpoint.id in event.endpoints:
+                    problems.append(
+                        (plan.row, f"row {plan.row}: endpoint {endpoint.code} is in this round twice")
+                    )
+                    continue
+                event.endpoints[endpoint.id] = (endpoint, plan.capacity, plan.starts_at)
+            rule = policy(plan.kind)
+            if plan.starts_at <= now:
+                problems.append((plan.row, f"row {plan.row}: the session would start in the past"))
+            elif rule.sign_up_deadline(plan.starts_at, timing) < now and not force:
+                before = (
+                    f"{timing.summary_lead_days} days"
+                    if rule.case_with_sign_up
+                    else f"{timing.signup_close_days} day(s)"
+                )
+                problems.append(
+                    (
+                        plan.row,
+                        f"row {plan.row}: its registration deadline ({before} before the start) has "
+                        "passed, so no citizen could register; import with --force to create it anyway",
+                    )
+                )
+        if event.first.kind == EventKind.VOTER_MEETING:
+            problems.extend(_round_problems(event, timing))
     if problems:
         problems.sort(key=lambda problem: problem[0])  # stable: a row's own problems keep their order
-        raise SessionFileError("\n".join(problem for _, problem in problems))
+        raise SessionFileError("\n".join(dict.fromkeys(problem for _, problem in problems)))
     added = skipped = 0
-    for plan in sessions:
+    for event in rounds:
+        plan = event.first
+        per_endpoint = plan.kind == EventKind.VOTER_MEETING
+        starts = {endpoint_id: start for endpoint_id, (_, _, start) in event.endpoints.items()}
+        first_start = min(starts.values(), default=plan.starts_at)
         exists = await db.scalar(
-            select(Event.id).where(Event.title == plan.title, Event.starts_at == plan.starts_at)
+            select(Event.id).where(
+                Event.kind == plan.kind, Event.title == plan.title, Event.starts_at == first_start
+            )
         )
         if exists is not None:
             skipped += 1
@@ -237,12 +372,23 @@ async def import_sessions(
         await create_session(
             db,
             title=plan.title,
-            host=plan.host,
-            starts_at=plan.starts_at,
-            endpoints=[(endpoint, plan.capacity) for endpoint in chosen[plan.row]],
-            online_room=plan.online_room,
+            host=event.value("host") or "",
+            starts_at=first_start,
+            endpoints=[(endpoint, seats) for endpoint, seats, _ in event.endpoints.values()],
+            online_room=event.value("online_room") or "",
             kind=plan.kind,
             now=now,
+            endpoint_starts=starts if per_endpoint else None,
+            compile_deadline=(
+                event.value("compile_deadline") or default_compile_deadline(max(starts.values()), timing)
+                if per_endpoint
+                else None
+            ),
+            materials_deadline=(
+                event.value("materials_deadline") or default_materials_deadline(first_start, timing)
+                if per_endpoint
+                else None
+            ),
         )
         added += 1
     return ImportResult(added=added, skipped=skipped)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -204,17 +205,28 @@ async def create_session(
     host: str = "",
     online_room: str = "",
     kind: EventKind = EventKind.RECEPTION,
+    endpoint_starts: Mapping[int, datetime] | None = None,
+    compile_deadline: datetime | None = None,
+    materials_deadline: datetime | None = None,
 ) -> Event:
+    """An event with these endpoints and seats. With `endpoint_starts` (endpoint id -> its
+    own start: a voter-contact round visits communes on different days) the event starts at
+    the earliest of them, whatever `starts_at` says."""
+    starts = dict(endpoint_starts or {})
     session = Event(
         kind=kind,
         title=title,
         host=host,
-        starts_at=starts_at,
+        starts_at=min(starts.values()) if starts else starts_at,
         status=EventStatus.SCHEDULED,
         online_room=online_room,
+        compile_deadline=compile_deadline,
+        materials_deadline=materials_deadline,
         created_at=now,
         endpoints=[
-            EventEndpoint(endpoint_id=endpoint.id, capacity=capacity, seats_taken=0)
+            EventEndpoint(
+                endpoint_id=endpoint.id, capacity=capacity, seats_taken=0, starts_at=starts.get(endpoint.id)
+            )
             for endpoint, capacity in endpoints
         ],
     )

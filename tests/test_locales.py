@@ -47,6 +47,8 @@ SAME_IN_BOTH = {
     "mine.option",
     "staff.find.row",
     "staff.session.row",
+    "events.new.stop_line",
+    "events.schedule.stop_option",
 }
 # Vietnamese that happens to need no diacritic.
 DIACRITIC_FREE_VIETNAMESE = {"common.next_page", "summary.done"}  # "Trang sau »", "✅ Xong"

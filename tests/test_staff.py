@@ -259,7 +259,7 @@ async def test_a_mistyped_command_gets_the_command_list(
     assert "chưa hiểu lệnh này" in admin.text and "CÁN BỘ (quản trị)" in admin.text
     await admin.say("/sessions")
     await admin.say("lung tung")
-    assert "chưa hiểu lệnh này" in admin.text and "/newsession" in admin.text
+    assert "chưa hiểu lệnh này" in admin.text and "/newevent" in admin.text
     await admin.say("/huy")
     assert "CÁN BỘ (quản trị)" in admin.text
 

@@ -15,12 +15,12 @@ async def test_the_command_list_is_not_repeated_after_every_answer(
     staff_app: App, world: World, admin: ChatUser
 ) -> None:
     await admin.say("/find khong co ai")
-    assert "/newsession" not in admin.text and "/commands" in admin.prompt.text
+    assert "/newevent" not in admin.text and "/commands" in admin.prompt.text
     assert len(admin.prompt.text.splitlines()) == 1
     await admin.say("/commands")
-    assert "/newsession" in admin.text and "/reschedule" in admin.text
+    assert "/newevent" in admin.text and "/reschedule" in admin.text
     await admin.say("lung tung")  # not understood: the list, to choose from
-    assert "chưa hiểu lệnh này" in admin.text and "/newsession" in admin.text
+    assert "chưa hiểu lệnh này" in admin.text and "/newevent" in admin.text
 
 
 async def test_the_date_prompt_takes_a_date_and_a_time(staff_app: App, world: World, admin: ChatUser) -> None:

@@ -26,7 +26,7 @@ OFFICER_COMMANDS = (
     "undelivered",
 )
 ADMIN_COMMANDS = (
-    "newsession",
+    "newevent",
     "reschedule",
     "cancelsession",
     "broadcast",
