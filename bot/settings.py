@@ -341,11 +341,6 @@ class Settings(BaseSettings):
     def retention_years(self) -> int:
         return max(1, round(self.retention_days / 365))
 
-    @property
-    def timing(self) -> Timing:
-        """The day counts the kind policies read (storage.event_kinds)."""
-        return Timing(summary_lead_days=self.summary_lead_days, change_notice_days=self.change_notice_days)
-
     def check_production_secrets(self) -> None:
         """Refuse to start in production with a secret copied from `.env.example`."""
         if self.environment != "production":
