@@ -10,7 +10,6 @@ openpyxl are heavy, see `bot.exports`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,7 +20,7 @@ from bot.reception_book import field_text
 from storage.compilation import LEVELS, Attendance, Compilation, PetitionLine, RoundStats, compile_round
 from storage.event_kinds import Timing
 from storage.models import AnswerLevel, CaseType
-from storage.text import mask_name
+from storage.text import fold, mask_name
 
 FILENAME_STEM = "bao-cao-tong-hop-kien-nghi-cu-tri"
 
@@ -124,13 +123,17 @@ def _row(number: int, line: PetitionLine, t: Translator) -> ReportRow:
     )
 
 
-def _field_order(codes: set[str], order: Sequence[str]) -> list[str]:
-    """The configured order (CASE_FIELDS), fields no longer configured after, unclassified last."""
-    known = [code for code in order if code in codes]
-    return known + sorted(codes - set(known) - {""}) + ([""] if "" in codes else [])
+LAST_FIELDS = ("other", "")  # "Lĩnh vực khác", then the petitions not classified yet
 
 
-def group(compiled: Compilation, t: Translator, field_order: Sequence[str]) -> list[LevelGroup]:
+def _field_order(codes: set[str], t: Translator) -> list[str]:
+    """By name in the reader's language, "other" and the unclassified last: the same order
+    on demand and in the report sent at the deadline."""
+    named = sorted(codes - set(LAST_FIELDS), key=lambda code: (fold(_field_label(t, code)), code))
+    return named + [code for code in LAST_FIELDS if code in codes]
+
+
+def group(compiled: Compilation, t: Translator) -> list[LevelGroup]:
     """Level (central, province, commune, not classified), then field; numbered through."""
     levels: list[LevelGroup] = []
     number = 0
@@ -140,7 +143,7 @@ def group(compiled: Compilation, t: Translator, field_order: Sequence[str]) -> l
             continue
         index = len(levels) + 1
         fields = []
-        for position, code in enumerate(_field_order({line.field for line in lines}, field_order), start=1):
+        for position, code in enumerate(_field_order({line.field for line in lines}, t), start=1):
             rows = []
             for line in (line for line in lines if line.field == code):
                 number += 1
@@ -171,9 +174,7 @@ def _info(compiled: Compilation, t: Translator) -> list[str]:
     return lines
 
 
-def build(
-    compiled: Compilation, t: Translator, *, field_order: Sequence[str], now: datetime
-) -> PetitionReport:
+def build(compiled: Compilation, t: Translator, *, now: datetime) -> PetitionReport:
     """The report's texts from the compiled round."""
     lines = compiled.petitions
     written = sum(1 for line in lines if line.written)
@@ -186,7 +187,7 @@ def build(
         info=_info(compiled, t),
         dated=t("report.dated", day=f"{local.day:02d}", month=f"{local.month:02d}", year=local.year),
         attendance=compiled.attendance,
-        levels=group(compiled, t, field_order),
+        levels=group(compiled, t),
         summary=t(
             "report.summary",
             endpoints=len(compiled.attendance),
@@ -208,7 +209,6 @@ async def petition_report(
     event_id: int,
     *,
     timing: Timing,
-    field_order: Sequence[str],
     endpoint_ids: frozenset[int] | None,
     reveal_denouncers: bool,
     actor: str,
@@ -226,7 +226,7 @@ async def petition_report(
         actor=actor,
         now=now,
     )
-    return build(compiled, t, field_order=field_order, now=now)
+    return build(compiled, t, now=now)
 
 
 def report_filename(report: PetitionReport, ext: str) -> str:

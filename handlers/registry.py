@@ -5,7 +5,17 @@ from __future__ import annotations
 from bot.dialog.flow import Flow
 from handlers import menu, onboarding
 from handlers.citizen import mine, privacy, register, upcoming
-from handlers.staff import access, broadcast, endpoints, exports, review, schedule, sessions, undelivered
+from handlers.staff import (
+    access,
+    broadcast,
+    endpoints,
+    exports,
+    reports,
+    review,
+    schedule,
+    sessions,
+    undelivered,
+)
 
 
 def all_flows() -> dict[str, Flow]:
@@ -30,6 +40,7 @@ def all_flows() -> dict[str, Flow]:
         review.search,
         exports.export,
         exports.stats,
+        reports.report,
         schedule.move,
         schedule.drop,
         broadcast.write,

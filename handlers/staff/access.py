@@ -21,6 +21,7 @@ OFFICER_COMMANDS = (
     "find",
     "outcome",
     "export",
+    "report",
     "stats",
     "undelivered",
 )
