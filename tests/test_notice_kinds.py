@@ -15,7 +15,7 @@ from bot.clock import FrozenClock
 from bot.dialog.types import Reply
 from bot.i18n import SUPPORTED_LOCALES, Translator
 from bot.notify import RENDERERS
-from storage.models import Broadcast, Notification, Event, SignUp
+from storage.models import Broadcast, CaseType, Event, Notification, SignUp, Submission, SubmissionKind
 from storage.outbox import (
     PARAMS,
     AboutRegistration,
@@ -24,6 +24,7 @@ from storage.outbox import (
     NoticeKind,
     NoticeParams,
     Reminder,
+    RoundDeadline,
     SessionCancelled,
     SessionMoved,
     SessionNotice,
@@ -60,6 +61,8 @@ SAMPLES: dict[type[NoticeParams], Callable[[Case], NoticeParams]] = {
     BroadcastMessage: lambda c: BroadcastMessage(c.broadcast_id),
     BroadcastDone: lambda c: BroadcastDone(c.broadcast_id),
     SessionNotice: lambda c: SessionNotice(c.session.id, c.session.starts_at),
+    # The sample event's compile and materials deadlines are set to one moment (below).
+    RoundDeadline: lambda c: RoundDeadline(c.session.id, c.session.starts_at + timedelta(days=5)),
     TokenFailed: lambda c: TokenFailed(reason="refresh token expired", failed_at=c.session.created_at),
     StaffRevoked: lambda c: StaffRevoked(),
 }
@@ -78,6 +81,19 @@ async def test_every_kind_is_written_in_both_languages(app: App, world: World, c
         broadcast = Broadcast(created_by="telegram:9", audience="all", text="Thông báo lịch tiếp", total=1)
         broadcast.created_at = clock.now()
         db.add(broadcast)
+        session = registration.session
+        session.compile_deadline = session.materials_deadline = session.starts_at + timedelta(days=5)
+        db.add(  # a petition not classified yet: the reminder before the compile deadline has one
+            Submission(
+                kind=SubmissionKind.PETITION,
+                event_id=session.id,
+                case_type=CaseType.PETITION,
+                field="",
+                summary="Đề nghị sửa đường liên xã",
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
         await db.flush()
         case = Case(registration, registration.session, broadcast.id)
         sent = {kind: SAMPLES[PARAMS[kind]](case) for kind in NoticeKind}
