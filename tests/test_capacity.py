@@ -147,7 +147,9 @@ async def audit_actions(app: App, target_id: int) -> list[str]:
 
 async def set_session_status(app: App, session_id: int, status: EventStatus) -> None:
     async with app.sessions() as db, db.begin():
-        await db.execute(update(Event).where(Event.id == session_id).values(status=status))
+        await db.execute(
+            update(Event).where(Event.id == session_id).values(status=status)
+        )
 
 
 async def fill(app: App, se_id: int, count: int, prefix: str) -> list[int]:

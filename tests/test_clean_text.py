@@ -178,7 +178,9 @@ async def test_form_03_in_vietnamese_with_a_dirty_agency_for_an_admin_who_reads_
     async with staff_app.sessions() as db, db.begin():
         stored_before = "Sở\u0001 Tài nguyên\u0008\u001f"  # PostgreSQL takes all but NUL
         await db.execute(
-            update(SignUp).where(SignUp.full_name == "Lê Văn Cường").values(prior_agency=stored_before)
+            update(SignUp)
+            .where(SignUp.full_name == "Lê Văn Cường")
+            .values(prior_agency=stored_before)
         )
     admin = ChatUser(staff_app.dialog, user_id=ADMIN_ID)
     await consent(admin, language="English")

@@ -90,7 +90,9 @@ async def booked(app: App, world: World, clock: FrozenClock) -> Booked:
         assert first is not None
         await decide(db, first.id, "forward", actor=ADMIN, now=clock.now(), agency="UBND tỉnh")
         await record_outcome(db, first.id, "Đã giải quyết xong", actor=ADMIN, now=clock.now())
-        denunciation = await db.scalar(select(SignUp.id).where(SignUp.case_type == CaseType.DENUNCIATION))
+        denunciation = await db.scalar(
+            select(SignUp.id).where(SignUp.case_type == CaseType.DENUNCIATION)
+        )
         assert denunciation is not None
     return Booked(world, denunciation)
 
