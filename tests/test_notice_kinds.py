@@ -81,7 +81,7 @@ async def test_every_kind_is_written_in_both_languages(app: App, world: World, c
         broadcast = Broadcast(created_by="telegram:9", audience="all", text="Thông báo lịch tiếp", total=1)
         broadcast.created_at = clock.now()
         db.add(broadcast)
-        session = registration.session
+        session = await db.get_one(Event, registration.session_id)
         session.compile_deadline = session.materials_deadline = session.starts_at + timedelta(days=5)
         db.add(  # a petition not classified yet: the reminder before the compile deadline has one
             Submission(
