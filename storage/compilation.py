@@ -107,6 +107,7 @@ _PETITIONS = (
         SUBMISSIONS.c.voters,
         SUBMISSIONS.c.forwarded_to,
         SUBMISSIONS.c.outcome,
+        SUBMISSIONS.c.outcome_at,
         SUBMISSIONS.c.created_at,
     )
     .outerjoin(ENDPOINTS, ENDPOINTS.c.id == SUBMISSIONS.c.endpoint_id)
@@ -179,14 +180,12 @@ class PetitionLine:
     merged: int  # petitions merged into it
     forwarded_to: str
     outcome: str
+    answered: bool  # the answer is recorded (and went back to the voters)
 
     @property
     def classified(self) -> bool:
+        """Level and field both set (what the reminder before the compile deadline asks for)."""
         return self.level is not None and bool(self.field)
-
-    @property
-    def answered(self) -> bool:
-        return bool(self.outcome)
 
 
 @dataclass(frozen=True)
@@ -394,6 +393,7 @@ async def compile_round(
                 merged=len(group) - 1,
                 forwarded_to=row.forwarded_to or "",
                 outcome=row.outcome or "",
+                answered=row.outcome_at is not None or bool(row.outcome),
             )
         )
     return Compilation(
