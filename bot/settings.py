@@ -331,11 +331,6 @@ class Settings(BaseSettings):
         return time(int(hours), int(minutes))
 
     @cached_property
-    def timing(self) -> Timing:
-        """The day counts the kinds' deadlines are reckoned with (storage.event_kinds)."""
-        return Timing(summary_lead_days=self.summary_lead_days, change_notice_days=self.change_notice_days)
-
-    @cached_property
     def agency_names(self) -> tuple[str, ...]:
         """Competent agencies a case can be forwarded to (AGENCIES, separated by ';')."""
         return tuple(name.strip() for name in self.agencies.split(";") if name.strip())
@@ -347,6 +342,11 @@ class Settings(BaseSettings):
     @property
     def retention_years(self) -> int:
         return max(1, round(self.retention_days / 365))
+
+    @property
+    def timing(self) -> Timing:
+        """The day counts the kind policies read (storage.event_kinds)."""
+        return Timing(summary_lead_days=self.summary_lead_days, change_notice_days=self.change_notice_days)
 
     def check_production_secrets(self) -> None:
         """Refuse to start in production with a secret copied from `.env.example`."""
