@@ -14,8 +14,8 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.i18n import SUPPORTED_LOCALES, Office, Translator, load_catalog
 from bot.logs import LOG_FORMATS
-from storage.identity import UserKey
 from storage.event_kinds import Timing
+from storage.identity import UserKey
 from storage.outbox import NoticeKind
 from storage.rules import MAX_CAPACITY
 
