@@ -18,7 +18,7 @@ from handlers.menu import MENU_ITEMS
 from handlers.staff.access import ADMIN_COMMANDS, OFFICER_COMMANDS
 from storage.audit import CONSENT_ACTIONS
 from storage.broadcasts import AUDIENCES
-from storage.models import CaseType, SignUpStatus, EventKind, EventStatus, StaffRole
+from storage.models import CaseType, EventKind, EventStatus, SignUpStatus, StaffRole
 from storage.outbox import NoticeKind
 from storage.review import ROUTES
 
