@@ -37,9 +37,10 @@ from bot.dialog.types import (
 from bot.exports import document_translator, export_filename, to_docx, to_xlsx
 from bot.i18n import Translator
 from bot.metrics import Metrics
-from bot.petition_report import petition_report, report_filename
-from bot.petition_report import to_docx as report_docx
-from bot.petition_report import to_xlsx as report_xlsx
+from bot.petition_exports import report_filename
+from bot.petition_exports import to_docx as report_docx
+from bot.petition_exports import to_xlsx as report_xlsx
+from bot.petition_report import petition_report
 from bot.ratelimit import RateLimiter
 from bot.reception_book import reception_book
 from bot.settings import Settings

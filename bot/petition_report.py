@@ -3,9 +3,8 @@ as texts in the reader's language, its file names, and the round's /stats.
 
 `petition_report` reads the round through `storage.compilation` (which masks denouncers and
 logs every revealed identity) and groups its petitions by the level that must answer
-(central, province, commune, then those not classified yet), then by field. The DOCX and XLSX
-are written in `bot.petition_report_files`, imported when a file is made (python-docx and
-openpyxl are heavy, see `bot.exports`).
+(central, province, commune, then those not classified yet), then by field. The files are made
+in `bot.petition_exports`.
 """
 
 from __future__ import annotations
@@ -21,8 +20,6 @@ from storage.compilation import LEVELS, Attendance, Compilation, PetitionLine, R
 from storage.event_kinds import Timing
 from storage.models import AnswerLevel, CaseType
 from storage.text import fold, mask_name
-
-FILENAME_STEM = "bao-cao-tong-hop-kien-nghi-cu-tri"
 
 
 @dataclass(frozen=True)
@@ -227,25 +224,6 @@ async def petition_report(
         now=now,
     )
     return build(compiled, t, now=now)
-
-
-def report_filename(report: PetitionReport, ext: str) -> str:
-    """`bao-cao-tong-hop-kien-nghi-cu-tri-12-2026-12-07.docx`: ASCII, as every messenger keeps it."""
-    if not (ext.isascii() and ext.isalnum()):
-        raise ValueError(f"odd file extension {ext!r}")
-    return f"{FILENAME_STEM}-{report.event_id}-{report.starts_at:%Y-%m-%d}.{ext}"
-
-
-def to_docx(report: PetitionReport, t: Translator) -> bytes:
-    from bot.petition_report_files import document_bytes
-
-    return document_bytes(report, t)
-
-
-def to_xlsx(report: PetitionReport, t: Translator) -> bytes:
-    from bot.petition_report_files import workbook_bytes
-
-    return workbook_bytes(report, t)
 
 
 def _share(part: int, whole: int) -> int:

@@ -6,7 +6,8 @@ from __future__ import annotations
 from bot.dialog.flow import Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import DOCX_TYPE, XLSX_TYPE, Document, Reply
 from bot.exports import document_translator
-from bot.petition_report import petition_report, report_filename, round_stats_table, to_docx, to_xlsx
+from bot.petition_exports import report_filename, to_docx, to_xlsx
+from bot.petition_report import petition_report, round_stats_table
 from handlers.staff.common import STAFF, back_home
 from handlers.staff.sessions import session_from_args
 from storage import audit
