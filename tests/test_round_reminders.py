@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, time
 
 import pytest
 from sqlalchemy import update
@@ -198,3 +198,16 @@ async def test_the_compiled_report_reaches_a_telegram_admin_as_two_files(
     finally:
         await telegram.stop()
         await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("value", ["14", "25:00", "14:60", "2pm", "14:0"])
+def test_a_connection_test_time_that_is_no_time_of_day_stops_the_start(value: str) -> None:
+    with pytest.raises(ValueError, match="CONNECTION_TEST_TIME"):
+        make_settings("sqlite+aiosqlite:///x.db", connection_test_time=value)
+
+
+def test_the_connection_test_time_reads_as_a_time_of_day() -> None:
+    assert make_settings("sqlite+aiosqlite:///x.db").connection_test_at == time(14, 0)
+    assert make_settings("sqlite+aiosqlite:///x.db", connection_test_time="15:30").connection_test_at == time(
+        15, 30
+    )
