@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -218,38 +218,35 @@ class RoundStats:
     answered: int
 
 
-def _round(row: object, starts: list[datetime], timing: Timing) -> RoundInfo:
-    values = cast(tuple[object, ...], row)
-    first: datetime = cast(datetime, values[4])
-    last = max([first, *starts])
-    compile_deadline = cast("datetime | None", values[7]) or default_compile_deadline(last, timing)
-    materials = cast("datetime | None", values[8]) or default_materials_deadline(
-        min([first, *starts]), timing
-    )
+def _round(row: Any, starts: list[datetime], timing: Timing) -> RoundInfo:
+    first, last = min([row.starts_at, *starts]), max([row.starts_at, *starts])
     return RoundInfo(
-        id=cast(int, values[0]),
-        kind=EventKind(cast(str, values[1])),
-        title=cast(str, values[2]),
-        host=cast(str, values[3]),
-        starts_at=min([first, *starts]),
+        id=row.id,
+        kind=EventKind(row.kind),
+        title=row.title,
+        host=row.host,
+        starts_at=first,
         last_start=last,
-        status=EventStatus(cast(str, values[5])),
-        online_room=cast(str, values[6]),
-        compile_deadline=compile_deadline,
-        materials_deadline=materials,
+        status=EventStatus(row.status),
+        online_room=row.online_room,
+        compile_deadline=row.compile_deadline or default_compile_deadline(last, timing),
+        materials_deadline=row.materials_deadline or default_materials_deadline(first, timing),
     )
 
 
 async def rounds(
     db: AsyncSession, event_ids: list[int] | None, *, since: datetime, timing: Timing
 ) -> list[RoundInfo]:
-    """Voter-contact rounds not cancelled: those named, or those whose first start is after
-    `since`, with their deadlines."""
-    query = _EVENT.where(EVENTS.c.kind == EventKind.VOTER_MEETING.value)
+    """The events named (any kind, any status), or else the voter-contact rounds not
+    cancelled whose first start is after `since`; with their deadlines."""
     if event_ids is not None:
         query = _EVENT.where(EVENTS.c.id.in_(event_ids))
     else:
-        query = query.where(EVENTS.c.status != EventStatus.CANCELLED.value, EVENTS.c.starts_at >= since)
+        query = _EVENT.where(
+            EVENTS.c.kind == EventKind.VOTER_MEETING.value,
+            EVENTS.c.status != EventStatus.CANCELLED.value,
+            EVENTS.c.starts_at >= since,
+        )
     events = (await db.execute(query.order_by(EVENTS.c.id))).all()
     if not events:
         return []
@@ -333,13 +330,11 @@ async def compile_round(
     by_id = {row.id: row for row in rows}
     parents = {row.id: row.merged_into_id for row in rows if row.status == SubmissionStatus.MERGED.value}
 
-    def source(row: object) -> Source:
-        r = cast(tuple[object, ...], row)
-        sign_up_id, endpoint_id, name = r[4], r[5], r[6]
-        written = sign_up_id is None and endpoint_id not in connected
-        return Source(name=cast("str | None", name) or "", written=written)
+    def source(row: Any) -> Source:
+        written = row.sign_up_id is None and row.endpoint_id not in connected
+        return Source(name=row.name or "", written=written)
 
-    merged_in: dict[int, list[object]] = {}
+    merged_in: dict[int, list[Any]] = {}
     for row in rows:
         if row.status == SubmissionStatus.MERGED.value:
             root = _root(row.id, parents)
@@ -352,9 +347,7 @@ async def compile_round(
         if row.status != SubmissionStatus.ACTIVE.value:
             continue
         group = [row, *merged_in.get(row.id, [])]
-        if endpoint_ids is not None and not any(
-            cast(tuple[object, ...], member)[5] in endpoint_ids for member in group
-        ):
+        if endpoint_ids is not None and not any(member.endpoint_id in endpoint_ids for member in group):
             continue
         sources: list[Source] = []
         for member in group:
