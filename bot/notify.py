@@ -38,16 +38,23 @@ from bot.dialog.types import (
 from bot.exports import document_translator, export_filename, to_docx, to_xlsx
 from bot.i18n import Translator
 from bot.metrics import Metrics
+from bot.petition_exports import report_filename
+from bot.petition_exports import to_docx as report_docx
+from bot.petition_exports import to_xlsx as report_xlsx
+from bot.petition_report import petition_report
 from bot.ratelimit import RateLimiter
 from bot.reception_book import reception_book
 from bot.settings import Settings
-from storage import broadcasts, citizens, petition_review, reminders, staff_notices
+from storage import broadcasts, citizens, compilation, petition_review, reminders, staff_notices
+from storage.event_kinds import Timing
 from storage.identity import UserKey
 from storage.models import (
     Broadcast,
     Citizen,
     Endpoint,
     Event,
+    EventKind,
+    EventStatus,
     Notification,
     SignUp,
     SignUpStatus,
@@ -61,6 +68,7 @@ from storage.outbox import (
     PetitionAnswer,
     Reminder,
     RoundCancelled,
+    RoundDeadline,
     RoundMoved,
     SessionCancelled,
     SessionMoved,
@@ -275,6 +283,8 @@ async def render_staff_notice(db: AsyncSession, notice: Notification, t: Transla
     session = await db.get(Event, params.session_id)
     if session is None or session.status not in OPEN_STATUSES:
         return None
+    if session.kind == EventKind.VOTER_MEETING:  # endpoints meet on days of their own
+        return await render_round_start(db, notice, t)
     if session.starts_at != params.starts_at:
         return None  # the session moved: a notice for the new time comes instead
     fields = {
@@ -306,6 +316,85 @@ async def render_staff_notice(db: AsyncSession, notice: Notification, t: Transla
         document=Document(export_filename(book, "xlsx"), to_xlsx(book, document_t), XLSX_TYPE),
         document_fallback=docx,  # Zalo OA takes Word files only
     )
+
+
+# The compile and materials deadlines' day counts are no settings (yet): the kind policy's.
+ROUND_TIMING = Timing()
+
+
+async def render_round_start(db: AsyncSession, notice: Notification, t: Translator) -> Reply | None:
+    """A round's endpoints meeting at one start: their attendance to the admins when sign-ups
+    close, the connection test to their officers the day before. None if they moved."""
+    params = params_of(notice, SessionNotice)
+    info = await compilation.round_info(db, params.session_id, ROUND_TIMING)
+    rows = [row for row in await compilation.attendance(db, info, None) if row.starts_at == params.starts_at]
+    if not rows or info.status not in OPEN_STATUSES:
+        return None
+    fields = {"id": info.id, "title": info.title, "when": t.datetime(params.starts_at)}
+    if notice.kind == NoticeKind.CONNECTION_CHECK:
+        names = ", ".join(row.name for row in rows)
+        return Reply(
+            t("notice.connection_check_round", endpoints=names, room=info.online_room or "—", **fields)
+        )
+    lines = [
+        t(
+            "notice.attendance_line",
+            name=row.name,
+            attending=row.attending,
+            capacity=row.capacity,
+            signed_up=row.signed_up,
+            waitlisted=row.waitlisted,
+        )
+        for row in rows
+    ]
+    total = sum(row.attending for row in rows)
+    return Reply(t("notice.attendance", lines="\n".join(lines), total=total, **fields))
+
+
+async def render_round_deadline(db: AsyncSession, notice: Notification, t: Translator) -> Reply | None:
+    """To the admins: the compiled report at the compile deadline (Word; the Excel table in a
+    notice of its own), the reminder a day before while petitions are unclassified, the
+    materials deadline. None if the round was cancelled or the deadline moved."""
+    params = params_of(notice, RoundDeadline)
+    info = await compilation.round_info(db, params.session_id, ROUND_TIMING)
+    if info.status == EventStatus.CANCELLED:
+        return None
+    materials = notice.kind == NoticeKind.MATERIALS_DUE
+    if params.due != (info.materials_deadline if materials else info.compile_deadline):
+        return None
+    fields = {
+        "id": info.id,
+        "title": info.title,
+        "when": t.datetime(info.starts_at),
+        "deadline": t.datetime(params.due),
+    }
+    if materials:
+        return Reply(t("notice.materials_due", **fields))
+    if notice.kind == NoticeKind.COMPILE_UNCLASSIFIED:
+        count = await compilation.unclassified(db, info.id)
+        return Reply(t("notice.compile_unclassified", count=count, **fields)) if count else None
+    # The admin it goes to reads the denouncers' names (as Form 03 at its deadline): the audit
+    # log names them, at the send.
+    recipient = await db.get(Citizen, notice.citizen_id)
+    if recipient is None:
+        raise LookupError(f"citizen {notice.citizen_id} is gone")
+    document_t = document_translator(t)  # the report in Vietnamese; the notice in the admin's language
+    report = await petition_report(
+        db,
+        info.id,
+        timing=ROUND_TIMING,
+        endpoint_ids=None,
+        reveal_denouncers=True,
+        actor=citizens.actor_of(recipient),
+        now=notice.claimed_at or notice.due_at,
+        t=document_t,
+    )
+    if notice.kind == NoticeKind.COMPILE_TABLE:
+        table = Document(report_filename(report, "xlsx"), report_xlsx(report, document_t), XLSX_TYPE)
+        return Reply(t("notice.compile_table", **fields), document=table)
+    word = Document(report_filename(report, "docx"), report_docx(report, document_t), DOCX_TYPE)
+    text = t("notice.compile_report", petitions=report.petitions, voters=report.voters, **fields)
+    return Reply(text, document=word)
 
 
 async def render_zalo_token_failed(db: AsyncSession, notice: Notification, t: Translator) -> str:
@@ -359,6 +448,11 @@ RENDERERS: dict[NoticeKind, Renderer] = {
     NoticeKind.ZALO_TOKEN_FAILED: render_zalo_token_failed,
     NoticeKind.STAFF_REVOKED: render_staff_revoked,
     NoticeKind.PETITION_ANSWER: render_petition_answer,
+    NoticeKind.COMPILE_REPORT: render_round_deadline,
+    NoticeKind.COMPILE_TABLE: render_round_deadline,
+    NoticeKind.COMPILE_UNCLASSIFIED: render_round_deadline,
+    NoticeKind.MATERIALS_DUE: render_round_deadline,
+    NoticeKind.ATTENDANCE: render_round_start,
 }
 
 
@@ -701,7 +795,13 @@ class Outbox:
                 db, now=now, hours_before=settings.reminder_hours_before, calendar=settings.reminder_calendar
             )
             await staff_notices.queue_due(
-                db, now=now, lead_days=settings.summary_lead_days, tz=settings.tz, admins=settings.admin_keys
+                db,
+                now=now,
+                lead_days=settings.summary_lead_days,
+                tz=settings.tz,
+                admins=settings.admin_keys,
+                timing=settings.timing,
+                connection_at=settings.connection_test_at,
             )
 
     async def _report_finished_broadcasts(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import time
 from functools import cached_property
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -122,6 +123,8 @@ class Settings(BaseSettings):
     max_attachment_mb: float = Field(20.0, gt=0)
     reminder_hours: str = "24,2"
     reminder_calendar: bool = True
+    # The connection test at the endpoints, the day before an event (every kind), HH:MM local.
+    connection_test_time: str = "14:00"
     outbox_rate_per_second: float = Field(25.0, gt=0)
     outbox_chat_interval_seconds: float = Field(1.0, ge=0)
     outbox_interval_seconds: float = Field(5.0, gt=0)
@@ -327,6 +330,22 @@ class Settings(BaseSettings):
         if not all(part.isdecimal() and int(part) > 0 for part in parts):
             raise ValueError("REMINDER_HOURS must be whole hours above 0 separated by commas, e.g. 24,2")
         return value
+
+    @field_validator("connection_test_time")
+    @classmethod
+    def _connection_test_time_parse(cls, value: str) -> str:
+        hours, _, minutes = value.strip().partition(":")
+        if not (hours.isdecimal() and minutes.isdecimal() and len(minutes) == 2):
+            raise ValueError(f"CONNECTION_TEST_TIME must be HH:MM, e.g. 14:00, not {value!r}")
+        if not (int(hours) < 24 and int(minutes) < 60):
+            raise ValueError(f"CONNECTION_TEST_TIME must be a time of day, e.g. 15:00, not {value!r}")
+        return value.strip()
+
+    @cached_property
+    def connection_test_at(self) -> time:
+        """CONNECTION_TEST_TIME=14:00: when the endpoints test the connection, the day before."""
+        hours, minutes = self.connection_test_time.split(":")
+        return time(int(hours), int(minutes))
 
     @cached_property
     def agency_names(self) -> tuple[str, ...]:

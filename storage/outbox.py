@@ -42,6 +42,14 @@ class NoticeKind(StrEnum):
     ZALO_TOKEN_FAILED = "zalo_token_failed"
     STAFF_REVOKED = "staff_revoked"
     PETITION_ANSWER = "petition_answer"
+    # Voter contact, to staff (storage.staff_notices): the compiled report at the compile
+    # deadline (Word, then the Excel table), the reminder a day before it while petitions are
+    # unclassified, the materials deadline, the attendance per endpoint the day before.
+    COMPILE_REPORT = "compile_report"
+    COMPILE_TABLE = "compile_table"
+    COMPILE_UNCLASSIFIED = "compile_unclassified"
+    MATERIALS_DUE = "materials_due"
+    ATTENDANCE = "attendance"
 
 
 # News of a citizen's own case: worth a template by phone when the chat cannot reach them,
@@ -194,6 +202,18 @@ class SessionNotice(NoticeParams):
 
 
 @dataclasses.dataclass(frozen=True)
+class RoundDeadline(NoticeParams):
+    """To staff, about a round's deadline `due` (compile, materials): again only if it moves."""
+
+    queued_again: ClassVar[bool] = True
+    session_id: int
+    due: datetime
+
+    def occasion(self, now: datetime) -> str:
+        return f"{self.session_id}:{self.due.isoformat()}"
+
+
+@dataclasses.dataclass(frozen=True)
 class TokenFailed(NoticeParams):
     """To admins: the Zalo OA token pair stopped working (once a day each)."""
 
@@ -243,6 +263,11 @@ PARAMS: Mapping[NoticeKind, type[NoticeParams]] = {
     NoticeKind.ZALO_TOKEN_FAILED: TokenFailed,
     NoticeKind.STAFF_REVOKED: StaffRevoked,
     NoticeKind.PETITION_ANSWER: PetitionAnswer,
+    NoticeKind.COMPILE_REPORT: RoundDeadline,
+    NoticeKind.COMPILE_TABLE: RoundDeadline,
+    NoticeKind.COMPILE_UNCLASSIFIED: RoundDeadline,
+    NoticeKind.MATERIALS_DUE: RoundDeadline,
+    NoticeKind.ATTENDANCE: SessionNotice,
 }
 
 

@@ -34,6 +34,7 @@ from storage.outbox import (
     PetitionAnswer,
     Reminder,
     RoundCancelled,
+    RoundDeadline,
     RoundMoved,
     SessionCancelled,
     SessionMoved,
@@ -81,6 +82,8 @@ SAMPLES: dict[type[NoticeParams], Callable[[Case], NoticeParams]] = {
     BroadcastMessage: lambda c: BroadcastMessage(c.broadcast_id),
     BroadcastDone: lambda c: BroadcastDone(c.broadcast_id),
     SessionNotice: lambda c: SessionNotice(c.session.id, c.session.starts_at),
+    # The sample event's compile and materials deadlines are set to one moment (below).
+    RoundDeadline: lambda c: RoundDeadline(c.session.id, c.session.starts_at + timedelta(days=5)),
     TokenFailed: lambda c: TokenFailed(reason="refresh token expired", failed_at=c.session.created_at),
     StaffRevoked: lambda c: StaffRevoked(),
     PetitionAnswer: lambda c: PetitionAnswer(c.petition_id),
@@ -115,6 +118,19 @@ async def test_every_kind_is_written_in_both_languages(app: App, world: World, c
             updated_at=clock.now(),
         )
         db.add(petition)
+        session = await db.get_one(Event, registration.session_id)
+        session.compile_deadline = session.materials_deadline = session.starts_at + timedelta(days=5)
+        db.add(  # a petition not classified yet: the reminder before the compile deadline has one
+            Submission(
+                kind=SubmissionKind.PETITION,
+                event_id=session.id,
+                case_type=CaseType.PETITION,
+                field="",
+                summary="Đề nghị sửa đường liên xã",
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
+        )
         await db.flush()
         case = Case(registration, registration.event, broadcast.id, petition.id)
         sent = {kind: SAMPLES[PARAMS[kind]](case) for kind in NoticeKind}

@@ -22,6 +22,7 @@ OFFICER_COMMANDS = (
     "outcome",
     "petitions",
     "export",
+    "report",
     "stats",
     "undelivered",
 )

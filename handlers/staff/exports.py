@@ -1,4 +1,4 @@
-"""/export ID (the list for the Standing Committee, Form 03) and /stats [FROM] [TO]."""
+"""/export ID (the list for the Standing Committee, Form 03) and /stats [FROM] [TO] | [ID]."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bot.exports import (
 )
 from bot.reception_book import reception_book
 from handlers.staff.common import STAFF, back_home, usage
+from handlers.staff.reports import show_round_stats
 from handlers.staff.sessions import DATE, session_from_args
 from storage import audit
 from storage.reception_book import registration_stats
@@ -94,6 +95,9 @@ def parse_day(ctx: Ctx, text: str) -> datetime:
 async def ask_stats(ctx: Ctx) -> Reply | Next:
     words = ctx.args.split()
     try:
+        if len(words) == 1 and words[0].isdecimal():  # /stats ID: a voter-contact round
+            await show_round_stats(ctx)
+            return Goto("staff_home", data={})
         if not words:  # this year so far and the rest of it
             year = ctx.now.astimezone(ctx.settings.tz).year
             since = datetime(year, 1, 1, tzinfo=ctx.settings.tz)
