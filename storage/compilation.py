@@ -37,6 +37,7 @@ from storage.models import (
     SubmissionKind,
     SubmissionStatus,
 )
+from storage.petition_review import CLASSIFIED
 from storage.text import fold
 
 # Core statements over the tables, built once.
@@ -108,6 +109,7 @@ _PETITIONS = (
         SUBMISSIONS.c.forwarded_to,
         SUBMISSIONS.c.outcome,
         SUBMISSIONS.c.outcome_at,
+        CLASSIFIED.label("classified"),
         SUBMISSIONS.c.created_at,
     )
     .outerjoin(ENDPOINTS, ENDPOINTS.c.id == SUBMISSIONS.c.endpoint_id)
@@ -120,7 +122,7 @@ _PETITIONS = (
 _UNCLASSIFIED = select(func.count()).where(
     SUBMISSIONS.c.kind == SubmissionKind.PETITION.value,
     SUBMISSIONS.c.status == SubmissionStatus.ACTIVE.value,
-    (SUBMISSIONS.c.level.is_(None)) | (SUBMISSIONS.c.field == ""),
+    ~CLASSIFIED,
 )
 
 
@@ -181,11 +183,7 @@ class PetitionLine:
     forwarded_to: str
     outcome: str
     answered: bool  # the answer is recorded (and went back to the voters)
-
-    @property
-    def classified(self) -> bool:
-        """Level and field both set (what the reminder before the compile deadline asks for)."""
-        return self.level is not None and bool(self.field)
+    classified: bool  # staff have checked its field and level (petition_review.CLASSIFIED)
 
 
 @dataclass(frozen=True)
@@ -387,6 +385,7 @@ async def compile_round(
                 forwarded_to=row.forwarded_to or "",
                 outcome=row.outcome or "",
                 answered=row.outcome_at is not None or bool(row.outcome),
+                classified=bool(row.classified),
             )
         )
     return Compilation(
@@ -398,7 +397,7 @@ async def compile_round(
 
 
 async def unclassified(db: AsyncSession, event_id: int) -> int:
-    """Active petitions of the round without a level or a field."""
+    """Active petitions of the round staff have not classified yet."""
     return int(await db.scalar(_UNCLASSIFIED.where(SUBMISSIONS.c.event_id == event_id)) or 0)
 
 

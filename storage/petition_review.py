@@ -59,12 +59,15 @@ class PetitionState(enum.StrEnum):
     WITHDRAWN = "withdrawn"  # by the voter
 
 
+# Staff have checked its field and level (`classify`): the one meaning of "classified", for the
+# list's states, the report and the reminder before the compile deadline.
+CLASSIFIED = S.reviewed_at.is_not(None)
 STATE = case(
     (S.status == SubmissionStatus.WITHDRAWN.value, PetitionState.WITHDRAWN.value),
     (S.status == SubmissionStatus.MERGED.value, PetitionState.MERGED.value),
     (S.outcome_at.is_not(None), PetitionState.ANSWERED.value),
     (S.forwarded_to != "", PetitionState.FORWARDED.value),
-    (S.reviewed_at.is_not(None), PetitionState.CLASSIFIED.value),
+    (CLASSIFIED, PetitionState.CLASSIFIED.value),
     else_=PetitionState.UNCLASSIFIED.value,
 )
 # Still to work on: not merged, withdrawn or answered.

@@ -129,6 +129,8 @@ async def voter_round(app: App) -> Round:
             )
             for name, value in values.items():
                 setattr(row, name, value)
+            if row.level is not None:  # staff classified it (field and level checked)
+                row.reviewed_at, row.reviewed_by = now, "telegram:9000"
             db.add(row)
             return row
 

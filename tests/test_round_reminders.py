@@ -96,11 +96,13 @@ async def test_a_rounds_notices_go_each_at_its_minute_once(round_app: App, clock
     # The compile deadline: 5 days after the last meeting (04/12 14:00). A day before, the
     # admins are reminded of the petition not classified yet.
     await at(round_app, clock, channel, local(2026, 12, 8, 13, 59))
-    assert to(channel, ADMIN_ID, "chưa phân loại") == []
+    assert to(channel, ADMIN_ID, "chưa được phân loại") == []
     await at(round_app, clock, channel, local(2026, 12, 8, 14, 0))
     await at(round_app, clock, channel, local(2026, 12, 8, 18, 0))
-    [unclassified] = to(channel, ADMIN_ID, "chưa phân loại")
-    assert "còn 1 kiến nghị chưa phân loại" in unclassified and "Thứ Tư, 09/12/2026 14:00" in unclassified
+    [unclassified] = to(channel, ADMIN_ID, "chưa được phân loại")
+    assert (
+        "còn 1 kiến nghị chưa được phân loại" in unclassified and "Thứ Tư, 09/12/2026 14:00" in unclassified
+    )
 
     await at(round_app, clock, channel, local(2026, 12, 9, 13, 59))
     assert files_to(channel, ADMIN_ID) == []
@@ -129,7 +131,7 @@ async def test_the_deadlines_set_on_the_round_and_no_reminder_once_all_are_class
         await db.execute(
             update(Submission)
             .where(Submission.id == found.petition_ids["written"])
-            .values(level=AnswerLevel.COMMUNE, field="agriculture")
+            .values(level=AnswerLevel.COMMUNE, field="agriculture", reviewed_at=local(2026, 11, 27, 9, 0))
         )
     channel = RecordingChannel()
     await at(round_app, clock, channel, local(2026, 11, 28, 8, 0))  # the default is not used
@@ -139,7 +141,7 @@ async def test_the_deadlines_set_on_the_round_and_no_reminder_once_all_are_class
     assert len(to(channel, ADMIN_ID, "Đến hạn gửi tài liệu")) == 1
 
     await at(round_app, clock, channel, local(2026, 12, 6, 17, 0))
-    assert to(channel, ADMIN_ID, "chưa phân loại") == []  # everything is classified
+    assert to(channel, ADMIN_ID, "chưa được phân loại") == []  # everything is classified
     await at(round_app, clock, channel, local(2026, 12, 7, 16, 59))
     assert files_to(channel, ADMIN_ID) == []
     await at(round_app, clock, channel, local(2026, 12, 7, 17, 0))
