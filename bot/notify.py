@@ -158,25 +158,25 @@ async def render_reminder(db: AsyncSession, notice: Notification, t: Translator)
         return None
     if _route(registration) in NOT_HEARD:  # they were told they need not come
         return None
-    session = registration.event
-    if session.starts_at != params.starts_at or session.status not in OPEN_STATUSES:
+    session, starts_at = registration.event, registration.starts_here
+    if starts_at != params.starts_at or session.status not in OPEN_STATUSES:
         return None
     endpoint = registration.event_endpoint.endpoint
     fields = {
         "code": registration.code,
         "title": session.title,
-        "when": t.datetime(session.starts_at),
+        "when": t.datetime(starts_at),
         "endpoint": endpoint.name,
         "address": endpoint.address or "—",
         "room": session.online_room or "—",
     }
-    text = t(reminder_message(params.hours, session.starts_at, notice.due_at, t), **fields)
+    text = t(reminder_message(params.hours, starts_at, notice.due_at, t), **fields)
     if not params.calendar:
         return Reply(text)
     event = calendar.session_event(
         code=registration.code or str(registration.id),
         title=session.title,
-        starts_at=session.starts_at,
+        starts_at=starts_at,
         location=t("notice.calendar_location", **fields),
         description=t("notice.calendar_description", **fields),
         online_room=session.online_room,

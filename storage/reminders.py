@@ -1,4 +1,5 @@
-"""Reminders before a session, derived from the registrations at each tick.
+"""Reminders before a session, derived from the registrations at each tick (at the time the
+event starts at each one's endpoint: a voter-contact round meets communes on different days).
 
 Nothing is scheduled in memory or written ahead: at every outbox tick, each confirmed
 registration whose session starts within the largest offset gets the reminder that is
@@ -15,9 +16,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Event, SignUp, SignUpStatus
+from storage.models import Event, EventEndpoint, SignUp, SignUpStatus
 from storage.outbox import NoticeKind, Reminder, queue_all
 from storage.rules import OPEN_STATUSES
+from storage.sessions import STARTS_HERE
 
 
 async def queue_due(
@@ -29,15 +31,17 @@ async def queue_due(
     if not hours_before:
         return
     horizon = now + timedelta(hours=max(hours_before))
+    starts = STARTS_HERE
     rows = (
         await db.execute(
-            select(SignUp.id, SignUp.citizen_id, Event.starts_at)
+            select(SignUp.id, SignUp.citizen_id, starts)
             .join(Event, Event.id == SignUp.session_id)
+            .join(EventEndpoint, EventEndpoint.id == SignUp.session_endpoint_id)
             .where(
                 SignUp.status == SignUpStatus.CONFIRMED,
                 Event.status.in_(OPEN_STATUSES),
-                Event.starts_at > now,
-                Event.starts_at <= horizon,
+                starts > now,
+                starts <= horizon,
             )
         )
     ).all()
