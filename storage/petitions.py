@@ -184,7 +184,7 @@ _ONE_OWN = _OWN.where(SUBMISSIONS.c.id == bindparam("petition_id"))
 # A change goes through only on the voter's own active petition of a round still taking them.
 _CHANGEABLE = (
     SUBMISSIONS.c.id == bindparam("petition_id"),
-    SUBMISSIONS.c.citizen_id == bindparam("citizen_id"),
+    SUBMISSIONS.c.citizen_id == bindparam("owner_id"),  # a column's name is refused in an UPDATE
     SUBMISSIONS.c.kind == SubmissionKind.PETITION,
     SUBMISSIONS.c.status == SubmissionStatus.ACTIVE,
     still_taking_petitions(SUBMISSIONS.c.event_id),
@@ -339,7 +339,7 @@ async def _change(
     timing: Timing,
     **params: Any,
 ) -> None:
-    ids = {"citizen_id": citizen.id, "petition_id": petition_id}
+    ids = {"owner_id": citizen.id, "petition_id": petition_id}
     changed = (await db.execute(statement, {**ids, **params, **deadline_params(now, timing)})).first()
     if changed is None:
         petition = await own(db, citizen.id, petition_id, timing)  # NotFound: not theirs
