@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import audit
 from storage.errors import DeadlinePassed, NotFound, SessionNotOpen
 from storage.event_kinds import Timing
-from storage.models import AnswerLevel, CaseType, EventStatus, SubmissionKind, SubmissionStatus
+from storage.models import AnswerLevel, CaseType, EventStatus, Submission, SubmissionKind, SubmissionStatus
 from storage.rules import OPEN_STATUSES
 from storage.voters import (
     ENDPOINTS,
@@ -41,7 +41,6 @@ from storage.voters import (
     still_taking_petitions,
     voter_round,
 )
-from storage.models import Submission
 
 SUBMISSIONS = typing.cast(Table, Submission.__table__)
 
@@ -51,7 +50,8 @@ class NewPetition:
     """What a voter has entered, ready to be stored."""
 
     event_id: int
-    endpoint_id: int  # their commune: the stop they attend, or where they write from
+    endpoint_id: int | None  # their commune (the stop they attend, or where they write from);
+    # None: a commune the office's list does not have (the address says which)
     sign_up_id: int | None  # with a sign-up to attend; None: written (or not attending)
     full_name: str
     phone: str
@@ -361,6 +361,8 @@ async def edit_text(
     )
 
 
-async def withdraw(db: AsyncSession, citizen: Person, petition_id: int, *, now: datetime, timing: Timing) -> None:
+async def withdraw(
+    db: AsyncSession, citizen: Person, petition_id: int, *, now: datetime, timing: Timing
+) -> None:
     """Withdraw the voter's own active petition before the deadline (same errors as `edit_text`)."""
     await _change(db, citizen, petition_id, _WITHDRAW, "petition.withdraw", now=now, timing=timing)

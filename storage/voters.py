@@ -429,7 +429,5 @@ async def attend(
     )
     attendance = Attendance(sign_up_id, code, status, stop.event_endpoint_id, seats)
     taken_now = stop.seats_taken + seats if confirmed else stop.capacity
-    stops = tuple(
-        dataclasses.replace(s, seats_taken=taken_now) if s is stop else s for s in found.stops
-    )
+    stops = tuple(dataclasses.replace(s, seats_taken=taken_now) if s is stop else s for s in found.stops)
     return dataclasses.replace(found, stops=stops, attendance=attendance), attendance

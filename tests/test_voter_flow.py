@@ -30,7 +30,7 @@ from storage.models import (
 )
 from tests.conftest import WORLD_ENDPOINTS, local
 from tests.fakes.telegram_api import FakeTelegram
-from tests.flows import SUMMARY, consent
+from tests.flows import consent
 from tests.support import TEXT_ONLY, ChatUser
 from tests.telegram_harness import TelegramUser
 
@@ -182,8 +182,16 @@ async def test_a_voter_attends_and_petitions(app: App, rounds: Rounds, chat: Cha
     first, second = await petitions_in(app)
     assert first.kind == SubmissionKind.PETITION and first.sign_up_id == sign_up.id
     assert first.endpoint_id == rounds.endpoint_ids["P-TANBINH"] and first.event_id == rounds.event_id
-    assert (first.case_type, first.field, first.level) == (CaseType.PETITION, "transport", AnswerLevel.PROVINCE)
-    assert (first.full_name, first.phone, first.address) == ("Nguyễn Văn An", "+84912345678", "Phường Tân Bình")
+    assert (first.case_type, first.field, first.level) == (
+        CaseType.PETITION,
+        "transport",
+        AnswerLevel.PROVINCE,
+    )
+    assert (first.full_name, first.phone, first.address) == (
+        "Nguyễn Văn An",
+        "+84912345678",
+        "Phường Tân Bình",
+    )
     assert first.summary == PETITION and first.status == SubmissionStatus.ACTIVE
     assert (second.case_type, second.level, second.code) == (CaseType.REFLECTION, None, "TXCT-2026-000002")
 
@@ -209,7 +217,7 @@ async def test_a_voter_of_a_commune_not_connected_petitions_in_writing(app: App,
     await open_round(chat, "con dao")
     assert "Đặc khu Côn Đảo không phải là điểm cầu của hội nghị này" in chat.text
     assert DEADLINE_SHOWN in chat.text
-    assert not "attend" in payloads(chat)
+    assert "attend" not in payloads(chat)
     await chat.press("petition")
     await write_petition(chat, kind="complaint")  # no attachment step here: text only
     await chat.say("Lê Văn Cường")
@@ -348,7 +356,7 @@ async def test_sign_ups_close_the_day_before_the_meeting(
     clock.set(closes + timedelta(minutes=1))
     await chat.press("confirm")
     assert "đã hết hạn đăng ký tham dự tại điểm cầu này lúc Chủ Nhật, 06/12/2026 08:00" in chat.text
-    assert not "attend" in payloads(chat)
+    assert "attend" not in payloads(chat)
     assert "petition" in payloads(chat)  # still open
 
     other = ChatUser(app.dialog, user_id="3")

@@ -104,7 +104,9 @@ def refused(ctx: Ctx, error: Exception) -> Next:
 async def ask_edit_text(ctx: Ctx) -> Reply:
     s = ctx.settings
     question = ctx.t(
-        "petitions.edit_text.ask", min=ctx.t.number(s.summary_min_chars), max=ctx.t.number(s.summary_max_chars)
+        "petitions.edit_text.ask",
+        min=ctx.t.number(s.summary_min_chars),
+        max=ctx.t.number(s.summary_max_chars),
     )
     return summary.ask(ctx, question, (await current(ctx)).summary)
 

@@ -223,10 +223,14 @@ async def ask_place(ctx: Ctx) -> Reply | Next:
         )
         if found.attendance is not None:
             text += "\n\n" + attendance_line(ctx, found, found.attendance)
-            if (attending := found.stop(found.attendance.event_endpoint_id)) and attending.starts_at > ctx.now:
+            if (
+                attending := found.stop(found.attendance.event_endpoint_id)
+            ) and attending.starts_at > ctx.now:
                 options.append(ctx.option("unattend", "voters.place.unattend"))
         elif ctx.now <= stop.sign_up_deadline:
-            options.append(ctx.option("attend", "voters.place.attend" if stop.seats_left else "voters.place.wait"))
+            options.append(
+                ctx.option("attend", "voters.place.attend" if stop.seats_left else "voters.place.wait")
+            )
         else:
             text += "\n\n" + ctx.t("voters.place.sign_up_closed", deadline=ctx.dt(stop.sign_up_deadline))
         options.append(ctx.option("petition", "voters.place.petition"))
@@ -558,7 +562,12 @@ async def ask_attachments(ctx: Ctx) -> Reply | Next:
     files = draft_of(ctx).attachments
     s = ctx.settings
     go_on = ctx.option("done", go_on_label(ctx))
-    text = ctx.t("petition.attachments.ask", most=s.max_attachments, max_mb=int(s.max_attachment_mb), button=go_on.label)
+    text = ctx.t(
+        "petition.attachments.ask",
+        most=s.max_attachments,
+        max_mb=int(s.max_attachment_mb),
+        button=go_on.label,
+    )
     options = [go_on]
     if files:
         text += "\n\n" + ctx.t("register.attachments.list", count=len(files), names=attachment_names(ctx))
@@ -705,7 +714,9 @@ async def send(ctx: Ctx) -> Next:
         attachments=list(draft.attachments),
     )
     try:
-        petition = await petitions.add(ctx.db, ctx.citizen, new, now=ctx.now, timing=timing(ctx), tz=ctx.settings.tz)
+        petition = await petitions.add(
+            ctx.db, ctx.citizen, new, now=ctx.now, timing=timing(ctx), tz=ctx.settings.tz
+        )
     except DeadlinePassed as closed:
         # The text is kept: another round may take it.
         ctx.say("petition.closed", deadline=ctx.dt(closed.deadline))
