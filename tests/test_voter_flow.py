@@ -33,6 +33,7 @@ from tests.fakes.telegram_api import FakeTelegram
 from tests.flows import consent
 from tests.support import TEXT_ONLY, ChatUser
 from tests.telegram_harness import TelegramUser
+from tests.test_round_trips import round_trips, statements
 
 TITLE = "Tiếp xúc cử tri trước Kỳ họp thứ năm"
 HOST = "Tổ đại biểu HĐND tỉnh số 3"
@@ -453,3 +454,37 @@ async def test_a_voter_petitions_through_telegram(
     [petition] = await petitions_in(app)
     assert petition.status == SubmissionStatus.WITHDRAWN and petition.level == AnswerLevel.COMMUNE
     assert petition.attachments[0]["name"] == "anh-con-duong.pdf"
+
+
+async def test_a_petition_step_is_one_read_and_one_write_and_sending_it_two_writes_more(
+    app: App, rounds: Rounds, chat: ChatUser
+) -> None:
+    await consent(chat)
+    await open_round(chat, "binh chanh")
+    await chat.press("petition")
+    dialect = app.engine.dialect.name
+    expected = 4 if dialect == "postgresql" else 5  # BEGIN, read, write, COMMIT (+ SQLite's mark)
+    with statements(app) as pressed:
+        await chat.press("petition")  # the type: a pressed button
+    await chat.press("transport")
+    await chat.press("province")
+    with statements(app) as typed:
+        await chat.say(PETITION)  # the text: a typed answer
+    assert round_trips(pressed, dialect) == expected, pressed
+    assert round_trips(typed, dialect) == expected, typed
+    await chat.press("done")
+    await chat.press("done")
+    await chat.say("Phạm Thị Dung")
+    await chat.say("0912 222 333")
+    await chat.press("commune")
+    with statements(app) as sent:
+        await chat.press("confirm")
+    assert "TXCT-2026-000001" in chat.text
+    # The petition with its code and the round's deadline checked in one INSERT, the audit
+    # row, the profile remembered (new here): three writes, no read of ours.
+    assert round_trips(sent, dialect) == expected + 3, sent
+    await chat.press("more")
+    await write_petition(chat)
+    with statements(app) as again:
+        await chat.press("confirm")
+    assert round_trips(again, dialect) == expected + 2, again  # the profile already holds it

@@ -48,7 +48,6 @@ async def ask_list(ctx: Ctx) -> Reply:
             ctx.t(
                 "petitions.option",
                 code=petition.code,
-                title=petition.title,
                 status=petition_status(ctx, petition, petition.changeable(ctx.now)),
             ),
         )
