@@ -4,6 +4,7 @@ the minute, wrong inputs; in the chat with buttons, a numbered text chat and Tel
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App
+from bot.channels.console import ConsoleChannel
 from bot.channels.telegram.runner import TelegramBot
 from bot.clock import FrozenClock
 from storage.endpoints import upsert_endpoints
@@ -33,6 +35,7 @@ from tests.fakes.telegram_api import FakeTelegram
 from tests.flows import consent
 from tests.support import TEXT_ONLY, ChatUser
 from tests.telegram_harness import TelegramUser
+from tests.test_console import lines_then_eof
 from tests.test_round_trips import round_trips, statements
 
 TITLE = "Tiếp xúc cử tri trước Kỳ họp thứ năm"
@@ -488,3 +491,32 @@ async def test_a_petition_step_is_one_read_and_one_write_and_sending_it_two_writ
     with statements(app) as again:
         await chat.press("confirm")
     assert round_trips(again, dialect) == expected + 2, again  # the profile already holds it
+
+
+async def test_a_written_petition_in_the_console(app: App, rounds: Rounds) -> None:
+    typed = [
+        "1",  # Tiếng Việt
+        "1",  # Tôi đồng ý
+        "Tiếp xúc cử tri",  # the menu entry, by its words
+        "1",  # the round
+        "con dao",
+        "1",  # Đặc khu Côn Đảo
+        "1",  # Gửi kiến nghị bằng văn bản
+        "1",  # Kiến nghị
+        "6",  # Giao thông
+        "3",  # Xã, phường
+        PETITION,
+        "xong",
+        "Lê Văn Cường",
+        "0912000111",
+        "1",  # Chỉ ghi: Đặc khu Côn Đảo
+        "1",  # Xác nhận gửi
+    ]
+    out = io.StringIO()
+    await ConsoleChannel(app.dialog, out=out).run(lines_then_eof(typed))
+    transcript = out.getvalue()
+    assert "không phải là điểm cầu của hội nghị này" in transcript
+    assert "Mã kiến nghị: TXCT-2026-000001" in transcript
+    [petition] = await petitions_in(app)
+    assert (petition.field, petition.level, petition.sign_up_id) == ("transport", AnswerLevel.COMMUNE, None)
+    assert petition.address == "Đặc khu Côn Đảo"
