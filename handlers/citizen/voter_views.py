@@ -84,7 +84,7 @@ def petition_details(ctx: Ctx, petition: Petition, *, denouncer: bool) -> str:
         field=field_label(ctx, petition.field),
         level=level_label(ctx, petition.level),
         summary=petition.summary or "—",
-        attachments=len(petition.attachments),
+        attachments=", ".join(str(item.get("name", "")) for item in petition.attachments) or "—",
     )
     if open_now:
         text += "\n" + ctx.t("petition.changeable_until", deadline=ctx.dt(petition.deadline))
