@@ -520,3 +520,54 @@ async def test_a_written_petition_in_the_console(app: App, rounds: Rounds) -> No
     [petition] = await petitions_in(app)
     assert (petition.field, petition.level, petition.sign_up_id) == ("transport", AnswerLevel.COMMUNE, None)
     assert petition.address == "Đặc khu Côn Đảo"
+
+
+async def set_round(app: App, rounds: Rounds, **values: object) -> None:
+    async with app.sessions() as db, db.begin():
+        event = await db.get(Event, rounds.event_id)
+        assert event is not None
+        for name, value in values.items():
+            setattr(event, name, value)
+
+
+async def test_without_a_compile_deadline_petitions_close_five_days_after_the_last_meeting(
+    app: App, rounds: Rounds, chat: ChatUser, clock: FrozenClock
+) -> None:
+    await set_round(app, rounds, compile_deadline=None)
+    await consent(chat)
+    await chat.press("voters")
+    # Bình Chánh meets last, on Tuesday 8 December at 14:00.
+    assert "Hạn gửi ý kiến, kiến nghị: Chủ Nhật, 13/12/2026 14:00" in chat.text
+    await chat.press("r:")
+    await chat.say("con dao")
+    await chat.press("ep:")
+    await chat.press("petition")
+    await write_petition(chat)
+    await chat.say("Lê Văn Cường")
+    await chat.say("0912 000 111")
+    await chat.press("commune")
+    clock.set(local(2026, 12, 13, 14, 1))
+    await chat.press("confirm")
+    assert "đã hết hạn nhận ý kiến, kiến nghị lúc Chủ Nhật, 13/12/2026 14:00" in chat.text
+    clock.set(local(2026, 12, 13, 14, 0))
+    await chat.say("/tieptuc")  # the rounds again, read at 14:00
+    await chat.press("r:")  # the commune is remembered
+    await chat.press("petition")  # the text written is kept: straight to the review
+    assert PETITION in chat.text
+    await chat.press("confirm")
+    assert "Mã kiến nghị: TXCT-2026-000001" in chat.text
+
+
+async def test_a_round_called_off_meanwhile_takes_nothing(app: App, rounds: Rounds, chat: ChatUser) -> None:
+    await consent(chat)
+    await open_round(chat, "binh chanh")
+    await chat.press("petition")
+    await write_petition(chat)
+    await chat.say("Phạm Thị Dung")
+    await chat.say("0912 222 333")
+    await chat.press("commune")
+    await set_round(app, rounds, status=EventStatus.CANCELLED)
+    await chat.press("confirm")
+    assert "hội nghị này đã bị hủy hoặc đã kết thúc" in chat.text
+    assert "chưa có hội nghị tiếp xúc cử tri nào" in chat.text
+    assert await petitions_in(app) == []

@@ -34,6 +34,7 @@ from storage.citizens import actor_of
 from storage.endpoints import all_endpoints, search_endpoints
 from storage.errors import AlreadyRegistered, DeadlinePassed, NotFound, SessionNotOpen
 from storage.models import AnswerLevel, CaseType, SignUpStatus
+from storage.rules import OPEN_STATUSES
 from storage.voters import VoterRound
 
 COMMUNE_PAGE_SIZE = 6
@@ -95,7 +96,7 @@ async def on_rounds(ctx: Ctx, answer: Answer) -> Next:
         return END
     if answer.choice == "mine":
         return Goto("petitions", data={})
-    if not answer.choice or not answer.choice.startswith("r:"):
+    if not answer.choice or not answer.choice.startswith("r:") or not answer.choice[2:].isdecimal():
         raise Invalid("common.choose_option")
     draft = draft_of(ctx)
     event_id = int(answer.choice[2:])
@@ -140,7 +141,7 @@ async def on_commune_answer(ctx: Ctx, answer: Answer, here: str) -> Next:
     if answer.choice == "unlisted":  # a commune the office's list does not have: written only
         draft.endpoint_id, draft.endpoint_name, draft.stop_id = None, "", None
         return "place"
-    if answer.choice and answer.choice.startswith("ep:"):
+    if answer.choice and answer.choice.startswith("ep:") and answer.choice[3:].isdecimal():
         endpoint_id = int(answer.choice[3:])
         endpoint = next((e for e in await all_endpoints(ctx.db) if e.id == endpoint_id), None)
         if endpoint is None:
@@ -194,6 +195,9 @@ async def ask_place(ctx: Ctx) -> Reply | Next:
     draft = draft_of(ctx)
     found = await current_round(ctx)
     if found is None:
+        return "rounds"
+    if found.status not in OPEN_STATUSES:
+        ctx.say("voters.round_cancelled")
         return "rounds"
     if not found.open_for_petitions(ctx.now):
         ctx.say("voters.round_closed", deadline=ctx.dt(found.petition_deadline))
@@ -417,7 +421,7 @@ async def on_attend_confirm(ctx: Ctx, answer: Answer) -> Next:
 @flow.ask("after_attend")
 async def ask_after_attend(ctx: Ctx) -> Reply:
     return Reply(
-        ctx.t("voters.after_attend", deadline=ctx.dt(datetime.fromisoformat(draft_of(ctx).deadline))),
+        ctx.t("voters.after_attend", deadline=deadline_shown(ctx)),
         (ctx.option("petition", "voters.place.petition"), ctx.option("menu", "common.back_to_menu")),
     )
 
@@ -472,6 +476,12 @@ def start_petition(ctx: Ctx) -> str:
         draft.editing = True
         return next_identity(ctx, "review")
     return "case_type"
+
+
+def deadline_shown(ctx: Ctx) -> str:
+    """The round's petition deadline as read at the round's screen."""
+    deadline = draft_of(ctx).deadline
+    return ctx.dt(datetime.fromisoformat(deadline)) if deadline else "—"
 
 
 def after(ctx: Ctx, natural_next: str) -> str:
@@ -639,7 +649,7 @@ async def ask_review(ctx: Ctx) -> Reply | Next:
         name=shown(ctx, "name", draft.full_name),
         phone=shown(ctx, "phone", draft.phone),
         address=shown(ctx, "address", draft.address),
-        deadline=ctx.dt(datetime.fromisoformat(draft.deadline)) if draft.deadline else "—",
+        deadline=deadline_shown(ctx),
     )
     return Reply(
         text,
@@ -726,7 +736,7 @@ async def send(ctx: Ctx) -> Next:
         return "rounds"
     await remember(ctx)
     # No name, phone or address here: a denouncer's identity is never echoed back.
-    ctx.say("petition.done", code=petition.code, deadline=ctx.dt(datetime.fromisoformat(draft.deadline)))
+    ctx.say("petition.done", code=petition.code, deadline=deadline_shown(ctx))
     for field in ("case_type", "field", "level", "summary", "attachments", "editing"):
         setattr(draft, field, getattr(VoterDraft(), field))
     return "after_petition"
