@@ -100,7 +100,7 @@ async def tables(engine: AsyncEngine) -> MetaData:
 
 
 async def registrations_by_status(engine: AsyncEngine) -> dict[str, int]:
-    registrations = (await tables(engine)).tables["registrations"]
+    registrations = (await tables(engine)).tables["sign_ups"]
     async with engine.connect() as conn:
         rows = await conn.execute(
             select(registrations.c.status, func.count()).group_by(registrations.c.status)

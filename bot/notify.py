@@ -45,8 +45,8 @@ from storage.identity import UserKey
 from storage.models import (
     Broadcast,
     Citizen,
-    Notification,
     Event,
+    Notification,
     SignUp,
     SignUpStatus,
 )
@@ -84,6 +84,11 @@ RENDER_SLICE = 10  # notices rendered between two chances for the workers to run
 NOT_HEARD = ("return", "forward")  # decisions after which the citizen need not come to the session
 
 
+def _route(registration: SignUp) -> str | None:
+    """The staff's decision on the sign-up's case (None: none yet, or nothing to decide)."""
+    return registration.case.route if registration.case is not None else None
+
+
 async def _registration(db: AsyncSession, registration_id: int) -> SignUp:
     registration = await db.get(SignUp, registration_id)
     if registration is None:
@@ -93,30 +98,33 @@ async def _registration(db: AsyncSession, registration_id: int) -> SignUp:
 
 async def render_waitlist_promoted(db: AsyncSession, notice: Notification, t: Translator) -> str:
     registration = await _registration(db, params_of(notice, AboutRegistration).registration_id)
-    endpoint = registration.session_endpoint.endpoint
+    endpoint = registration.event_endpoint.endpoint
     return t(
         "notice.waitlist_promoted",
         code=registration.code,
-        when=t.datetime(registration.session.starts_at),
+        when=t.datetime(registration.starts_here),
         endpoint=endpoint.name,
         address=endpoint.address or "—",
-        review=t(f"notice.review_state.{registration.route or 'pending'}"),
+        review=t(f"notice.review_state.{_route(registration) or 'pending'}"),
     )
 
 
 async def render_review(db: AsyncSession, notice: Notification, t: Translator) -> str:
     """The staff's decision or the outcome of the case, told to the citizen."""
     registration = await _registration(db, params_of(notice, AboutRegistration).registration_id)
+    case = registration.case
+    if case is None:
+        raise LookupError(f"registration {registration.id} has no case")
     kind = notice.kind
     if kind == NoticeKind.ROUTE_ACCEPT and registration.status == SignUpStatus.WAITLISTED:
         kind = "route_accept_waitlisted"  # accepted, but without a seat yet: not "come on time"
     return t(
         f"notice.{kind}",
         code=registration.code,
-        when=t.datetime(registration.session.starts_at),
-        agency=registration.forwarded_to,
-        note=registration.route_note or "—",
-        outcome=registration.outcome,
+        when=t.datetime(registration.starts_here),
+        agency=case.forwarded_to,
+        note=case.route_note or "—",
+        outcome=case.outcome,
     )
 
 
@@ -135,12 +143,12 @@ async def render_reminder(db: AsyncSession, notice: Notification, t: Translator)
     registration = await db.get(SignUp, params.registration_id)
     if registration is None or registration.status != SignUpStatus.CONFIRMED:
         return None
-    if registration.route in NOT_HEARD:  # they were told they need not come
+    if _route(registration) in NOT_HEARD:  # they were told they need not come
         return None
-    session = registration.session
+    session = registration.event
     if session.starts_at != params.starts_at or session.status not in OPEN_STATUSES:
         return None
-    endpoint = registration.session_endpoint.endpoint
+    endpoint = registration.event_endpoint.endpoint
     fields = {
         "code": registration.code,
         "title": session.title,
@@ -172,8 +180,8 @@ async def render_session_moved(db: AsyncSession, notice: Notification, t: Transl
     return t(
         "notice.session_moved_closed" if closed else "notice.session_moved",
         code=registration.code,
-        title=registration.session.title,
-        when=t.datetime(registration.session.starts_at),
+        title=registration.event.title,
+        when=t.datetime(registration.event.starts_at),
         old=t.datetime(params.old),
         new=t.datetime(params.new),
         reason=params.reason,
@@ -187,8 +195,8 @@ async def render_session_cancelled(db: AsyncSession, notice: Notification, t: Tr
     return t(
         "notice.session_cancelled",
         code=registration.code,
-        title=registration.session.title,
-        when=t.datetime(registration.session.starts_at),
+        title=registration.event.title,
+        when=t.datetime(registration.event.starts_at),
         reason=params.reason,
     )
 
@@ -341,9 +349,9 @@ async def template_fields(db: AsyncSession, notice: Notification, t: Translator)
         if registration is not None:
             fields.update(
                 code=registration.code or "",
-                title=registration.session.title,
-                time=t.datetime(registration.session.starts_at),
-                endpoint=registration.session_endpoint.endpoint.name,
+                title=registration.event.title,
+                time=t.datetime(registration.event.starts_at),
+                endpoint=registration.event_endpoint.endpoint.name,
             )
     for name in ("old", "new", "deadline"):
         if name in params:

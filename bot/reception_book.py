@@ -87,28 +87,28 @@ def route_text(t: Translator, registration: Routed) -> str:
 
 
 def _row(entry: BookEntry, t: Translator) -> BookRow:
-    number, registration, hide = entry.number, entry.registration, entry.hidden
-    name, address = registration.full_name or "", registration.address or ""
-    id_number = registration.id_number or ""
-    representatives = list(registration.representatives or [])
-    if anonymised(registration):  # said so, not a blank line that reads like a mistake
+    number, registration, case, hide = entry.number, entry.registration, entry.case, entry.hidden
+    name, address = case.full_name or "", case.address or ""
+    id_number = case.id_number or ""
+    representatives = list(case.representatives or [])
+    if anonymised(case):  # said so, not a blank line that reads like a mistake
         name = t("export.anonymised")
     elif hide:
         name, address, id_number = mask_name(name), t("export.hidden"), mask_id_number(id_number)
         representatives = [mask_name(person) for person in representatives]
-    classification = f"{t(f'case_type.{registration.case_type.value}')} — {field_text(t, registration.field)}"
+    classification = f"{t(f'case_type.{case.case_type.value}')} — {field_text(t, case.field)}"
     notes = t("export.representatives", names=", ".join(representatives)) if representatives else ""
     return BookRow(
         number=number,
         date=registration.created_at.astimezone(t.tz),
         name_and_address="\n".join(part for part in (name, address) if part),
         id_number=id_number,
-        content=registration.summary,
+        content=case.summary,
         classification=classification,
-        people=registration.group_size,
-        prior_agency=registration.prior_agency,
-        handling_route=route_text(t, registration),
-        follow_up=registration.outcome or "",
+        people=case.group_size,
+        prior_agency=case.prior_agency,
+        handling_route=route_text(t, case),
+        follow_up=case.outcome or "",
         notes=notes,
         code=registration.code or "",
         status=registration.status,

@@ -13,6 +13,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.i18n import SUPPORTED_LOCALES, Office, Translator, load_catalog
 from bot.logs import LOG_FORMATS
+from storage.event_kinds import Timing
 from storage.identity import UserKey
 from storage.outbox import NoticeKind
 from storage.rules import MAX_CAPACITY
@@ -57,6 +58,12 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Ho_Chi_Minh"
     summary_lead_days: int = Field(5, ge=0)
     change_notice_days: int = Field(5, ge=0)
+    # Voter contact: petitions are compiled at most this many days after the meeting, the
+    # materials reach the delegates this many days before it, and attendance sign-ups close
+    # this many days before (the count goes to the organiser the day before).
+    compile_days_after: int = Field(5, ge=0, le=60)
+    materials_days_before: int = Field(5, ge=0, le=60)
+    voter_signup_close_days: int = Field(1, ge=0, le=30)
     default_capacity: int = Field(30, ge=1, le=MAX_CAPACITY)
     summary_min_chars: int = Field(30, ge=1)
     # A longer summary would be cut short, silently, in the XLSX of Form 03 (a cell holds 32767).
@@ -287,6 +294,17 @@ class Settings(BaseSettings):
             hotline=self.office_hotline,
             address=self.office_address,
             data_controller=self.data_controller,
+        )
+
+    @cached_property
+    def timing(self) -> Timing:
+        """The day counts of the events' deadlines (storage.event_kinds)."""
+        return Timing(
+            summary_lead_days=self.summary_lead_days,
+            change_notice_days=self.change_notice_days,
+            compile_days_after=self.compile_days_after,
+            materials_days_before=self.materials_days_before,
+            signup_close_days=self.voter_signup_close_days,
         )
 
     def translator(self, locale: str) -> Translator:

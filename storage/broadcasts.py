@@ -13,10 +13,10 @@ from storage.models import (
     Broadcast,
     Citizen,
     Endpoint,
-    Notification,
     Event,
-    SignUp,
     EventEndpoint,
+    Notification,
+    SignUp,
 )
 from storage.outbox import BroadcastMessage, NoticeKind, queue_all
 from storage.registrations import ACTIVE

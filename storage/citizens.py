@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import audit
 from storage.db import insert_if_absent, mark_erased
 from storage.identity import UserKey
-from storage.models import CaseType, Citizen, ConversationState, Event, SignUp
+from storage.models import CaseType, Citizen, ConversationState, Event, SignUp, Submission
 from storage.registrations import ACTIVE, cancel
 
 
@@ -50,7 +50,7 @@ RECORD_COLUMNS = (
     Citizen.unreachable,
     Citizen.anonymised_at,
     exists()
-    .where(SignUp.citizen_id == Citizen.id, SignUp.case_type == CaseType.DENUNCIATION)
+    .where(Submission.citizen_id == Citizen.id, Submission.case_type == CaseType.DENUNCIATION)
     .label("denouncer"),
 )
 _BY_ID = select(*RECORD_COLUMNS).where(Citizen.id == bindparam("citizen_id"))
@@ -218,18 +218,18 @@ async def anonymise(
         )
         .execution_options(synchronize_session="fetch")
     )
-    registrations = await db.scalars(select(SignUp).where(SignUp.citizen_id == citizen.id))
-    for registration in registrations:
-        registration.full_name = registration.phone = None
-        registration.id_number = registration.address = None
-        registration.representatives = []
-        registration.summary = ""
-        registration.prior_agency = ""
-        registration.attachments = []
+    submissions = await db.scalars(select(Submission).where(Submission.citizen_id == citizen.id))
+    for submission in submissions:
+        submission.full_name = submission.phone = None
+        submission.id_number = submission.address = None
+        submission.representatives = []
+        submission.summary = ""
+        submission.prior_agency = ""
+        submission.attachments = []
         # Staff's free-text notes often name the citizen or give their phone, in forms no
         # search would catch ("ông An", "0912 345 678"): cleared whole. What was decided
         # stays (route, agency forwarded to, when and by whom) for the counts.
-        registration.route_note = registration.outcome = ""
+        submission.route_note = submission.outcome = ""
     # A registration begun and left half-way keeps name, phone, CCCD and summary in the
     # conversation state: the citizen starts over from nothing.
     state = await db.get(ConversationState, (citizen.channel, citizen.channel_user_id))

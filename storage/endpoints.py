@@ -25,7 +25,7 @@ from storage.datafile import (
     too_long,
     unknown_keys,
 )
-from storage.models import Endpoint, Event, SignUp, EventEndpoint
+from storage.models import Endpoint, Event, EventEndpoint, SignUp
 from storage.registrations import ACTIVE
 from storage.text import fold, normalize
 
@@ -409,8 +409,8 @@ async def upcoming_registrations(db: AsyncSession, endpoint_id: int, now: dateti
         await db.scalar(
             select(func.count())
             .select_from(SignUp)
-            .join(SignUp.session_endpoint)
-            .join(SignUp.session)
+            .join(SignUp.event_endpoint)
+            .join(SignUp.event)
             .where(
                 EventEndpoint.endpoint_id == endpoint_id,
                 SignUp.status.in_(ACTIVE),

@@ -147,7 +147,9 @@ class Event(Base):
     host: Mapped[str] = mapped_column(String(300), default="")
     # The first start over its endpoints (each endpoint may start at its own time).
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    status: Mapped[EventStatus] = mapped_column(_enum(EventStatus, "event_status"), default=EventStatus.SCHEDULED)
+    status: Mapped[EventStatus] = mapped_column(
+        _enum(EventStatus, "event_status"), default=EventStatus.SCHEDULED
+    )
     online_room: Mapped[str] = mapped_column(String(500), default="")
     # Voter contact: petitions compiled and sent by this time (default: 5 days after the
     # last endpoint's meeting); materials reach the delegates by this time.
@@ -244,6 +246,18 @@ class SignUp(Base):
 
     event: Mapped[Event] = relationship(lazy="joined")
     event_endpoint: Mapped[EventEndpoint] = relationship(lazy="joined")
+    # A reception sign-up's case (its one submission of kind `case`); None for voter contact.
+    case: Mapped[Submission | None] = relationship(
+        primaryjoin="and_(Submission.sign_up_id == SignUp.id, Submission.kind == 'case')",
+        lazy="joined",
+        uselist=False,
+        viewonly=True,
+    )
+
+    @property
+    def starts_here(self) -> datetime:
+        """When the event starts at this sign-up's endpoint."""
+        return self.event_endpoint.starts_at or self.event.starts_at
 
 
 class Submission(Base):

@@ -22,10 +22,12 @@ from storage.models import (
     CaseType,
     Endpoint,
     Event,
+    EventEndpoint,
     SignUp,
     SignUpStatus,
-    EventEndpoint,
+    Submission,
 )
+from storage.registrations import CASE_OF_SIGN_UP
 from storage.text import fold
 
 LISTED = (SignUpStatus.CONFIRMED, SignUpStatus.WAITLISTED)
@@ -56,9 +58,9 @@ def mask_id_number(id_number: str) -> str:
     return "*" * (len(id_number) - len(shown)) + shown
 
 
-def anonymised(registration: SignUp) -> bool:
+def anonymised(case: Submission) -> bool:
     """Erased at the citizen's request or after retention (a submitted one always has a name)."""
-    return registration.full_name is None
+    return case.full_name is None
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class BookEntry:
 
     number: int
     registration: SignUp
+    case: Submission  # what the registration handed in: identity, summary, review
     hidden: bool  # a denouncer's identity, masked for this reader
 
 
@@ -97,6 +100,7 @@ async def session_book(
     query = (
         select(SignUp)
         .join(EventEndpoint, SignUp.session_endpoint_id == EventEndpoint.id)
+        .join(Submission, CASE_OF_SIGN_UP)
         .where(SignUp.session_id == session_id, SignUp.status.in_(LISTED))
         .order_by(SignUp.created_at, SignUp.id)
     )
@@ -107,7 +111,7 @@ async def session_book(
     by_endpoint: dict[int, list[SignUp]] = {}
     endpoints: dict[int, Endpoint] = {}
     for registration in registrations:
-        endpoint = registration.session_endpoint.endpoint
+        endpoint = registration.event_endpoint.endpoint
         endpoints[endpoint.id] = endpoint
         by_endpoint.setdefault(endpoint.id, []).append(registration)
 
@@ -115,7 +119,9 @@ async def session_book(
     for endpoint in sorted(endpoints.values(), key=_name_key):
         entries = []
         for number, registration in enumerate(by_endpoint[endpoint.id], start=1):
-            denouncer = registration.case_type == CaseType.DENUNCIATION and not anonymised(registration)
+            case = registration.case
+            assert case is not None  # joined above
+            denouncer = case.case_type == CaseType.DENUNCIATION and not anonymised(case)
             hide = denouncer and not reveal_denouncers
             if hide:
                 masked += 1
@@ -129,7 +135,7 @@ async def session_book(
                     target_id=registration.id,
                     via="export",
                 )
-            entries.append(BookEntry(number, registration, hide))
+            entries.append(BookEntry(number, registration, case, hide))
         books.append((endpoint.name, entries))
     return SessionBook(session=session, endpoints=books, masked=masked)
 
@@ -143,7 +149,9 @@ async def registration_stats(
 ) -> Stats:
     """Counts per endpoint, case type and field; `endpoint_ids=None` for every endpoint."""
     query = (
-        select(Endpoint.name, SignUp.case_type, SignUp.field)
+        select(Endpoint.name, Submission.case_type, Submission.field)
+        .select_from(SignUp)
+        .join(Submission, CASE_OF_SIGN_UP)
         .join(EventEndpoint, SignUp.session_endpoint_id == EventEndpoint.id)
         .join(Endpoint, EventEndpoint.endpoint_id == Endpoint.id)
         .join(Event, SignUp.session_id == Event.id)

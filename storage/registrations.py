@@ -16,16 +16,39 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, String, Table, bindparam, cast, exists, func, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit, outbox
 from storage.errors import AlreadyRegistered, DeadlinePassed, NotFound, SessionNotOpen, TooManyPeople
-from storage.models import CaseType, SignUp, SignUpStatus
+from storage.event_kinds import Timing, policy
+from storage.models import (
+    CaseType,
+    EventKind,
+    SignUp,
+    SignUpStatus,
+    Submission,
+    SubmissionKind,
+    SubmissionStatus,
+)
 from storage.outbox import AboutRegistration, NoticeKind
 from storage.rules import OPEN_STATUSES
 from storage.sessions import (
+    CASE_KINDS,
     SEAT_COLUMNS,
     SEATS_FROM,
     SESSION_ENDPOINTS,
@@ -36,6 +59,11 @@ from storage.sessions import (
 )
 
 REGISTRATIONS = typing.cast(Table, SignUp.__table__)
+SUBMISSIONS = typing.cast(Table, Submission.__table__)
+# A reception sign-up's case: its one submission of kind `case`.
+CASE_OF_SIGN_UP = and_(
+    SUBMISSIONS.c.sign_up_id == REGISTRATIONS.c.id, SUBMISSIONS.c.kind == SubmissionKind.CASE
+)
 
 ACTIVE = (SignUpStatus.CONFIRMED, SignUpStatus.WAITLISTED)
 GROUP_THRESHOLD = 5  # from 5 people a group names representatives
@@ -157,10 +185,10 @@ class Held(Protocol):
     def seats(self) -> int: ...
 
 
-def code_prefix(created_at: datetime, tz: tzinfo) -> str:
-    """A registration's code is `TCD-2026-000123`: this, the year as the office counts it
-    (local time), then the row id in six digits or more."""
-    return f"TCD-{created_at.astimezone(tz).year}-"
+def code_prefix(kind: EventKind, created_at: datetime, tz: tzinfo) -> str:
+    """A sign-up's code is `TCD-2026-000123` (`TXCT-…` for voter contact): this, the year as
+    the office counts it (local time), then the row id in six digits or more."""
+    return f"{policy(kind).code_prefix}-{created_at.astimezone(tz).year}-"
 
 
 # --- statements, built once --------------------------------------------------------------
@@ -172,25 +200,27 @@ _REGISTRATION_COLUMNS = (
     REGISTRATIONS.c.id.label("registration_id"),
     REGISTRATIONS.c.code,
     REGISTRATIONS.c.status.label("registration_status"),
-    REGISTRATIONS.c.route,
+    SUBMISSIONS.c.route,
     REGISTRATIONS.c.citizen_id,
-    REGISTRATIONS.c.full_name,
-    REGISTRATIONS.c.phone,
-    REGISTRATIONS.c.id_number,
-    REGISTRATIONS.c.address,
-    REGISTRATIONS.c.case_type,
-    REGISTRATIONS.c.field,
-    REGISTRATIONS.c.summary,
-    REGISTRATIONS.c.prior_agency,
-    REGISTRATIONS.c.group_size,
-    REGISTRATIONS.c.representatives,
-    REGISTRATIONS.c.attachments,
+    SUBMISSIONS.c.full_name,
+    SUBMISSIONS.c.phone,
+    SUBMISSIONS.c.id_number,
+    SUBMISSIONS.c.address,
+    SUBMISSIONS.c.case_type,
+    SUBMISSIONS.c.field,
+    SUBMISSIONS.c.summary,
+    SUBMISSIONS.c.prior_agency,
+    SUBMISSIONS.c.group_size,
+    SUBMISSIONS.c.representatives,
+    SUBMISSIONS.c.attachments,
     REGISTRATIONS.c.seats,
     REGISTRATIONS.c.created_at,
     REGISTRATIONS.c.updated_at,
     REGISTRATIONS.c.queued_at,
 )
-_WITH_SEAT = REGISTRATIONS.join(SEATS_FROM, REGISTRATIONS.c.session_endpoint_id == SESSION_ENDPOINTS.c.id)
+_WITH_SEAT = REGISTRATIONS.join(
+    SEATS_FROM, REGISTRATIONS.c.session_endpoint_id == SESSION_ENDPOINTS.c.id
+).join(SUBMISSIONS, CASE_OF_SIGN_UP)
 _OWN = (
     select(*_REGISTRATION_COLUMNS, *SEAT_COLUMNS)
     .select_from(_WITH_SEAT)
@@ -200,8 +230,8 @@ _ONE_OWN = _OWN.where(REGISTRATIONS.c.id == bindparam("registration_id"))
 _ALL_OWN = _OWN.order_by(REGISTRATIONS.c.created_at.desc(), REGISTRATIONS.c.id.desc())
 
 _denounced = exists().where(
-    REGISTRATIONS.c.citizen_id == bindparam("citizen_id"),
-    REGISTRATIONS.c.case_type == CaseType.DENUNCIATION,
+    SUBMISSIONS.c.citizen_id == bindparam("citizen_id"),
+    SUBMISSIONS.c.case_type == CaseType.DENUNCIATION,
 )
 _held = (
     select(REGISTRATIONS.c.code)
@@ -248,17 +278,6 @@ _INSERTED = (
     "session_id",
     "session_endpoint_id",
     "status",
-    "full_name",
-    "phone",
-    "id_number",
-    "address",
-    "case_type",
-    "field",
-    "summary",
-    "prior_agency",
-    "group_size",
-    "representatives",
-    "attachments",
     "seats",
     "created_at",
     "updated_at",
@@ -299,9 +318,22 @@ def _insert_numbered(dialect: str) -> Any:
 
 
 _INSERT = {dialect: _insert_numbered(dialect) for dialect in ("postgresql", "sqlite")}
+_CASE_COLUMNS = (
+    "event_id", "sign_up_id", "citizen_id", "endpoint_id", "full_name", "phone", "id_number", "address",
+    "case_type", "field", "summary", "prior_agency", "group_size", "representatives", "attachments",
+    "created_at", "updated_at",
+)  # fmt: skip
+_INSERT_CASE = insert(SUBMISSIONS).values(
+    kind=SubmissionKind.CASE,
+    status=SubmissionStatus.ACTIVE,
+    voters=1,
+    **{name: bindparam(name, type_=SUBMISSIONS.c[name].type) for name in _CASE_COLUMNS},
+)
 _SET_SUMMARY = (
-    update(REGISTRATIONS)
-    .where(REGISTRATIONS.c.id == bindparam("registration_id"))
+    update(SUBMISSIONS)
+    .where(
+        SUBMISSIONS.c.sign_up_id == bindparam("registration_id"), SUBMISSIONS.c.kind == SubmissionKind.CASE
+    )
     .values(summary=bindparam("new_summary"), updated_at=bindparam("now"))
 )
 # A status changed only if nobody else changed it first (double presses, races).
@@ -352,7 +384,7 @@ def _registration_of(row: Any, lead_days: int) -> CitizenRegistration:
 
 
 async def seat_for(
-    db: AsyncSession, citizen_id: int, session_endpoint_id: int, lead_days: int
+    db: AsyncSession, citizen_id: int, session_endpoint_id: int, lead_days: int | Timing
 ) -> SeatChoice | None:
     """A seat with what the citizen's own registrations say about taking it, in one read."""
     params = {"citizen_id": citizen_id, "session_endpoint_id": session_endpoint_id}
@@ -384,41 +416,62 @@ async def list_own(db: AsyncSession, citizen_id: int, lead_days: int) -> list[Ci
 
 
 async def next_open_session_id(
-    db: AsyncSession, endpoint_id: int, now: datetime, lead_days: int
+    db: AsyncSession, endpoint_id: int, now: datetime, lead_days: int | Timing, kind: EventKind
 ) -> int | None:
-    seats = await open_seats_at(db, endpoint_id, now, lead_days)
+    kinds = CASE_KINDS if kind in CASE_KINDS else (kind,)
+    seats = await open_seats_at(db, endpoint_id, now, lead_days, kinds)
     return seats[0].session_endpoint_id if seats else None
 
 
-async def _check_open(db: AsyncSession, seat: SessionSeat, now: datetime, lead_days: int) -> None:
+async def _check_open(db: AsyncSession, seat: SessionSeat, now: datetime, lead_days: int | Timing) -> None:
     if seat.status not in OPEN_STATUSES:
         raise SessionNotOpen(f"session {seat.session_id} is {seat.status}")
     if now > seat.deadline:
-        raise DeadlinePassed(seat.deadline, await next_open_session_id(db, seat.endpoint_id, now, lead_days))
+        next_one = await next_open_session_id(db, seat.endpoint_id, now, lead_days, seat.kind)
+        raise DeadlinePassed(seat.deadline, next_one)
 
 
 # --- signing up --------------------------------------------------------------------------
 
 
-async def submit(
-    db: AsyncSession, citizen: Person, draft: Draft, *, now: datetime, lead_days: int, tz: tzinfo = UTC
-) -> CitizenRegistration:
-    """Confirm a registration if seats are left, else put it on the waitlist.
+@dataclass(frozen=True)
+class SignedUp:
+    """A sign-up as made: confirmed or waitlisted, with its code."""
 
-    Raises DeadlinePassed, SessionNotOpen, AlreadyRegistered or TooManyPeople. The caller
-    commits. Five statements: the seat read, the seats taken, the row, its code, the audit.
+    id: int
+    code: str
+    status: SignUpStatus
+    seats: int
+    seat: SessionSeat  # as it stands after this sign-up
+
+
+async def sign_up(
+    db: AsyncSession,
+    citizen: Person,
+    session_endpoint_id: int,
+    *,
+    seats: int,
+    now: datetime,
+    lead_days: int | Timing,
+    tz: tzinfo = UTC,
+) -> SignedUp:
+    """Take `seats` at an endpoint of an event if they are left, else a place on its waiting
+    list; the code's prefix is the event kind's. Nothing is handed in with it (`submit` does
+    that for a reception case).
+
+    Raises NotFound, DeadlinePassed, SessionNotOpen, AlreadyRegistered or TooManyPeople. The
+    caller commits. Four statements: the seat read, the seats taken, the row with its code,
+    the audit.
     """
-    choice = await seat_for(db, citizen.id, draft.session_endpoint_id, lead_days)
+    choice = await seat_for(db, citizen.id, session_endpoint_id, lead_days)
     if choice is None:
-        raise NotFound(f"session endpoint {draft.session_endpoint_id}")
+        raise NotFound(f"session endpoint {session_endpoint_id}")
     seat = choice.seat
     await _check_open(db, seat, now, lead_days)
     if choice.held is not None:
         raise AlreadyRegistered(choice.held)
-
-    seats = seats_needed(draft.group_size, draft.representatives)
     if seats < 1:
-        raise ValueError("a group of 5 or more needs at least one representative")
+        raise ValueError("a sign-up takes at least one seat")
     if seats > seat.capacity:
         # It could never be confirmed, and at the head of the waitlist it would block everyone.
         raise TooManyPeople(seat.capacity)
@@ -429,6 +482,57 @@ async def submit(
         "session_id": seat.session_id,
         "session_endpoint_id": seat.session_endpoint_id,
         "status": status,
+        "seats": seats,
+        "created_at": now,
+        "updated_at": now,
+        "queued_at": now,
+        "code_prefix": code_prefix(seat.kind, now, tz),
+    }
+    inserted = (await db.execute(_INSERT[db.get_bind().dialect.name], values)).first()
+    if inserted is None:
+        # The same citizen signed up twice at once and the other one won.
+        won = await db.scalar(_HELD_CODE, {"citizen_id": citizen.id, "session_id": seat.session_id})
+        if won is None:
+            raise RuntimeError("a sign-up was not inserted, and no other holds its place")
+        # The caller may go on and commit (the dialog does), so the seat taken above is given back.
+        if confirmed:
+            await db.execute(
+                _GIVE_BACK_SEATS, {"session_endpoint_id": seat.session_endpoint_id, "seats": seats}
+            )
+        raise AlreadyRegistered(won)
+    sign_up_id, code = inserted
+    await audit.write(
+        db,
+        at=now,
+        actor=_actor(citizen),
+        action="registration.submit",
+        target_type="registration",
+        target_id=sign_up_id,
+        status=status.value,
+    )
+    taken = seat.seats_taken + seats if confirmed else seat.capacity
+    return SignedUp(sign_up_id, code, status, seats, dataclasses.replace(seat, seats_taken=taken))
+
+
+async def submit(
+    db: AsyncSession, citizen: Person, draft: Draft, *, now: datetime, lead_days: int, tz: tzinfo = UTC
+) -> CitizenRegistration:
+    """A reception sign-up with its case: confirmed if seats are left, else waitlisted.
+
+    Raises DeadlinePassed, SessionNotOpen, AlreadyRegistered or TooManyPeople. The caller
+    commits. Five statements: `sign_up`'s four and the case.
+    """
+    seats = seats_needed(draft.group_size, draft.representatives)
+    if seats < 1:
+        raise ValueError("a group of 5 or more needs at least one representative")
+    signed = await sign_up(
+        db, citizen, draft.session_endpoint_id, seats=seats, now=now, lead_days=lead_days, tz=tz
+    )
+    case = {
+        "event_id": signed.seat.session_id,
+        "sign_up_id": signed.id,
+        "citizen_id": citizen.id,
+        "endpoint_id": signed.seat.endpoint_id,
         "full_name": draft.full_name,
         "phone": draft.phone,
         "id_number": draft.id_number,
@@ -440,38 +544,14 @@ async def submit(
         "group_size": draft.group_size,
         "representatives": list(draft.representatives),
         "attachments": list(draft.attachments),
-        "seats": seats,
         "created_at": now,
         "updated_at": now,
-        "queued_at": now,
     }
-    values["code_prefix"] = code_prefix(now, tz)
-    inserted = (await db.execute(_INSERT[db.get_bind().dialect.name], values)).first()
-    if inserted is None:
-        # The same citizen submitted twice at once and the other one won.
-        won = await db.scalar(_HELD_CODE, {"citizen_id": citizen.id, "session_id": seat.session_id})
-        if won is None:
-            raise RuntimeError("a registration was not inserted, and no other holds its place")
-        # The caller may go on and commit (the dialog does), so the seat taken above is given back.
-        if confirmed:
-            await db.execute(
-                _GIVE_BACK_SEATS, {"session_endpoint_id": seat.session_endpoint_id, "seats": seats}
-            )
-        raise AlreadyRegistered(won)
-    registration_id, code = inserted
-    await audit.write(
-        db,
-        at=now,
-        actor=_actor(citizen),
-        action="registration.submit",
-        target_type="registration",
-        target_id=registration_id,
-        status=status.value,
-    )
+    await db.execute(_INSERT_CASE, case)
     return CitizenRegistration(
-        id=registration_id,
-        code=code,
-        status=status,
+        id=signed.id,
+        code=signed.code,
+        status=signed.status,
         route=None,
         citizen_id=citizen.id,
         full_name=draft.full_name,
@@ -489,7 +569,7 @@ async def submit(
         created_at=now,
         updated_at=now,
         queued_at=now,
-        seat=dataclasses.replace(seat, seats_taken=seat.seats_taken + seats if confirmed else seat.capacity),
+        seat=signed.seat,
     )
 
 

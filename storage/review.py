@@ -1,4 +1,4 @@
-"""Staff review of registrations: the queue, decisions, outcomes, search. Every step audited.
+"""Staff review of reception cases (a sign-up with its case): the queue, decisions, outcomes, search.
 
 What the flows get back is a `Case`: the registration as staff read it, plain data."""
 
@@ -15,12 +15,13 @@ from storage.errors import AlreadyDecided, NotFound
 from storage.models import (
     CaseType,
     Event,
+    EventEndpoint,
     SignUp,
     SignUpStatus,
-    EventEndpoint,
+    Submission,
 )
 from storage.outbox import AboutRegistration, NoticeKind, queue
-from storage.registrations import ACTIVE
+from storage.registrations import ACTIVE, CASE_OF_SIGN_UP
 from storage.staff import Actor
 from storage.text import fold
 
@@ -64,49 +65,57 @@ class Case:
     outcome: str
 
 
+def _case(registration: SignUp) -> Submission:
+    """A reception sign-up's case; every one has it (made together, migration 0007)."""
+    if registration.case is None:
+        raise NotFound(f"registration {registration.id} has no case")
+    return registration.case
+
+
 def case_of(registration: SignUp) -> Case:
-    link = registration.session_endpoint
+    link = registration.event_endpoint
+    case = _case(registration)
     return Case(
         id=registration.id,
         code=registration.code or "",
         status=registration.status,
         session_id=registration.session_id,
-        session_title=registration.session.title,
-        starts_at=registration.session.starts_at,
+        session_title=registration.event.title,
+        starts_at=registration.event.starts_at,
         session_endpoint_id=link.id,
         endpoint_id=link.endpoint_id,
         endpoint_name=link.endpoint.name,
-        full_name=registration.full_name,
-        case_type=registration.case_type,
-        field=registration.field,
-        group_size=registration.group_size,
-        prior_agency=registration.prior_agency,
-        summary=registration.summary,
+        full_name=case.full_name,
+        case_type=case.case_type,
+        field=case.field,
+        group_size=case.group_size,
+        prior_agency=case.prior_agency,
+        summary=case.summary,
         files=tuple(
             CaseFile(
                 item["kind"], item["file_id"], item["name"], item.get("mime_type", ""), item.get("size", 0)
             )
-            for item in registration.attachments
+            for item in case.attachments
         ),
-        route=registration.route,
-        route_note=registration.route_note,
-        forwarded_to=registration.forwarded_to,
-        outcome=registration.outcome,
+        route=case.route,
+        route_note=case.route_note,
+        forwarded_to=case.forwarded_to,
+        outcome=case.outcome,
     )
 
 
 def in_scope(actor: Actor, registration: SignUp) -> bool:
-    return actor.sees_endpoint(registration.session_endpoint.endpoint_id)
+    return actor.sees_endpoint(registration.event_endpoint.endpoint_id)
 
 
-def open_for_decision(case: Case | SignUp) -> bool:
+def open_for_decision(case: Case) -> bool:
     """Active and not decided yet: a decision stands once, and none is made on a cancelled one."""
     return case.status in ACTIVE and case.route is None
 
 
 async def _in_scope(db: AsyncSession, actor: Actor, registration_id: int) -> SignUp:
     registration = await db.get(SignUp, registration_id)
-    if registration is None or not in_scope(actor, registration):
+    if registration is None or registration.case is None or not in_scope(actor, registration):
         raise NotFound(f"registration {registration_id}")
     return registration
 
@@ -125,9 +134,10 @@ async def next_to_review(db: AsyncSession, actor: Actor, *, now: datetime, skipp
         select(SignUp)
         .join(Event, Event.id == SignUp.session_id)
         .join(EventEndpoint, EventEndpoint.id == SignUp.session_endpoint_id)
+        .join(Submission, CASE_OF_SIGN_UP)
         .where(
             SignUp.status.in_(ACTIVE),
-            SignUp.route.is_(None),
+            Submission.route.is_(None),
             Event.starts_at > now,
             SignUp.id.not_in(skipped or [-1]),
         )
@@ -163,12 +173,13 @@ async def decide(
     if route not in ROUTES:
         raise ValueError(route)
     registration = await _in_scope(db, actor, registration_id)
+    case = _case(registration)
     result = await db.execute(
-        update(SignUp)
+        update(Submission)
         .where(
-            SignUp.id == registration.id,
-            SignUp.route.is_(None),
-            SignUp.status.in_(ACTIVE),
+            Submission.id == case.id,
+            Submission.route.is_(None),
+            select(SignUp.id).where(SignUp.id == registration.id, SignUp.status.in_(ACTIVE)).exists(),
         )
         .values(
             route=route,
@@ -181,8 +192,9 @@ async def decide(
         .execution_options(synchronize_session=False)
     )
     await db.refresh(registration)
+    await db.refresh(case)
     if not result.rowcount:  # type: ignore[attr-defined]
-        raise AlreadyDecided(f"{registration.code}: {registration.status.value}, route {registration.route}")
+        raise AlreadyDecided(f"{registration.code}: {registration.status.value}, route {case.route}")
     audit.record(
         db,
         at=now,
@@ -209,18 +221,15 @@ async def reclassify(
 ) -> None:
     """Raises NotFound when the registration is gone or outside the actor's scope."""
     registration = await _in_scope(db, actor, registration_id)
-    before = {
-        "case_type": registration.case_type.value,
-        "field": registration.field,
-        "group_size": registration.group_size,
-    }
+    case = _case(registration)
+    before = {"case_type": case.case_type.value, "field": case.field, "group_size": case.group_size}
     if case_type is not None:
-        registration.case_type = case_type
+        case.case_type = case_type
     if field is not None:
-        registration.field = field
+        case.field = field
     if group_size is not None:
-        registration.group_size = group_size
-    registration.updated_at = now
+        case.group_size = group_size
+    case.updated_at = registration.updated_at = now
     audit.record(
         db,
         at=now,
@@ -238,7 +247,9 @@ async def record_outcome(
 ) -> None:
     """Raises NotFound when the registration is gone or outside the actor's scope."""
     registration = await _in_scope(db, actor, registration_id)
-    registration.outcome, registration.outcome_at, registration.updated_at = outcome, now, now
+    case = _case(registration)
+    case.outcome, case.outcome_at, case.updated_at = outcome, now, now
+    registration.updated_at = now
     audit.record(
         db,
         at=now,
@@ -253,7 +264,8 @@ async def record_outcome(
 
 async def by_code(db: AsyncSession, actor: Actor, code: str) -> Case | None:
     registration = await db.scalar(select(SignUp).where(SignUp.code == code.strip().upper()))
-    return case_of(registration) if registration is not None and in_scope(actor, registration) else None
+    found = registration is not None and registration.case is not None and in_scope(actor, registration)
+    return case_of(registration) if found and registration is not None else None
 
 
 async def find(
@@ -270,22 +282,23 @@ async def find(
     statement = (
         select(SignUp)
         .join(EventEndpoint, EventEndpoint.id == SignUp.session_endpoint_id)
-        .where(SignUp.full_name.is_not(None))
+        .join(Submission, CASE_OF_SIGN_UP)
+        .where(Submission.full_name.is_not(None))
         .order_by(SignUp.created_at.desc(), SignUp.id.desc())
     )
     if actor.endpoint_ids is not None:
         statement = statement.where(EventEndpoint.endpoint_id.in_(list(actor.endpoint_ids)))
     if not actor.see_denouncers:
-        statement = statement.where(SignUp.case_type != CaseType.DENUNCIATION)
+        statement = statement.where(Submission.case_type != CaseType.DENUNCIATION)
     if phone:
-        statement = statement.where(SignUp.phone == phone)
+        statement = statement.where(Submission.phone == phone)
         return [case_of(registration) for registration in await db.scalars(statement.limit(limit))]
     words = fold(query).split()
     if not words:
         return []
     matches = []
     for registration in await db.scalars(statement):
-        name = fold(registration.full_name or "")
+        name = fold(_case(registration).full_name or "")
         if all(word in name for word in words):
             matches.append(case_of(registration))
             if len(matches) >= limit:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
 from storage.errors import NotFound
-from storage.models import Event, SignUp, SignUpStatus, EventStatus
+from storage.models import Event, EventStatus, SignUp, SignUpStatus
 from storage.outbox import NoticeKind, SessionCancelled, SessionMoved, queue_all
 from storage.registrations import ACTIVE
 from storage.rules import summary_deadline

@@ -229,9 +229,7 @@ async def import_sessions(
     added = skipped = 0
     for plan in sessions:
         exists = await db.scalar(
-            select(Event.id).where(
-                Event.title == plan.title, Event.starts_at == plan.starts_at
-            )
+            select(Event.id).where(Event.title == plan.title, Event.starts_at == plan.starts_at)
         )
         if exists is not None:
             skipped += 1

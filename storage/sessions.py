@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select
+from sqlalchemy import ColumnElement, Table, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage.models import Endpoint, Event, EventEndpoint, EventKind, EventStatus
-from storage.rules import OPEN_STATUSES, summary_deadline
+from storage.event_kinds import POLICIES, Timing, policy
+from storage.models import Endpoint, Event, EventEndpoint, EventKind, EventStatus, UTCDateTime
+from storage.rules import OPEN_STATUSES
 
 # Plain tables, not the mapped classes: the statements below are Core, built once.
 SESSIONS = cast(Table, Event.__table__)
@@ -25,10 +26,11 @@ class SessionSeat:
 
     session_endpoint_id: int
     session_id: int
+    kind: EventKind
     title: str
     host: str
-    starts_at: datetime
-    deadline: datetime
+    starts_at: datetime  # at this endpoint
+    deadline: datetime  # to sign up here (the kind's policy)
     status: EventStatus
     online_room: str
     endpoint_id: int
@@ -43,13 +45,18 @@ class SessionSeat:
         return max(0, self.capacity - self.seats_taken)
 
 
+# When an event starts at an endpoint: its own time there, else the event's.
+STARTS_HERE: ColumnElement[datetime] = func.coalesce(
+    SESSION_ENDPOINTS.c.starts_at, SESSIONS.c.starts_at, type_=UTCDateTime()
+)
 # A session at an endpoint with both sides, in one read (what `seat_of` turns into a SessionSeat).
 SEAT_COLUMNS = (
     SESSION_ENDPOINTS.c.id.label("session_endpoint_id"),
     SESSIONS.c.id.label("session_id"),
+    SESSIONS.c.kind,
     SESSIONS.c.title,
     SESSIONS.c.host,
-    SESSIONS.c.starts_at,
+    STARTS_HERE.label("starts_at"),
     SESSIONS.c.status,
     SESSIONS.c.online_room,
     ENDPOINTS.c.id.label("endpoint_id"),
@@ -65,28 +72,43 @@ SEATS_FROM = SESSION_ENDPOINTS.join(SESSIONS, SESSION_ENDPOINTS.c.session_id == 
 # Written out, not IN (…): an IN list is re-expanded into the SQL text at every execution.
 IS_OPEN = or_(*(SESSIONS.c.status == status for status in OPEN_STATUSES))
 _SEAT = select(*SEAT_COLUMNS).select_from(SEATS_FROM).where(SESSION_ENDPOINTS.c.id == bindparam("id"))
-_OPEN_SEATS = (
-    select(*SEAT_COLUMNS)
-    .select_from(SEATS_FROM)
-    .where(
-        SESSION_ENDPOINTS.c.endpoint_id == bindparam("endpoint_id"),
-        ENDPOINTS.c.active.is_(True),
-        IS_OPEN,
-        SESSIONS.c.starts_at >= bindparam("earliest"),
+# Kinds whose sign-up carries its case (reception, and hearings for now): the reception flow.
+CASE_KINDS = tuple(kind for kind, rules in POLICIES.items() if rules.case_with_sign_up)
+
+
+def _open_seats(kinds: tuple[EventKind, ...]) -> Any:
+    return (
+        select(*SEAT_COLUMNS)
+        .select_from(SEATS_FROM)
+        .where(
+            SESSION_ENDPOINTS.c.endpoint_id == bindparam("endpoint_id"),
+            ENDPOINTS.c.active.is_(True),
+            IS_OPEN,
+            or_(*(SESSIONS.c.kind == kind for kind in kinds)),
+            bindparam("earliest") <= STARTS_HERE,
+        )
+        .order_by(STARTS_HERE, SESSIONS.c.id)
     )
-    .order_by(SESSIONS.c.starts_at, SESSIONS.c.id)
-)
 
 
-def seat_of(row: Any, lead_days: int) -> SessionSeat:
+_OPEN_SEATS = {CASE_KINDS: _open_seats(CASE_KINDS)} | {(kind,): _open_seats((kind,)) for kind in EventKind}
+
+
+def timing_of(lead_days: int | Timing) -> Timing:
+    """The reception flows pass their lead days; the others the settings' whole `Timing`."""
+    return lead_days if isinstance(lead_days, Timing) else Timing(summary_lead_days=lead_days)
+
+
+def seat_of(row: Any, lead_days: int | Timing) -> SessionSeat:
     """A row of SEAT_COLUMNS as a SessionSeat."""
     return SessionSeat(
         session_endpoint_id=row.session_endpoint_id,
         session_id=row.session_id,
+        kind=row.kind,
         title=row.title,
         host=row.host,
         starts_at=row.starts_at,
-        deadline=summary_deadline(row.starts_at, lead_days),
+        deadline=policy(row.kind).sign_up_deadline(row.starts_at, timing_of(lead_days)),
         status=row.status,
         online_room=row.online_room,
         endpoint_id=row.endpoint_id,
@@ -99,14 +121,19 @@ def seat_of(row: Any, lead_days: int) -> SessionSeat:
 
 
 async def open_seats_at(
-    db: AsyncSession, endpoint_id: int, now: datetime, lead_days: int
+    db: AsyncSession,
+    endpoint_id: int,
+    now: datetime,
+    lead_days: int | Timing,
+    kinds: tuple[EventKind, ...] = CASE_KINDS,
 ) -> list[SessionSeat]:
-    """Sessions at an endpoint still open for registration, soonest first (none at an
-    endpoint that was deactivated)."""
-    rows = await db.execute(
-        _OPEN_SEATS, {"endpoint_id": endpoint_id, "earliest": now + timedelta(days=lead_days)}
-    )
-    return [seat_of(row, lead_days) for row in rows]
+    """Events of these kinds at an endpoint still open for sign-up, soonest first (none at
+    an endpoint that was deactivated)."""
+    timing = timing_of(lead_days)
+    # Each kind closes sign-ups some time before the start: starts sooner than that are past.
+    earliest = min(now + (now - policy(kind).sign_up_deadline(now, timing)) for kind in kinds)
+    rows = await db.execute(_OPEN_SEATS[kinds], {"endpoint_id": endpoint_id, "earliest": earliest})
+    return [seat for seat in (seat_of(row, lead_days) for row in rows) if now <= seat.deadline]
 
 
 async def seat(db: AsyncSession, session_endpoint_id: int, lead_days: int) -> SessionSeat | None:

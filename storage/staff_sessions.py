@@ -14,10 +14,10 @@ from sqlalchemy.orm import selectinload
 from storage.models import (
     Endpoint,
     Event,
-    SignUp,
-    SignUpStatus,
     EventKind,
     EventStatus,
+    SignUp,
+    SignUpStatus,
 )
 from storage.review import Case, case_of
 from storage.rules import OPEN_STATUSES

@@ -79,9 +79,10 @@ def to_call_now() -> ColumnElement[bool]:
 def may_act(actor: Actor, registration: SignUp | None) -> bool:
     if registration is None:  # a broadcast or a staff notice: the office's, admins only
         return actor.is_admin
-    if registration.case_type == CaseType.DENUNCIATION and not actor.see_denouncers:
+    case = registration.case
+    if case is not None and case.case_type == CaseType.DENUNCIATION and not actor.see_denouncers:
         return False
-    return actor.sees_endpoint(registration.session_endpoint.endpoint_id)
+    return actor.sees_endpoint(registration.event_endpoint.endpoint_id)
 
 
 async def mark_contacted(db: AsyncSession, notice_id: int, actor: Actor, *, now: datetime) -> bool:

@@ -22,12 +22,13 @@ from storage.models import (
     AuditEntry,
     CaseType,
     Citizen,
-    Notification,
     Event,
-    SignUp,
-    SignUpStatus,
     EventEndpoint,
     EventStatus,
+    Notification,
+    SignUp,
+    SignUpStatus,
+    Submission,
 )
 from storage.registrations import CitizenRegistration, Draft
 from tests.conftest import NOW, World, local
@@ -147,9 +148,7 @@ async def audit_actions(app: App, target_id: int) -> list[str]:
 
 async def set_session_status(app: App, session_id: int, status: EventStatus) -> None:
     async with app.sessions() as db, db.begin():
-        await db.execute(
-            update(Event).where(Event.id == session_id).values(status=status)
-        )
+        await db.execute(update(Event).where(Event.id == session_id).values(status=status))
 
 
 async def fill(app: App, se_id: int, count: int, prefix: str) -> list[int]:
@@ -371,9 +370,12 @@ async def test_codes_are_the_row_ids_and_grow_past_six_digits(app: App, world: W
     assert first.code == f"TCD-2026-{first.id:06d}"
     async with app.sessions() as db, db.begin():  # as if a million had registered
         if app.engine.dialect.name == "postgresql":
-            await db.execute(text("SELECT setval(pg_get_serial_sequence('registrations', 'id'), 999999)"))
-        else:
+            await db.execute(text("SELECT setval(pg_get_serial_sequence('sign_ups', 'id'), 999999)"))
+        else:  # the case points at its sign-up: moved along with it
+            case = await db.scalar(select(Submission.id).where(Submission.sign_up_id == first.id))
+            await db.execute(update(Submission).where(Submission.id == case).values(sign_up_id=None))
             await db.execute(update(SignUp).where(SignUp.id == first.id).values(id=999_999))
+            await db.execute(update(Submission).where(Submission.id == case).values(sign_up_id=999_999))
     second = await sign_up(app, second_id, draft(se_id))
     assert (second.id, second.code) == (1_000_000, "TCD-2026-1000000")
     async with app.sessions() as db:
@@ -666,7 +668,7 @@ async def test_edit_summary_follows_the_deadline(app: App, world: World) -> None
     async with app.sessions() as db:
         stored = await db.get(SignUp, registration.id)
         assert stored is not None
-        assert stored.summary == "Nội dung đã bổ sung đầy đủ giấy tờ liên quan."
+        assert stored.case.summary == "Nội dung đã bổ sung đầy đủ giấy tờ liên quan."
     assert await audit_actions(app, registration.id) == [
         "registration.submit",
         "registration.edit_summary",

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.dialog.types import Attachment
-from storage.models import SignUp
+from storage.models import Submission
 from tests.conftest import World
 from tests.flows import ID_NUMBER, SUMMARY, at_the_phone_step, consent, register
 from tests.support import ChatUser
@@ -195,7 +195,7 @@ async def test_phone_numbers_read_in_the_national_format(app: App, world: World,
     assert "0912 345 678" in chat.prompt.text and "+84" not in chat.prompt.text
     await chat.press("confirm")
     async with app.sessions() as db:
-        assert await db.scalar(select(SignUp.phone)) == "+84912345678"  # stored in E.164
+        assert await db.scalar(select(Submission.phone)) == "+84912345678"  # stored in E.164
 
 
 async def test_counts_are_written_as_each_language_writes_numbers(

@@ -27,7 +27,7 @@ from bot.exports import to_csv, to_docx, to_xlsx
 from bot.i18n import Translator
 from bot.notify import Outbox
 from bot.reception_book import BookRow, EndpointBook, ReceptionBook
-from storage.models import Citizen, SignUp, SignUpStatus
+from storage.models import Citizen, SignUp, SignUpStatus, Submission
 from storage.text import normalize
 from tests.conftest import ADMIN_ID, VN, World
 from tests.fakes.telegram_api import FakeTelegram
@@ -107,9 +107,9 @@ async def test_control_characters_never_reach_the_database_nor_break_the_confirm
         registration = await db.scalar(select(SignUp))
         person = await db.scalar(select(Citizen).where(Citizen.channel_user_id == "1"))
     assert registration is not None and person is not None
-    assert (registration.full_name, registration.prior_agency) == ("Nguyễn Văn An", CLEAN_AGENCY)
-    assert registration.address == person.address == "12 Lý Thường Kiệt, phường Tân Bình"
-    assert registration.summary == SUMMARY + "\nDòng hai."
+    assert (registration.case.full_name, registration.case.prior_agency) == ("Nguyễn Văn An", CLEAN_AGENCY)
+    assert registration.case.address == person.address == "12 Lý Thường Kiệt, phường Tân Bình"
+    assert registration.case.summary == SUMMARY + "\nDòng hai."
 
 
 async def test_a_file_name_is_cleaned_before_it_is_kept(app: App, world: World, chat: ChatUser) -> None:
@@ -133,7 +133,7 @@ async def test_a_file_name_is_cleaned_before_it_is_kept(app: App, world: World, 
     async with app.sessions() as db:
         registration = await db.scalar(select(SignUp))
     assert registration is not None
-    [kept] = registration.attachments
+    [kept] = registration.case.attachments
     assert (kept["name"], kept["mime_type"]) == ("quyetdinhfdp.pdf", "application/pdf")
 
 
@@ -178,8 +178,8 @@ async def test_form_03_in_vietnamese_with_a_dirty_agency_for_an_admin_who_reads_
     async with staff_app.sessions() as db, db.begin():
         stored_before = "Sở\u0001 Tài nguyên\u0008\u001f"  # PostgreSQL takes all but NUL
         await db.execute(
-            update(SignUp)
-            .where(SignUp.full_name == "Lê Văn Cường")
+            update(Submission)
+            .where(Submission.full_name == "Lê Văn Cường")
             .values(prior_agency=stored_before)
         )
     admin = ChatUser(staff_app.dialog, user_id=ADMIN_ID)
@@ -314,14 +314,14 @@ async def registrations_refused(app: App) -> AsyncIterator[None]:
             )
             await db.execute(
                 text(
-                    "CREATE TRIGGER refuse_all BEFORE INSERT ON registrations "
+                    "CREATE TRIGGER refuse_all BEFORE INSERT ON sign_ups "
                     "FOR EACH ROW EXECUTE FUNCTION refuse_all()"
                 )
             )
         else:  # integer overflow: an OperationalError while the INSERT runs
             await db.execute(
                 text(
-                    "CREATE TRIGGER refuse_all BEFORE INSERT ON registrations "
+                    "CREATE TRIGGER refuse_all BEFORE INSERT ON sign_ups "
                     "BEGIN SELECT abs(-9223372036854775808); END"
                 )
             )
@@ -329,9 +329,7 @@ async def registrations_refused(app: App) -> AsyncIterator[None]:
         yield
     finally:
         async with app.sessions() as db, db.begin():
-            await db.execute(
-                text("DROP TRIGGER refuse_all" + (" ON registrations" if is_postgres(db) else ""))
-            )
+            await db.execute(text("DROP TRIGGER refuse_all" + (" ON sign_ups" if is_postgres(db) else "")))
             if is_postgres(db):
                 await db.execute(text("DROP FUNCTION refuse_all()"))
 

@@ -22,7 +22,7 @@ from bot.i18n import Translator
 from bot.reception_book import BookRow, EndpointBook, ReceptionBook, reception_book
 from storage.citizens import anonymise
 from storage.identity import UserKey
-from storage.models import AuditEntry, CaseType, Citizen, SignUp, SignUpStatus, StaffRole
+from storage.models import AuditEntry, CaseType, Citizen, SignUp, SignUpStatus, StaffRole, Submission
 from storage.reception_book import mask_id_number, registration_stats
 from storage.review import decide, record_outcome
 from storage.staff import Actor
@@ -91,7 +91,7 @@ async def booked(app: App, world: World, clock: FrozenClock) -> Booked:
         await decide(db, first.id, "forward", actor=ADMIN, now=clock.now(), agency="UBND tỉnh")
         await record_outcome(db, first.id, "Đã giải quyết xong", actor=ADMIN, now=clock.now())
         denunciation = await db.scalar(
-            select(SignUp.id).where(SignUp.case_type == CaseType.DENUNCIATION)
+            select(Submission.sign_up_id).where(Submission.case_type == CaseType.DENUNCIATION)
         )
         assert denunciation is not None
     return Booked(world, denunciation)

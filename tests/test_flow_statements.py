@@ -70,7 +70,7 @@ async def test_a_registration_reads_and_writes_little_of_its_own(
         **dict.fromkeys(("name", "phone", "id_number", "address", "case_type", "field"), 0),
         **dict.fromkeys(("summary", "summary_done", "attachments", "agency"), 0),
         "group": 1,
-        "confirm": 5,
+        "confirm": 6,  # sign-up (seat read, seats, row with code, audit) and its case
     }
 
 

@@ -6,6 +6,8 @@ empty (the `database_url` fixture then truncates it as usual).
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ from typing import Any
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Column, MetaData, String, inspect, select
+from sqlalchemy import Column, MetaData, String, inspect, select, text
 from sqlalchemy.engine import Connection
 
 from storage import migrate
@@ -219,3 +221,93 @@ async def test_0005_gives_the_reminders_keys_their_recipient(database_url: str) 
         assert again == before
     finally:
         await migrate.upgrade(database_url)
+
+
+async def test_0007_splits_each_registration_into_a_sign_up_and_its_case(database_url: str) -> None:
+    """A registration made before 0007 is a sign-up (attendance) and one case submission with
+    the same id after it, and the same registration again after going back down; a new sign-up
+    after the upgrade takes the next id, not one a migrated row holds."""
+    # Raw rows, as the engine keeps a UTC time (SQLAlchemy's text on SQLite).
+    now: Any = datetime(2026, 11, 20, 1, tzinfo=UTC)
+    if database_url.startswith("sqlite"):
+        now = "2026-11-20 01:00:00.000000"
+    case = {
+        "full_name": "Nguyễn Văn An", "phone": "+84912345678", "id_number": "079203001234",
+        "address": "12 Lý Thường Kiệt", "case_type": "denunciation", "field": "land",
+        "summary": "Nội dung tố cáo", "prior_agency": "UBND phường", "group_size": 1,
+        "representatives": [], "attachments": [{"kind": "document", "file_id": "f1", "name": "don.pdf"}],
+        "route": "forward", "route_note": "", "forwarded_to": "Thanh tra tỉnh", "reviewed_at": now,
+        "reviewed_by": "telegram:1", "outcome": "Đã xử lý", "outcome_at": now,
+    }  # fmt: skip
+    attendance = {
+        "id": 41, "code": "TCD-2026-000041", "status": "confirmed", "seats": 1,
+        "created_at": now, "updated_at": now, "queued_at": now, "cancelled_at": None,
+    }  # fmt: skip
+
+    async def insert(conn: Any, table: str, **values: Any) -> None:
+        values = {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in values.items()}
+        names = ", ".join(values)
+        marks = ", ".join(f":{name}" for name in values)
+        await conn.execute(text(f"INSERT INTO {table} ({names}) VALUES ({marks})"), values)
+
+    def stored(values: dict[str, Any]) -> dict[str, Any]:
+        """Times to the second, as text on both engines."""
+
+        def plain(value: Any) -> Any:
+            if isinstance(value, datetime):
+                return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+            if isinstance(value, str) and re.match(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d", value):
+                return value[:19].replace("T", " ")
+            return value
+
+        return {key: plain(value) for key, value in values.items()}
+
+    async def rows(conn: Any, query: str) -> list[dict[str, Any]]:
+        found = (await conn.execute(text(query))).mappings().all()
+        return [stored({k: json.loads(v) if k in JSONS and isinstance(v, str) else v for k, v in row.items()})
+                for row in found]  # fmt: skip
+
+    JSONS = {"representatives", "attachments"}
+    try:
+        await migrate.downgrade(database_url, "0006_workers")
+        engine = create_engine(database_url)
+        try:
+            async with engine.begin() as conn:
+                await insert(conn, "citizens", id=5, channel="telegram", channel_user_id="5",
+                             unreachable=False, created_at=now)  # fmt: skip
+                await insert(conn, "endpoints", id=3, code="P-01", name="Phường 1", area="", address="",
+                             search_name="phuong 1", active=True)  # fmt: skip
+                await insert(conn, "sessions", id=9, kind="reception", title="Tiếp công dân", host="",
+                             starts_at=now, status="scheduled", online_room="", created_at=now)  # fmt: skip
+                await insert(conn, "session_endpoints", id=12, session_id=9, endpoint_id=3, capacity=30,
+                             seats_taken=1)  # fmt: skip
+                await insert(conn, "registrations", citizen_id=5, session_id=9, session_endpoint_id=12,
+                             **attendance, **case)  # fmt: skip
+            await migrate.upgrade(database_url, "0007_events")
+            async with engine.begin() as conn:
+                sign_ups = await rows(conn, "SELECT * FROM sign_ups")
+                cases = await rows(conn, "SELECT * FROM submissions")
+                later = {k: v for k, v in attendance.items() if k != "id"} | {
+                    "code": None,
+                    "status": "cancelled",
+                }
+                await insert(conn, "sign_ups", citizen_id=5, session_id=9, session_endpoint_id=12, **later)
+                new_id = await conn.scalar(text("SELECT MAX(id) FROM sign_ups"))
+                await conn.execute(text("DELETE FROM sign_ups WHERE id = :id"), {"id": new_id})
+            await migrate.downgrade(database_url, "0006_workers")
+            async with engine.connect() as conn:
+                back = await rows(conn, "SELECT * FROM registrations")
+        finally:
+            await engine.dispose()
+    finally:
+        await migrate.upgrade(database_url)
+    ids = {"citizen_id": 5, "session_id": 9, "session_endpoint_id": 12}
+    assert sign_ups == [stored({**attendance, **ids})]
+    [moved] = cases
+    assert moved == stored({
+        **case, "id": 41, "kind": "case", "event_id": 9, "sign_up_id": 41, "citizen_id": 5, "endpoint_id": 3,
+        "code": None, "status": "active", "level": None, "voters": 1, "merged_into_id": None,
+        "created_at": now, "updated_at": now,
+    })  # fmt: skip
+    assert new_id == 42
+    assert back == [stored({**attendance, **ids, **case})]

@@ -20,7 +20,7 @@ async def stored_summary(app: App) -> str:
     async with app.sessions() as db:
         registration = await db.scalar(select(SignUp))
         assert registration is not None
-        return registration.summary
+        return registration.case.summary
 
 
 async def test_no_registrations_yet(app: App, chat: ChatUser) -> None:

@@ -15,7 +15,7 @@ from bot.clock import FrozenClock
 from bot.dialog.types import Reply
 from bot.i18n import SUPPORTED_LOCALES, Translator
 from bot.notify import RENDERERS
-from storage.models import Broadcast, Notification, Event, SignUp
+from storage.models import Broadcast, Event, Notification, SignUp
 from storage.outbox import (
     PARAMS,
     AboutRegistration,
@@ -79,7 +79,7 @@ async def test_every_kind_is_written_in_both_languages(app: App, world: World, c
         broadcast.created_at = clock.now()
         db.add(broadcast)
         await db.flush()
-        case = Case(registration, registration.session, broadcast.id)
+        case = Case(registration, registration.event, broadcast.id)
         sent = {kind: SAMPLES[PARAMS[kind]](case) for kind in NoticeKind}
         for kind, params in sent.items():
             await queue(db, kind, citizen_id=registration.citizen_id, params=params, now=clock.now())
@@ -109,7 +109,7 @@ async def test_a_notice_goes_in_once_per_kind_occasion_and_recipient(
     async with app.sessions() as db, db.begin():
         registration = await db.scalar(select(SignUp))
         assert registration is not None
-        citizen, session = registration.citizen_id, registration.session
+        citizen, session = registration.citizen_id, registration.event
         reminder = Reminder(registration.id, 24, session.starts_at, calendar=False)
         # From every tick until it is sent: once.
         await queue_all(db, NoticeKind.REMINDER, [(citizen, reminder)] * 2, now=clock.now())

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import make_url
 
 from bot.app import App
-from storage.models import AuditEntry, Citizen, SignUp, SignUpStatus, EventEndpoint
+from storage.models import AuditEntry, Citizen, EventEndpoint, SignUp, SignUpStatus, Submission
 from tests.conftest import World
 from tests.flows import ID_NUMBER, SUMMARY, consent, fill_until_review, register
 from tests.support import ChatUser
@@ -90,8 +90,8 @@ async def test_delete_my_data_anonymises_and_keeps_counts(app: App, world: World
     assert (citizen.full_name, citizen.phone, citizen.id_number, citizen.address) == (None,) * 4
     assert citizen.consent_at is None and citizen.anonymised_at is not None
     assert registration.status == SignUpStatus.CANCELLED
-    assert (registration.full_name, registration.phone, registration.id_number) == (None,) * 3
-    assert registration.summary == "" and registration.case_type == "complaint"  # counts stay
+    assert (registration.case.full_name, registration.case.phone, registration.case.id_number) == (None,) * 3
+    assert registration.case.summary == "" and registration.case.case_type == "complaint"  # counts stay
     # The seat went back.
     async with app.sessions() as db:
         link = registration.session_endpoint_id
@@ -118,7 +118,7 @@ async def test_delete_my_data_leaves_it_nowhere(app: App, world: World, chat: Ch
     await register(chat)
     async with app.sessions() as db, db.begin():
         await db.execute(
-            update(SignUp).values(
+            update(Submission).values(
                 route="forward",
                 forwarded_to="Thanh tra tỉnh",
                 route_note="Đã gọi ông Nguyễn Văn An (0912 345 678) để hẹn",
@@ -138,8 +138,11 @@ async def test_delete_my_data_leaves_it_nowhere(app: App, world: World, chat: Ch
     async with app.sessions() as db:
         registration = await db.scalar(select(SignUp))
     assert registration is not None
-    assert (registration.route_note, registration.outcome) == ("", "")
-    assert (registration.route, registration.forwarded_to) == ("forward", "Thanh tra tỉnh")  # the counts
+    assert (registration.case.route_note, registration.case.outcome) == ("", "")
+    assert (registration.case.route, registration.case.forwarded_to) == (
+        "forward",
+        "Thanh tra tỉnh",
+    )  # the counts
     for path in files:
         stored = path.read_bytes() if path.exists() else b""
         assert not [value for value in personal if value in stored], path.name

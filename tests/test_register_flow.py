@@ -14,11 +14,11 @@ from storage.models import (
     AuditEntry,
     CaseType,
     Citizen,
-    Notification,
     Event,
+    EventStatus,
+    Notification,
     SignUp,
     SignUpStatus,
-    EventStatus,
 )
 from storage.registrations import Draft, cancel, submit
 from tests.conftest import World
@@ -46,9 +46,9 @@ async def test_register_end_to_end(app: App, world: World, chat: ChatUser) -> No
 
     [registration] = await registrations(app)
     assert registration.status == SignUpStatus.CONFIRMED
-    assert registration.phone == "+84912345678"
-    assert registration.summary == SUMMARY
-    assert registration.case_type == "complaint" and registration.field == "land"
+    assert registration.case.phone == "+84912345678"
+    assert registration.case.summary == SUMMARY
+    assert registration.case.case_type == "complaint" and registration.case.field == "land"
     async with app.sessions() as db:
         citizen = await db.scalar(select(Citizen))
         assert citizen is not None and citizen.full_name == "Nguyễn Văn An"
@@ -138,7 +138,7 @@ async def test_edit_from_review_returns_to_review(app: App, world: World, chat: 
     assert "KIỂM TRA LẠI" in chat.text and "11/01/2027" in chat.text
     await chat.press("confirm")
     [registration] = await registrations(app)
-    assert registration.session_id == world.second_id and registration.phone == "+84987654321"
+    assert registration.session_id == world.second_id and registration.case.phone == "+84987654321"
 
 
 async def test_group_names_representatives_and_takes_their_seats(
@@ -153,8 +153,8 @@ async def test_group_names_representatives_and_takes_their_seats(
     assert "Người đại diện: Lê Văn Một, Lê Văn Hai" in chat.text
     await chat.press("confirm")
     [registration] = await registrations(app)
-    assert registration.group_size == 7 and registration.seats == 2
-    assert registration.representatives == ["Lê Văn Một", "Lê Văn Hai"]
+    assert registration.case.group_size == 7 and registration.seats == 2
+    assert registration.case.representatives == ["Lê Văn Một", "Lê Văn Hai"]
 
 
 async def test_deadline_to_the_minute_when_offering_sessions(
@@ -374,8 +374,8 @@ async def test_attachments_are_checked_and_listed(app: App, world: World, chat: 
     assert "Tệp đính kèm: quyet-dinh.pdf, don.docx, photo.jpg, 0.png, 1.png" in chat.text
     await chat.press("confirm")
     [registration] = await registrations(app)
-    assert [item["name"] for item in registration.attachments][:2] == ["quyet-dinh.pdf", "don.docx"]
-    assert registration.attachments[0] == {
+    assert [item["name"] for item in registration.case.attachments][:2] == ["quyet-dinh.pdf", "don.docx"]
+    assert registration.case.attachments[0] == {
         "kind": "document",
         "file_id": "id-quyet-dinh.pdf",
         "name": "quyet-dinh.pdf",
@@ -443,8 +443,11 @@ async def test_a_denouncer_using_the_saved_details_never_sees_them_echoed(
     assert "ĐĂNG KÝ THÀNH CÔNG" in chat.text
     async with app.sessions() as db:
         second = await db.scalar(select(SignUp).order_by(SignUp.id.desc()))
-    assert second is not None and (second.full_name, second.id_number) == ("Nguyễn Văn An", ID_NUMBER)
-    assert second.phone == "+84912345678" and second.address == "12 Lý Thường Kiệt, phường Tân Bình"
+    assert second is not None and (second.case.full_name, second.case.id_number) == (
+        "Nguyễn Văn An",
+        ID_NUMBER,
+    )
+    assert second.case.phone == "+84912345678" and second.case.address == "12 Lý Thường Kiệt, phường Tân Bình"
 
 
 async def test_the_code_carries_the_local_year(
@@ -474,11 +477,11 @@ async def test_a_constraint_failure_at_confirm_is_not_told_as_registered_already
                 )
             )
             trigger = "EXECUTE FUNCTION refuse_check()"
-            await db.execute(text(f"CREATE TRIGGER refuse_check BEFORE INSERT ON registrations {trigger}"))
+            await db.execute(text(f"CREATE TRIGGER refuse_check BEFORE INSERT ON submissions {trigger}"))
         else:  # RAISE(ABORT) is a constraint failure: sqlite3.IntegrityError
             await db.execute(
                 text(
-                    "CREATE TRIGGER refuse_check BEFORE INSERT ON registrations "
+                    "CREATE TRIGGER refuse_check BEFORE INSERT ON submissions "
                     "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
                 )
             )
@@ -486,7 +489,7 @@ async def test_a_constraint_failure_at_confirm_is_not_told_as_registered_already
         await chat.press("confirm")
     finally:
         async with app.sessions() as db, db.begin():
-            await db.execute(text("DROP TRIGGER refuse_check" + (" ON registrations" if postgres else "")))
+            await db.execute(text("DROP TRIGGER refuse_check" + (" ON submissions" if postgres else "")))
             if postgres:
                 await db.execute(text("DROP FUNCTION refuse_check()"))
     assert "Mã tham chiếu" in chat.text and "đã đăng ký" not in chat.text.lower()

@@ -14,7 +14,7 @@ from bot.clock import FrozenClock
 from bot.dialog.types import DOCX_TYPE, Reply
 from bot.i18n import Translator
 from bot.notify import Outbox, reminder_message
-from storage.models import Notification, Event, SignUp
+from storage.models import Event, Notification, SignUp
 from tests.conftest import World, local
 from tests.flows import consent, register
 from tests.support import TEXT_ONLY, ChatUser
@@ -95,9 +95,7 @@ async def test_a_moved_session_is_reminded_at_its_new_time_only(
 
         # Queued for the old time, then the session moves before it is sent.
         await reminders.queue_due(db, now=clock.now(), hours_before=(24, 2))
-        await db.execute(
-            update(Event).where(Event.id == world.first_id).values(starts_at=new_start)
-        )
+        await db.execute(update(Event).where(Event.id == world.first_id).values(starts_at=new_start))
     assert await outbox(app, channel).send_due() == 0
     async with app.sessions() as db:
         states = list(await db.scalars(select(Notification.state).where(Notification.kind == "reminder")))

@@ -54,7 +54,9 @@ async def test_old_data_is_anonymised_recent_data_kept(app: App, world: World, c
             e.actor
             for e in await db.scalars(select(AuditEntry).where(AuditEntry.action == "citizen.anonymise"))
         ]
-    assert registration is not None and registration.full_name is None and registration.summary == ""
+    assert (
+        registration is not None and registration.case.full_name is None and registration.case.summary == ""
+    )
     assert actors == ["system:retention"]
     assert await retention.sweep(app) == 0  # once
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.app import App
 from bot.clock import FrozenClock
 from bot.notify import Outbox
-from storage.models import AuditEntry, Event, SignUp, SignUpStatus, EventStatus
+from storage.models import AuditEntry, Event, EventStatus, SignUp, SignUpStatus
 from tests.conftest import ADMIN_ID, World
 from tests.flows import consent, officer_for, register
 from tests.support import ChatUser

@@ -181,9 +181,7 @@ async def test_plan_endpoints_may_be_named(app: App, world: World, tmp_path: Pat
         named = await db.scalar(select(Event).where(Event.title == "Theo tên"))
         assert named is not None
         ids = set(
-            await db.scalars(
-                select(EventEndpoint.endpoint_id).where(EventEndpoint.session_id == named.id)
-            )
+            await db.scalars(select(EventEndpoint.endpoint_id).where(EventEndpoint.session_id == named.id))
         )
     assert ids == {world.endpoint_ids[code] for code in ("P-TANBINH", "X-BINHCHANH", "DK-CONDAO")}
 

@@ -12,7 +12,7 @@ from bot.app import App
 from bot.clock import FrozenClock
 from bot.dialog.types import DOCX_TYPE
 from bot.notify import Outbox
-from storage.models import AuditEntry, Event, SignUp, EventEndpoint
+from storage.models import AuditEntry, Event, EventEndpoint, SignUp
 from tests.conftest import ADMIN_ID, World
 from tests.flows import consent, officer_for, register
 from tests.support import TEXT_ONLY, ChatUser
@@ -214,7 +214,7 @@ async def test_review_decisions_reach_the_citizen(staff_app: App, world: World, 
     assert "từ 10 đến 2000 ký tự" in admin.text
     await admin.say("Vụ việc thuộc thẩm quyền của UBND xã Bình Chánh; xin liên hệ bộ phận một cửa.")
     async with staff_app.sessions() as db:
-        routes = {r.code: (r.route, r.forwarded_to) for r in await db.scalars(select(SignUp))}
+        routes = {r.code: (r.case.route, r.case.forwarded_to) for r in await db.scalars(select(SignUp))}
     assert routes == {
         "TCD-2026-000001": ("accept", ""),
         "TCD-2026-000002": ("forward", "Thanh tra tỉnh"),
@@ -346,7 +346,7 @@ async def test_a_denouncers_documents_go_only_to_those_allowed(
     async with staff_app.sessions() as db, db.begin():
         denunciation = await db.scalar(select(SignUp).where(SignUp.code == "TCD-2026-000002"))
         assert denunciation is not None
-        denunciation.attachments = [
+        denunciation.case.attachments = [
             {
                 "kind": "document",
                 "file_id": "f-1",

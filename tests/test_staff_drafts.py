@@ -48,13 +48,9 @@ async def test_a_new_session_left_at_its_review_is_saved(
     await admin.press("Lưu buổi tiếp")
     assert "Đã tạo buổi tiếp" in admin.text
     async with staff_app.sessions() as db:
-        session = await db.scalar(
-            select(Event).where(Event.title == "Tiếp công dân tháng 3")
-        )
+        session = await db.scalar(select(Event).where(Event.title == "Tiếp công dân tháng 3"))
         assert session is not None
-        seats = list(
-            await db.scalars(select(EventEndpoint).where(EventEndpoint.session_id == session.id))
-        )
+        seats = list(await db.scalars(select(EventEndpoint).where(EventEndpoint.session_id == session.id)))
     assert (session.kind, session.host, session.starts_at) == ("hearing", "Thường trực HĐND tỉnh", starts_at)
     assert [(link.endpoint_id, link.capacity) for link in seats] == [(tan_binh, 12)]
 

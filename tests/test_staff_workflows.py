@@ -18,10 +18,10 @@ from storage.models import (
     AuditEntry,
     CaseType,
     Citizen,
-    Notification,
     Event,
-    SignUp,
     EventStatus,
+    Notification,
+    SignUp,
 )
 from tests.conftest import ADMIN_ID, World, make_settings
 from tests.flows import at_the_phone_step, consent, officer_for, register, registered_citizen
@@ -77,7 +77,7 @@ async def test_a_decision_stands_once_when_two_officers_have_the_same_card(
 
     async with staff_app.sessions() as db:
         registration = await db.scalar(select(SignUp))
-    assert registration is not None and registration.route == "return"
+    assert registration is not None and registration.case.route == "return"
     assert await route_notices(staff_app) == ["route_return"]  # the citizen is not told two things
     sent = await sent_to_citizens(staff_app)
     assert len(sent) == 1 and "Xin liên hệ bộ phận một cửa" in sent[0][1]
@@ -112,7 +112,7 @@ async def test_no_decision_on_a_registration_the_citizen_cancelled(
     assert "Công dân đã hủy đăng ký TCD-2026-000001" in admin.text
     async with staff_app.sessions() as db:
         registration = await db.scalar(select(SignUp))
-    assert registration is not None and registration.route is None
+    assert registration is not None and registration.case.route is None
     assert await route_notices(staff_app) == []  # no "come on time" for a cancelled registration
 
 
@@ -130,7 +130,7 @@ async def test_an_officer_without_the_right_cannot_unmask_a_denouncer_by_reclass
     assert "Không tìm thấy" in officer.text
     async with staff_app.sessions() as db:
         registration = await db.scalar(select(SignUp))
-    assert registration is not None and registration.case_type == CaseType.DENUNCIATION
+    assert registration is not None and registration.case.case_type == CaseType.DENUNCIATION
 
     await admin.say("/review")  # an admin sees denouncers: may correct the kind of case
     await admin.press("Sửa phân loại")

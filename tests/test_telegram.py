@@ -109,8 +109,8 @@ async def test_register_with_buttons_contact_and_a_document(
     async with app.sessions() as db:
         registration = await db.scalar(select(SignUp))
     assert registration is not None and registration.status == SignUpStatus.CONFIRMED
-    assert registration.attachments[0]["file_id"] == "file-quyet-dinh.pdf"
-    assert registration.phone == "+84912345678"
+    assert registration.case.attachments[0]["file_id"] == "file-quyet-dinh.pdf"
+    assert registration.case.phone == "+84912345678"
 
     # Cancel it again from "my registrations".
     await user.press("Đăng ký của tôi")

@@ -68,7 +68,7 @@ async def test_a_summary_sent_in_several_messages_is_one_summary(
     await chat.press("alone")
     assert "KIỂM TRA LẠI" in chat.text and all(part in chat.text for part in PARTS)
     await chat.press("confirm")
-    assert (await stored(app)).summary == "\n".join(PARTS)
+    assert (await stored(app)).case.summary == "\n".join(PARTS)
 
 
 async def test_the_whole_summary_keeps_to_the_limit(app: App, world: World, chat: ChatUser) -> None:
@@ -135,7 +135,7 @@ async def test_the_summary_reached_again_is_added_to_never_dropped(
     await chat.press("Xong")
     assert "KIỂM TRA LẠI" in chat.text and PARTS[0] not in chat.text and "Viết lại" not in chat.text
     await chat.press("confirm")
-    assert (await stored(app)).summary == SUMMARY
+    assert (await stored(app)).case.summary == SUMMARY
 
 
 async def test_my_registration_summary_in_several_messages(app: App, world: World, chat: ChatUser) -> None:
@@ -148,16 +148,16 @@ async def test_my_registration_summary_in_several_messages(app: App, world: Worl
     assert f"Nội dung hiện tại ({len(SUMMARY)} ký tự)" in chat.prompt.text  # as at the review
     await chat.say(PARTS[0])  # added to the summary, as the prompt says
     await chat.say(PARTS[1])
-    assert (await stored(app)).summary == SUMMARY  # nothing saved before it is done
+    assert (await stored(app)).case.summary == SUMMARY  # nothing saved before it is done
     await chat.say("xong")
     assert "Đã lưu nội dung mới" in chat.text
-    assert (await stored(app)).summary == f"{SUMMARY}\n{PARTS[0]}\n{PARTS[1]}"
+    assert (await stored(app)).case.summary == f"{SUMMARY}\n{PARTS[0]}\n{PARTS[1]}"
     await chat.press("edit")
     await chat.press("Xóa, viết lại")
     await chat.say(PARTS[0])
     await chat.say(PARTS[1])
     await chat.say("xong")
-    assert (await stored(app)).summary == f"{PARTS[0]}\n{PARTS[1]}"
+    assert (await stored(app)).case.summary == f"{PARTS[0]}\n{PARTS[1]}"
 
 
 # --- back ----------------------------------------------------------------------------

@@ -168,7 +168,7 @@ async def test_a_citizen_registers_by_typing_numbers(
         registration = await db.scalar(select(SignUp))
         citizen = await db.scalar(select(Citizen))
     assert registration is not None and registration.status == SignUpStatus.CONFIRMED
-    assert registration.phone == "+84912345678"
+    assert registration.case.phone == "+84912345678"
     assert citizen is not None and (citizen.channel, citizen.channel_user_id) == (CHANNEL, user.user_id)
     assert fake.calls_of("deleteWebhook"), "polling starts by removing any webhook"
 

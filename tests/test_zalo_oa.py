@@ -212,10 +212,10 @@ async def test_follow_consent_register_with_buttons_and_shared_info(harness: Har
     async with harness.app.sessions() as db:
         registration = await db.scalar(select(SignUp))
         assert registration is not None and registration.code and registration.code in user.text
-        assert [item["name"] for item in registration.attachments] == ["don.pdf"]
-        assert registration.full_name == "Nguyễn Văn An"  # NFC, not the NFD that was typed
-        assert registration.full_name == unicodedata.normalize("NFC", registration.full_name)
-        assert registration.phone == "+84912345678"
+        assert [item["name"] for item in registration.case.attachments] == ["don.pdf"]
+        assert registration.case.full_name == "Nguyễn Văn An"  # NFC, not the NFD that was typed
+        assert registration.case.full_name == unicodedata.normalize("NFC", registration.case.full_name)
+        assert registration.case.phone == "+84912345678"
     assert all(len(sent.text) <= 2000 for sent in harness.fake.sent)
 
 

@@ -64,13 +64,15 @@ def _seat_columns() -> list[sa.Column[object]]:
     ]
 
 
-def _seat_constraints(table: str, events: str) -> list[sa.SchemaItem]:
+def _seat_constraints(table: str, events: str) -> list[sa.schema.SchemaItem]:
     return [
         sa.CheckConstraint("capacity > 0", name=op.f(f"ck_{table}_capacity_positive")),
         sa.CheckConstraint(
             "seats_taken >= 0 AND seats_taken <= capacity", name=op.f(f"ck_{table}_seats_within_capacity")
         ),
-        sa.ForeignKeyConstraint(["endpoint_id"], ["endpoints.id"], name=op.f(f"fk_{table}_endpoint_id_endpoints")),
+        sa.ForeignKeyConstraint(
+            ["endpoint_id"], ["endpoints.id"], name=op.f(f"fk_{table}_endpoint_id_endpoints")
+        ),
         sa.ForeignKeyConstraint(
             ["session_id"], [f"{events}.id"], name=op.f(f"fk_{table}_session_id_{events}"), ondelete="CASCADE"
         ),
@@ -100,14 +102,18 @@ def _attendance_times() -> list[sa.Column[object]]:
     ]
 
 
-def _attendance_constraints(table: str, events: str, seats: str) -> list[sa.SchemaItem]:
+def _attendance_constraints(table: str, events: str, seats: str) -> list[sa.schema.SchemaItem]:
     return [
         sa.CheckConstraint("seats >= 1", name=op.f(f"ck_{table}_seats_positive")),
-        sa.ForeignKeyConstraint(["citizen_id"], ["citizens.id"], name=op.f(f"fk_{table}_citizen_id_citizens")),
+        sa.ForeignKeyConstraint(
+            ["citizen_id"], ["citizens.id"], name=op.f(f"fk_{table}_citizen_id_citizens")
+        ),
         sa.ForeignKeyConstraint(
             ["session_endpoint_id"], [f"{seats}.id"], name=op.f(f"fk_{table}_session_endpoint_id_{seats}")
         ),
-        sa.ForeignKeyConstraint(["session_id"], [f"{events}.id"], name=op.f(f"fk_{table}_session_id_{events}")),
+        sa.ForeignKeyConstraint(
+            ["session_id"], [f"{events}.id"], name=op.f(f"fk_{table}_session_id_{events}")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{table}")),
         sa.UniqueConstraint("code", name=op.f(f"uq_{table}_code")),
     ]
@@ -125,7 +131,9 @@ def _case_columns() -> list[sa.Column[object]]:
         sa.Column("id_number", sa.String(length=12), nullable=True),
         sa.Column("address", sa.String(length=300), nullable=True),
         sa.Column(
-            "case_type", _enum("case_type", "complaint", "denunciation", "petition", "reflection"), nullable=False
+            "case_type",
+            _enum("case_type", "complaint", "denunciation", "petition", "reflection"),
+            nullable=False,
         ),
         sa.Column("field", sa.String(length=40), nullable=False),
     ]
@@ -177,8 +185,8 @@ def _restart_ids(*tables: str) -> None:
         return
     for table in tables:
         op.execute(
-            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) "
-            f"FROM {table}"
+            f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 1), "
+            f"MAX(id) IS NOT NULL) FROM {table}"
         )
 
 
@@ -232,13 +240,19 @@ def upgrade() -> None:
         *_review_columns(),
         sa.CheckConstraint("group_size >= 1", name=op.f("ck_submissions_group_size_positive")),
         sa.CheckConstraint("voters >= 1", name=op.f("ck_submissions_voters_positive")),
-        sa.ForeignKeyConstraint(["citizen_id"], ["citizens.id"], name=op.f("fk_submissions_citizen_id_citizens")),
-        sa.ForeignKeyConstraint(["endpoint_id"], ["endpoints.id"], name=op.f("fk_submissions_endpoint_id_endpoints")),
+        sa.ForeignKeyConstraint(
+            ["citizen_id"], ["citizens.id"], name=op.f("fk_submissions_citizen_id_citizens")
+        ),
+        sa.ForeignKeyConstraint(
+            ["endpoint_id"], ["endpoints.id"], name=op.f("fk_submissions_endpoint_id_endpoints")
+        ),
         sa.ForeignKeyConstraint(["event_id"], ["events.id"], name=op.f("fk_submissions_event_id_events")),
         sa.ForeignKeyConstraint(
             ["merged_into_id"], ["submissions.id"], name=op.f("fk_submissions_merged_into_id_submissions")
         ),
-        sa.ForeignKeyConstraint(["sign_up_id"], ["sign_ups.id"], name=op.f("fk_submissions_sign_up_id_sign_ups")),
+        sa.ForeignKeyConstraint(
+            ["sign_up_id"], ["sign_ups.id"], name=op.f("fk_submissions_sign_up_id_sign_ups")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_submissions")),
         sa.UniqueConstraint("code", name=op.f("uq_submissions_code")),
     )
@@ -278,7 +292,9 @@ def downgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sessions")),
     )
     op.create_index(op.f("ix_sessions_starts_at"), "sessions", ["starts_at"], unique=False)
-    op.create_table("session_endpoints", *_seat_columns(), *_seat_constraints("session_endpoints", "sessions"))
+    op.create_table(
+        "session_endpoints", *_seat_columns(), *_seat_constraints("session_endpoints", "sessions")
+    )
     op.create_table(
         "registrations",
         *_attendance_columns("registration_status"),
