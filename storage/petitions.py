@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import ColumnElement, String, Table, bindparam, cast, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
@@ -35,8 +36,6 @@ from storage.voters import (
     actor,
     code_prefix,
     deadline_params,
-    insert_from,
-    numbered_insert,
     petition_deadline,
     still_taking_petitions,
     voter_round,
@@ -102,6 +101,37 @@ class Petition:
 
 # --- statements, built once --------------------------------------------------------------
 
+
+def _numbered(dialect: str) -> Any:
+    """INSERT … SELECT that takes the row's id first so that its code (:code_prefix, then the
+    id in six digits or more) goes in with it, and only while the round takes petitions: one
+    statement. The id is the one the engine would have given: the sequence's next on
+    PostgreSQL, one past the largest on SQLite (whose writers hold the database's lock), as
+    `registrations` numbers sign-ups."""
+    next_id: ColumnElement[int]
+    if dialect == "postgresql":
+        next_id = func.nextval(func.pg_get_serial_sequence(SUBMISSIONS.name, "id"))
+    else:
+        next_id = func.coalesce(func.max(SUBMISSIONS.c.id), 0) + 1
+    row = select(next_id.label("id")).subquery("next_row")
+    digits = cast(row.c.id, String)
+    if dialect == "postgresql":
+        number = func.lpad(digits, func.greatest(6, func.length(digits)), "0")
+    else:
+        number = func.printf("%06d", row.c.id)
+    values = select(
+        row.c.id,
+        bindparam("code_prefix", type_=String()) + number,
+        *(bindparam(name, type_=SUBMISSIONS.c[name].type) for name in _INSERTED),
+    ).where(still_taking_petitions(bindparam("open_event_id")))
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(SUBMISSIONS)
+        .from_select(["id", "code", *_INSERTED], values)
+        .returning(SUBMISSIONS.c.id, SUBMISSIONS.c.code)
+    )
+
+
 _INSERTED = (
     "kind",
     "event_id",
@@ -121,17 +151,7 @@ _INSERTED = (
     "updated_at",
 )
 # The INSERT … SELECT inserts nothing when the round is no longer taking petitions.
-_INSERT = {
-    dialect: insert_from(
-        SUBMISSIONS,
-        _INSERTED,
-        numbered_insert(SUBMISSIONS, _INSERTED, dialect).where(
-            still_taking_petitions(bindparam("open_event_id"))
-        ),
-        dialect,
-    )
-    for dialect in ("postgresql", "sqlite")
-}
+_INSERT = {dialect: _numbered(dialect) for dialect in ("postgresql", "sqlite")}
 
 # The round's last meeting (the default compile deadline is counted from it).
 _last_start = (

@@ -9,18 +9,15 @@ Reads are Core statements built once; each function is one round trip.
 
 from __future__ import annotations
 
-import dataclasses
 import typing
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, String, Table, and_, bindparam, cast, exists, func, or_, select, true
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit
-from storage.errors import AlreadyRegistered, DeadlinePassed, NotFound, SessionNotOpen
+from storage import registrations
 from storage.event_kinds import Timing, policy
 from storage.models import Endpoint, Event, EventEndpoint, EventKind, EventStatus, SignUp, SignUpStatus
 from storage.rules import OPEN_STATUSES
@@ -291,143 +288,29 @@ async def voter_round(db: AsyncSession, citizen_id: int, event_id: int, timing: 
 
 
 # --- attending ---------------------------------------------------------------------------
-# Until storage.registrations.sign_up (a seat without a case) lands: the same rules as a
-# reception registration (a conditional UPDATE takes the seat, else the waiting list; one
-# active sign-up per citizen and event; the code made in the INSERT).
-
-_TAKE_SEAT = (
-    STOPS.update()
-    .where(
-        STOPS.c.id == bindparam("stop_id"),
-        STOPS.c.seats_taken + bindparam("seats") <= STOPS.c.capacity,
-    )
-    .values(seats_taken=STOPS.c.seats_taken + bindparam("seats"))
-)
-_GIVE_BACK_SEAT = (
-    STOPS.update()
-    .where(STOPS.c.id == bindparam("stop_id"))
-    .values(seats_taken=STOPS.c.seats_taken - bindparam("seats"))
-)
-_SIGN_UP_VALUES = (
-    "citizen_id",
-    "session_id",
-    "session_endpoint_id",
-    "status",
-    "seats",
-    "created_at",
-    "updated_at",
-    "queued_at",
-)
-
-
-def numbered_insert(table: Table, columns: tuple[str, ...], dialect: str) -> Any:
-    """INSERT … SELECT that takes the row's id first so that its code (PREFIX-YEAR-000123,
-    :code_prefix then the id in six digits or more) goes in with it: one statement. The id is
-    the one the engine would have given: the sequence's next on PostgreSQL, one past the
-    largest on SQLite (whose writers hold the database's lock). A row the unique indexes
-    refuse is not inserted (ON CONFLICT DO NOTHING) and nothing is returned; more
-    conditions can be added with `.where` on the result's select (see `petitions`)."""
-    next_id: ColumnElement[int]
-    if dialect == "postgresql":
-        next_id = func.nextval(func.pg_get_serial_sequence(table.name, "id"))
-    else:
-        next_id = func.coalesce(func.max(table.c.id), 0) + 1
-    row = select(next_id.label("id")).subquery("next_row")
-    digits = cast(row.c.id, String)
-    if dialect == "postgresql":
-        number = func.lpad(digits, func.greatest(6, func.length(digits)), "0")
-    else:
-        number = func.printf("%06d", row.c.id)
-    return select(
-        row.c.id,
-        bindparam("code_prefix", type_=String()) + number,
-        *(bindparam(name, type_=table.c[name].type) for name in columns),
-    )
-
-
-def insert_from(table: Table, columns: tuple[str, ...], values: Any, dialect: str) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return (
-        insert(table)
-        .from_select(["id", "code", *columns], values)
-        .on_conflict_do_nothing()
-        .returning(table.c.id, table.c.code)
-    )
-
-
-_INSERT_SIGN_UP = {
-    dialect: insert_from(
-        SIGN_UPS,
-        _SIGN_UP_VALUES,
-        numbered_insert(SIGN_UPS, _SIGN_UP_VALUES, dialect).where(true()),
-        dialect,
-    )
-    for dialect in ("postgresql", "sqlite")
-}
-
-
-def code_prefix(created_at: datetime, tz: tzinfo) -> str:
-    """`TXCT-2026-`: the kind's prefix and the year as the office counts it (local time)."""
-    return f"{VOTER.code_prefix}-{created_at.astimezone(tz).year}-"
 
 
 async def attend(
     db: AsyncSession,
     citizen: Person,
-    event_id: int,
     event_endpoint_id: int,
     *,
     now: datetime,
     timing: Timing,
     tz: tzinfo,
-) -> tuple[VoterRound, Attendance]:
-    """A seat at one stop of a round, or a place on its waiting list.
+) -> Attendance:
+    """A seat at one stop of a round, or a place on its waiting list: a sign-up without a
+    case (`registrations.sign_up`: its capacity, deadline and waitlist rules; the deadline a
+    voter-contact one, `signup_close_days` before the stop's meeting).
 
-    Raises NotFound, SessionNotOpen, DeadlinePassed (the stop's sign-up deadline) or
-    AlreadyRegistered (the code of the sign-up the citizen holds for the round). The caller
-    commits."""
-    found = await voter_round(db, citizen.id, event_id, timing)
-    stop = found.stop(event_endpoint_id) if found else None
-    if found is None or stop is None:
-        raise NotFound(f"stop {event_endpoint_id} of round {event_id}")
-    if found.status not in OPEN_STATUSES or not stop.endpoint_active:
-        raise SessionNotOpen(f"round {event_id} is {found.status}")
-    if now > stop.sign_up_deadline:
-        raise DeadlinePassed(stop.sign_up_deadline, None)
-    if found.attendance is not None:
-        raise AlreadyRegistered(found.attendance.code)
-    seats = 1
-    taken = await db.execute(_TAKE_SEAT, {"stop_id": stop.event_endpoint_id, "seats": seats})
-    confirmed = bool(taken.rowcount)  # type: ignore[attr-defined]
-    status = SignUpStatus.CONFIRMED if confirmed else SignUpStatus.WAITLISTED
-    values = {
-        "citizen_id": citizen.id,
-        "session_id": event_id,
-        "session_endpoint_id": stop.event_endpoint_id,
-        "status": status,
-        "seats": seats,
-        "created_at": now,
-        "updated_at": now,
-        "queued_at": now,
-        "code_prefix": code_prefix(now, tz),
-    }
-    inserted = (await db.execute(_INSERT_SIGN_UP[db.get_bind().dialect.name], values)).first()
-    if inserted is None:  # signed up twice at once: the other one won
-        if confirmed:
-            await db.execute(_GIVE_BACK_SEAT, {"stop_id": stop.event_endpoint_id, "seats": seats})
-        again = await voter_round(db, citizen.id, event_id, timing)
-        raise AlreadyRegistered(again.attendance.code if again and again.attendance else None)
-    sign_up_id, code = inserted
-    await audit.write(
-        db,
-        at=now,
-        actor=actor(citizen),
-        action="sign_up.attend",
-        target_type="sign_up",
-        target_id=sign_up_id,
-        status=status.value,
+    Raises NotFound, SessionNotOpen, DeadlinePassed or AlreadyRegistered (the code of the
+    sign-up the citizen holds for the round). The caller commits."""
+    signed = await registrations.sign_up(
+        db, citizen, event_endpoint_id, seats=1, now=now, lead_days=timing, tz=tz
     )
-    attendance = Attendance(sign_up_id, code, status, stop.event_endpoint_id, seats)
-    taken_now = stop.seats_taken + seats if confirmed else stop.capacity
-    stops = tuple(dataclasses.replace(s, seats_taken=taken_now) if s is stop else s for s in found.stops)
-    return dataclasses.replace(found, stops=stops, attendance=attendance), attendance
+    return Attendance(signed.id, signed.code, signed.status, event_endpoint_id, signed.seats)
+
+
+def code_prefix(created_at: datetime, tz: tzinfo) -> str:
+    """`TXCT-2026-`: the kind's prefix and the year as the office counts it (local time)."""
+    return registrations.code_prefix(EventKind.VOTER_MEETING, created_at, tz)

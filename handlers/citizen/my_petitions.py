@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from bot.dialog.flow import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
 from handlers.citizen import summary
-from handlers.citizen.voter_views import petition_details, petition_status, timing
+from handlers.citizen.voter_views import petition_details, petition_status
 from storage import petitions
 from storage.errors import DeadlinePassed, NotFound, SessionNotOpen
 from storage.petitions import Petition
@@ -30,14 +30,14 @@ async def current(ctx: Ctx) -> Petition:
     if petition_id is None:
         raise Invalid("petitions.not_found")
     try:
-        return await petitions.own(ctx.db, ctx.citizen.id, petition_id, timing(ctx))
+        return await petitions.own(ctx.db, ctx.citizen.id, petition_id, ctx.settings.timing)
     except NotFound:
         raise Invalid("petitions.not_found") from None
 
 
 @flow.ask("list")
 async def ask_list(ctx: Ctx) -> Reply:
-    own = await petitions.list_own(ctx.db, ctx.citizen.id, timing(ctx), limit=LIST_LIMIT)
+    own = await petitions.list_own(ctx.db, ctx.citizen.id, ctx.settings.timing, limit=LIST_LIMIT)
     new = ctx.option("new", "petitions.new")
     back = ctx.option("menu", "common.back_to_menu")
     if not own:
@@ -119,7 +119,9 @@ async def on_edit_text(ctx: Ctx, answer: Answer) -> Next:
     if new == petition.summary:  # kept as it was
         return "view"
     try:
-        await petitions.edit_text(ctx.db, ctx.citizen, petition.id, new, now=ctx.now, timing=timing(ctx))
+        await petitions.edit_text(
+            ctx.db, ctx.citizen, petition.id, new, now=ctx.now, timing=ctx.settings.timing
+        )
     except (DeadlinePassed, SessionNotOpen, NotFound) as error:
         return refused(ctx, error)
     ctx.say("petitions.text_saved", code=petition.code)
@@ -145,7 +147,7 @@ async def on_withdraw(ctx: Ctx, answer: Answer) -> Next:
     if petition_id is None:
         return "list"
     try:
-        await petitions.withdraw(ctx.db, ctx.citizen, petition_id, now=ctx.now, timing=timing(ctx))
+        await petitions.withdraw(ctx.db, ctx.citizen, petition_id, now=ctx.now, timing=ctx.settings.timing)
     except (DeadlinePassed, SessionNotOpen, NotFound) as error:
         return refused(ctx, error)
     ctx.say("petitions.withdrawn")

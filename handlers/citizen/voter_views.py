@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from bot.dialog.flow import Ctx
 from handlers.citizen.views import case_type_label, field_label
-from storage.event_kinds import Timing
 from storage.models import AnswerLevel, CaseType, SignUpStatus, SubmissionStatus
 from storage.petitions import Petition
 from storage.text import mask_name
@@ -13,12 +12,6 @@ from storage.voters import Attendance, Stop, VoterRound
 STOPS_SHOWN = 8  # a round's communes listed; more are counted
 # Petition types offered, the usual one first (kiến nghị).
 PETITION_TYPES = (CaseType.PETITION, CaseType.REFLECTION, CaseType.COMPLAINT, CaseType.DENUNCIATION)
-
-
-def timing(ctx: Ctx) -> Timing:
-    """The day counts of the kind policies, from the settings."""
-    s = ctx.settings
-    return Timing(summary_lead_days=s.summary_lead_days, change_notice_days=s.change_notice_days)
 
 
 def level_label(ctx: Ctx, level: AnswerLevel | str | None) -> str:

@@ -27,7 +27,6 @@ from handlers.citizen.voter_views import (
     attendance_line,
     level_label,
     round_block,
-    timing,
 )
 from storage import citizens, petitions, registrations, voters
 from storage.citizens import actor_of
@@ -81,7 +80,9 @@ def draft_of(ctx: Ctx) -> VoterDraft:
 
 @flow.ask("rounds")
 async def ask_rounds(ctx: Ctx) -> Reply:
-    found = await voters.coming_rounds(ctx.db, ctx.citizen.id, ctx.now, timing(ctx), limit=ROUNDS_SHOWN)
+    found = await voters.coming_rounds(
+        ctx.db, ctx.citizen.id, ctx.now, ctx.settings.timing, limit=ROUNDS_SHOWN
+    )
     tail = (ctx.option("mine", "voters.my_petitions"), ctx.option("menu", "common.back_to_menu"))
     if not found:
         return Reply(ctx.t("voters.none"), tail)
@@ -187,7 +188,7 @@ async def current_round(ctx: Ctx) -> VoterRound | None:
     event_id = draft_of(ctx).event_id
     if event_id is None:
         return None
-    return await voters.voter_round(ctx.db, ctx.citizen.id, event_id, timing(ctx))
+    return await voters.voter_round(ctx.db, ctx.citizen.id, event_id, ctx.settings.timing)
 
 
 @flow.ask("place")
@@ -393,14 +394,8 @@ async def on_attend_confirm(ctx: Ctx, answer: Answer) -> Next:
     if draft.event_id is None or draft.stop_id is None or not draft.full_name or not draft.phone:
         return "place"
     try:
-        _, attendance = await voters.attend(
-            ctx.db,
-            ctx.citizen,
-            draft.event_id,
-            draft.stop_id,
-            now=ctx.now,
-            timing=timing(ctx),
-            tz=ctx.settings.tz,
+        attendance = await voters.attend(
+            ctx.db, ctx.citizen, draft.stop_id, now=ctx.now, timing=ctx.settings.timing, tz=ctx.settings.tz
         )
     except DeadlinePassed as closed:
         ctx.say("voters.attend.closed", deadline=ctx.dt(closed.deadline))
@@ -725,7 +720,7 @@ async def send(ctx: Ctx) -> Next:
     )
     try:
         petition = await petitions.add(
-            ctx.db, ctx.citizen, new, now=ctx.now, timing=timing(ctx), tz=ctx.settings.tz
+            ctx.db, ctx.citizen, new, now=ctx.now, timing=ctx.settings.timing, tz=ctx.settings.tz
         )
     except DeadlinePassed as closed:
         # The text is kept: another round may take it.
