@@ -36,6 +36,7 @@ from tests.flows import consent
 from tests.support import TEXT_ONLY, ChatUser
 from tests.telegram_harness import TelegramUser
 from tests.test_console import lines_then_eof
+from tests.test_honest_notices import sent_to_citizens
 from tests.test_round_trips import round_trips, statements
 
 TITLE = "Tiếp xúc cử tri trước Kỳ họp thứ năm"
@@ -571,3 +572,36 @@ async def test_a_round_called_off_meanwhile_takes_nothing(app: App, rounds: Roun
     assert "hội nghị này đã bị hủy hoặc đã kết thúc" in chat.text
     assert "chưa có hội nghị tiếp xúc cử tri nào" in chat.text
     assert await petitions_in(app) == []
+
+
+async def attend(chat: ChatUser, name: str, phone: str) -> None:
+    await consent(chat)
+    await open_round(chat)
+    await chat.press("attend")
+    await chat.say(name)
+    await chat.say(phone)
+    await chat.press("confirm")
+
+
+async def test_a_cancelled_attendance_gives_the_seat_to_the_first_who_waits(app: App, rounds: Rounds) -> None:
+    first, second = ChatUser(app.dialog, user_id="11"), ChatUser(app.dialog, user_id="12")
+    await attend(first, "Nguyễn Văn An", "0912 345 678")
+    await attend(second, "Trần Thị Bình", "0987 654 321")  # Tân Bình has one seat: waits
+    assert "danh sách chờ" in second.text
+    await first.press("menu")
+    await open_round(first)
+    assert "Ông/Bà đã đăng ký tham dự tại Phường Tân Bình" in first.text
+    await first.press("unattend")
+    assert "TXCT-2026-000001" in first.text
+    await first.press("yes")
+    assert "Đã hủy đăng ký tham dự (mã TXCT-2026-000001)" in first.text
+    assert "attend" in payloads(first)  # may sign up again
+    async with app.sessions() as db:
+        statuses = dict((await db.execute(select(SignUp.code, SignUp.status))).all())
+    assert statuses == {
+        "TXCT-2026-000001": SignUpStatus.CANCELLED,
+        "TXCT-2026-000002": SignUpStatus.CONFIRMED,
+    }
+    told = (await sent_to_citizens(app))["12"]
+    assert "ĐÃ CÓ CHỖ CHO ÔNG/BÀ" in told and f"Hội nghị: {TITLE}" in told
+    assert "Thứ Hai, 07/12/2026 08:00" in told and "chờ cán bộ xem xét" not in told
