@@ -46,7 +46,7 @@ from bot.ratelimit import RateLimiter
 from bot.reception_book import reception_book
 from bot.settings import Settings
 from storage import broadcasts, citizens, compilation, petition_review, reminders, staff_notices
-from storage.event_kinds import Timing
+from storage.event_kinds import Timing, policy
 from storage.identity import UserKey
 from storage.models import (
     Broadcast,
@@ -112,6 +112,15 @@ async def _registration(db: AsyncSession, registration_id: int) -> SignUp:
 async def render_waitlist_promoted(db: AsyncSession, notice: Notification, t: Translator) -> str:
     registration = await _registration(db, params_of(notice, AboutRegistration).registration_id)
     endpoint = registration.event_endpoint.endpoint
+    if not policy(registration.event.kind).reviewed:  # a voter's seat: nothing under review
+        return t(
+            "voters.notice.waitlist_promoted",
+            code=registration.code,
+            title=registration.event.title,
+            when=t.datetime(registration.starts_here),
+            endpoint=endpoint.name,
+            address=endpoint.address or "—",
+        )
     return t(
         "notice.waitlist_promoted",
         code=registration.code,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.dialog.flow import Flow
 from handlers import menu, onboarding
-from handlers.citizen import mine, privacy, register, upcoming
+from handlers.citizen import mine, my_petitions, privacy, register, upcoming, voters
 from handlers.staff import (
     access,
     broadcast,
@@ -28,6 +28,8 @@ def all_flows() -> dict[str, Flow]:
         register.flow,
         mine.flow,
         upcoming.flow,
+        voters.flow,
+        my_petitions.flow,
         privacy.flow,
         access.home,
         access.invite,

@@ -44,7 +44,11 @@ class Dated(Protocol):
 @dataclass(frozen=True)
 class KindPolicy:
     kind: EventKind
-    code_prefix: str  # codes read PREFIX-YEAR-000123
+    code_prefix: str  # a sign-up's code reads PREFIX-YEAR-000123
+    # A submission's own code (a petition, handed in with or without a sign-up): another prefix,
+    # so that a voter's attendance and their first petition never read alike. "": a submission
+    # goes by its sign-up's code (a reception case).
+    submission_code_prefix: str
     submission: SubmissionKind  # what is handed in for an event of this kind
     case_with_sign_up: bool  # a sign-up is made together with its one case (reception)
     asks_id_number: bool  # the CCCD is collected (Form 03 needs it)
@@ -84,6 +88,7 @@ POLICIES = {
         KindPolicy(
             kind=EventKind.RECEPTION,
             code_prefix="TCD",
+            submission_code_prefix="",
             submission=SubmissionKind.CASE,
             case_with_sign_up=True,
             asks_id_number=True,
@@ -94,6 +99,7 @@ POLICIES = {
         KindPolicy(
             kind=EventKind.VOTER_MEETING,
             code_prefix="TXCT",
+            submission_code_prefix="KNCT",  # kiến nghị cử tri
             submission=SubmissionKind.PETITION,
             case_with_sign_up=False,
             asks_id_number=False,
@@ -106,6 +112,7 @@ POLICIES = {
         KindPolicy(
             kind=EventKind.HEARING,
             code_prefix="PGT",
+            submission_code_prefix="",
             submission=SubmissionKind.CASE,
             case_with_sign_up=True,
             asks_id_number=True,

@@ -14,11 +14,21 @@ import pytest
 from bot.i18n import SUPPORTED_LOCALES, MissingMessage, Translator, load_catalog
 from bot.settings import Settings
 from handlers.citizen.register import EDITABLE, IDENTITY_STEPS
+from handlers.citizen.voters import EDITABLE as PETITION_EDITABLE
+from handlers.citizen.voters import PETITION_IDENTITY
 from handlers.menu import MENU_ITEMS
 from handlers.staff.access import ADMIN_COMMANDS, OFFICER_COMMANDS
 from storage.audit import CONSENT_ACTIONS
 from storage.broadcasts import AUDIENCES
-from storage.models import CaseType, EventKind, EventStatus, SignUpStatus, StaffRole
+from storage.models import (
+    AnswerLevel,
+    CaseType,
+    EventKind,
+    EventStatus,
+    SignUpStatus,
+    StaffRole,
+    SubmissionStatus,
+)
 from storage.outbox import NoticeKind
 from storage.review import ROUTES
 
@@ -45,6 +55,8 @@ SAME_IN_BOTH = {
     "language.vi",
     "menu.language",
     "mine.option",
+    "petitions.option",
+    "voters.stop",
     "staff.find.row",
     "staff.session.row",
     "events.new.stop_line",
@@ -116,6 +128,10 @@ def dynamic_ids() -> set[str]:
         | {f"staff.undelivered.kind.{kind}" for kind in NoticeKind}
         | {f"privacy.data.{action}" for action in CONSENT_ACTIONS}
         | {f"route.{route}" for route in ROUTES}
+        | {f"petition.level.{level.value}" for level in AnswerLevel}
+        | {f"petition.status.{status.value}" for status in SubmissionStatus}
+        | {f"voters.edit.{step}" for step in PETITION_EDITABLE}
+        | {f"voters.{step}.ask" for step in PETITION_IDENTITY}
     )
 
 

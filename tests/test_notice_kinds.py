@@ -107,7 +107,7 @@ async def test_every_kind_is_written_in_both_languages(app: App, world: World, c
             kind=SubmissionKind.PETITION,
             event_id=registration.session_id,
             citizen_id=registration.citizen_id,
-            code="TXCT-2026-000001",
+            code="KNCT-2026-000001",
             case_type=CaseType.PETITION,
             field="transport",
             summary="Đề nghị sửa chữa đường liên xã đã xuống cấp",

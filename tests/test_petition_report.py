@@ -93,7 +93,7 @@ async def voter_round(app: App) -> Round:
 
         def sign_up(citizen: Citizen, code: str, status: SignUpStatus, seats: int = 1) -> SignUp:
             row = SignUp(
-                code=f"TXCT-2026-{citizen.id:06d}",
+                code=f"KNCT-2026-{citizen.id:06d}",
                 citizen_id=citizen.id,
                 session_id=event.id,
                 session_endpoint_id=links[endpoints[code].id],
@@ -117,7 +117,7 @@ async def voter_round(app: App) -> Round:
                 event_id=event.id,
                 citizen_id=citizens[len(key) % 6].id,
                 endpoint_id=endpoints[commune].id,
-                code=f"TXCT-P-{key}",
+                code=f"KNCT-P-{key}",
                 full_name="Nguyễn Văn An",
                 phone="+84903123456",
                 address=f"Thôn 1, {endpoints[commune].name}",

@@ -127,7 +127,7 @@ async def petition(
         sign_up = None
         if signed_up:
             sign_up = SignUp(
-                code=f"TXCT-2026-{next(CODES) + 900000:06d}",
+                code=f"KNCT-2026-{next(CODES) + 900000:06d}",
                 citizen_id=citizen_id,
                 session_id=voters.id,
                 session_endpoint_id=voters.seats[endpoint],
@@ -145,7 +145,7 @@ async def petition(
             sign_up_id=None if sign_up is None else sign_up.id,
             citizen_id=citizen_id,
             endpoint_id=voters.endpoint_ids[endpoint],
-            code=f"TXCT-2026-{next(CODES):06d}",
+            code=f"KNCT-2026-{next(CODES):06d}",
             status=status,
             full_name=name,
             phone="+84912345678",

@@ -225,7 +225,7 @@ CODE = re.compile(r"[A-Za-z]+-\d{4}-\d+|\d+")
 
 
 def codes_in(text: str) -> list[str]:
-    """Petition codes typed (TXCT-2026-000012, or just 12), in order."""
+    """Petition codes typed (KNCT-2026-000012, or just 12), in order."""
     return CODE.findall(text)
 
 
