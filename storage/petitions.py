@@ -4,7 +4,8 @@ compile deadline, `storage.event_kinds`).
 
 A petition is a `Submission` of kind petition: made with a sign-up to attend (`sign_up_id`),
 or written from a commune the round does not connect (no sign-up, `endpoint_id` their
-commune). Its own code reads KNCT-2026-000123 (the kind policy's prefix for submissions), made in the INSERT that stores it.
+commune). Its own code reads KNCT-2026-000123 (the kind policy's prefix for submissions),
+made in the INSERT that stores it.
 
 The statements are Core, built once. The round's deadline is checked inside the write
 itself (the INSERT … SELECT and the UPDATEs carry `voters.still_taking_petitions`), so a
