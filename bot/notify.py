@@ -179,7 +179,10 @@ async def render_reminder(db: AsyncSession, notice: Notification, t: Translator)
         "address": endpoint.address or "—",
         "room": session.online_room or "—",
     }
-    text = t(reminder_message(params.hours, starts_at, notice.due_at, t), **fields)
+    message = reminder_message(params.hours, starts_at, notice.due_at, t)
+    if session.kind == EventKind.VOTER_MEETING:  # a conference with the delegates, no CCCD asked
+        message = f"voters.{message}"
+    text = t(message, **fields)
     if not params.calendar:
         return Reply(text)
     event = calendar.session_event(

@@ -132,6 +132,7 @@ def dynamic_ids() -> set[str]:
         | {f"petition.status.{status.value}" for status in SubmissionStatus}
         | {f"voters.edit.{step}" for step in PETITION_EDITABLE}
         | {f"voters.{step}.ask" for step in PETITION_IDENTITY}
+        | {f"voters.notice.reminder_{when}" for when in ("day", "today", "soon", "ahead")}
     )
 
 

@@ -15,6 +15,7 @@ from bot.app import App
 from bot.channels.console import ConsoleChannel
 from bot.channels.telegram.runner import TelegramBot
 from bot.clock import FrozenClock
+from bot.notify import Outbox
 from storage.endpoints import upsert_endpoints
 from storage.models import (
     AnswerLevel,
@@ -37,6 +38,7 @@ from tests.support import TEXT_ONLY, ChatUser
 from tests.telegram_harness import TelegramUser
 from tests.test_console import lines_then_eof
 from tests.test_honest_notices import sent_to_citizens
+from tests.test_outbox import RecordingChannel
 from tests.test_round_trips import round_trips, statements
 
 TITLE = "Tiếp xúc cử tri trước Kỳ họp thứ năm"
@@ -605,3 +607,27 @@ async def test_a_cancelled_attendance_gives_the_seat_to_the_first_who_waits(app:
     told = (await sent_to_citizens(app))["12"]
     assert "ĐÃ CÓ CHỖ CHO ÔNG/BÀ" in told and f"Hội nghị: {TITLE}" in told
     assert "Thứ Hai, 07/12/2026 08:00" in told and "chờ cán bộ xem xét" not in told
+
+
+async def test_a_voter_is_reminded_of_the_meeting_at_their_own_commune(
+    app: App, rounds: Rounds, clock: FrozenClock, chat: ChatUser
+) -> None:
+    """Bình Chánh meets a day after Tân Bình: its voters are reminded of their own day, as a
+    voter-contact conference (no CCCD to bring)."""
+    await consent(chat)
+    await open_round(chat, "binh chanh")
+    await chat.press("attend")
+    await chat.say("Trần Thị Bình")
+    await chat.say("0987 654 321")
+    await chat.press("confirm")
+    channel = RecordingChannel()
+    sender = Outbox(app.sessions, app.settings, app.clock, {"test": channel})
+    start = local(2026, 12, 8, 14, 0)
+    clock.set(start - timedelta(hours=24, minutes=1))
+    assert await sender.send_due() == 0
+    clock.set(start - timedelta(hours=24))
+    assert await sender.send_due() == 1
+    [(_, day)] = channel.sent
+    assert "ngày mai Ông/Bà dự hội nghị tiếp xúc cử tri" in day and TITLE in day
+    assert "Thời gian: Thứ Ba, 08/12/2026 14:00" in day and "Xã Bình Chánh" in day
+    assert "Mã đăng ký: TXCT-2026-000001" in day and "Căn cước" not in day
