@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     )
     agencies: str = (
         "Thanh tra tỉnh;Công an tỉnh;Tòa án nhân dân tỉnh;Viện kiểm sát nhân dân tỉnh;"
-        "Sở Nông nghiệp và Môi trường;Sở Nội vụ;Sở Y tế;Sở Giáo dục và Đào tạo;"
+        "Sở Nông nghiệp và Môi trường;Sở Nội vụ;Sở Y tế;Sở Giáo dục và Đào tạo;Sở Xây dựng;"
         "Ủy ban nhân dân cấp xã nơi cư trú"
     )
     admins: str = ""

@@ -1,0 +1,114 @@
+"""Voter contact end to end, every step through a chat: a voter who attends and petitions, a
+voter of a commune the round does not connect who petitions in writing, staff who merge,
+forward and answer, both voters told, and the compiled report with both."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.app import App
+from bot.notify import Outbox
+from storage.endpoints import upsert_endpoints
+from storage.models import Endpoint, Event, EventEndpoint, EventKind, EventStatus, Submission
+from tests.conftest import ADMIN_ID, WORLD_ENDPOINTS, local
+from tests.flows import consent
+from tests.support import ChatUser
+from tests.test_outbox import RecordingChannel
+from tests.test_petition_report import documents, docx_text, sheet_rows
+from tests.test_petition_review import classify
+from tests.test_voter_flow import HOST, TITLE, open_round, write_petition
+
+ROAD = "Đề nghị sửa chữa tuyến đường liên xã qua Tân Bình đã xuống cấp, đi lại rất khó khăn vào mùa mưa."
+SAME_ROAD = "Cử tri Côn Đảo đề nghị tỉnh sớm bố trí vốn sửa tuyến đường liên xã đã hư hỏng nặng nhiều năm."
+ANSWER = "Tuyến đường đã được đưa vào kế hoạch đầu tư công năm 2027 của tỉnh."
+
+
+async def a_round(app: App) -> int:
+    """Tân Bình meets on 7 Dec, Bình Chánh on 8 Dec; Côn Đảo is not connected."""
+    async with app.sessions() as db, db.begin():
+        await upsert_endpoints(db, WORLD_ENDPOINTS)
+        endpoints = {e.code: e for e in await db.scalars(select(Endpoint))}
+        event = Event(
+            kind=EventKind.VOTER_MEETING,
+            title=TITLE,
+            host=HOST,
+            starts_at=local(2026, 12, 7, 8, 0),
+            status=EventStatus.SCHEDULED,
+            compile_deadline=local(2026, 12, 13, 17, 0),
+            created_at=app.clock.now(),
+            endpoints=[
+                EventEndpoint(endpoint_id=endpoints["P-TANBINH"].id, capacity=30),
+                EventEndpoint(
+                    endpoint_id=endpoints["X-BINHCHANH"].id, capacity=30, starts_at=local(2026, 12, 8, 14, 0)
+                ),
+            ],
+        )
+        db.add(event)
+    return event.id
+
+
+async def test_two_voters_petition_staff_merge_forward_answer_and_both_are_told(
+    staff_app: App, admin: ChatUser
+) -> None:
+    round_id = await a_round(staff_app)
+    attending, writing = ChatUser(staff_app.dialog, user_id="21"), ChatUser(staff_app.dialog, user_id="22")
+
+    await consent(attending)
+    await open_round(attending)
+    await attending.press("attend")
+    await attending.say("Nguyễn Văn An")
+    await attending.say("0912 345 678")
+    await attending.press("confirm")
+    assert "Mã đăng ký: TXCT-2026-000001" in attending.text
+    await attending.press("petition")
+    await write_petition(attending, text=ROAD)
+    await attending.press("commune")  # the address: only the commune
+    await attending.press("confirm")
+    assert "Mã kiến nghị: KNCT-2026-000001" in attending.text
+
+    await consent(writing)
+    await open_round(writing, "con dao")
+    assert "không phải là điểm cầu của hội nghị này" in writing.text
+    await writing.press("petition")
+    await write_petition(writing, text=SAME_ROAD)
+    await writing.say("Lê Văn Cường")
+    await writing.say("0987 000 111")
+    await writing.say("Thôn 2, đặc khu Côn Đảo")
+    await writing.press("confirm")
+    assert "Mã kiến nghị: KNCT-2026-000002" in writing.text
+
+    async with staff_app.sessions() as db:
+        first, second = (p.id for p in await db.scalars(select(Submission).order_by(Submission.id)))
+    await admin.say(f"/petitions {round_id}")
+    assert "Tổng số: 2" in admin.text and "Chưa phân loại: 2" in admin.text
+    await admin.press(f"p:{first}")
+    await classify(admin, "transport", "province")
+    await admin.press("merge")
+    await admin.press(f"m:{second}")
+    await admin.press("confirm")
+    assert "Số cử tri: 2, tại 2 điểm cầu: Phường Tân Bình, Đặc khu Côn Đảo" in admin.text
+    await admin.press("forward")
+    await admin.press("Sở Xây dựng")
+    await admin.press("answer")
+    await admin.say(ANSWER)
+    assert "Câu trả lời sẽ được gửi đến 2 cử tri" in admin.text
+
+    channel = RecordingChannel()
+    assert (
+        await Outbox(staff_app.sessions, staff_app.settings, staff_app.clock, {"test": channel}).send_due()
+        == 2
+    )
+    told = dict(channel.sent)
+    assert ANSWER in told["21"] and "KNCT-2026-000001" in told["21"] and "Sở Xây dựng" in told["21"]
+    assert ANSWER in told["22"] and "KNCT-2026-000002" in told["22"] and "KNCT-2026-000001" not in told["22"]
+    assert ADMIN_ID not in told
+
+    files = documents(await admin.say(f"/report {round_id}"))
+    paragraphs, tables = docx_text(files["docx"])
+    text = "\n".join(paragraphs + [cell for table in tables for row in table for cell in row])
+    assert "BÁO CÁO TỔNG HỢP Ý KIẾN, KIẾN NGHỊ CỬ TRI" in text.upper()
+    assert "Đặc khu Côn Đảo" in text and "Phường Tân Bình" in text and ANSWER in text
+    rows = sheet_rows(files["xlsx"], "Kiến nghị")
+    [line] = [row for row in rows if any(isinstance(cell, str) and ROAD in cell for cell in row)]
+    assert 2 in line  # the voters behind the merged petition
+    assert any(isinstance(cell, str) and "Côn Đảo" in cell for cell in line)
