@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
@@ -17,6 +17,9 @@ from storage.models import (
     EventEndpoint,
     Notification,
     SignUp,
+    Submission,
+    SubmissionKind,
+    SubmissionStatus,
 )
 from storage.outbox import BroadcastMessage, NoticeKind, queue_all
 from storage.registrations import ACTIVE
@@ -44,7 +47,8 @@ class Progress:
 
 
 async def recipients(db: AsyncSession, audience: str, target_id: int | None, *, now: datetime) -> list[int]:
-    """Reachable citizens: a session's registrants, an endpoint's coming ones, or all who consented."""
+    """Reachable citizens: an event's sign-ups and petitioners, an endpoint's coming ones, or all
+    who consented."""
     reachable = (Citizen.unreachable.is_(False), Citizen.anonymised_at.is_(None))
     if audience == "all":
         query = select(Citizen.id).where(*reachable, Citizen.consent_at.is_not(None))
@@ -57,7 +61,17 @@ async def recipients(db: AsyncSession, audience: str, target_id: int | None, *, 
             .where(*reachable, SignUp.status.in_(ACTIVE))
         )
         if audience == "session":
-            query = query.where(SignUp.session_id == target_id)
+            # And the voters who petitioned, in writing too (no sign-up): a round's results are theirs.
+            petitioned = and_(
+                Submission.kind == SubmissionKind.PETITION, Submission.status != SubmissionStatus.WITHDRAWN
+            )
+            petitioners = (
+                select(Citizen.id)
+                .join(Submission, Submission.citizen_id == Citizen.id)
+                .where(*reachable, Submission.event_id == target_id, petitioned)
+            )
+            signed_up = query.where(SignUp.session_id == target_id)
+            return sorted(set(await db.scalars(union(signed_up, petitioners))))
         else:
             query = query.where(
                 EventEndpoint.endpoint_id == target_id,

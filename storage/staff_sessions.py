@@ -116,6 +116,19 @@ async def upcoming(db: AsyncSession, now: datetime, limit: int = 10) -> list[Ses
     return [info_of(session) for session in found]
 
 
+async def latest_held(db: AsyncSession, now: datetime, limit: int = 5) -> list[SessionInfo]:
+    """Events that have met and were not cancelled, the latest first (their results are told
+    after them)."""
+    found = await db.scalars(
+        select(Event)
+        .where(Event.starts_at <= now, Event.status != EventStatus.CANCELLED)
+        .order_by(Event.starts_at.desc(), Event.id.desc())
+        .limit(limit)
+        .options(selectinload(Event.endpoints))
+    )
+    return [info_of(session) for session in found]
+
+
 async def session_info(db: AsyncSession, session_id: int) -> SessionInfo | None:
     session = await db.get(Event, session_id, options=[selectinload(Event.endpoints)])
     return None if session is None else info_of(session)

@@ -112,3 +112,22 @@ async def test_two_voters_petition_staff_merge_forward_answer_and_both_are_told(
     [line] = [row for row in rows if any(isinstance(cell, str) and ROAD in cell for cell in row)]
     assert 2 in line  # the voters behind the merged petition
     assert any(isinstance(cell, str) and "Côn Đảo" in cell for cell in line)
+
+    # After the meetings, the results go to the round: the voter who wrote in from a commune
+    # not connected too. The round has met: it is offered among those just held, or typed.
+    staff_app.clock.set(local(2026, 12, 10, 9, 0))  # type: ignore[attr-defined]
+    await admin.say("/broadcast")
+    await admin.press("một buổi tiếp")
+    assert any(option.payload.endswith(f"s:{round_id}") for option in admin.options_of_prompt)
+    await admin.say("99999")
+    assert "Không có buổi tiếp hoặc hội nghị số 99999" in admin.text
+    await admin.say(f"#{round_id}")
+    await admin.say("Kết quả hội nghị: các kiến nghị đã được tổng hợp, chuyển đến cơ quan có thẩm quyền.")
+    assert "Số người nhận: 2" in admin.text
+    await admin.press("Gửi")
+    results = RecordingChannel()
+    assert (
+        await Outbox(staff_app.sessions, staff_app.settings, staff_app.clock, {"test": results}).send_due()
+        == 2
+    )
+    assert {user for user, _ in results.sent} == {"21", "22"}

@@ -46,11 +46,14 @@ async def ask_target(ctx: Ctx) -> Reply | Next:
     if BroadcastDraft.of(ctx).audience == "endpoint":
         return Reply(ctx.t("staff.broadcast.endpoint"))
     upcoming = await staff_sessions.upcoming(ctx.db, ctx.now, limit=10)
-    if not upcoming:  # nothing to choose: say so rather than offer no option
+    held = await staff_sessions.latest_held(ctx.db, ctx.now)  # their results, after them
+    chosen = {s.id: s for s in held + upcoming}
+    if not chosen:  # nothing to choose: say so rather than offer no option
         ctx.say("staff.sessions.none")
         return "audience"
     options = tuple(
-        Option(f"s:{s.id}", button_label(f"#{s.id} {ctx.dt(s.starts_at)} — {s.title}")) for s in upcoming
+        Option(f"s:{s.id}", button_label(f"#{s.id} {ctx.dt(s.starts_at)} — {s.title}"))
+        for s in sorted(chosen.values(), key=lambda s: (s.starts_at, s.id))
     )
     return Reply(ctx.t("staff.broadcast.session"), options)
 
@@ -66,9 +69,16 @@ async def on_target(ctx: Ctx, answer: Answer) -> Next:
             raise Invalid("staff.broadcast.one_endpoint")
         draft.target_id = found[0].id
         return after_target(ctx)
-    if not answer.choice or not answer.choice.startswith("s:"):
+    if answer.choice and answer.choice.startswith("s:"):
+        draft.target_id = int(answer.choice[2:])
+        return after_target(ctx)
+    # A past event by its number: a round's results go out after it has met.
+    typed = answer.text.strip().lstrip("#")
+    if not typed.isdigit():
         raise Invalid("common.choose_option")
-    draft.target_id = int(answer.choice[2:])
+    if await broadcasts.target_name(ctx.db, "session", int(typed)) is None:
+        raise Invalid("staff.broadcast.no_event", id=typed)
+    draft.target_id = int(typed)
     return after_target(ctx)
 
 
