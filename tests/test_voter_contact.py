@@ -77,6 +77,13 @@ async def test_two_voters_petition_staff_merge_forward_answer_and_both_are_told(
     await writing.press("confirm")
     assert "Mã kiến nghị: KNCT-2026-000002" in writing.text
 
+    # What the voter gave is in "my data", as the consent rules promise.
+    await writing.press("menu")
+    await writing.press("privacy")
+    await writing.press("show")
+    assert "KNCT-2026-000002" in writing.text and "Thôn 2, đặc khu Côn Đảo" in writing.text
+    assert "0987 000 111" in writing.text and SAME_ROAD in writing.text
+
     async with staff_app.sessions() as db:
         first, second = (p.id for p in await db.scalars(select(Submission).order_by(Submission.id)))
     await admin.say(f"/petitions {round_id}")

@@ -7,10 +7,13 @@ from collections.abc import Awaitable, Callable
 from bot.dialog.flow import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Reply
 from handlers.citizen.views import registration_details
+from handlers.citizen.voter_views import petition_details
 from handlers.inputs import show_phone
-from storage import audit, citizens, registrations
+from storage import audit, citizens, petitions, registrations
 from storage.registrations import CitizenRegistration
 from storage.text import mask_name
+
+PETITIONS_SHOWN = 500  # every one a voter could have sent, in practice
 
 flow = Flow("privacy", first="menu")
 
@@ -49,8 +52,8 @@ async def on_menu(ctx: Ctx, answer: Answer) -> Next:
 
 
 async def show_data(ctx: Ctx) -> None:
-    """Everything stored about the citizen: identity, each registration with what came with
-    it, and when they consented. A denouncer's identity is not shown again in the chat (a
+    """Everything stored about the citizen: identity, each registration and each petition with
+    what came with it, and when they consented. A denouncer's identity is not shown again in the chat (a
     shared phone would reveal it): they are told to ask the Office."""
     citizen = ctx.citizen
     own = await registrations.list_own(ctx.db, citizen.id, ctx.settings.summary_lead_days)
@@ -79,6 +82,17 @@ async def show_data(ctx: Ctx) -> None:
             + "\n"
             + came_with(ctx, registration, secret)
         )
+    for petition in await petitions.list_own(ctx.db, citizen.id, ctx.settings.timing, limit=PETITIONS_SHOWN):
+        came = ctx.t(
+            "privacy.data.petition_came_with",
+            phone=ctx.t("privacy.data.kept_secret")
+            if secret
+            else show_phone(petition.phone)
+            if petition.phone
+            else "—",
+            address=ctx.t("privacy.data.kept_secret") if secret else petition.address or "—",
+        )
+        ctx.say_text(petition_details(ctx, petition, denouncer=secret) + "\n" + came)
     ctx.say_text(await consent_history(ctx))
     if secret:
         ctx.say("privacy.data.ask_the_office")
