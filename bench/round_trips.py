@@ -56,7 +56,7 @@ class Step:
 
 
 @dataclass(frozen=True)
-class SignUp:
+class Registration:
     engine: str
     steps: list[Step]
 
@@ -152,7 +152,7 @@ async def converse(user: TelegramUser, kind: str, value: str) -> None:
         await user.press(value)
 
 
-async def measure(url: str, now: datetime) -> SignUp:
+async def measure(url: str, now: datetime) -> Registration:
     app = await seeded_app(url, now)
     app.settings.telegram_polling_timeout = 1
     fake = FakeTelegram()
@@ -179,10 +179,10 @@ async def measure(url: str, now: datetime) -> SignUp:
         await fake.stop()
         counter.close()
         await app.close()
-    return SignUp(engine_name(url), steps)
+    return Registration(engine_name(url), steps)
 
 
-async def main(database_url: str | None) -> SignUp:
+async def main(database_url: str | None) -> Registration:
     with tempfile.TemporaryDirectory() as tmp:
         url = database_url or f"sqlite+aiosqlite:///{tmp}/bench.db"
         registration = await measure(url, datetime.now(UTC))
