@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     compile_days_after: int = Field(5, ge=0, le=60)
     materials_days_before: int = Field(5, ge=0, le=60)
     voter_signup_close_days: int = Field(1, ge=0, le=30)
+    # Explanation hearings: the agencies' written reports are due, and citizens' questions taken,
+    # until this many days before the hearing (unless the hearing sets its own deadlines).
+    hearing_report_days_before: int = Field(7, ge=0, le=60)
+    hearing_questions_days_before: int = Field(3, ge=0, le=60)
     default_capacity: int = Field(30, ge=1, le=MAX_CAPACITY)
     summary_min_chars: int = Field(30, ge=1)
     # A longer summary would be cut short, silently, in the XLSX of Form 03 (a cell holds 32767).
@@ -308,6 +312,8 @@ class Settings(BaseSettings):
             compile_days_after=self.compile_days_after,
             materials_days_before=self.materials_days_before,
             signup_close_days=self.voter_signup_close_days,
+            report_days_before=self.hearing_report_days_before,
+            questions_days_before=self.hearing_questions_days_before,
         )
 
     def translator(self, locale: str) -> Translator:

@@ -26,6 +26,8 @@ class Timing:
     compile_days_after: int = 5  # voter contact: petitions compiled at most this long after
     materials_days_before: int = 5  # voter contact: materials reach delegates this long before
     signup_close_days: int = 1  # voter contact: attendance is counted the day before
+    report_days_before: int = 7  # hearing: the agencies' written reports are due this long before
+    questions_days_before: int = 3  # hearing: citizens' questions are taken until this long before
 
 
 class Dated(Protocol):
@@ -39,6 +41,9 @@ class Dated(Protocol):
 
     @property
     def compile_deadline(self) -> datetime | None: ...
+
+    @property
+    def questions_deadline(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -63,9 +68,12 @@ class KindPolicy:
         return starts_at - timedelta(days=timing.signup_close_days)
 
     def submission_deadline(self, event: Dated, timing: Timing) -> datetime:
-        """The last moment to hand in or change a submission."""
+        """The last moment to hand in or change a submission (a citizen's: a case, a petition,
+        a question)."""
         if self.case_with_sign_up:
             return event.starts_at - timedelta(days=timing.summary_lead_days)
+        if self.submission == SubmissionKind.QUESTION:
+            return event.questions_deadline or event.starts_at - timedelta(days=timing.questions_days_before)
         return event.compile_deadline or default_compile_deadline(event.starts_at, timing)
 
     def open_for_submissions(self, event: Dated, now: datetime, timing: Timing) -> bool:
@@ -75,6 +83,12 @@ class KindPolicy:
 def default_compile_deadline(last_start: datetime, timing: Timing) -> datetime:
     """Voter contact: "at most 5 days after the meeting" (the plan may set another date)."""
     return last_start + timedelta(days=timing.compile_days_after)
+
+
+def default_report_deadline(starts_at: datetime, timing: Timing) -> datetime:
+    """Hearing: the agencies' written reports are due a week before it (the plan may set
+    another date)."""
+    return starts_at - timedelta(days=timing.report_days_before)
 
 
 def default_materials_deadline(first_start: datetime, timing: Timing) -> datetime:
@@ -107,18 +121,18 @@ POLICIES = {
             written_without_sign_up=True,
             exports=("petitions",),
         ),
-        # Explanation hearings come with their own flows; until then a hearing is signed
-        # up for like a reception session.
+        # An explanation hearing: agencies file reports, delegates register to speak (staff
+        # submissions); what citizens hand in is a question on one of its topics, from anywhere.
         KindPolicy(
             kind=EventKind.HEARING,
             code_prefix="PGT",
-            submission_code_prefix="",
-            submission=SubmissionKind.CASE,
-            case_with_sign_up=True,
-            asks_id_number=True,
-            reviewed=True,
-            written_without_sign_up=False,
-            exports=("book", "registrations"),
+            submission_code_prefix="CHGT",  # câu hỏi giải trình
+            submission=SubmissionKind.QUESTION,
+            case_with_sign_up=False,
+            asks_id_number=False,
+            reviewed=False,
+            written_without_sign_up=True,
+            exports=("dossier", "questions"),
         ),
     )
 }

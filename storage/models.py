@@ -87,6 +87,9 @@ class CaseType(enum.StrEnum):
 class SubmissionKind(enum.StrEnum):
     CASE = "case"  # a reception case summary (tóm tắt nội dung vụ việc)
     PETITION = "petition"  # a voter's petition (ý kiến, kiến nghị cử tri)
+    REPORT = "report"  # a hearing: an agency's written report (báo cáo giải trình)
+    QUESTION = "question"  # a hearing: a citizen's question on one of its topics
+    SPEECH = "speech"  # a hearing: a delegate's registration to speak, with a question to an agency
 
 
 class SubmissionStatus(enum.StrEnum):
@@ -151,6 +154,13 @@ class Event(Base):
         _enum(EventStatus, "event_status"), default=EventStatus.SCHEDULED
     )
     online_room: Mapped[str] = mapped_column(String(500), default="")
+    # Hearing: the agencies' written reports are due by this time, citizens' questions by this
+    # one; the conclusion (kết luận) staff record after it, sent to those whose question was on
+    # the list.
+    report_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    questions_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    conclusion: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    concluded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
     # Voter contact: petitions compiled and sent by this time (default: 5 days after the
     # last endpoint's meeting); materials reach the delegates by this time.
     compile_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
@@ -300,6 +310,13 @@ class Submission(Base):
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     # Petitions on one matter merged into this one: the voters behind it (itself included).
     voters: Mapped[int] = mapped_column(Integer, default=1)
+    # A hearing: the topic a question is on, the agency a report is of (or a delegate's question
+    # is addressed to), the staff member who filed it (a liaison's report, a delegate's speech),
+    # and the order of the speakers (or of the questions selected), set by the admins.
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("hearing_topics.id"), default=None)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), index=True, default=None)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), default=None)
+    position: Mapped[int | None] = mapped_column(Integer, default=None)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -420,6 +437,41 @@ class Worker(Base):
 class StaffRole(enum.StrEnum):
     ADMIN = "admin"
     OFFICER = "officer"
+    LIAISON = "liaison"  # đầu mối của một cơ quan giải trình: sees only what is asked of it
+
+
+class Agency(Base):
+    """An agency, company or commune the Standing Committee may call to explain at a hearing."""
+
+    __tablename__ = "agencies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class HearingTopic(Base):
+    """A topic of a hearing (nội dung giải trình), in the plan's order."""
+
+    __tablename__ = "hearing_topics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+
+
+class HearingAgency(Base):
+    """An agency that must explain at a hearing, on some of its topics, with its written report."""
+
+    __tablename__ = "hearing_agencies"
+    __table_args__ = (UniqueConstraint("event_id", "agency_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
+    topic_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
 
 
 class StaffMember(Base):
@@ -435,6 +487,10 @@ class StaffMember(Base):
     # None: every endpoint; otherwise the endpoint ids this officer works on.
     endpoint_ids: Mapped[list[int] | None] = mapped_column(JSON, default=None)
     see_denouncers: Mapped[bool] = mapped_column(default=False)
+    # A liaison's agency; a delegate (đại biểu HĐND) registers to speak at hearings, and may
+    # also be an officer or an admin.
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), default=None)
+    delegate: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     invited_by: Mapped[str] = mapped_column(String(90), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -450,6 +506,8 @@ class Invite(Base):
     role: Mapped[StaffRole] = mapped_column(_enum(StaffRole, "invite_role"))
     endpoint_ids: Mapped[list[int] | None] = mapped_column(JSON, default=None)
     see_denouncers: Mapped[bool] = mapped_column(default=False)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"), default=None)
+    delegate: Mapped[bool] = mapped_column(default=False)
     created_by: Mapped[str] = mapped_column(String(90))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

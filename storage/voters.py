@@ -100,6 +100,8 @@ class VoterRound:
     def compile_deadline(self) -> datetime | None:  # as the kind policy reads it (Dated)
         return self.petition_deadline
 
+    questions_deadline = None  # a hearing's (Dated)
+
     def stop_at(self, endpoint_id: int) -> Stop | None:
         return next((stop for stop in self.stops if stop.endpoint_id == endpoint_id), None)
 
@@ -118,6 +120,7 @@ class _Dated:
     status: EventStatus
     starts_at: datetime
     compile_deadline: datetime | None
+    questions_deadline: datetime | None = None
 
 
 def petition_deadline(

@@ -311,3 +311,39 @@ async def test_0007_splits_each_registration_into_a_sign_up_and_its_case(databas
     })  # fmt: skip
     assert new_id == 42
     assert back == [stored({**attendance, **ids, **case})]
+
+
+async def test_0008_lets_in_liaisons_and_the_hearings_submissions(database_url: str) -> None:
+    """The role and kind CHECKs the migrations wrote take the hearings' values (a model's
+    enum alone would not tell: the database checks)."""
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+
+    async def insert(conn: Any, table: str, **values: Any) -> Any:
+        names, marks = ", ".join(values), ", ".join(f":{name}" for name in values)
+        return await conn.scalar(text(f"INSERT INTO {table} ({names}) VALUES ({marks}) RETURNING id"), values)
+
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            agency = await insert(conn, "agencies", name="Sở Tài nguyên", active=True, created_at=now)
+            liaison = {"role": "liaison", "agency_id": agency, "delegate": False, "see_denouncers": False}
+            await insert(conn, "staff", channel="test", user_id="1", active=True, invited_by="",
+                         created_at=now, **liaison)  # fmt: skip
+            event = await insert(conn, "events", kind="hearing", title="Phiên giải trình", host="",
+                                 starts_at=now, status="scheduled", online_room="",
+                                 created_at=now)  # fmt: skip
+            empty = dict.fromkeys(
+                ("field", "summary", "prior_agency", "route_note", "forwarded_to", "outcome"), ""
+            )
+            for kind in ("report", "question", "speech"):
+                await insert(conn, "submissions", kind=kind, event_id=event, status="active",
+                             case_type="petition", group_size=1, representatives="[]", attachments="[]",
+                             voters=1, created_at=now, updated_at=now, reviewed_by="", agency_id=agency,
+                             **empty)  # fmt: skip
+            kinds = set(await conn.scalars(text("SELECT kind FROM submissions")))
+            conclusion = await conn.scalar(text("SELECT conclusion FROM events"))
+            for table in ("submissions", "events", "staff", "agencies"):
+                await conn.execute(text(f"DELETE FROM {table}"))
+    finally:
+        await engine.dispose()
+    assert kinds == {"report", "question", "speech"} and conclusion == ""

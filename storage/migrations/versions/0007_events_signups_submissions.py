@@ -223,7 +223,13 @@ def upgrade() -> None:
     op.create_table(
         "submissions",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("kind", _enum("submission_kind", "case", "petition"), nullable=False),
+        # Every kind from the start, the hearings' too (0008): a CHECK changed later would
+        # make SQLite rebuild a table others point at.
+        sa.Column(
+            "kind",
+            _enum("submission_kind", "case", "petition", "report", "question", "speech"),
+            nullable=False,
+        ),
         sa.Column("event_id", sa.Integer(), nullable=False),
         sa.Column("sign_up_id", sa.Integer(), nullable=True),
         sa.Column("citizen_id", sa.Integer(), nullable=True),
