@@ -499,11 +499,7 @@ async def render_hearing_reports(db: AsyncSession, notice: Notification, t: Tran
         for status in statuses
         if status.report is not None
     ]
-    missing = [
-        t("notice.hearing_reports.missing_line", agency=status.name)
-        for status in statuses
-        if status.report is None
-    ]
+    missing = [f"• {status.name}" for status in statuses if status.report is None]
     none = t("notice.hearing_reports.none")
     return t(
         "notice.hearing_reports",

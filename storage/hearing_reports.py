@@ -330,5 +330,5 @@ async def queue_due(
         due: list[tuple[int, NoticeParams]] = []
         for channel, user_id, agency_id in liaisons:
             [citizen_id] = await _keys(db, [UserKey(channel, user_id)], now)
-            due.append((citizen_id, ReportDue(event.id, int(agency_id), deadline, days)))
+            due.append((citizen_id, ReportDue(event.id, agency_id or 0, deadline, days)))
         await queue_all(db, NoticeKind.REPORT_DUE, due, now=now)

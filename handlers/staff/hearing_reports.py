@@ -199,11 +199,12 @@ async def _file(ctx: Ctx, liaison: Liaison, event_id: int, answer: Answer) -> No
         ctx.db,
         at=ctx.now,
         actor=str(ctx.actor),
-        action="hearing.report.replace" if replaced else "hearing.report.file",
+        action="hearing.report",
         target_type="session",
         target_id=event_id,
         agency_id=liaison.agency_id,
         file=report.file_name,
+        replaced=replaced,
     )
     ctx.say(
         "hearings.upload.replaced" if replaced else "hearings.upload.filed",
