@@ -106,8 +106,13 @@ async def on_list(ctx: Ctx, answer: Answer) -> Next:
         return "list"  # anything else: the list again, as it reads now
     asked = await hearing_reports.asked_of(ctx.db, liaison.agency_id, now=ctx.now, timing=ctx.settings.timing)
     open_now = [hearing for hearing in asked if hearing.open_at(ctx.now)]
-    if len(open_now) != 1:  # a file straight on the list: only when it can be for one hearing only
-        raise Invalid("hearings.choose_first" if open_now else "hearings.nothing_open")
+    if len(open_now) > 1:  # a file straight on the list: only when it can be for one hearing only
+        raise Invalid("hearings.choose_first")
+    if not open_now:
+        passed = [hearing.deadline for hearing in asked if hearing.deadline <= ctx.now]
+        if passed:  # too late: say until when it was
+            raise Invalid("hearings.closed", deadline=ctx.dt(max(passed)))
+        raise Invalid("hearings.nothing_open")
     await _file(ctx, liaison, open_now[0].event_id, answer)
     return "list"
 
