@@ -118,7 +118,9 @@ async def a_hearing(app: App) -> Hearing:
             [
                 HearingAgency(event_id=event.id, agency_id=agencies["tnmt"].id, topic_ids=[land.id]),
                 HearingAgency(event_id=event.id, agency_id=agencies["khcn"].id, topic_ids=[it.id]),
-                HearingAgency(event_id=event.id, agency_id=agencies["tanbinh"].id, topic_ids=[it.id, land.id]),
+                HearingAgency(
+                    event_id=event.id, agency_id=agencies["tanbinh"].id, topic_ids=[it.id, land.id]
+                ),
                 HearingAgency(event_id=other.id, agency_id=agencies["giaoduc"].id, topic_ids=[school.id]),
             ]
         )
@@ -138,7 +140,9 @@ async def a_hearing(app: App) -> Hearing:
         db.add(delegate)
         await db.flush()
 
-        def speech(position: int | None, agency: str, topic: HearingTopic, question: str, name: str) -> Submission:
+        def speech(
+            position: int | None, agency: str, topic: HearingTopic, question: str, name: str
+        ) -> Submission:
             return Submission(
                 kind=SubmissionKind.SPEECH,
                 event_id=event.id,
@@ -156,8 +160,20 @@ async def a_hearing(app: App) -> Hearing:
 
         db.add_all(
             [
-                speech(2, "khcn", it, "Vì sao dịch vụ công trực tuyến toàn trình còn ít hồ sơ?", "Đại biểu Lê Văn Cường"),
-                speech(1, "tnmt", land, "Khi nào giải quyết xong hồ sơ cấp giấy chứng nhận tồn đọng?", "Đại biểu Trần Thị Bình"),
+                speech(
+                    2,
+                    "khcn",
+                    it,
+                    "Vì sao dịch vụ công trực tuyến toàn trình còn ít hồ sơ?",
+                    "Đại biểu Lê Văn Cường",
+                ),
+                speech(
+                    1,
+                    "tnmt",
+                    land,
+                    "Khi nào giải quyết xong hồ sơ cấp giấy chứng nhận tồn đọng?",
+                    "Đại biểu Trần Thị Bình",
+                ),
                 speech(None, "tanbinh", land, "Phường có bao nhiêu hồ sơ quá hạn?", "Đại biểu Phạm Văn Dũng"),
             ]
         )
@@ -193,7 +209,10 @@ async def test_reports_filed_replaced_refused_reminded_listed_and_the_dossier(
     await tnmt.press("Gửi báo cáo")
     assert "một tệp PDF hoặc DOCX, dung lượng tối đa 20 MB" in tnmt.text
     await tnmt.send_document("bao-cao-giai-trinh-tnmt.pdf", PDF, 350_000)
-    assert "Đã nhận báo cáo giải trình của Sở Tài nguyên và Môi trường (bao-cao-giai-trinh-tnmt.pdf)" in tnmt.text
+    assert (
+        "Đã nhận báo cáo giải trình của Sở Tài nguyên và Môi trường (bao-cao-giai-trinh-tnmt.pdf)"
+        in tnmt.text
+    )
     assert "Báo cáo: đã gửi lúc Thứ Hai, 23/11/2026 09:00 (bao-cao-giai-trinh-tnmt.pdf)" in tnmt.text
     clock.set(local(2026, 12, 2, 10, 30))
     await tnmt.press("Thay báo cáo")
@@ -248,13 +267,18 @@ async def test_reports_filed_replaced_refused_reminded_listed_and_the_dossier(
     [listed] = lists()
     filed, missing = listed.split("Các cơ quan chưa gửi báo cáo (1):")
     assert "Các cơ quan đã gửi báo cáo (2):" in filed
-    assert "• Sở Tài nguyên và Môi trường: gửi lúc Thứ Hai, 23/11/2026 09:00, thay tệp lúc Thứ Tư, 02/12/2026 10:30" in filed
+    assert (
+        "• Sở Tài nguyên và Môi trường: gửi lúc Thứ Hai, 23/11/2026 09:00, "
+        "thay tệp lúc Thứ Tư, 02/12/2026 10:30" in filed
+    )
     assert "• Sở Khoa học và Công nghệ: gửi lúc Thứ Năm, 10/12/2026 16:59 (bc-khcn.pdf)" in filed
     assert "• UBND phường Tân Bình" in missing and "Sở Khoa học" not in missing
     assert f"/dossier {found.event_id}" in listed
     await tick(hearing_app, clock, telegram, local(2026, 12, 10, 17, 30))
     assert len(lists()) == 1
-    assert all("ĐẾN HẠN GỬI BÁO CÁO" not in text for chat in (TNMT, KHCN, TANBINH) for text in texts(fake, chat))
+    assert all(
+        "ĐẾN HẠN GỬI BÁO CÁO" not in text for chat in (TNMT, KHCN, TANBINH) for text in texts(fake, chat)
+    )
 
     # After the deadline the upload is refused, naming the deadline.
     await tanbinh.say("/hearings")
@@ -264,7 +288,9 @@ async def test_reports_filed_replaced_refused_reminded_listed_and_the_dossier(
     assert "Đã hết hạn gửi báo cáo giải trình (Thứ Năm, 10/12/2026 17:00)" in tanbinh.text
     async with hearing_app.sessions() as db:
         reports = list(await db.scalars(select(Submission).where(Submission.kind == SubmissionKind.REPORT)))
-        assert sorted(r.agency_id for r in reports) == sorted([found.agencies["tnmt"], found.agencies["khcn"]])
+        assert sorted(r.agency_id for r in reports) == sorted(
+            [found.agencies["tnmt"], found.agencies["khcn"]]
+        )
         [kept] = [r for r in reports if r.agency_id == found.agencies["tnmt"]]
         assert kept.created_at == local(2026, 11, 23, 9, 0) and kept.updated_at == local(2026, 12, 2, 10, 30)
         assert [a["name"] for a in kept.attachments] == ["bao-cao-giai-trinh-tnmt-v2.docx"]
@@ -288,7 +314,10 @@ async def test_reports_filed_replaced_refused_reminded_listed_and_the_dossier(
     )
     assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in str(heading).upper()
     assert agencies[1][1:4] == ["Sở Tài nguyên và Môi trường", LAND, "Đã gửi"]
-    assert "Thứ Hai, 23/11/2026 09:00" in agencies[1][4] and "thay tệp lúc Thứ Tư, 02/12/2026 10:30" in agencies[1][4]
+    assert (
+        "Thứ Hai, 23/11/2026 09:00" in agencies[1][4]
+        and "thay tệp lúc Thứ Tư, 02/12/2026 10:30" in agencies[1][4]
+    )
     assert agencies[1][5] == "bao-cao-giai-trinh-tnmt-v2.docx"
     assert agencies[2][1] == "Sở Khoa học và Công nghệ" and agencies[2][5] == "bc-khcn.pdf"
     assert agencies[3][1:4] == ["UBND phường Tân Bình", f"{LAND}\n{IT}", "Chưa gửi"] and agencies[3][5] == ""
