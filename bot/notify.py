@@ -45,10 +45,19 @@ from bot.petition_report import petition_report
 from bot.ratelimit import RateLimiter
 from bot.reception_book import reception_book
 from bot.settings import Settings
-from storage import broadcasts, citizens, compilation, petition_review, reminders, staff_notices
+from storage import (
+    broadcasts,
+    citizens,
+    compilation,
+    hearing_reports,
+    petition_review,
+    reminders,
+    staff_notices,
+)
 from storage.event_kinds import Timing, policy
 from storage.identity import UserKey
 from storage.models import (
+    Agency,
     Broadcast,
     Citizen,
     Endpoint,
@@ -67,6 +76,7 @@ from storage.outbox import (
     NoticeKind,
     PetitionAnswer,
     Reminder,
+    ReportDue,
     RoundCancelled,
     RoundDeadline,
     RoundMoved,
@@ -440,6 +450,70 @@ async def render_petition_answer(db: AsyncSession, notice: Notification, t: Tran
     )
 
 
+def _same_deadline(event: Event, due: datetime) -> bool:
+    """A hearing's report deadline as the notice knew it: a moved one gets a notice of its own.
+    (Without a deadline of its own, the default from the settings cannot have moved since the tick.)"""
+    return event.report_deadline is None or event.report_deadline == due
+
+
+async def render_report_due(db: AsyncSession, notice: Notification, t: Translator) -> str | None:
+    """To a liaison of an agency that has not filed its report: the hearing, the deadline and the
+    days left. None if it was filed meanwhile, or the hearing was cancelled or its deadline moved."""
+    params = params_of(notice, ReportDue)
+    event = await db.get(Event, params.event_id)
+    agency = await db.get(Agency, params.agency_id)
+    if event is None or agency is None or event.status not in OPEN_STATUSES:
+        return None
+    if not _same_deadline(event, params.due) or params.agency_id in await hearing_reports.reports_of(
+        db, event.id
+    ):
+        return None
+    return t(
+        "notice.report_due",
+        agency=agency.name,
+        title=event.title,
+        when=t.datetime(event.starts_at),
+        deadline=t.datetime(params.due),
+        days=params.days,
+    )
+
+
+async def render_hearing_reports(db: AsyncSession, notice: Notification, t: Translator) -> str | None:
+    """To the admins at a hearing's report deadline: the agencies that filed (when) and those
+    that did not. None if the hearing was cancelled or its deadline moved."""
+    params = params_of(notice, RoundDeadline)
+    event = await db.get(Event, params.session_id)
+    if event is None or event.status == EventStatus.CANCELLED or not _same_deadline(event, params.due):
+        return None
+    statuses = await hearing_reports.agency_statuses(db, event.id)
+    filed = [
+        t(
+            "notice.hearing_reports.filed_line"
+            if status.report.replaced_at is None
+            else "notice.hearing_reports.replaced_line",
+            agency=status.name,
+            when=t.datetime(status.report.filed_at),
+            replaced=t.datetime(status.report.replaced_at or status.report.filed_at),
+            file=status.report.file_name,
+        )
+        for status in statuses
+        if status.report is not None
+    ]
+    missing = [f"• {status.name}" for status in statuses if status.report is None]
+    none = t("notice.hearing_reports.none")
+    return t(
+        "notice.hearing_reports",
+        id=event.id,
+        title=event.title,
+        when=t.datetime(event.starts_at),
+        deadline=t.datetime(params.due),
+        filed_count=len(filed),
+        filed="\n".join(filed) or none,
+        missing_count=len(missing),
+        missing="\n".join(missing) or none,
+    )
+
+
 Renderer = Callable[[AsyncSession, Notification, Translator], Awaitable[str | Reply | None]]
 RENDERERS: dict[NoticeKind, Renderer] = {
     NoticeKind.WAITLIST_PROMOTED: render_waitlist_promoted,
@@ -465,6 +539,8 @@ RENDERERS: dict[NoticeKind, Renderer] = {
     NoticeKind.COMPILE_UNCLASSIFIED: render_round_deadline,
     NoticeKind.MATERIALS_DUE: render_round_deadline,
     NoticeKind.ATTENDANCE: render_round_start,
+    NoticeKind.REPORT_DUE: render_report_due,
+    NoticeKind.HEARING_REPORTS: render_hearing_reports,
 }
 
 

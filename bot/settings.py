@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     web_port: int = Field(8080, ge=1, le=65535)
     max_attachments: int = Field(5, ge=0, le=10)
     max_attachment_mb: float = Field(20.0, gt=0)
+    # An agency's written report for a hearing (PDF or DOCX, sent by its liaison): largest file.
+    report_max_mb: float = Field(20.0, gt=0)
     reminder_hours: str = "24,2"
     reminder_calendar: bool = True
     # The connection test at the endpoints, the day before an event (every kind), HH:MM local.

@@ -8,8 +8,10 @@ from handlers.citizen import mine, my_petitions, privacy, register, upcoming, vo
 from handlers.staff import (
     access,
     broadcast,
+    dossier,
     endpoints,
     exports,
+    hearing_reports,
     petitions,
     reports,
     review,
@@ -52,6 +54,8 @@ def all_flows() -> dict[str, Flow]:
         broadcast.watch,
         undelivered.calls,
         endpoints.manage,
+        hearing_reports.flow,
+        dossier.flow,
     ]
     by_name = {flow.name: flow for flow in flows}
     assert len(by_name) == len(flows), "two flows share a name"

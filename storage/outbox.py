@@ -50,6 +50,10 @@ class NoticeKind(StrEnum):
     COMPILE_UNCLASSIFIED = "compile_unclassified"
     MATERIALS_DUE = "materials_due"
     ATTENDANCE = "attendance"
+    # Explanation hearings (storage.hearing_reports): a late agency's liaisons are reminded at
+    # D-3 and D-1 before the report deadline; at the deadline the admins get who filed and who not.
+    REPORT_DUE = "report_due"
+    HEARING_REPORTS = "hearing_reports"
 
 
 # News of a citizen's own case: worth a template by phone when the chat cannot reach them,
@@ -244,6 +248,21 @@ class PetitionAnswer(NoticeParams):
         return str(self.petition_id)
 
 
+@dataclasses.dataclass(frozen=True)
+class ReportDue(NoticeParams):
+    """To the liaisons of an agency that has not filed its report for a hearing: `days` before
+    its deadline `due` (3, then 1). Again only if the deadline moves."""
+
+    queued_again: ClassVar[bool] = True
+    event_id: int
+    agency_id: int
+    due: datetime
+    days: int
+
+    def occasion(self, now: datetime) -> str:
+        return f"{self.event_id}:{self.agency_id}:{self.days}d:{self.due.isoformat()}"
+
+
 PARAMS: Mapping[NoticeKind, type[NoticeParams]] = {
     NoticeKind.WAITLIST_PROMOTED: AboutRegistration,
     NoticeKind.ROUTE_ACCEPT: AboutRegistration,
@@ -268,6 +287,8 @@ PARAMS: Mapping[NoticeKind, type[NoticeParams]] = {
     NoticeKind.COMPILE_UNCLASSIFIED: RoundDeadline,
     NoticeKind.MATERIALS_DUE: RoundDeadline,
     NoticeKind.ATTENDANCE: SessionNotice,
+    NoticeKind.REPORT_DUE: ReportDue,
+    NoticeKind.HEARING_REPORTS: RoundDeadline,
 }
 
 

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from storage import citizens, compilation
+from storage import citizens, compilation, hearing_reports
 from storage.event_kinds import Timing, policy
 from storage.identity import UserKey
 from storage.models import Event, EventEndpoint, EventKind, SignUp, StaffMember, StaffRole
@@ -85,6 +86,9 @@ async def _queue(
     await _send(db, recipients, kind, SessionNotice(session.id, session.starts_at), now)
 
 
+every_admin = admins  # by another name: `queue_due` has a parameter `admins`
+
+
 def connection_test_moment(starts_at: datetime, at: time, tz: ZoneInfo) -> datetime:
     """The connection test: `at` (CONNECTION_TEST_TIME) on the local day before the start."""
     return datetime.combine(starts_at.astimezone(tz).date() - timedelta(days=1), at, tz)
@@ -107,6 +111,10 @@ async def queue_due(
     await _queue_sessions(db, now=now, lead_days=lead_days, tz=tz, admins=admins, connection_at=connection_at)
     await _queue_rounds(
         db, now=now, tz=tz, admins=admins, timing=timing or Timing(), connection_at=connection_at
+    )
+    # Hearings: late agencies reminded at D-3 and D-1, the admins' list at the report deadline.
+    await hearing_reports.queue_due(
+        db, now=now, admins=partial(every_admin, db, admins), timing=timing or Timing()
     )
 
 

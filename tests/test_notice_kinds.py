@@ -16,6 +16,7 @@ from bot.dialog.types import Reply
 from bot.i18n import SUPPORTED_LOCALES, Translator
 from bot.notify import RENDERERS
 from storage.models import (
+    Agency,
     Broadcast,
     CaseType,
     Event,
@@ -33,6 +34,7 @@ from storage.outbox import (
     NoticeParams,
     PetitionAnswer,
     Reminder,
+    ReportDue,
     RoundCancelled,
     RoundDeadline,
     RoundMoved,
@@ -57,6 +59,7 @@ class Case:
     session: Event
     broadcast_id: int
     petition_id: int  # an answered petition of the same citizen
+    agency_id: int = 0  # an agency that has not filed its report (the session stands for a hearing)
 
 
 SAMPLES: dict[type[NoticeParams], Callable[[Case], NoticeParams]] = {
@@ -87,6 +90,7 @@ SAMPLES: dict[type[NoticeParams], Callable[[Case], NoticeParams]] = {
     TokenFailed: lambda c: TokenFailed(reason="refresh token expired", failed_at=c.session.created_at),
     StaffRevoked: lambda c: StaffRevoked(),
     PetitionAnswer: lambda c: PetitionAnswer(c.petition_id),
+    ReportDue: lambda c: ReportDue(c.session.id, c.agency_id, c.session.starts_at - timedelta(days=7), 3),
 }
 
 
@@ -132,7 +136,10 @@ async def test_every_kind_is_written_in_both_languages(app: App, world: World, c
             )
         )
         await db.flush()
-        case = Case(registration, registration.event, broadcast.id, petition.id)
+        agency = Agency(name="Sở Tài nguyên và Môi trường", created_at=clock.now())
+        db.add(agency)
+        await db.flush()
+        case = Case(registration, registration.event, broadcast.id, petition.id, agency.id)
         sent = {kind: SAMPLES[PARAMS[kind]](case) for kind in NoticeKind}
         for kind, params in sent.items():
             await queue(db, kind, citizen_id=registration.citizen_id, params=params, now=clock.now())

@@ -23,6 +23,7 @@ OFFICER_COMMANDS = (
     "petitions",
     "export",
     "report",
+    "dossier",
     "stats",
     "undelivered",
 )
