@@ -101,3 +101,21 @@ async def test_past_the_deadline_the_withdraw_question_is_not_asked(
     await chat.press("withdraw")
     assert "chắc chắn muốn rút" not in chat.text
     assert "không thể sửa hoặc rút" in chat.text
+
+
+async def test_show_my_data_lists_the_voter_s_sign_up_to_attend(
+    app: App, rounds: Rounds, chat: ChatUser
+) -> None:
+    await consent(chat)
+    await open_round(chat)
+    await chat.press("attend")
+    await chat.say("Nguyễn Văn An")
+    await chat.say("0912 345 678")
+    await chat.press("confirm")
+    await chat.press("menu")
+    await chat.press("privacy")
+    await chat.press("show")
+    text = chat.text
+    assert "Số lần đăng ký: 1" in text
+    assert "Đăng ký tham dự tiếp xúc cử tri TXCT-2026-000001 (Đã giữ chỗ)" in text
+    assert "Điểm cầu: Phường Tân Bình, Thứ Hai, 07/12/2026 08:00" in text
