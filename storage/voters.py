@@ -320,8 +320,7 @@ async def attendances_of(db: AsyncSession, citizen_id: int) -> list[OwnAttendanc
     """Every sign-up of the citizen to attend a voter-contact round, the latest first. One read."""
     rows = await db.execute(_OWN_ATTENDANCES, {"citizen_id": citizen_id})
     return [
-        OwnAttendance(row.code or "", row.status, row.title, row.endpoint_name, row.starts_at)
-        for row in rows
+        OwnAttendance(row.code or "", row.status, row.title, row.endpoint_name, row.starts_at) for row in rows
     ]
 
 
