@@ -10,9 +10,11 @@ from storage.models import SubmissionStatus
 from tests import test_voter_flow
 from tests.flows import consent
 from tests.support import ChatUser
+from tests.test_register_flow import document
 from tests.test_voter_flow import (
     DEADLINE,
     DEADLINE_SHOWN,
+    PETITION,
     Rounds,
     open_round,
     petitions_in,
@@ -119,3 +121,24 @@ async def test_show_my_data_lists_the_voter_s_sign_up_to_attend(
     assert "Số lần đăng ký: 1" in text
     assert "Đăng ký tham dự tiếp xúc cử tri TXCT-2026-000001 (Đã giữ chỗ)" in text
     assert "Điểm cầu: Phường Tân Bình, Thứ Hai, 07/12/2026 08:00" in text
+
+
+async def test_a_program_sent_as_a_pdf_is_refused(app: App, rounds: Rounds, chat: ChatUser) -> None:
+    # The client names the MIME type: "…exe" said to be application/pdf is still a program.
+    await consent(chat)
+    await open_round(chat, "binh chanh")
+    await chat.press("petition")
+    await chat.press("petition")
+    await chat.press("transport")
+    await chat.press("province")
+    await chat.say(PETITION)
+    await chat.press("done")
+    await chat._send(
+        attachments=(
+            document("ho so.exe", "application/pdf"),
+            document("bien ban.PDF", "application/octet-stream"),
+            document("Don cua ong A. Nguyen", "application/pdf"),  # a dot, no extension
+        )
+    )
+    assert "«ho so.exe»: chỉ nhận ảnh JPG/PNG, PDF, DOC hoặc DOCX" in chat.text
+    assert "Đã nhận 2 tệp: bien ban.PDF, Don cua ong A. Nguyen" in chat.text
