@@ -142,3 +142,40 @@ async def test_a_program_sent_as_a_pdf_is_refused(app: App, rounds: Rounds, chat
     )
     assert "«ho so.exe»: chỉ nhận ảnh JPG/PNG, PDF, DOC hoặc DOCX" in chat.text
     assert "Đã nhận 2 tệp: bien ban.PDF, Don cua ong A. Nguyen" in chat.text
+
+
+async def test_a_petition_from_another_commune_is_not_tied_to_the_sign_up_elsewhere(
+    app: App, rounds: Rounds, chat: ChatUser
+) -> None:
+    # Signed up at Tân Bình, the voter writes from Côn Đảo, which the round does not connect:
+    # a written petition, not one "with the sign-up to attend".
+    await consent(chat)
+    await open_round(chat)
+    await chat.press("attend")
+    await chat.say("Nguyễn Văn An")
+    await chat.say("0912 345 678")
+    await chat.press("confirm")
+    await chat.press("menu")
+    await chat.press("voters")
+    await chat.press("r:")
+    await chat.say("con dao")
+    await chat.press("ep:")
+    assert "không phải là điểm cầu" in chat.text
+    await chat.press("petition")
+    await write_petition(chat)
+    await chat.say("Thôn 2, đặc khu Côn Đảo")
+    assert "(gửi bằng văn bản)" in chat.text
+    await chat.press("confirm")
+    [petition] = await petitions_in(app)
+    assert petition.sign_up_id is None and petition.endpoint_id == rounds.endpoint_ids["DK-CONDAO"]
+    # From a commune of the round other than the one attended, the attendance can still be cancelled.
+    await chat.press("more")
+    await chat.say("/menu")
+    await chat.press("voters")
+    await chat.press("r:")
+    await chat.say("binh chanh")
+    await chat.press("ep:")
+    assert "Ông/Bà đã đăng ký tham dự tại Phường Tân Bình" in chat.text
+    await chat.press("unattend")
+    await chat.press("yes")
+    assert "Đã hủy đăng ký tham dự (mã TXCT-2026-000001)" in chat.text
