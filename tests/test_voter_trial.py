@@ -179,3 +179,29 @@ async def test_a_petition_from_another_commune_is_not_tied_to_the_sign_up_elsewh
     await chat.press("unattend")
     await chat.press("yes")
     assert "Đã hủy đăng ký tham dự (mã TXCT-2026-000001)" in chat.text
+
+
+async def test_the_petition_edit_menu_and_the_address_read_naturally(
+    app: App, rounds: Rounds, chat: ChatUser
+) -> None:
+    await consent(chat)
+    await open_round(chat, "binh chanh")
+    await chat.press("petition")
+    await write_petition(chat)
+    await chat.say("Phạm Thị Dung")
+    await chat.say("0912 222 333")
+    await chat.press("commune")
+    await chat.press("edit")
+    assert "Quay lại phần kiểm tra" in chat.labels  # not "Quay lại xem lại"
+
+    english = ChatUser(app.dialog, user_id="2")
+    await consent(english, "English")
+    await english.press("voters")
+    await english.press("r:")
+    await english.say("binh chanh")
+    await english.press("ep:")
+    await english.press("petition")
+    await write_petition(english, text="The inter-village road in Binh Chanh has been broken for years.")
+    await english.say("Tran Thi Binh")
+    await english.say("0987 654 321")
+    assert "Only the commune: Xã Bình Chánh" in english.labels  # not "Just: Xã Bình Chánh"
