@@ -275,9 +275,15 @@ def check_attachment(attachment: Attachment, max_bytes: int) -> None:
     if attachment.kind not in ("photo", "document"):
         raise Invalid("input.attachment.kind", name=name)
     if attachment.kind == "document":
-        extension = "." + attachment.name.rsplit(".", 1)[-1].lower() if "." in attachment.name else ""
-        known_type = attachment.mime_type in ALLOWED_FILE_TYPES.values()
-        if extension not in ALLOWED_FILE_TYPES and not known_type:
+        # The name's extension decides (a client sets the MIME type as it likes: "x.exe" sent
+        # as application/pdf is still a program); a name without one goes by its MIME type.
+        tail = attachment.name.rsplit(".", 1)[-1] if "." in attachment.name else ""
+        extension = "." + tail.lower() if tail.isascii() and tail.isalnum() and len(tail) <= 5 else ""
+        if extension:
+            allowed = extension in ALLOWED_FILE_TYPES
+        else:
+            allowed = attachment.mime_type in ALLOWED_FILE_TYPES.values()
+        if not allowed:
             raise Invalid("input.attachment.kind", name=name)
     if attachment.size > max_bytes:
         raise Invalid("input.attachment.too_big", name=name, max_mb=max_bytes // 1_000_000)

@@ -290,6 +290,43 @@ async def voter_round(db: AsyncSession, citizen_id: int, event_id: int, timing: 
     return found[0] if found else None
 
 
+@dataclass(frozen=True)
+class OwnAttendance:
+    """One of the citizen's sign-ups to attend a round, whatever its state (their data)."""
+
+    code: str
+    status: SignUpStatus
+    title: str
+    endpoint_name: str
+    starts_at: datetime  # the meeting at that commune
+
+
+_OWN_ATTENDANCES = (
+    select(
+        SIGN_UPS.c.code,
+        SIGN_UPS.c.status,
+        EVENTS.c.title,
+        ENDPOINTS.c.name.label("endpoint_name"),
+        _stop_start.label("starts_at"),
+    )
+    .select_from(
+        SIGN_UPS.join(EVENTS, EVENTS.c.id == SIGN_UPS.c.session_id)
+        .join(STOPS, STOPS.c.id == SIGN_UPS.c.session_endpoint_id)
+        .join(ENDPOINTS, ENDPOINTS.c.id == STOPS.c.endpoint_id)
+    )
+    .where(SIGN_UPS.c.citizen_id == bindparam("citizen_id"), IS_VOTER)
+    .order_by(SIGN_UPS.c.created_at.desc(), SIGN_UPS.c.id.desc())
+)
+
+
+async def attendances_of(db: AsyncSession, citizen_id: int) -> list[OwnAttendance]:
+    """Every sign-up of the citizen to attend a voter-contact round, the latest first. One read."""
+    rows = await db.execute(_OWN_ATTENDANCES, {"citizen_id": citizen_id})
+    return [
+        OwnAttendance(row.code or "", row.status, row.title, row.endpoint_name, row.starts_at) for row in rows
+    ]
+
+
 # --- attending ---------------------------------------------------------------------------
 
 

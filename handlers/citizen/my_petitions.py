@@ -12,7 +12,9 @@ from handlers.citizen import summary
 from handlers.citizen.voter_views import petition_details, petition_status
 from storage import petitions
 from storage.errors import DeadlinePassed, NotFound, SessionNotOpen
+from storage.models import SubmissionStatus
 from storage.petitions import Petition
+from storage.rules import OPEN_STATUSES
 
 
 @dataclass
@@ -93,14 +95,26 @@ async def on_view(ctx: Ctx, answer: Answer) -> Next:
 def refused(ctx: Ctx, error: Exception) -> Next:
     """A change that came too late, or to a petition no longer active."""
     if isinstance(error, DeadlinePassed):
-        ctx.say("petition.closed", deadline=ctx.dt(error.deadline))
+        ctx.say("petitions.closed", deadline=ctx.dt(error.deadline))
     else:
         ctx.say("petitions.cannot_change")
     return "view"
 
 
+def unchangeable(ctx: Ctx, petition: Petition) -> Next | None:
+    """Back to the view, saying why, when a button pressed on a view shown in time asks to
+    change a petition that can no longer be changed (no question asked about it)."""
+    if petition.changeable(ctx.now):
+        return None
+    if petition.status == SubmissionStatus.ACTIVE and petition.event_status in OPEN_STATUSES:
+        return refused(ctx, DeadlinePassed(petition.deadline, None))
+    return refused(ctx, SessionNotOpen(petition.code))
+
+
 @flow.ask("edit_text")
-async def ask_edit_text(ctx: Ctx) -> Reply:
+async def ask_edit_text(ctx: Ctx) -> Reply | Next:
+    if (back := unchangeable(ctx, await current(ctx))) is not None:
+        return back
     s = ctx.settings
     question = ctx.t(
         "petitions.edit_text.ask",
@@ -129,8 +143,10 @@ async def on_edit_text(ctx: Ctx, answer: Answer) -> Next:
 
 
 @flow.ask("withdraw")
-async def ask_withdraw(ctx: Ctx) -> Reply:
+async def ask_withdraw(ctx: Ctx) -> Reply | Next:
     petition = await current(ctx)
+    if (back := unchangeable(ctx, petition)) is not None:
+        return back
     return Reply(
         ctx.t("petitions.withdraw.ask", code=petition.code),
         (ctx.option("yes", "petitions.withdraw.yes"), ctx.option("no", "petitions.withdraw.no")),

@@ -9,7 +9,7 @@ from bot.dialog.types import Reply
 from handlers.citizen.views import registration_details
 from handlers.citizen.voter_views import petition_details
 from handlers.inputs import show_phone
-from storage import audit, citizens, petitions, registrations
+from storage import audit, citizens, petitions, registrations, voters
 from storage.registrations import CitizenRegistration
 from storage.text import mask_name
 
@@ -57,6 +57,7 @@ async def show_data(ctx: Ctx) -> None:
     shared phone would reveal it): they are told to ask the Office."""
     citizen = ctx.citizen
     own = await registrations.list_own(ctx.db, citizen.id, ctx.settings.summary_lead_days)
+    attending = await voters.attendances_of(ctx.db, citizen.id)
     secret = citizen.denouncer
     audit.record(
         ctx.db,
@@ -74,13 +75,22 @@ async def show_data(ctx: Ctx) -> None:
         id_number=kept if secret else citizen.id_number or "—",
         address=kept if secret else citizen.address or "—",
         locale=ctx.t(f"language.{citizen.locale or ctx.t.locale}"),
-        registrations=len(own),
+        registrations=len(own) + len(attending),
     )
     for registration in own:
         ctx.say_text(
             registration_details(ctx, registration, denouncer=secret)
             + "\n"
             + came_with(ctx, registration, secret)
+        )
+    for attendance in attending:  # voter contact: a seat without a case
+        ctx.say(
+            "privacy.data.attendance",
+            code=attendance.code,
+            status=ctx.t(f"registration.status.{attendance.status.value}"),
+            title=attendance.title,
+            endpoint=attendance.endpoint_name,
+            when=ctx.dt(attendance.starts_at),
         )
     for petition in await petitions.list_own(ctx.db, citizen.id, ctx.settings.timing, limit=PETITIONS_SHOWN):
         came = ctx.t(

@@ -206,7 +206,9 @@ async def ask_place(ctx: Ctx) -> Reply | Next:
     draft.title, draft.deadline = found.title, found.petition_deadline.isoformat()
     stop = found.stop_at(draft.endpoint_id) if draft.endpoint_id is not None else None
     draft.stop_id = stop.event_endpoint_id if stop and stop.endpoint_active else None
-    draft.sign_up_id = found.attendance.id if found.attendance else None
+    # A petition goes with the sign-up only from the commune attended; from another it is written.
+    attending_here = found.attendance is not None and found.attendance.event_endpoint_id == draft.stop_id
+    draft.sign_up_id = found.attendance.id if found.attendance and attending_here else None
     deadline = ctx.dt(found.petition_deadline)
     commune = draft.endpoint_name or ctx.t("voters.commune.yours")
     options: list[Option] = []
@@ -253,7 +255,7 @@ async def on_place(ctx: Ctx, answer: Answer) -> Next:
     if answer.choice == "attend" and draft.stop_id is not None:
         draft.purpose = "attend"
         return next_identity(ctx, "attend_confirm")
-    if answer.choice == "unattend" and draft.sign_up_id is not None:
+    if answer.choice == "unattend":  # the attendance is read again there (from any commune)
         return "unattend"
     if answer.choice == "petition":
         return start_petition(ctx)
