@@ -37,7 +37,7 @@ from storage.models import (
     SubmissionKind,
     SubmissionStatus,
 )
-from storage.petition_review import CLASSIFIED
+from storage.petition_review import CLASSIFIED, WRITTEN
 from storage.text import fold
 
 # Core statements over the tables, built once.
@@ -110,6 +110,7 @@ _PETITIONS = (
         SUBMISSIONS.c.outcome,
         SUBMISSIONS.c.outcome_at,
         CLASSIFIED.label("classified"),
+        WRITTEN.label("written"),
         SUBMISSIONS.c.created_at,
     )
     .outerjoin(ENDPOINTS, ENDPOINTS.c.id == SUBMISSIONS.c.endpoint_id)
@@ -323,14 +324,12 @@ async def compile_round(
     petitions with a commune among them and those endpoints' attendance. Revealing a
     denouncer writes an audit row; the caller commits. Raises NotFound."""
     info = await round_info(db, event_id, timing)
-    connected = set(await db.scalars(select(LINKS.c.endpoint_id).where(LINKS.c.session_id == info.id)))
     rows = (await db.execute(_PETITIONS.where(SUBMISSIONS.c.event_id == info.id))).all()
     by_id = {row.id: row for row in rows}
     parents = {row.id: row.merged_into_id for row in rows if row.status == SubmissionStatus.MERGED.value}
 
     def source(row: Any) -> Source:
-        written = row.sign_up_id is None and row.endpoint_id not in connected
-        return Source(name=row.name or "", written=written)
+        return Source(name=row.name or "", written=bool(row.written))
 
     merged_in: dict[int, list[Any]] = {}
     for row in rows:

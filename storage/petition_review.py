@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, Select, Table, and_, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, Table, and_, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
@@ -32,6 +32,7 @@ from storage.models import (
     CaseType,
     Endpoint,
     Event,
+    EventEndpoint,
     EventKind,
     Submission,
     SubmissionKind,
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 SUBMISSIONS = typing.cast(Table, Submission.__table__)
 ENDPOINTS = typing.cast(Table, Endpoint.__table__)
 EVENTS = typing.cast(Table, Event.__table__)
+EVENT_ENDPOINTS = typing.cast(Table, EventEndpoint.__table__)
 S = SUBMISSIONS.c
 
 
@@ -59,6 +61,14 @@ class PetitionState(enum.StrEnum):
     WITHDRAWN = "withdrawn"  # by the voter
 
 
+# A written petition (lấy ý kiến bằng văn bản): from a commune the round does not connect, no
+# sign-up to attend. The one meaning of "written", for the list, the card and the report.
+WRITTEN = and_(
+    S.sign_up_id.is_(None),
+    ~exists().where(
+        EVENT_ENDPOINTS.c.session_id == S.event_id, EVENT_ENDPOINTS.c.endpoint_id == S.endpoint_id
+    ),
+)
 # Staff have checked its field and level (`classify`): the one meaning of "classified", for the
 # list's states, the report and the reminder before the compile deadline.
 CLASSIFIED = S.reviewed_at.is_not(None)
@@ -205,6 +215,7 @@ _COLUMNS = (
     S.outcome_at,
     S.created_at,
     STATE.label("state"),
+    WRITTEN.label("written"),
 )
 _FROM = SUBMISSIONS.outerjoin(ENDPOINTS, ENDPOINTS.c.id == S.endpoint_id)
 _PETITIONS = select(*_COLUMNS).select_from(_FROM).where(S.kind == SubmissionKind.PETITION.value)
@@ -215,7 +226,7 @@ def _petition(row: Any) -> Petition:
         id=row.id,
         code=row.code or "",
         event_id=row.event_id,
-        written=row.sign_up_id is None,
+        written=bool(row.written),
         citizen_id=row.citizen_id,
         endpoint_id=row.endpoint_id,
         endpoint_name=row.endpoint_name,

@@ -248,7 +248,7 @@ async def test_two_voters_at_two_endpoints_merged_forwarded_answered_both_told(
     assert first_code in admin.text and "Lê Thị Hoa" in admin.text
     await admin.press(f"p:{first}")
     assert f"KIẾN NGHỊ {first_code} (Chưa phân loại)" in admin.text
-    assert "cử tri đăng ký dự hội nghị" in admin.text
+    assert "cử tri tại xã, phường có điểm cầu của hội nghị" in admin.text
     assert "forward" not in [o.payload.split(":", 1)[1] for o in admin.options_of_prompt]  # classify first
     await classify(admin, "transport", "commune")
     assert f"Đã phân loại kiến nghị {first_code}: Giao thông — Cấp xã." in admin.text
