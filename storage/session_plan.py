@@ -247,6 +247,10 @@ class _Round:
         """A round field: the first row's that has one."""
         return next((getattr(row, column) for row in self.rows if getattr(row, column)), None)
 
+    def row_of(self, column: str) -> int:
+        """The number of the first row that writes this round field."""
+        return next((row.row for row in self.rows if getattr(row, column)), self.first.row)
+
 
 def _rounds(sessions: list[PlannedSession]) -> list[_Round]:
     rounds: dict[tuple[str, ...], _Round] = {}
@@ -271,20 +275,13 @@ def _round_problems(event: _Round, timing: Timing) -> list[tuple[int, str]]:
         return problems
     starts = [start for _, _, start in event.endpoints.values()]
     compile_deadline, materials_deadline = event.value("compile_deadline"), event.value("materials_deadline")
+    # Named at the row that writes the deadline, where the planner will look for it.
     if compile_deadline is not None and compile_deadline <= max(starts):
-        problems.append(
-            (
-                event.first.row,
-                f"row {event.first.row}: compile_deadline is not after the round's last meeting",
-            )
-        )
+        at = event.row_of("compile_deadline")
+        problems.append((at, f"row {at}: compile_deadline is not after the round's last meeting"))
     if materials_deadline is not None and materials_deadline >= min(starts):
-        problems.append(
-            (
-                event.first.row,
-                f"row {event.first.row}: materials_deadline is not before the round's first meeting",
-            )
-        )
+        at = event.row_of("materials_deadline")
+        problems.append((at, f"row {at}: materials_deadline is not before the round's first meeting"))
     return problems
 
 

@@ -74,6 +74,8 @@ class SessionInfo:
 
 
 def info_of(session: Event) -> SessionInfo:
+    """Its endpoints in the order they meet (a round's itinerary; one start: as added)."""
+    links = sorted(session.endpoints, key=lambda link: (link.starts_at or session.starts_at, link.id))
     return SessionInfo(
         id=session.id,
         kind=session.kind,
@@ -91,7 +93,7 @@ def info_of(session: Event) -> SessionInfo:
                 link.seats_taken,
                 link.starts_at or session.starts_at,
             )
-            for link in session.endpoints
+            for link in links
         ),
         compile_deadline=session.compile_deadline,
         materials_deadline=session.materials_deadline,

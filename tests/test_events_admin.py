@@ -370,6 +370,39 @@ async def test_sessions_and_session_show_every_kind(
     )
 
 
+async def test_a_rounds_endpoints_are_listed_in_the_order_they_meet(
+    staff_app: App, world: World, admin: ChatUser
+) -> None:
+    """Staff read a round as its itinerary: the endpoint that meets first comes first, whatever
+    order the endpoints were added in."""
+    starts = {
+        world.endpoint_ids["P-TANBINH"]: CD,  # the last to meet, the first endpoint added
+        world.endpoint_ids["X-BINHCHANH"]: BC,
+        world.endpoint_ids["DK-CONDAO"]: TB,  # the first to meet
+    }
+    async with staff_app.sessions() as db, db.begin():
+        made = await staff_sessions.create(
+            db,
+            kind=EventKind.VOTER_MEETING,
+            title=TITLE,
+            host="Tổ đại biểu HĐND tỉnh số 3",
+            starts_at=TB,
+            endpoint_ids=list(starts),
+            capacity=30,
+            online_room="",
+            now=staff_app.clock.now(),
+            endpoint_starts=starts,
+        )
+    await admin.say("/sessions")
+    listed = admin.text
+    order = [listed.index(f"• {name} —") for name in ("Đặc khu Côn Đảo", "Xã Bình Chánh", "Phường Tân Bình")]
+    assert order == sorted(order)
+    await admin.say(f"/session {made.id}")
+    shown = admin.text
+    order = [shown.index(f"📍 {name} —") for name in ("Đặc khu Côn Đảo", "Xã Bình Chánh", "Phường Tân Bình")]
+    assert order == sorted(order)
+
+
 # --- moving and cancelling a round --------------------------------------------------------
 
 

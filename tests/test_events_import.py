@@ -141,6 +141,24 @@ async def test_a_materials_deadline_after_the_first_meeting_is_refused(
         await imported(app, write(tmp_path, "late.csv", text))
 
 
+async def test_a_wrong_deadline_is_named_at_the_row_that_writes_it(
+    app: App, world: World, tmp_path: Path
+) -> None:
+    """The planner looks for the deadline where it is written, not at the round's first row."""
+    text = (
+        "date,time,title,kind,endpoints,compile_deadline,materials_deadline\n"
+        "14/12/2026,08:00,Vòng,voter_meeting,P-TANBINH,,\n"
+        "15/12/2026,08:00,Vòng,voter_meeting,DK-CONDAO,,15/12/2026 09:00\n"
+        "16/12/2026,08:00,Vòng,voter_meeting,X-BINHCHANH,15/12/2026 17:00,\n"
+    )
+    with pytest.raises(SessionFileError) as raised:
+        await imported(app, write(tmp_path, "deadlines.csv", text))
+    assert str(raised.value).splitlines() == [
+        "row 3: materials_deadline is not before the round's first meeting",
+        "row 4: compile_deadline is not after the round's last meeting",
+    ]
+
+
 async def test_a_meeting_whose_sign_up_has_closed_needs_force(app: App, world: World, tmp_path: Path) -> None:
     """Voters sign up until the day before their endpoint's meeting (signup_close_days)."""
     now = app.clock.now()  # Monday 23/11/2026 09:00
