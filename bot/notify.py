@@ -45,7 +45,15 @@ from bot.petition_report import petition_report
 from bot.ratelimit import RateLimiter
 from bot.reception_book import reception_book
 from bot.settings import Settings
-from storage import broadcasts, citizens, compilation, petition_review, reminders, staff_notices
+from storage import (
+    broadcasts,
+    citizens,
+    compilation,
+    hearing_questions,
+    petition_review,
+    reminders,
+    staff_notices,
+)
 from storage.event_kinds import Timing, policy
 from storage.identity import UserKey
 from storage.models import (
@@ -64,8 +72,10 @@ from storage.outbox import (
     AboutRegistration,
     BroadcastDone,
     BroadcastMessage,
+    HearingConclusion,
     NoticeKind,
     PetitionAnswer,
+    QuestionDecision,
     Reminder,
     RoundCancelled,
     RoundDeadline,
@@ -440,6 +450,39 @@ async def render_petition_answer(db: AsyncSession, notice: Notification, t: Tran
     )
 
 
+async def render_question_decision(db: AsyncSession, notice: Notification, t: Translator) -> str | None:
+    """To a citizen: their question (code, topic, its text shortened) selected into the hearing
+    or declined."""
+    params = params_of(notice, QuestionDecision)
+    news = await hearing_questions.decision_for(db, params.question_id, notice.citizen_id)
+    if news is None:  # their question is gone (their data deleted): nothing to tell
+        return None
+    selected = NoticeKind(notice.kind) == NoticeKind.QUESTION_SELECTED
+    return t(
+        "notice.question_selected" if selected else "notice.question_declined",
+        code=news.code,
+        title=news.title,
+        topic=news.topic_title or "—",
+        when=t.datetime(news.starts_at),
+        text=textwrap.shorten(news.summary, PETITION_TEXT_SHOWN, placeholder=" …"),
+    )
+
+
+async def render_hearing_conclusion(db: AsyncSession, notice: Notification, t: Translator) -> str | None:
+    """To one whose question was on the hearing's list: the conclusion staff recorded."""
+    params = params_of(notice, HearingConclusion)
+    news = await hearing_questions.conclusion_for(db, params.event_id, notice.citizen_id)
+    if news is None:
+        return None
+    return t(
+        "notice.hearing_conclusion",
+        title=news.title,
+        when=t.datetime(news.starts_at),
+        codes=", ".join(news.codes) or "—",
+        conclusion=news.conclusion,
+    )
+
+
 Renderer = Callable[[AsyncSession, Notification, Translator], Awaitable[str | Reply | None]]
 RENDERERS: dict[NoticeKind, Renderer] = {
     NoticeKind.WAITLIST_PROMOTED: render_waitlist_promoted,
@@ -465,6 +508,9 @@ RENDERERS: dict[NoticeKind, Renderer] = {
     NoticeKind.COMPILE_UNCLASSIFIED: render_round_deadline,
     NoticeKind.MATERIALS_DUE: render_round_deadline,
     NoticeKind.ATTENDANCE: render_round_start,
+    NoticeKind.QUESTION_SELECTED: render_question_decision,
+    NoticeKind.QUESTION_DECLINED: render_question_decision,
+    NoticeKind.HEARING_CONCLUSION: render_hearing_conclusion,
 }
 
 

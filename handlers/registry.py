@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from bot.dialog.flow import Flow
 from handlers import menu, onboarding
-from handlers.citizen import mine, my_petitions, privacy, register, upcoming, voters
+from handlers.citizen import mine, my_petitions, privacy, questions, register, upcoming, voters
 from handlers.staff import (
     access,
     broadcast,
     endpoints,
     exports,
+    hearing_floor,
     petitions,
     reports,
     review,
@@ -30,6 +31,7 @@ def all_flows() -> dict[str, Flow]:
         upcoming.flow,
         voters.flow,
         my_petitions.flow,
+        questions.flow,
         privacy.flow,
         access.home,
         access.invite,
@@ -52,6 +54,10 @@ def all_flows() -> dict[str, Flow]:
         broadcast.watch,
         undelivered.calls,
         endpoints.manage,
+        hearing_floor.speak,
+        hearing_floor.order,
+        hearing_floor.review,
+        hearing_floor.conclude,
     ]
     by_name = {flow.name: flow for flow in flows}
     assert len(by_name) == len(flows), "two flows share a name"

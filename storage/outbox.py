@@ -50,6 +50,11 @@ class NoticeKind(StrEnum):
     COMPILE_UNCLASSIFIED = "compile_unclassified"
     MATERIALS_DUE = "materials_due"
     ATTENDANCE = "attendance"
+    # Explanation hearings, to a citizen who sent a question: selected into the hearing or
+    # declined (storage.hearing_questions.decide), and the hearing's conclusion (kết luận).
+    QUESTION_SELECTED = "question_selected"
+    QUESTION_DECLINED = "question_declined"
+    HEARING_CONCLUSION = "hearing_conclusion"
 
 
 # News of a citizen's own case: worth a template by phone when the chat cannot reach them,
@@ -244,6 +249,26 @@ class PetitionAnswer(NoticeParams):
         return str(self.petition_id)
 
 
+@dataclasses.dataclass(frozen=True)
+class QuestionDecision(NoticeParams):
+    """To a citizen: their question on a hearing's topic was selected into it, or declined."""
+
+    question_id: int
+
+    def occasion(self, now: datetime) -> str:
+        return str(self.question_id)
+
+
+@dataclasses.dataclass(frozen=True)
+class HearingConclusion(NoticeParams):
+    """To each citizen whose question was on a hearing's list: its conclusion, once."""
+
+    event_id: int
+
+    def occasion(self, now: datetime) -> str:
+        return str(self.event_id)
+
+
 PARAMS: Mapping[NoticeKind, type[NoticeParams]] = {
     NoticeKind.WAITLIST_PROMOTED: AboutRegistration,
     NoticeKind.ROUTE_ACCEPT: AboutRegistration,
@@ -268,6 +293,9 @@ PARAMS: Mapping[NoticeKind, type[NoticeParams]] = {
     NoticeKind.COMPILE_UNCLASSIFIED: RoundDeadline,
     NoticeKind.MATERIALS_DUE: RoundDeadline,
     NoticeKind.ATTENDANCE: SessionNotice,
+    NoticeKind.QUESTION_SELECTED: QuestionDecision,
+    NoticeKind.QUESTION_DECLINED: QuestionDecision,
+    NoticeKind.HEARING_CONCLUSION: HearingConclusion,
 }
 
 

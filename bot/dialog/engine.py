@@ -388,7 +388,12 @@ class Dialog:
 
     @staticmethod
     def _allowed(actor: Actor, flow: Flow) -> bool:
-        """The one place that decides who may use a flow (and so a command)."""
+        """The one place that decides who may use a flow (and so a command): its roles, and
+        for a delegates' flow the delegate flag (a delegate may be an officer, or no officer)."""
+        if flow.delegates and actor.delegate:
+            return True
+        if flow.delegates and not flow.roles:
+            return False
         return not flow.roles or actor.role in flow.roles
 
     @staticmethod

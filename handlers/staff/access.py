@@ -21,6 +21,7 @@ OFFICER_COMMANDS = (
     "find",
     "outcome",
     "petitions",
+    "questions",
     "export",
     "report",
     "stats",
@@ -35,6 +36,8 @@ ADMIN_COMMANDS = (
     "invite",
     "staff",
     "endpoints",
+    "speakers",
+    "conclude",
 )
 
 
