@@ -150,7 +150,7 @@ async def open_turn(
         data=dict(row.data or {}),
         citizen=record_of(row[CITIZEN_AT:]),
         actor=actor,
-        handled_before=bool(row[6]),
+        handled_before=bool(row[CITIZEN_AT - 1]),  # _HANDLED, just before the citizen
     )
 
 

@@ -116,8 +116,14 @@ def dynamic_ids() -> set[str]:
                 "stats",
                 "reschedule",
                 "cancelsession",
+                "questions",
+                "speakers",
+                "conclude",
             )
         }
+        | {f"questions.{step}.ask" for step in ("name", "phone")}  # handlers/citizen/questions.py
+        | {f"questions.status.{route}" for route in ("selected", "declined")}
+        | {f"floor.questions.{route}_done" for route in ("selected", "declined")}
         | {f"staff.role.{role.value}" for role in StaffRole}
         | {f"staff.broadcast.to_{audience}" for audience in AUDIENCES}
         | {f"staff.broadcast.state.{state}" for state in ("running", "cancelled", "done")}

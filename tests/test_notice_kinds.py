@@ -29,9 +29,11 @@ from storage.outbox import (
     AboutRegistration,
     BroadcastDone,
     BroadcastMessage,
+    HearingConclusion,
     NoticeKind,
     NoticeParams,
     PetitionAnswer,
+    QuestionDecision,
     Reminder,
     RoundCancelled,
     RoundDeadline,
@@ -87,6 +89,9 @@ SAMPLES: dict[type[NoticeParams], Callable[[Case], NoticeParams]] = {
     TokenFailed: lambda c: TokenFailed(reason="refresh token expired", failed_at=c.session.created_at),
     StaffRevoked: lambda c: StaffRevoked(),
     PetitionAnswer: lambda c: PetitionAnswer(c.petition_id),
+    # The citizen's own submission, told of a decision on it; the sample event's conclusion (below).
+    QuestionDecision: lambda c: QuestionDecision(c.petition_id),
+    HearingConclusion: lambda c: HearingConclusion(c.session.id),
 }
 
 
@@ -120,6 +125,7 @@ async def test_every_kind_is_written_in_both_languages(app: App, world: World, c
         db.add(petition)
         session = await db.get_one(Event, registration.session_id)
         session.compile_deadline = session.materials_deadline = session.starts_at + timedelta(days=5)
+        session.conclusion = "Các cơ quan khắc phục tồn tại trước quý II năm 2027"
         db.add(  # a petition not classified yet: the reminder before the compile deadline has one
             Submission(
                 kind=SubmissionKind.PETITION,
