@@ -139,7 +139,8 @@ async def test_a_delegate_registers_to_speak_withdraws_and_admins_order_the_spea
     await delegate.press(TITLE[:30])
     await delegate.press("Sở Nông nghiệp")
     assert delegate.labels[:-1] == [LAND]  # only the topics that agency explains
-    await delegate.say("/huy")
+    await delegate.press("Quay lại")
+    assert "Sở Khoa học và Công nghệ" in delegate.labels
     await register_to_speak(delegate, "Sở Nông nghiệp", LAND, "Trần Văn Bình")
     assert "Thứ tự hiện tại: 1" in delegate.text
     await register_to_speak(delegate, "Sở Khoa học", IT, "Trần Văn Bình", OTHER)
@@ -187,9 +188,11 @@ async def test_a_delegate_registers_to_speak_withdraws_and_admins_order_the_spea
     assert "1. Lê Thị Cúc" in admin.text and "2. Trần Văn Bình" in admin.text and OTHER not in admin.text
 
 
-async def ask_a_question(chat: ChatUser, topic: str, text: str, name: str, phone: str) -> None:
+async def ask_a_question(
+    chat: ChatUser, topic: str, text: str, name: str, phone: str, deadline: str = DEADLINE_SHOWN
+) -> None:
     await chat.press("Phiên giải trình")
-    assert TITLE in chat.text and DEADLINE_SHOWN in chat.text and LAND in chat.text
+    assert TITLE in chat.text and deadline in chat.text and LAND in chat.text
     await chat.press("h:")
     await chat.press(topic)
     await chat.say(text)
@@ -369,3 +372,25 @@ async def test_a_citizen_sees_no_staff_data_and_a_delegate_no_citizen_phone(app:
     # The liaison-delegate cannot read the questions at all.
     await delegate.say(f"/questions {plan.event_id}")
     assert "không có quyền" in delegate.text and "Nguyễn Văn An" not in delegate.text
+
+
+async def test_without_a_deadline_of_its_own_questions_close_three_days_before(
+    app: App, plan: Plan, clock: FrozenClock
+) -> None:
+    async with app.sessions() as db, db.begin():
+        (await db.get_one(Event, plan.event_id)).questions_deadline = None
+    default = STARTS - timedelta(days=app.settings.timing.questions_days_before)
+    chat = ChatUser(app.dialog, user_id="804")
+    await consent(chat)
+    clock.set(default)
+    await ask_a_question(chat, LAND, QUESTION, "Nguyễn Văn An", "0912 345 678", "Thứ Hai, 07/12/2026 08:00")
+    assert "rút câu hỏi đến Thứ Hai, 07/12/2026 08:00" in chat.text
+    clock.set(default + timedelta(minutes=1))
+    await chat.press("Xác nhận gửi câu hỏi")
+    assert "Hạn chót là Thứ Hai, 07/12/2026 08:00." in chat.text
+    assert await rows(app, SubmissionKind.QUESTION) == []
+    admin = ChatUser(app.dialog, user_id=ADMIN)
+    await admin.say("/questions abc")
+    assert "Cách dùng: /questions SỐ" in admin.text
+    await admin.say("/conclude")
+    assert "Cách dùng: /conclude SỐ" in admin.text
