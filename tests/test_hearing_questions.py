@@ -141,6 +141,8 @@ async def test_a_delegate_registers_to_speak_withdraws_and_admins_order_the_spea
     assert delegate.labels[:-1] == [LAND]  # only the topics that agency explains
     await delegate.press("Quay lại")
     assert "Sở Khoa học và Công nghệ" in delegate.labels
+    await delegate.say("/huy")  # a liaison has no staff command list: the menu, as citizens
+    assert "sự cố" not in delegate.text
     await register_to_speak(delegate, "Sở Nông nghiệp", LAND, "Trần Văn Bình")
     assert "Thứ tự hiện tại: 1" in delegate.text
     await register_to_speak(delegate, "Sở Khoa học", IT, "Trần Văn Bình", OTHER)
@@ -170,12 +172,16 @@ async def test_a_delegate_registers_to_speak_withdraws_and_admins_order_the_spea
     moves = await audited(app, "speech.move")
     assert [(m.details["before"], m.details["after"]) for m in moves] == [(3, 2), (2, 1)]
 
-    # The delegate withdraws the one on the IT topic: the list closes up.
+    # The delegate withdraws the one on the IT topic while an admin is about to move it.
+    await admin.say(f"/speakers {plan.event_id}")
+    await admin.press("3. Trần Văn Bình → Sở Khoa học")
     await delegate.say("/speak")
     await delegate.press("Các đăng ký phát biểu của tôi")
     await delegate.press("Rút câu hỏi tới Sở Khoa học")
     await delegate.press("Có, rút đăng ký")
     assert "Đã rút đăng ký phát biểu" in delegate.text and "đã rút" in delegate.text
+    await admin.press("Lên một bậc")
+    assert "Đăng ký này không còn trong danh sách (đã rút)" in admin.text
     speeches = await rows(app, SubmissionKind.SPEECH)
     assert [(s.full_name, s.status, s.position) for s in speeches] == [
         ("Trần Văn Bình", SubmissionStatus.ACTIVE, 2),

@@ -457,8 +457,10 @@ class Dialog:
 
     def _home(self, ctx: Ctx) -> str:
         """Where "cancel" leads: the staff command list for staff, else the main menu (the
-        privacy notice first, for someone who has not consented to it)."""
-        if ctx.actor.is_staff:
+        privacy notice first, for someone who has not consented to it). Staff whose role has no
+        command list (a liaison, who may also be a delegate) go to the menu as citizens do."""
+        home = self.flows.get("staff_home")
+        if ctx.actor.is_staff and home is not None and self._allowed(ctx.actor, home):
             return "staff_home"
         consented = citizens.has_consent(ctx.citizen, self.settings.consent_version)
         return "menu" if consented else "onboarding"
