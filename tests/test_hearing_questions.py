@@ -365,6 +365,11 @@ async def test_a_citizen_sees_no_staff_data_and_a_delegate_no_citizen_phone(app:
     assert SPEECH not in chat.text and "Sở Nông nghiệp" not in chat.text
     await chat.press("Câu hỏi của tôi")
     assert SPEECH not in chat.text and "Trần Văn Bình" not in chat.text
+    await chat.say("/menu")
+    await chat.press("Quyền riêng tư")
+    await chat.press("show")  # what is stored about them: their question with its name and phone
+    assert "Câu hỏi gửi phiên giải trình CHGT-2026-000001 · Đang xem xét" in chat.text
+    assert "Số điện thoại: 0912 345 678" in chat.text and "Trần Văn Bình" not in chat.text
     # A delegate who is also an officer reads the questions, never the citizen's phone.
     officer_delegate = ChatUser(app.dialog, user_id=OFFICER_DELEGATE)
     await officer_delegate.say(f"/questions {plan.event_id}")
