@@ -153,6 +153,10 @@ async def test_a_delegate_registers_to_speak_withdraws_and_admins_order_the_spea
     officer = ChatUser(app.dialog, user_id=OFFICER)  # an officer who is no delegate
     await officer.say("/speak")
     assert "không có quyền" in officer.text
+    await officer.say("/commands")
+    assert "/questions SỐ" in officer.text and "/speak" not in officer.text
+    await officer_delegate.say("/commands")
+    assert "/speak — đại biểu đăng ký phát biểu" in officer_delegate.text
 
     admin = ChatUser(app.dialog, user_id=ADMIN)
     await admin.say("/speakers")
