@@ -203,7 +203,7 @@ def shown(ctx: Ctx, step: str, value: str) -> str:
     return inputs.show_phone(value) if step == "phone" else value
 
 
-def identity_step(step: str, parse: object) -> None:
+def identity_step(step: str) -> None:
     @flow.ask(step)
     async def ask(ctx: Ctx) -> Reply:
         options: list[Option] = []
@@ -233,8 +233,8 @@ def identity_step(step: str, parse: object) -> None:
         return next_identity(ctx)
 
 
-identity_step("name", inputs.parse_name)
-identity_step("phone", inputs.parse_phone)
+identity_step("name")
+identity_step("phone")
 
 
 # --- review and send ---------------------------------------------------------------------
