@@ -49,6 +49,7 @@ from storage import (
     broadcasts,
     citizens,
     compilation,
+    hearing_questions,
     hearing_reports,
     petition_review,
     reminders,
@@ -73,8 +74,10 @@ from storage.outbox import (
     AboutRegistration,
     BroadcastDone,
     BroadcastMessage,
+    HearingConclusion,
     NoticeKind,
     PetitionAnswer,
+    QuestionDecision,
     Reminder,
     ReportDue,
     RoundCancelled,
@@ -514,6 +517,39 @@ async def render_hearing_reports(db: AsyncSession, notice: Notification, t: Tran
     )
 
 
+async def render_question_decision(db: AsyncSession, notice: Notification, t: Translator) -> str | None:
+    """To a citizen: their question (code, topic, its text shortened) selected into the hearing
+    or declined."""
+    params = params_of(notice, QuestionDecision)
+    news = await hearing_questions.decision_for(db, params.question_id, notice.citizen_id)
+    if news is None:  # their question is gone (their data deleted): nothing to tell
+        return None
+    selected = NoticeKind(notice.kind) == NoticeKind.QUESTION_SELECTED
+    return t(
+        "notice.question_selected" if selected else "notice.question_declined",
+        code=news.code,
+        title=news.title,
+        topic=news.topic_title or "—",
+        when=t.datetime(news.starts_at),
+        text=textwrap.shorten(news.summary, PETITION_TEXT_SHOWN, placeholder=" …"),
+    )
+
+
+async def render_hearing_conclusion(db: AsyncSession, notice: Notification, t: Translator) -> str | None:
+    """To one whose question was on the hearing's list: the conclusion staff recorded."""
+    params = params_of(notice, HearingConclusion)
+    news = await hearing_questions.conclusion_for(db, params.event_id, notice.citizen_id)
+    if news is None:
+        return None
+    return t(
+        "notice.hearing_conclusion",
+        title=news.title,
+        when=t.datetime(news.starts_at),
+        codes=", ".join(news.codes) or "—",
+        conclusion=news.conclusion,
+    )
+
+
 Renderer = Callable[[AsyncSession, Notification, Translator], Awaitable[str | Reply | None]]
 RENDERERS: dict[NoticeKind, Renderer] = {
     NoticeKind.WAITLIST_PROMOTED: render_waitlist_promoted,
@@ -541,6 +577,9 @@ RENDERERS: dict[NoticeKind, Renderer] = {
     NoticeKind.ATTENDANCE: render_round_start,
     NoticeKind.REPORT_DUE: render_report_due,
     NoticeKind.HEARING_REPORTS: render_hearing_reports,
+    NoticeKind.QUESTION_SELECTED: render_question_decision,
+    NoticeKind.QUESTION_DECLINED: render_question_decision,
+    NoticeKind.HEARING_CONCLUSION: render_hearing_conclusion,
 }
 
 

@@ -8,7 +8,7 @@ from bot.i18n import SUPPORTED_LOCALES
 from handlers import words
 from handlers.onboarding import language_options, set_locale
 
-MENU_ITEMS = ("register", "mine", "sessions", "voters", "privacy", "help", "language")
+MENU_ITEMS = ("register", "mine", "sessions", "voters", "questions", "privacy", "help", "language")
 
 menu = Flow("menu", first="main")
 help_flow = Flow("help", first="show")

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from bot.dialog.flow import Flow
 from handlers import menu, onboarding
-from handlers.citizen import mine, my_petitions, privacy, register, upcoming, voters
+from handlers.citizen import mine, my_petitions, privacy, questions, register, upcoming, voters
 from handlers.staff import (
     access,
     broadcast,
     dossier,
     endpoints,
     exports,
+    hearing_floor,
     hearing_reports,
     petitions,
     reports,
@@ -32,6 +33,7 @@ def all_flows() -> dict[str, Flow]:
         upcoming.flow,
         voters.flow,
         my_petitions.flow,
+        questions.flow,
         privacy.flow,
         access.home,
         access.invite,
@@ -56,6 +58,10 @@ def all_flows() -> dict[str, Flow]:
         endpoints.manage,
         hearing_reports.flow,
         dossier.flow,
+        hearing_floor.speak,
+        hearing_floor.order,
+        hearing_floor.review,
+        hearing_floor.conclude,
     ]
     by_name = {flow.name: flow for flow in flows}
     assert len(by_name) == len(flows), "two flows share a name"

@@ -54,6 +54,11 @@ class NoticeKind(StrEnum):
     # D-3 and D-1 before the report deadline; at the deadline the admins get who filed and who not.
     REPORT_DUE = "report_due"
     HEARING_REPORTS = "hearing_reports"
+    # Explanation hearings, to a citizen who sent a question: selected into the hearing or
+    # declined (storage.hearing_questions.decide), and the hearing's conclusion (kết luận).
+    QUESTION_SELECTED = "question_selected"
+    QUESTION_DECLINED = "question_declined"
+    HEARING_CONCLUSION = "hearing_conclusion"
 
 
 # News of a citizen's own case: worth a template by phone when the chat cannot reach them,
@@ -263,6 +268,26 @@ class ReportDue(NoticeParams):
         return f"{self.event_id}:{self.agency_id}:{self.days}d:{self.due.isoformat()}"
 
 
+@dataclasses.dataclass(frozen=True)
+class QuestionDecision(NoticeParams):
+    """To a citizen: their question on a hearing's topic was selected into it, or declined."""
+
+    question_id: int
+
+    def occasion(self, now: datetime) -> str:
+        return str(self.question_id)
+
+
+@dataclasses.dataclass(frozen=True)
+class HearingConclusion(NoticeParams):
+    """To each citizen whose question was on a hearing's list: its conclusion, once."""
+
+    event_id: int
+
+    def occasion(self, now: datetime) -> str:
+        return str(self.event_id)
+
+
 PARAMS: Mapping[NoticeKind, type[NoticeParams]] = {
     NoticeKind.WAITLIST_PROMOTED: AboutRegistration,
     NoticeKind.ROUTE_ACCEPT: AboutRegistration,
@@ -289,6 +314,9 @@ PARAMS: Mapping[NoticeKind, type[NoticeParams]] = {
     NoticeKind.ATTENDANCE: SessionNotice,
     NoticeKind.REPORT_DUE: ReportDue,
     NoticeKind.HEARING_REPORTS: RoundDeadline,
+    NoticeKind.QUESTION_SELECTED: QuestionDecision,
+    NoticeKind.QUESTION_DECLINED: QuestionDecision,
+    NoticeKind.HEARING_CONCLUSION: HearingConclusion,
 }
 
 

@@ -26,6 +26,8 @@ class Actor:
     role: StaffRole | None  # None: a citizen
     endpoint_ids: frozenset[int] | None = None  # None: all endpoints
     see_denouncers: bool = False
+    staff_id: int | None = None  # their staff row (None: a citizen, or an admin from ADMINS only)
+    delegate: bool = False  # a delegate (đại biểu HĐND): may register to speak at hearings
 
     @property
     def is_admin(self) -> bool:
@@ -86,7 +88,15 @@ async def actor_for(db: AsyncSession, key: UserKey, admins: frozenset[UserKey]) 
         )
     if member is None:
         return actor_from(key, admins, None, None, False)
-    return actor_from(key, admins, member.role, member.endpoint_ids, member.see_denouncers)
+    return actor_from(
+        key,
+        admins,
+        member.role,
+        member.endpoint_ids,
+        member.see_denouncers,
+        staff_id=member.id,
+        delegate=member.delegate,
+    )
 
 
 def actor_from(
@@ -95,15 +105,19 @@ def actor_from(
     role: StaffRole | None,
     endpoint_ids: list[int] | None,
     see_denouncers: bool | None,
+    *,
+    staff_id: int | None = None,
+    delegate: bool | None = None,
 ) -> Actor:
     """Who `key` acts as, given their active staff row's role, scope and right (all None
     without one): ADMINS from the settings are admins whatever the row says."""
     if key in admins:
-        return Actor(key, StaffRole.ADMIN, None, True)
+        return Actor(key, StaffRole.ADMIN, None, True, staff_id=staff_id, delegate=bool(delegate))
     if role is None:
         return Actor(key, None)
     scope = None if endpoint_ids is None else frozenset(endpoint_ids)
-    return Actor(key, role, scope, role == StaffRole.ADMIN or bool(see_denouncers))
+    denouncers = role == StaffRole.ADMIN or bool(see_denouncers)
+    return Actor(key, role, scope, denouncers, staff_id=staff_id, delegate=bool(delegate))
 
 
 def hash_code(code: str) -> str:

@@ -17,7 +17,7 @@ from handlers.citizen.register import EDITABLE, IDENTITY_STEPS
 from handlers.citizen.voters import EDITABLE as PETITION_EDITABLE
 from handlers.citizen.voters import PETITION_IDENTITY
 from handlers.menu import MENU_ITEMS
-from handlers.staff.access import ADMIN_COMMANDS, OFFICER_COMMANDS
+from handlers.staff.access import ADMIN_COMMANDS, DELEGATE_COMMANDS, OFFICER_COMMANDS
 from storage.audit import CONSENT_ACTIONS
 from storage.broadcasts import AUDIENCES
 from storage.models import (
@@ -104,7 +104,7 @@ def dynamic_ids() -> set[str]:
         | {f"registration.status.{status.value}" for status in SignUpStatus}
         | {f"register.edit.{step}" for step in EDITABLE}
         | {f"register.{step}.ask" for step in IDENTITY_STEPS}
-        | {f"staff.command.{command}" for command in OFFICER_COMMANDS + ADMIN_COMMANDS}
+        | {f"staff.command.{command}" for command in OFFICER_COMMANDS + ADMIN_COMMANDS + DELEGATE_COMMANDS}
         | {
             f"staff.usage.{command}"
             for command in (
@@ -116,8 +116,14 @@ def dynamic_ids() -> set[str]:
                 "stats",
                 "reschedule",
                 "cancelsession",
+                "questions",
+                "speakers",
+                "conclude",
             )
         }
+        | {f"questions.{step}.ask" for step in ("name", "phone")}  # handlers/citizen/questions.py
+        | {f"questions.status.{route}" for route in ("selected", "declined")}
+        | {f"floor.questions.{route}_done" for route in ("selected", "declined")}
         | {f"staff.role.{role.value}" for role in StaffRole}
         | {f"staff.broadcast.to_{audience}" for audience in AUDIENCES}
         | {f"staff.broadcast.state.{state}" for state in ("running", "cancelled", "done")}

@@ -30,9 +30,11 @@ from storage.outbox import (
     AboutRegistration,
     BroadcastDone,
     BroadcastMessage,
+    HearingConclusion,
     NoticeKind,
     NoticeParams,
     PetitionAnswer,
+    QuestionDecision,
     Reminder,
     ReportDue,
     RoundCancelled,
@@ -91,6 +93,9 @@ SAMPLES: dict[type[NoticeParams], Callable[[Case], NoticeParams]] = {
     StaffRevoked: lambda c: StaffRevoked(),
     PetitionAnswer: lambda c: PetitionAnswer(c.petition_id),
     ReportDue: lambda c: ReportDue(c.session.id, c.agency_id, c.session.starts_at - timedelta(days=7), 3),
+    # The citizen's own submission, told of a decision on it; the sample event's conclusion (below).
+    QuestionDecision: lambda c: QuestionDecision(c.petition_id),
+    HearingConclusion: lambda c: HearingConclusion(c.session.id),
 }
 
 
@@ -124,6 +129,7 @@ async def test_every_kind_is_written_in_both_languages(app: App, world: World, c
         db.add(petition)
         session = await db.get_one(Event, registration.session_id)
         session.compile_deadline = session.materials_deadline = session.starts_at + timedelta(days=5)
+        session.conclusion = "Các cơ quan khắc phục tồn tại trước quý II năm 2027"
         db.add(  # a petition not classified yet: the reminder before the compile deadline has one
             Submission(
                 kind=SubmissionKind.PETITION,

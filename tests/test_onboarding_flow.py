@@ -137,5 +137,5 @@ async def test_a_chat_with_buttons_is_not_told_to_type_a_number_it_cannot_use(
     assert "gõ số thứ tự" in console.text
     await console.say("1")
     await console.say("1")  # I agree
-    await console.say("6")  # help (after "Tiếp xúc cử tri")
+    await console.say("7")  # help (after "Tiếp xúc cử tri" and "Phiên giải trình")
     assert "gõ số thứ tự" in console.text and "{choices}" not in console.text

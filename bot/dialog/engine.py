@@ -388,7 +388,12 @@ class Dialog:
 
     @staticmethod
     def _allowed(actor: Actor, flow: Flow) -> bool:
-        """The one place that decides who may use a flow (and so a command)."""
+        """The one place that decides who may use a flow (and so a command): its roles, and
+        for a delegates' flow the delegate flag (a delegate may be an officer, or no officer)."""
+        if flow.delegates and actor.delegate:
+            return True
+        if flow.delegates and not flow.roles:
+            return False
         return not flow.roles or actor.role in flow.roles
 
     @staticmethod
@@ -452,8 +457,10 @@ class Dialog:
 
     def _home(self, ctx: Ctx) -> str:
         """Where "cancel" leads: the staff command list for staff, else the main menu (the
-        privacy notice first, for someone who has not consented to it)."""
-        if ctx.actor.is_staff:
+        privacy notice first, for someone who has not consented to it). Staff whose role has no
+        command list (a liaison, who may also be a delegate) go to the menu as citizens do."""
+        home = self.flows.get("staff_home")
+        if ctx.actor.is_staff and home is not None and self._allowed(ctx.actor, home):
             return "staff_home"
         consented = citizens.has_consent(ctx.citizen, self.settings.consent_version)
         return "menu" if consented else "onboarding"

@@ -6,10 +6,11 @@ from collections.abc import Awaitable, Callable
 
 from bot.dialog.flow import END, Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Reply
+from handlers.citizen.questions import status_of
 from handlers.citizen.views import registration_details
 from handlers.citizen.voter_views import petition_details
 from handlers.inputs import show_phone
-from storage import audit, citizens, petitions, registrations, voters
+from storage import audit, citizens, hearing_questions, petitions, registrations, voters
 from storage.registrations import CitizenRegistration
 from storage.text import mask_name
 
@@ -103,6 +104,19 @@ async def show_data(ctx: Ctx) -> None:
             address=ctx.t("privacy.data.kept_secret") if secret else petition.address or "—",
         )
         ctx.say_text(petition_details(ctx, petition, denouncer=secret) + "\n" + came)
+    for question in await hearing_questions.own(
+        ctx.db, citizen.id, ctx.settings.timing, limit=PETITIONS_SHOWN
+    ):
+        ctx.say(
+            "privacy.data.question",
+            code=question.code,
+            title=question.title,
+            topic=question.topic_title or "—",
+            status=status_of(ctx, question),
+            text=question.summary,
+            name=kept if secret else question.full_name or "—",
+            phone=kept if secret else show_phone(question.phone) if question.phone else "—",
+        )
     ctx.say_text(await consent_history(ctx))
     if secret:
         ctx.say("privacy.data.ask_the_office")

@@ -21,6 +21,7 @@ OFFICER_COMMANDS = (
     "find",
     "outcome",
     "petitions",
+    "questions",
     "export",
     "report",
     "dossier",
@@ -36,7 +37,11 @@ ADMIN_COMMANDS = (
     "invite",
     "staff",
     "endpoints",
+    "speakers",
+    "conclude",
 )
+
+DELEGATE_COMMANDS = ("speak",)  # a delegate's, whatever their role (handlers/staff/hearing_floor.py)
 
 
 @dataclass
@@ -74,7 +79,7 @@ async def ask_home(ctx: Ctx) -> Reply:
     role = ctx.t(f"staff.role.{ctx.actor.role}")
     if not (HomeDraft.of(ctx).commands or "args" in ctx.data):  # "args": opened by /commands
         return Reply(ctx.t("staff.home_hint", role=role))
-    commands = commands_for(ctx.actor.role)
+    commands = commands_for(ctx.actor.role) + (DELEGATE_COMMANDS if ctx.actor.delegate else ())
     lines = "\n".join(ctx.t(f"staff.command.{command}") for command in commands)
     return Reply(ctx.t("staff.home", role=role, commands=lines))
 
