@@ -54,6 +54,8 @@ _READ = (
         StaffMember.role,
         StaffMember.endpoint_ids,
         StaffMember.see_denouncers,
+        StaffMember.agency_id,
+        StaffMember.delegate,
         _HANDLED,
         *RECORD_COLUMNS,
     )
@@ -78,7 +80,7 @@ _READ = (
     )
     .with_for_update(of=ConversationState)  # PostgreSQL; SQLite's transactions hold the write lock
 )
-CITIZEN_AT = 7  # where the citizen's columns start in a row of _READ
+CITIZEN_AT = 9  # where the citizen's columns start in a row of _READ
 
 _WRITE = (
     update(STATE)
@@ -133,14 +135,16 @@ async def open_turn(
         citizen = {"channel": key.channel, "channel_user_id": key.user_id, "created_at": now}
         await insert_if_absent(db, Citizen, citizen | {"unreachable": False})
         row = (await connection.execute(_READ, params)).one()
-    actor = actor_from(key, admins, row.role, row.endpoint_ids, row.see_denouncers)
+    actor = actor_from(
+        key, admins, row.role, row.endpoint_ids, row.see_denouncers, row.agency_id, bool(row.delegate)
+    )
     return Turn(
         flow=row.flow,
         step=row.step,
         data=dict(row.data or {}),
         citizen=record_of(row[CITIZEN_AT:]),
         actor=actor,
-        handled_before=bool(row[6]),
+        handled_before=bool(row[8]),
     )
 
 

@@ -145,6 +145,8 @@ class Flow:
     first: str
     command: str | None = None  # the slash command that opens it from anywhere ("sessions")
     roles: frozenset[StaffRole] = frozenset()  # empty: anyone; else only staff with one of these
+    # Delegates (đại biểu HĐND) may use it too, whatever their role: with `roles` empty, only they.
+    delegates: bool = False
     needs_consent: bool = True  # a citizen flow; staff work and /join are not personal-data collection
     draft: type[Draft] = NoDraft  # what it keeps between steps
     asks: dict[str, AskFn] = field(default_factory=dict)
