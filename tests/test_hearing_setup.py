@@ -59,3 +59,21 @@ async def test_newevent_makes_a_hearing_with_its_topics_agencies_and_deadlines(
     assert info.report_deadline == local(2026, 12, 8, 8, 0)
     assert info.questions_deadline == local(2026, 12, 12, 8, 0)
     assert not info.filed and info.questions == 0 and info.speakers == 0
+
+
+async def test_sessions_and_session_show_a_hearing(staff_app: App, world: World, admin: ChatUser) -> None:
+    hearing_id = await made_hearing(admin)
+    await admin.say("/sessions")
+    assert f"#{hearing_id} {TITLE}" in admin.text
+    assert "Loại: Phiên giải trình" in admin.text
+    assert "Cơ quan đã gửi báo cáo: 0/2" in admin.text
+    assert "Hạn gửi báo cáo: Thứ Ba, 08/12/2026 08:00" in admin.text
+    await admin.say(f"/session {hearing_id}")
+    text = admin.text
+    assert f"PHIÊN GIẢI TRÌNH #{hearing_id}" in text and "Chủ trì: Thường trực HĐND tỉnh" in text
+    assert f"1. {TOPICS[0]}\n2. {TOPICS[1]}" in text
+    assert f"• {AGENCY_A} — nội dung 1, 2: chưa gửi báo cáo" in text
+    assert f"• {AGENCY_B} — nội dung 2: chưa gửi báo cáo" in text
+    assert "Hạn nhận câu hỏi của công dân: Thứ Bảy, 12/12/2026 08:00" in text
+    assert "Câu hỏi của công dân: 0" in text and "Đại biểu đăng ký phát biểu: 0" in text
+    assert "Điểm cầu (2): Phường Tân Bình, Xã Bình Chánh" in text

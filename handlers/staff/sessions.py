@@ -16,11 +16,12 @@ from bot.dialog.flow import Answer, Ctx, Draft, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
 from handlers import inputs
 from handlers.citizen.views import case_type_label
-from handlers.staff import hearing_setup
+from handlers.staff import hearing_setup, hearing_views
 from handlers.staff.common import ADMIN, STAFF, back_home, chosen_scope, short_text, usage
-from storage import audit, staff_endpoints, staff_sessions
+from storage import audit, hearings, staff_endpoints, staff_sessions
 from storage.endpoints import EndpointInfo
 from storage.event_kinds import default_compile_deadline, default_materials_deadline, policy
+from storage.hearings import HearingInfo
 from storage.models import CaseType, EventKind
 from storage.review import Case
 from storage.rules import MAX_CAPACITY, summary_deadline
@@ -87,6 +88,12 @@ def seats_lines(ctx: Ctx, session: SessionInfo) -> str:
     return "\n".join(lines)
 
 
+def endpoint_names(ctx: Ctx, session: SessionInfo) -> str:
+    """The endpoints the actor sees (a hearing is watched there: no seats to count)."""
+    names = [link.endpoint_name for link in session.endpoints if ctx.actor.sees_endpoint(link.endpoint_id)]
+    return ctx.t("hsetup.view.endpoints", count=len(names), endpoints=", ".join(names) or "—")
+
+
 def round_deadlines(ctx: Ctx, session: SessionInfo) -> dict[str, str]:
     """A voter-contact round's compile and materials deadlines, as shown."""
     timing = ctx.settings.timing
@@ -95,8 +102,12 @@ def round_deadlines(ctx: Ctx, session: SessionInfo) -> dict[str, str]:
     return {"compile": ctx.dt(compile_deadline), "materials": ctx.dt(materials)}
 
 
-def overview_item(ctx: Ctx, session: SessionInfo, petitions: PetitionCount | None) -> str:
+def overview_item(
+    ctx: Ctx, session: SessionInfo, petitions: PetitionCount | None, hearing: HearingInfo | None = None
+) -> str:
     kind = ctx.t(f"session.kind.{session.kind.value}")
+    if hearing is not None:
+        return hearing_views.overview(ctx, hearing, endpoint_names(ctx, session))
     if not session.per_endpoint:
         return (
             ctx.t("events.kind_line", kind=kind)
@@ -144,7 +155,12 @@ async def ask_overview(ctx: Ctx) -> Reply:
         return Reply(ctx.t("staff.sessions.none"))
     rounds = [session.id for session in visible if session.per_endpoint]
     petitions = await staff_sessions.petition_counts(ctx.db, rounds)
-    blocks = [overview_item(ctx, session, petitions.get(session.id)) for session in visible]
+    heard = [session.id for session in visible if session.kind == EventKind.HEARING]
+    hearing_infos = await hearings.hearings_info(ctx.db, heard, ctx.settings.timing)
+    blocks = [
+        overview_item(ctx, session, petitions.get(session.id), hearing_infos.get(session.id))
+        for session in visible
+    ]
     return Reply(ctx.t("staff.sessions.title") + "\n\n" + "\n\n".join(blocks))
 
 
@@ -171,6 +187,10 @@ async def ask_detail(ctx: Ctx) -> Reply | Next:
         return Goto("staff_home", data={})
     if session.per_endpoint:
         return Reply(await round_detail(ctx, session))
+    if session.kind == EventKind.HEARING:
+        hearing = await hearings.hearing_info(ctx.db, session.id, ctx.settings.timing)
+        if hearing is not None:
+            return Reply(hearing_views.detail(ctx, hearing, endpoint_names(ctx, session)))
     registrations = await staff_sessions.session_cases(ctx.db, session.id)
     blocks = []
     for link in session.endpoints:
