@@ -5,10 +5,18 @@ showing a hearing, and a hearing moved or cancelled with everyone concerned told
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
 from bot.app import App
 from storage import hearings
 from storage.event_kinds import Timing
-from tests.conftest import World, local
+from storage.models import AuditEntry, Event, EventKind, StaffMember, StaffRole
+from storage.session_plan import SessionFileError, import_sessions, read_session_plan
+from tests.conftest import ADMIN_ID, VN, World, local
+from tests.flows import consent
 from tests.support import ChatUser
 
 START = local(2026, 12, 15, 8, 0)
@@ -77,3 +85,259 @@ async def test_sessions_and_session_show_a_hearing(staff_app: App, world: World,
     assert "Hạn nhận câu hỏi của công dân: Thứ Bảy, 12/12/2026 08:00" in text
     assert "Câu hỏi của công dân: 0" in text and "Đại biểu đăng ký phát biểu: 0" in text
     assert "Điểm cầu (2): Phường Tân Bình, Xã Bình Chánh" in text
+
+
+# --- a hearing plan file -------------------------------------------------------------
+
+HEARING_CSV = (
+    "date,time,title,host,kind,endpoints,online_room,topics,agencies,report_deadline,questions_deadline\n"
+    f"15/12/2026,08:00,{TITLE},{HOST},hearing,P-TANBINH;X-BINHCHANH,https://meet/pgt,"
+    f'"{TOPICS[0]}; {TOPICS[1]}","{AGENCY_A}: 1, 2; {AGENCY_B}: 2",05/12/2026 17:00,\n'
+)
+HEARING_YAML = f"""\
+events:
+  - kind: hearing
+    title: Phiên giải trình chuyên đề
+    host: {HOST}
+    date: 20/01/2027
+    time: "14:00"
+    endpoints: all
+    topics: [Giải phóng mặt bằng, Nước sạch nông thôn]
+    agencies:
+      Sở Xây dựng: [2]
+      {AGENCY_A}: [1]
+    questions_deadline: 15/01/2027
+"""
+
+
+async def imported(app: App, path: Path) -> tuple[int, int]:
+    plan = read_session_plan(path, VN, 30)
+    async with app.sessions() as db, db.begin():
+        result = await import_sessions(db, plan, now=app.clock.now(), lead_days=5, timing=app.settings.timing)
+    return result.added, result.skipped
+
+
+async def hearing_titled(app: App, title: str) -> hearings.HearingInfo:
+    async with app.sessions() as db:
+        event_id = await db.scalar(select(Event.id).where(Event.title == title))
+        assert event_id is not None
+        info = await hearings.hearing_info(db, event_id, app.settings.timing)
+    assert info is not None
+    return info
+
+
+async def test_a_hearing_plan_is_imported_with_its_topics_agencies_and_deadlines(
+    app: App, world: World, tmp_path: Path
+) -> None:
+    (tmp_path / "plan.csv").write_text(HEARING_CSV, encoding="utf-8")
+    assert await imported(app, tmp_path / "plan.csv") == (1, 0)
+    info = await hearing_titled(app, TITLE)
+    assert info.host == HOST and info.starts_at == START and info.online_room == "https://meet/pgt"
+    assert [t.title for t in info.topics] == list(TOPICS)
+    assert [(a.name, [info.topic(i).position for i in a.topic_ids]) for a in info.agencies] == [  # type: ignore[union-attr]
+        (AGENCY_A, [1, 2]),
+        (AGENCY_B, [2]),
+    ]
+    assert info.report_deadline == local(2026, 12, 5, 17, 0)  # as written, to the minute
+    assert info.questions_deadline == local(2026, 12, 12, 8, 0)  # the default: 3 days before
+    assert await imported(app, tmp_path / "plan.csv") == (0, 1)  # imported again: skipped
+
+    (tmp_path / "plan.yaml").write_text(HEARING_YAML, encoding="utf-8")
+    assert await imported(app, tmp_path / "plan.yaml") == (1, 0)
+    other = await hearing_titled(app, "Phiên giải trình chuyên đề")
+    assert [(a.name, len(a.topic_ids)) for a in other.agencies] == [("Sở Xây dựng", 1), (AGENCY_A, 1)]
+    assert other.report_deadline == local(2027, 1, 13, 14, 0)  # the default: 7 days before
+    assert other.questions_deadline == local(2027, 1, 15, 23, 59)  # a date alone: its last minute
+    async with app.sessions() as db:  # the agency named in both files is one agency
+        assert [a.name for a in await hearings.list_agencies(db)].count(AGENCY_A) == 1
+
+
+async def test_a_hearing_row_without_topics_or_with_a_wrong_topic_number_is_refused(
+    app: App, world: World, tmp_path: Path
+) -> None:
+    text = (
+        "date,time,title,kind,endpoints,topics,agencies,report_deadline\n"
+        "15/12/2026,08:00,Phiên A,hearing,all,,Sở Xây dựng,\n"
+        "16/12/2026,08:00,Phiên B,hearing,all,Một nội dung,Sở Xây dựng: 2,16/12/2026 09:00\n"
+        "17/12/2026,08:00,Tiếp công dân,reception,all,Một nội dung,,\n"
+    )
+    (tmp_path / "bad.csv").write_text(text, encoding="utf-8")
+    with pytest.raises(SessionFileError) as refused:
+        await imported(app, tmp_path / "bad.csv")
+    message = str(refused.value)
+    assert "row 2: " in message and "topics missing" in message
+    assert "row 3: " in message and "report_deadline is not before the hearing" in message
+    assert "'Sở Xây dựng': topic numbers are 1 to 1" in message
+    assert "row 4: topics is for hearings only" in message
+    async with app.sessions() as db:
+        assert await db.scalar(select(Event.id).where(Event.kind == EventKind.HEARING)) is None
+
+
+# --- liaisons and delegates: invited, joined, listed; what a liaison may not reach ----------
+
+
+def code_in(text: str) -> str:
+    return text.split("Mã mời: ")[1].split()[0]
+
+
+async def liaison_for(
+    app: App, admin: ChatUser, user_id: str, agency: str, *, typed: bool = True
+) -> ChatUser:
+    """A liaison of `agency` (typed: added when new; else pressed among those listed) who joined."""
+    await admin.say("/invite")
+    await admin.press("Đầu mối cơ quan giải trình")
+    if typed:
+        await admin.say(agency)
+    else:
+        await admin.press(agency)
+    assert f"Đầu mối của: {agency}" in admin.text
+    liaison = ChatUser(app.dialog, user_id=user_id)
+    await liaison.say(f"/join {code_in(admin.text)}")
+    assert f"đầu mối của {agency}" in liaison.text
+    return liaison
+
+
+async def test_liaisons_and_delegates_are_invited_joined_listed_and_audited(
+    staff_app: App, world: World, admin: ChatUser
+) -> None:
+    await admin.say("/invite")
+    assert "Đầu mối cơ quan giải trình" in admin.labels and "Đại biểu HĐND" in admin.labels
+    await admin.press("Đầu mối cơ quan giải trình")
+    assert "Chưa có cơ quan nào" in admin.prompt.text
+    await admin.say("Sở")
+    assert "từ 3 đến 200 ký tự" in admin.text
+    await admin.say("sở  tài nguyên và môi trường")  # the first spelling is the agency's name
+    liaison = ChatUser(staff_app.dialog, user_id="601")
+    await liaison.say(f"/join {code_in(admin.text)}")
+    assert "đầu mối của sở tài nguyên và môi trường" in liaison.text
+    assert "PHIÊN GIẢI TRÌNH — Ông/Bà là đầu mối của sở tài nguyên và môi trường" in liaison.prompt.text
+    # A second liaison of the same agency: chosen from the list, not added twice.
+    second = await liaison_for(staff_app, admin, "602", "sở tài nguyên và môi trường", typed=False)
+    await second.say("/commands")
+    assert "/commands" in second.text and "/sessions" not in second.text
+
+    await admin.say("/invite")
+    await admin.press("Đại biểu HĐND")
+    assert "Vai trò: đại biểu HĐND" in admin.text
+    delegate = ChatUser(staff_app.dialog, user_id="603")
+    await delegate.say(f"/join {code_in(admin.text)}")
+    assert "đại biểu HĐND, có thể đăng ký phát biểu" in delegate.text
+    assert "Ông/Bà là đại biểu HĐND" in delegate.prompt.text
+
+    await admin.say("/invite")
+    await admin.press("Cán bộ, đồng thời là đại biểu HĐND")
+    assert "đồng thời là đại biểu HĐND" in admin.prompt.text
+    await admin.say("P-TANBINH")
+    await admin.press("Không")
+    assert "Phạm vi: Phường Tân Bình" in admin.text and "đồng thời là đại biểu HĐND" in admin.text
+    officer = ChatUser(staff_app.dialog, user_id="604")
+    await officer.say(f"/join {code_in(admin.text)}")
+    assert "đã được thêm làm cán bộ" in officer.text and "Ông/Bà đồng thời là đại biểu HĐND." in officer.text
+    await officer.say("/sessions")
+    assert "CÁC BUỔI TIẾP SẮP TỚI" in officer.text  # still an officer
+
+    await admin.say("/staff")
+    listed = admin.text
+    assert "test:601 — đầu mối cơ quan giải trình\nCơ quan: sở tài nguyên và môi trường" in listed
+    assert "test:603 — đại biểu HĐND" in listed
+    assert "test:604 — cán bộ tiếp công dân" in listed and "Đại biểu HĐND: có" in listed
+
+    async with staff_app.sessions() as db:
+        rows = {m.user_id: m for m in await db.scalars(select(StaffMember))}
+        assert rows["601"].role == StaffRole.LIAISON and rows["601"].agency_id == rows["602"].agency_id
+        assert (
+            rows["603"].role == StaffRole.LIAISON and rows["603"].agency_id is None and rows["603"].delegate
+        )
+        assert rows["604"].role == StaffRole.OFFICER and rows["604"].delegate
+        assert len(await hearings.list_agencies(db)) == 1
+        entries = list(await db.scalars(select(AuditEntry).where(AuditEntry.action.like("staff.%"))))
+    invites = [e.details for e in entries if e.action == "staff.invite"]
+    joins = [e.details for e in entries if e.action == "staff.join"]
+    assert [d["invitee"] for d in invites] == ["liaison", "liaison", "delegate", "officer"]
+    assert [(d["role"], d["delegate"]) for d in joins] == [
+        ("liaison", False),
+        ("liaison", False),
+        ("liaison", True),
+        ("officer", True),
+    ]
+    assert all(e.actor == f"test:{ADMIN_ID}" for e in entries if e.action == "staff.invite")
+
+
+STAFF_COMMANDS = (
+    "/sessions",
+    "/session 1",
+    "/review",
+    "/find an",
+    "/outcome TCD-2026-000001",
+    "/petitions",
+    "/export 1",
+    "/report",
+    "/stats",
+    "/undelivered",
+    "/newevent",
+    "/reschedule 1",
+    "/cancelsession 1",
+    "/broadcast",
+    "/broadcasts",
+    "/invite",
+    "/staff",
+    "/endpoints",
+)
+
+
+@pytest.mark.parametrize("who", ["liaison", "delegate"])
+async def test_a_liaison_or_a_delegate_reaches_no_staff_flow(
+    staff_app: App, world: World, admin: ChatUser, who: str
+) -> None:
+    hearing_id = await made_hearing(admin)
+    if who == "liaison":
+        user = await liaison_for(staff_app, admin, "610", AGENCY_B)
+        home = f"đầu mối của {AGENCY_B}"
+    else:
+        await admin.say("/invite")
+        await admin.press("Đại biểu HĐND")
+        user = ChatUser(staff_app.dialog, user_id="611")
+        await user.say(f"/join {code_in(admin.text)}")
+        home = "đại biểu HĐND"
+    for command in (*STAFF_COMMANDS, f"/session {hearing_id}"):
+        await user.say(command)
+        assert "không có quyền dùng chức năng này" in user.text, command
+        assert home in user.prompt.text and "CÁN BỘ" not in user.prompt.text, command
+        assert TITLE not in user.text and "Tân Bình" not in user.text, command  # no staff data
+    await user.say("/lenhkhongco")  # a command nobody has: their own list, not the staff's
+    assert home in user.prompt.text and "/review" not in user.prompt.text
+    await user.say("/huy")
+    assert home in user.prompt.text
+    # Their citizen side is still theirs.
+    await user.say("/menu")
+    assert "DANH MỤC CHÍNH" in user.prompt.text or "chính sách" in user.prompt.text.lower()
+
+
+async def test_a_citizen_sees_no_hearing_data_of_the_staff(
+    staff_app: App, world: World, admin: ChatUser
+) -> None:
+    hearing_id = await made_hearing(admin)
+    citizen = ChatUser(staff_app.dialog, user_id="77")
+    await consent(citizen)
+    for command in ("/sessions", f"/session {hearing_id}", "/invite", "/staff"):
+        await citizen.say(command)
+        assert "không có quyền" in citizen.text and AGENCY_A not in citizen.text, command
+        assert "DANH MỤC CHÍNH" in citizen.prompt.text
+    await citizen.say("/join WXYZ-2345")
+    assert "Mã mời không đúng" in citizen.text
+
+
+async def test_an_admin_becomes_a_delegate_only_with_a_delegates_invite(
+    staff_app: App, world: World, admin: ChatUser
+) -> None:
+    await admin.say("/invite")
+    await admin.press("Đầu mối cơ quan giải trình")
+    await admin.say(AGENCY_A)
+    await admin.say(f"/join {code_in(admin.text)}")
+    assert "Ông/Bà đã là quản trị" in admin.text  # a liaison's invite would narrow an admin
+    await admin.say("/invite")
+    await admin.press("Đại biểu HĐND")
+    await admin.say(f"/join {code_in(admin.text)}")
+    assert "đại biểu HĐND" in admin.text
+    await admin.say("/commands")
+    assert "quản trị, đại biểu HĐND" in admin.text and "/newevent" in admin.text
