@@ -50,6 +50,10 @@ class NoticeKind(StrEnum):
     COMPILE_UNCLASSIFIED = "compile_unclassified"
     MATERIALS_DUE = "materials_due"
     ATTENDANCE = "attendance"
+    # A hearing moved or cancelled, to whom it concerns: citizens who sent questions, delegates
+    # registered to speak, the liaisons of the agencies that must explain.
+    HEARING_MOVED = "hearing_moved"
+    HEARING_CANCELLED = "hearing_cancelled"
 
 
 # News of a citizen's own case: worth a template by phone when the chat cannot reach them,
@@ -66,6 +70,8 @@ ABOUT_THEIR_CASE = frozenset(
         NoticeKind.ROUTE_FORWARD,
         NoticeKind.OUTCOME,
         NoticeKind.PETITION_ANSWER,
+        NoticeKind.HEARING_MOVED,
+        NoticeKind.HEARING_CANCELLED,
     }
 )
 
@@ -160,6 +166,33 @@ class RoundCancelled(NoticeParams):
     """To a voter of a voter-contact round that was cancelled."""
 
     event_id: int
+    reason: str
+
+    def occasion(self, now: datetime) -> str:
+        return f"{self.event_id}:{now.isoformat()}"
+
+
+@dataclasses.dataclass(frozen=True)
+class HearingMoved(NoticeParams):
+    """To someone a hearing concerns (`role`: question | speaker | liaison): it moved from
+    `old` to `new`; its deadlines after the move are read from the event."""
+
+    event_id: int
+    role: str
+    old: datetime
+    new: datetime
+    reason: str
+
+    def occasion(self, now: datetime) -> str:
+        return f"{self.event_id}:{now.isoformat()}"
+
+
+@dataclasses.dataclass(frozen=True)
+class HearingCancelled(NoticeParams):
+    """To someone a hearing concerns (`role` as in HearingMoved): it was cancelled."""
+
+    event_id: int
+    role: str
     reason: str
 
     def occasion(self, now: datetime) -> str:
@@ -268,6 +301,8 @@ PARAMS: Mapping[NoticeKind, type[NoticeParams]] = {
     NoticeKind.COMPILE_UNCLASSIFIED: RoundDeadline,
     NoticeKind.MATERIALS_DUE: RoundDeadline,
     NoticeKind.ATTENDANCE: SessionNotice,
+    NoticeKind.HEARING_MOVED: HearingMoved,
+    NoticeKind.HEARING_CANCELLED: HearingCancelled,
 }
 
 

@@ -5,19 +5,35 @@ showing a hearing, and a hearing moved or cancelled with everyone concerned told
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from bot.app import App
+from bot.clock import FrozenClock
 from storage import hearings
 from storage.event_kinds import Timing
-from storage.models import AuditEntry, Event, EventKind, StaffMember, StaffRole
+from storage.models import (
+    AuditEntry,
+    CaseType,
+    Citizen,
+    Event,
+    EventKind,
+    StaffMember,
+    StaffRole,
+    Submission,
+    SubmissionKind,
+)
 from storage.session_plan import SessionFileError, import_sessions, read_session_plan
 from tests.conftest import ADMIN_ID, VN, World, local
+from tests.fakes.telegram_api import FakeTelegram
 from tests.flows import consent
 from tests.support import ChatUser
+from tests.telegram_harness import TelegramUser, make_telegram_bot
+from tests.test_schedule_changes import told
 
 START = local(2026, 12, 15, 8, 0)
 TITLE = "Phiên giải trình về cấp giấy chứng nhận quyền sử dụng đất"
@@ -40,9 +56,9 @@ async def made_hearing(admin: ChatUser) -> int:
     assert "nội dung giải trình" in admin.prompt.text
     await admin.say(TOPICS[0])
     await admin.say(TOPICS[1])
-    await admin.press("Xong")
+    await admin.press("Đã nhập xong")
     await admin.say(f"{AGENCY_A}: 1, 2\n{AGENCY_B}: 2")
-    await admin.press("Xong")
+    await admin.press("Đã nhập xong")
     assert "Mặc định 7 ngày trước phiên: Thứ Ba, 08/12/2026 08:00" in admin.prompt.text
     await admin.press("default")
     assert "Mặc định 3 ngày trước phiên: Thứ Bảy, 12/12/2026 08:00" in admin.prompt.text
@@ -341,3 +357,194 @@ async def test_an_admin_becomes_a_delegate_only_with_a_delegates_invite(
     assert "đại biểu HĐND" in admin.text
     await admin.say("/commands")
     assert "quản trị, đại biểu HĐND" in admin.text and "/newevent" in admin.text
+
+
+# --- a hearing moved or cancelled: whom it concerns is told ----------------------------
+
+
+async def concerned_by(app: App, admin: ChatUser, hearing_id: int) -> dict[str, str]:
+    """A citizen with a question on it (user 77), a delegate registered to speak (user 620)
+    and the liaison of an agency that must explain (user 621), with their hand-ins stored as
+    the question and speaking flows store them; ids of the users by role."""
+    citizen = ChatUser(app.dialog, user_id="77")
+    await consent(citizen)
+    await admin.say("/invite")
+    await admin.press("Đại biểu HĐND")
+    delegate = ChatUser(app.dialog, user_id="620")
+    await delegate.say(f"/join {code_in(admin.text)}")
+    await liaison_for(app, admin, "621", AGENCY_B)
+    now = app.clock.now()
+    async with app.sessions() as db, db.begin():
+        info = await hearings.hearing_info(db, hearing_id, app.settings.timing)
+        assert info is not None
+        asker = await db.scalar(select(Citizen.id).where(Citizen.channel_user_id == "77"))
+        speaker = await db.scalar(select(StaffMember.id).where(StaffMember.user_id == "620"))
+        common = {"event_id": hearing_id, "case_type": CaseType.PETITION, "field": "", "created_at": now}
+        db.add_all(
+            [
+                Submission(
+                    kind=SubmissionKind.QUESTION,
+                    citizen_id=asker,
+                    topic_id=info.topics[0].id,
+                    code="CHGT-2026-000001",
+                    summary="Vì sao hồ sơ cấp giấy chứng nhận của tôi quá hạn ba tháng?",
+                    updated_at=now,
+                    **common,
+                ),
+                Submission(
+                    kind=SubmissionKind.SPEECH,
+                    staff_id=speaker,
+                    agency_id=info.agencies[0].agency_id,
+                    topic_id=info.topics[0].id,
+                    summary="Đề nghị Sở cho biết số hồ sơ tồn đọng.",
+                    position=1,
+                    updated_at=now,
+                    **common,
+                ),
+                Submission(
+                    kind=SubmissionKind.REPORT,
+                    staff_id=speaker,
+                    agency_id=info.agencies[0].agency_id,
+                    summary="",
+                    attachments=[{"name": "bao-cao.pdf"}],
+                    updated_at=now + timedelta(hours=2),
+                    **common,
+                ),
+            ]
+        )
+    return {"question": "77", "speaker": "620", "liaison": "621"}
+
+
+async def test_a_hearing_moved_tells_questioners_speakers_and_liaisons(
+    staff_app: App, world: World, admin: ChatUser, clock: FrozenClock
+) -> None:
+    hearing_id = await made_hearing(admin)
+    users = await concerned_by(staff_app, admin, hearing_id)
+    await admin.say(f"/session {hearing_id}")
+    assert "Câu hỏi của công dân: 1" in admin.text and "Đại biểu đăng ký phát biểu: 1" in admin.text
+    assert (
+        f"• {AGENCY_A} — nội dung 1, 2: đã gửi báo cáo lúc Thứ Hai, 23/11/2026 09:00, thay lần cuối"
+        in admin.text
+    )
+    assert "(đã gửi báo cáo 1/2)" in admin.text
+
+    clock.advance(timedelta(days=17))  # 10/12 09:00: the hearing (15/12 08:00) is 5 days off less an hour
+    await admin.say(f"/reschedule {hearing_id}")
+    await admin.say("22/12/2026")
+    await admin.say("08:00")
+    await admin.say("Trùng lịch kỳ họp chuyên đề")
+    assert "⚠️ Thông báo thay đổi phải gửi trước ít nhất 5 ngày" in admin.text
+    assert "Số người sẽ được báo (công dân đã gửi câu hỏi" in admin.text and "): 3" in admin.text
+    await admin.press("Xác nhận dù thời hạn thông báo ngắn")
+    assert (
+        f"Đã dời phiên giải trình #{hearing_id} sang Thứ Ba, 22/12/2026 08:00. Đã báo cho 3 người."
+        in admin.text
+    )
+    async with staff_app.sessions() as db:
+        info = await hearings.hearing_info(db, hearing_id, staff_app.settings.timing)
+        entry = await db.scalar(select(AuditEntry).where(AuditEntry.action == "session.reschedule"))
+    assert info is not None and info.starts_at == local(2026, 12, 22, 8, 0)
+    assert info.report_deadline == local(2026, 12, 15, 8, 0)  # the defaults moved with it
+    assert info.questions_deadline == local(2026, 12, 19, 8, 0)
+    assert entry is not None and entry.details["short_notice_override"] and entry.details["told"] == 3
+    sent = await told(staff_app)
+    assert set(sent) == set(users.values())
+    for text in sent.values():
+        assert "THAY ĐỔI LỊCH PHIÊN GIẢI TRÌNH" in text and "sang Thứ Ba, 22/12/2026 08:00" in text
+    assert "Câu hỏi được tiếp nhận đến hết Thứ Bảy, 19/12/2026 08:00" in sent["77"]
+    assert "Đăng ký phát biểu của Ông/Bà vẫn được giữ nguyên" in sent["620"]
+    assert "Hạn cơ quan gửi báo cáo giải trình: Thứ Ba, 15/12/2026 08:00" in sent["621"]
+
+
+async def test_a_hearing_cancelled_tells_whom_it_concerns_and_keeps_a_set_deadline_on_a_move(
+    staff_app: App, world: World, admin: ChatUser, tmp_path: Path
+) -> None:
+    (tmp_path / "plan.csv").write_text(HEARING_CSV, encoding="utf-8")  # reports due 05/12 17:00, as set
+    assert await imported(staff_app, tmp_path / "plan.csv") == (1, 0)
+    hearing_id = (await hearing_titled(staff_app, TITLE)).id
+    await admin.say(f"/reschedule {hearing_id}")
+    await admin.say("16/12/2026 14:00")
+    await admin.say("Đổi hội trường")
+    assert "⚠️" not in admin.text and "): 0" in admin.text
+    await admin.press("Xác nhận")
+    info = await hearing_titled(staff_app, TITLE)
+    assert info.report_deadline == local(2026, 12, 5, 17, 0)  # set by the plan: it stays
+    assert info.questions_deadline == local(2026, 12, 13, 14, 0)  # the default follows
+
+    users = await concerned_by(staff_app, admin, hearing_id)
+    await admin.say(f"/cancelsession {hearing_id}")
+    await admin.say("Thường trực HĐND quyết định lùi sang quý sau")
+    assert "Hủy phiên giải trình" in admin.text and "): 3" in admin.text
+    await admin.press("Xác nhận")
+    assert f"Đã hủy phiên giải trình #{hearing_id}. Đã báo cho 3 người." in admin.text
+    sent = await told(staff_app)
+    assert set(sent) == set(users.values())
+    assert all("HỦY PHIÊN GIẢI TRÌNH" in text for text in sent.values())
+    assert "Câu hỏi Ông/Bà đã gửi vẫn được lưu giữ" in sent["77"]
+    assert "Báo cáo giải trình cơ quan đã gửi" in sent["621"]
+    await admin.say("/sessions")
+    assert TITLE not in admin.text
+
+
+# --- through the fake Telegram server ---------------------------------------------------
+
+
+async def test_a_hearing_is_made_and_a_liaison_joins_through_telegram(
+    staff_app: App, world: World, fake: FakeTelegram
+) -> None:
+    staff_app.settings.admins = "telegram:777"
+    staff_app.settings.__dict__.pop("admin_keys", None)  # the cached parse of ADMINS, if made
+    staff_app.settings.telegram_polling_timeout = 1
+    telegram = make_telegram_bot(staff_app, fake)
+    polling = asyncio.create_task(telegram.run_polling())
+    try:
+        admin = TelegramUser(telegram, fake, 777)
+        await admin.say("/newevent")
+        await admin.press("Phiên giải trình")
+        await admin.say("Phiên giải trình qua Telegram")
+        await admin.say(HOST)
+        await admin.say("15/12/2026")
+        await admin.say("14:30")
+        await admin.press("Tất cả điểm cầu")
+        await admin.press("Chưa có")
+        await admin.say(f"1. {TOPICS[0]}\n2. {TOPICS[1]}")  # several on lines, numbered
+        assert f"1. {TOPICS[0]}\n2. {TOPICS[1]}" in admin.text
+        await admin.press("Đã nhập xong")
+        await admin.say(f"{AGENCY_A}: 3")
+        assert "số nội dung không đúng. Phiên này có 2 nội dung" in admin.text
+        await admin.say(f"{AGENCY_A}: 1\nSở Thông tin và Truyền thông")  # no numbers: every topic
+        await admin.say(f"{AGENCY_A.upper()}: 2")  # named again: its topics added
+        assert f"• {AGENCY_A} — nội dung 1, 2" in admin.text
+        await admin.press("Đã nhập xong")
+        await admin.say("16/12/2026 08:00")
+        assert "phải trước giờ bắt đầu phiên giải trình (Thứ Ba, 15/12/2026 14:30)" in admin.text
+        await admin.say("07/12/2026 17:00")  # typed: kept to the minute
+        await admin.say("12/12/2026")  # a date alone: its last minute
+        assert "Hạn gửi báo cáo: Thứ Hai, 07/12/2026 17:00" in admin.text
+        assert "Hạn nhận câu hỏi của công dân: Thứ Bảy, 12/12/2026 23:59" in admin.text
+        await admin.press("Lưu phiên giải trình")
+        assert "2 nội dung, 2 cơ quan giải trình" in admin.text
+
+        await admin.say("/invite")
+        await admin.press("Đầu mối cơ quan giải trình")
+        await admin.press("Sở Thông tin và Truyền thông")
+        code = code_in(admin.text)
+        liaison = TelegramUser(telegram, fake, 779)
+        await liaison.say(f"/join {code}")
+        assert "đầu mối của Sở Thông tin và Truyền thông" in liaison.text
+        menu = {c["command"] for c in fake.chat_commands[(779, "vi")]}
+        assert "commands" in menu and "menu" in menu  # their own short list, and the citizens'
+        assert not menu & {"sessions", "review", "export", "petitions", "newevent", "invite"}
+        await liaison.say("/sessions")
+        assert "không có quyền dùng chức năng này" in liaison.text
+    finally:
+        await telegram.stop()
+        await asyncio.wait_for(polling, timeout=10)
+    info = await hearing_titled(staff_app, "Phiên giải trình qua Telegram")
+    assert info.starts_at == local(2026, 12, 15, 14, 30)
+    assert [(a.name, len(a.topic_ids)) for a in info.agencies] == [
+        (AGENCY_A, 2),
+        ("Sở Thông tin và Truyền thông", 2),
+    ]
+    assert info.report_deadline == local(2026, 12, 7, 17, 0)
+    assert info.questions_deadline == local(2026, 12, 12, 23, 59)

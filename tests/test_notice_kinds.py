@@ -29,6 +29,8 @@ from storage.outbox import (
     AboutRegistration,
     BroadcastDone,
     BroadcastMessage,
+    HearingCancelled,
+    HearingMoved,
     NoticeKind,
     NoticeParams,
     PetitionAnswer,
@@ -87,6 +89,14 @@ SAMPLES: dict[type[NoticeParams], Callable[[Case], NoticeParams]] = {
     TokenFailed: lambda c: TokenFailed(reason="refresh token expired", failed_at=c.session.created_at),
     StaffRevoked: lambda c: StaffRevoked(),
     PetitionAnswer: lambda c: PetitionAnswer(c.petition_id),
+    HearingMoved: lambda c: HearingMoved(
+        c.session.id,
+        "liaison",
+        old=c.session.starts_at - timedelta(days=7),
+        new=c.session.starts_at,
+        reason="Trùng lịch kỳ họp",
+    ),
+    HearingCancelled: lambda c: HearingCancelled(c.session.id, "question", reason="Trùng lịch kỳ họp"),
 }
 
 
