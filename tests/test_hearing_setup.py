@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.clock import FrozenClock
-from storage import hearings
+from storage import hearings, staff
 from storage.event_kinds import Timing
+from storage.identity import UserKey
 from storage.models import (
     AuditEntry,
     CaseType,
@@ -428,7 +429,13 @@ async def test_a_hearing_moved_tells_questioners_speakers_and_liaisons(
     )
     assert "(đã gửi báo cáo 1/2)" in admin.text
 
-    clock.advance(timedelta(days=17))  # 10/12 09:00: the hearing (15/12 08:00) is 5 days off less an hour
+    clock.advance(local(2026, 12, 10, 8, 0) - clock.now())  # 5 days before, to the minute: in time
+    await admin.say(f"/reschedule {hearing_id}")
+    await admin.say("22/12/2026 08:00")
+    await admin.say("Trùng lịch kỳ họp chuyên đề")
+    assert "⚠️" not in admin.text and "Xác nhận dù thời hạn thông báo ngắn" not in admin.labels
+    await admin.press("Không, giữ nguyên")
+    clock.advance(timedelta(minutes=1))  # a minute later the move needs the override
     await admin.say(f"/reschedule {hearing_id}")
     await admin.say("22/12/2026")
     await admin.say("08:00")
@@ -548,3 +555,34 @@ async def test_a_hearing_is_made_and_a_liaison_joins_through_telegram(
     ]
     assert info.report_deadline == local(2026, 12, 7, 17, 0)
     assert info.questions_deadline == local(2026, 12, 12, 23, 59)
+
+
+async def test_a_liaison_acts_for_their_agency_only(staff_app: App, world: World, admin: ChatUser) -> None:
+    """What the liaison flows read: the actor's agency, and the hearings asking it to explain."""
+    first = await made_hearing(admin)  # Sở Tài nguyên và Môi trường and UBND xã Bình Chánh
+    async with staff_app.sessions() as db, db.begin():
+        other = await hearings.create_hearing(
+            db,
+            title="Phiên giải trình về nước sạch",
+            host=HOST,
+            starts_at=local(2027, 1, 20, 8, 0),
+            endpoint_ids=[world.endpoint_ids["P-TANBINH"]],
+            capacity=30,
+            online_room="",
+            topics=["Nước sạch nông thôn"],
+            agencies=[hearings.AgencyTopics("Sở Nông nghiệp và Môi trường", (1,))],
+            report_deadline=None,
+            questions_deadline=None,
+            timing=staff_app.settings.timing,
+            now=staff_app.clock.now(),
+        )
+    liaison = await liaison_for(staff_app, admin, "630", AGENCY_B, typed=False)
+    async with staff_app.sessions() as db:
+        actor = await staff.actor_for(db, UserKey("test", liaison.user_id), staff_app.settings.admin_keys)
+        assert actor.is_liaison and not actor.is_staff and actor.role == StaffRole.LIAISON
+        assert actor.endpoint_ids == frozenset() and not actor.see_denouncers
+        assert actor.agency_id is not None
+        theirs = await hearings.hearings_of_agency(db, actor.agency_id, staff_app.settings.timing)
+    assert [h.id for h in theirs] == [first] and other.id != first
+    assert [a.name for a in theirs[0].agencies if a.agency_id == actor.agency_id] == [AGENCY_B]
+    assert [t.title for t in theirs[0].topics_of(actor.agency_id)] == [TOPICS[1]]
