@@ -16,7 +16,7 @@ from bot.workers import Presence
 from handlers.registry import all_flows
 from handlers.staff.access import commands_for
 from storage.db import create_engine, is_sqlite, session_factory
-from storage.models import StaffRole
+from storage.staff import Actor
 
 
 @dataclass
@@ -28,7 +28,7 @@ class App:
     dialog: Dialog
     # The staff commands a role may use, in order: the flows' knowledge, handed to the
     # channels here so that no channel imports a flow (a platform's command menu).
-    staff_commands: Callable[[StaffRole], tuple[str, ...]]
+    staff_commands: Callable[[Actor], tuple[str, ...]]
     presence: Presence  # this worker among those sharing the database
     metrics: Metrics  # what GET /metrics shows, this app's own registry
 

@@ -36,6 +36,7 @@ from bot.dialog.types import (
     WindowClosed,
 )
 from bot.exports import document_translator, export_filename, to_docx, to_xlsx
+from bot.hearing_notices import render_hearing_cancelled, render_hearing_moved
 from bot.i18n import Translator
 from bot.metrics import Metrics
 from bot.petition_exports import report_filename
@@ -580,6 +581,8 @@ RENDERERS: dict[NoticeKind, Renderer] = {
     NoticeKind.QUESTION_SELECTED: render_question_decision,
     NoticeKind.QUESTION_DECLINED: render_question_decision,
     NoticeKind.HEARING_CONCLUSION: render_hearing_conclusion,
+    NoticeKind.HEARING_MOVED: render_hearing_moved,
+    NoticeKind.HEARING_CANCELLED: render_hearing_cancelled,
 }
 
 

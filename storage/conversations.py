@@ -55,6 +55,7 @@ _READ = (
         StaffMember.endpoint_ids,
         StaffMember.see_denouncers,
         StaffMember.id.label("staff_id"),
+        StaffMember.agency_id,
         StaffMember.delegate,
         _HANDLED,
         *RECORD_COLUMNS,
@@ -80,7 +81,7 @@ _READ = (
     )
     .with_for_update(of=ConversationState)  # PostgreSQL; SQLite's transactions hold the write lock
 )
-CITIZEN_AT = 9  # where the citizen's columns start in a row of _READ
+CITIZEN_AT = 10  # where the citizen's columns start in a row of _READ
 
 _WRITE = (
     update(STATE)
@@ -142,6 +143,7 @@ async def open_turn(
         row.endpoint_ids,
         row.see_denouncers,
         staff_id=row.staff_id,
+        agency_id=row.agency_id,
         delegate=row.delegate,
     )
     return Turn(

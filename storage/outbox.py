@@ -59,6 +59,10 @@ class NoticeKind(StrEnum):
     QUESTION_SELECTED = "question_selected"
     QUESTION_DECLINED = "question_declined"
     HEARING_CONCLUSION = "hearing_conclusion"
+    # A hearing moved or cancelled, to whom it concerns: citizens who sent questions, delegates
+    # registered to speak, the liaisons of the agencies that must explain.
+    HEARING_MOVED = "hearing_moved"
+    HEARING_CANCELLED = "hearing_cancelled"
 
 
 # News of a citizen's own case: worth a template by phone when the chat cannot reach them,
@@ -75,6 +79,8 @@ ABOUT_THEIR_CASE = frozenset(
         NoticeKind.ROUTE_FORWARD,
         NoticeKind.OUTCOME,
         NoticeKind.PETITION_ANSWER,
+        NoticeKind.HEARING_MOVED,
+        NoticeKind.HEARING_CANCELLED,
     }
 )
 
@@ -169,6 +175,33 @@ class RoundCancelled(NoticeParams):
     """To a voter of a voter-contact round that was cancelled."""
 
     event_id: int
+    reason: str
+
+    def occasion(self, now: datetime) -> str:
+        return f"{self.event_id}:{now.isoformat()}"
+
+
+@dataclasses.dataclass(frozen=True)
+class HearingMoved(NoticeParams):
+    """To someone a hearing concerns (`role`: question | speaker | liaison): it moved from
+    `old` to `new`; its deadlines after the move are read from the event."""
+
+    event_id: int
+    role: str
+    old: datetime
+    new: datetime
+    reason: str
+
+    def occasion(self, now: datetime) -> str:
+        return f"{self.event_id}:{now.isoformat()}"
+
+
+@dataclasses.dataclass(frozen=True)
+class HearingCancelled(NoticeParams):
+    """To someone a hearing concerns (`role` as in HearingMoved): it was cancelled."""
+
+    event_id: int
+    role: str
     reason: str
 
     def occasion(self, now: datetime) -> str:
@@ -317,6 +350,8 @@ PARAMS: Mapping[NoticeKind, type[NoticeParams]] = {
     NoticeKind.QUESTION_SELECTED: QuestionDecision,
     NoticeKind.QUESTION_DECLINED: QuestionDecision,
     NoticeKind.HEARING_CONCLUSION: HearingConclusion,
+    NoticeKind.HEARING_MOVED: HearingMoved,
+    NoticeKind.HEARING_CANCELLED: HearingCancelled,
 }
 
 

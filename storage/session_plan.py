@@ -15,6 +15,15 @@ Columns / keys:
                  a date alone is 23:59 that day); default: the last meeting + 5 days
     materials_deadline  voter contact only: materials to the delegates by then; default:
                  the first meeting - 5 days
+    topics       hearing only, required: its topics in order, separated by ";" (in YAML
+                 also a list)
+    agencies     hearing only, required: the agencies that must explain, separated by ";",
+                 each "name: topic numbers" ("Sở Xây dựng: 1, 2"; a name alone: every
+                 topic); in YAML also a list of such strings, or a mapping name -> numbers
+    report_deadline     hearing only: the agencies' written reports due by then; default:
+                 the start - HEARING_REPORT_DAYS_BEFORE days
+    questions_deadline  hearing only: citizens' questions taken until then; default: the
+                 start - HEARING_QUESTIONS_DAYS_BEFORE days
 
 A voter-contact round visits its communes on different days: the voter_meeting rows with
 the same title are ONE round, each row giving the date and time of its endpoints (and their
@@ -43,6 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.datafile import CSV_SUFFIXES, DataFileError, read_csv, read_yaml, too_long
 from storage.endpoints import resolve_offered
 from storage.event_kinds import Timing, default_compile_deadline, default_materials_deadline, policy
+from storage.hearings import AGENCY_NAME_LONGEST, TOPIC_LONGEST, AgencyTopics, create_hearing
 from storage.models import Endpoint, Event, EventKind
 from storage.rules import MAX_CAPACITY
 from storage.sessions import create_session
@@ -65,6 +75,11 @@ class PlannedSession:
     online_room: str
     compile_deadline: datetime | None = None  # voter contact: as written (None: the default)
     materials_deadline: datetime | None = None
+    # A hearing: its topics, the agencies (name, topic numbers from 1) and its deadlines.
+    topics: tuple[str, ...] = ()
+    agencies: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    report_deadline: datetime | None = None
+    questions_deadline: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -84,7 +99,12 @@ COLUMNS = (
     "online_room",
     "compile_deadline",
     "materials_deadline",
+    "topics",
+    "agencies",
+    "report_deadline",
+    "questions_deadline",
 )
+HEARING_COLUMNS = ("topics", "agencies", "report_deadline", "questions_deadline")
 ROUND_FIELDS = ("host", "online_room", "compile_deadline", "materials_deadline")  # one per round
 
 
@@ -182,6 +202,24 @@ def _planned(row: int, item: dict[str, Any], tz: ZoneInfo, default_capacity: int
             problems.append(str(error))
         if text and kind_text != EventKind.VOTER_MEETING.value:
             problems.append(f"{column} is for voter_meeting rounds only")
+    hearing = kind_text == EventKind.HEARING.value
+    for column in ("report_deadline", "questions_deadline"):
+        text = normalize(str(item.get(column) or ""))
+        try:
+            deadlines[column] = _moment(column, text, tz)
+        except ValueError as error:
+            problems.append(str(error))
+        deadline = deadlines.get(column)
+        if starts_at is not None and deadline is not None and deadline >= starts_at:
+            problems.append(f"{column} is not before the hearing")
+    for column in HEARING_COLUMNS:
+        if item.get(column) and not hearing:
+            problems.append(f"{column} is for hearings only")
+    topics: tuple[str, ...] = ()
+    agencies: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    if hearing:
+        topics = _topics(item.get("topics"), problems)
+        agencies = _agencies(item.get("agencies"), len(topics), problems)
     if problems or starts_at is None:
         raise SessionFileError(f"row {row}: " + "; ".join(problems))
     return PlannedSession(
@@ -195,7 +233,63 @@ def _planned(row: int, item: dict[str, Any], tz: ZoneInfo, default_capacity: int
         online_room=normalize(str(item.get("online_room") or "")),
         compile_deadline=deadlines.get("compile_deadline"),
         materials_deadline=deadlines.get("materials_deadline"),
+        topics=topics,
+        agencies=agencies,
+        report_deadline=deadlines.get("report_deadline"),
+        questions_deadline=deadlines.get("questions_deadline"),
     )
+
+
+def _topics(value: Any, problems: list[str]) -> tuple[str, ...]:
+    """A hearing's topics: ";"-separated (or a YAML list), each 3 to 300 characters."""
+    items = value if isinstance(value, list) else str(value or "").split(";")
+    topics = tuple(normalize(str(item)) for item in items if normalize(str(item)))
+    if not topics:
+        problems.append("topics missing (a hearing's topics, separated by ';')")
+    for topic in topics:
+        if not 3 <= len(topic) <= TOPIC_LONGEST:
+            problems.append(f"topic {topic[:40]!r} is not 3 to {TOPIC_LONGEST} characters")
+    return topics
+
+
+def _agencies(value: Any, topics: int, problems: list[str]) -> tuple[tuple[str, tuple[int, ...]], ...]:
+    """ "Sở Xây dựng: 1, 2; UBND xã Bình Chánh" (a name alone: every topic), a YAML list of
+    such strings, or a YAML mapping name -> topic numbers."""
+    if isinstance(value, dict):
+        entries = [(str(name), numbers) for name, numbers in value.items()]
+    else:
+        items = value if isinstance(value, list) else str(value or "").split(";")
+        entries = []
+        for item in items:
+            name, colon, numbers = (
+                normalize(str(item)).rpartition(":") if ":" in str(item) else (normalize(str(item)), "", "")
+            )
+            if name or colon:
+                entries.append((name, numbers if colon else None))
+    found: dict[str, tuple[str, tuple[int, ...]]] = {}
+    for name, numbers in entries:
+        name = normalize(name)
+        if numbers is None or numbers == "":
+            chosen = tuple(range(1, topics + 1))
+        else:
+            raw = numbers if isinstance(numbers, list) else re.split(r"[,\s]+", str(numbers).strip())
+            try:
+                chosen = tuple(sorted({int(str(n)) for n in raw if str(n).strip()}))
+            except ValueError:
+                problems.append(f"agency {name!r}: topics {numbers!r} are not numbers")
+                continue
+        if not 3 <= len(name) <= AGENCY_NAME_LONGEST:
+            problems.append(f"agency {name[:40]!r} is not 3 to {AGENCY_NAME_LONGEST} characters")
+            continue
+        if not chosen or any(not 1 <= n <= topics for n in chosen):
+            problems.append(f"agency {name!r}: topic numbers are 1 to {topics}")
+            continue
+        key = name.casefold()
+        before = found.get(key, (name, ()))
+        found[key] = (before[0], tuple(sorted({*before[1], *chosen})))
+    if not found and not any("agency" in problem for problem in problems):
+        problems.append("agencies missing (e.g. 'Sở Xây dựng: 1, 2; UBND xã Bình Chánh: 2')")
+    return tuple(found.values())
 
 
 @dataclass(frozen=True)
@@ -366,6 +460,10 @@ async def import_sessions(
         if exists is not None:
             skipped += 1
             continue
+        if plan.kind == EventKind.HEARING:
+            await _create_hearing(db, event, now=now, timing=timing)
+            added += 1
+            continue
         await create_session(
             db,
             title=plan.title,
@@ -389,3 +487,22 @@ async def import_sessions(
         )
         added += 1
     return ImportResult(added=added, skipped=skipped)
+
+
+async def _create_hearing(db: AsyncSession, event: _Round, *, now: datetime, timing: Timing) -> None:
+    plan = event.first
+    await create_hearing(
+        db,
+        title=plan.title,
+        host=plan.host,
+        starts_at=plan.starts_at,
+        endpoint_ids=list(event.endpoints),
+        capacity=plan.capacity,
+        online_room=plan.online_room,
+        topics=plan.topics,
+        agencies=[AgencyTopics(name, numbers) for name, numbers in plan.agencies],
+        report_deadline=plan.report_deadline,
+        questions_deadline=plan.questions_deadline,
+        timing=timing,
+        now=now,
+    )

@@ -30,7 +30,9 @@ from storage.outbox import (
     AboutRegistration,
     BroadcastDone,
     BroadcastMessage,
+    HearingCancelled,
     HearingConclusion,
+    HearingMoved,
     NoticeKind,
     NoticeParams,
     PetitionAnswer,
@@ -96,6 +98,14 @@ SAMPLES: dict[type[NoticeParams], Callable[[Case], NoticeParams]] = {
     # The citizen's own submission, told of a decision on it; the sample event's conclusion (below).
     QuestionDecision: lambda c: QuestionDecision(c.petition_id),
     HearingConclusion: lambda c: HearingConclusion(c.session.id),
+    HearingMoved: lambda c: HearingMoved(
+        c.session.id,
+        "liaison",
+        old=c.session.starts_at - timedelta(days=7),
+        new=c.session.starts_at,
+        reason="Trùng lịch kỳ họp",
+    ),
+    HearingCancelled: lambda c: HearingCancelled(c.session.id, "question", reason="Trùng lịch kỳ họp"),
 }
 
 

@@ -238,7 +238,7 @@ class Dialog:
             target = Goto(flow, step) if in_step else Goto(self._home(ctx), data={})
         elif opened is not None:  # a command (/join …): if it ends at once, back to where they were
             target = replace(opened, data={**(opened.data or {}), RESUME: resume}) if resume else opened
-        elif actor.is_staff and text.startswith("/") and command is None and not incoming.option:
+        elif actor.has_home and text.startswith("/") and command is None and not incoming.option:
             ctx.say("staff.unknown_command")  # a mistyped command: show staff what they can use
             target = Goto("staff_home", data={"commands": True})  # the whole list (staff SHOW_COMMANDS)
         elif (not consented and needs_consent and flow not in BEFORE_CONSENT) or command == "start":
@@ -388,13 +388,8 @@ class Dialog:
 
     @staticmethod
     def _allowed(actor: Actor, flow: Flow) -> bool:
-        """The one place that decides who may use a flow (and so a command): its roles, and
-        for a delegates' flow the delegate flag (a delegate may be an officer, or no officer)."""
-        if flow.delegates and actor.delegate:
-            return True
-        if flow.delegates and not flow.roles:
-            return False
-        return not flow.roles or actor.role in flow.roles
+        """The one place that decides who may use a flow (and so a command)."""
+        return actor.may(flow.roles, delegates=flow.delegates)
 
     @staticmethod
     def _resume_point(flow: str, step: str, data: dict[str, Any]) -> list[Any] | None:
@@ -456,11 +451,10 @@ class Dialog:
         data[STATE_TRAIL] = trail
 
     def _home(self, ctx: Ctx) -> str:
-        """Where "cancel" leads: the staff command list for staff, else the main menu (the
-        privacy notice first, for someone who has not consented to it). Staff whose role has no
-        command list (a liaison, who may also be a delegate) go to the menu as citizens do."""
-        home = self.flows.get("staff_home")
-        if ctx.actor.is_staff and home is not None and self._allowed(ctx.actor, home):
+        """Where "cancel" leads: the command list for staff (and for liaisons and delegates: their
+        own short one), else the main menu (the privacy notice first, for someone who has not
+        consented to it)."""
+        if ctx.actor.has_home:
             return "staff_home"
         consented = citizens.has_consent(ctx.citizen, self.settings.consent_version)
         return "menu" if consented else "onboarding"

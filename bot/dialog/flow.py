@@ -145,7 +145,7 @@ class Flow:
     first: str
     command: str | None = None  # the slash command that opens it from anywhere ("sessions")
     roles: frozenset[StaffRole] = frozenset()  # empty: anyone; else only staff with one of these
-    # Delegates (StaffMember.delegate) may use it whatever their role; with no `roles`, only they.
+    # Delegates (đại biểu HĐND) may use it too, whatever their role: with `roles` empty, only they.
     delegates: bool = False
     needs_consent: bool = True  # a citizen flow; staff work and /join are not personal-data collection
     draft: type[Draft] = NoDraft  # what it keeps between steps

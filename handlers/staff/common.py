@@ -11,6 +11,10 @@ from storage.models import StaffRole
 
 ADMIN = frozenset({StaffRole.ADMIN})
 STAFF = frozenset({StaffRole.ADMIN, StaffRole.OFFICER})
+# An agency's liaison (đầu mối cơ quan giải trình): only the flows of their agency's hearings.
+LIAISON = frozenset({StaffRole.LIAISON})
+# Who has a home of commands (the staff home): staff and liaisons; delegates too (Flow.delegates).
+HOME_ROLES = STAFF | LIAISON
 # In the staff home's data (its draft's field): show every command, not the one-line hint
 # (the engine, which may not import flows, spells it out when a mistyped command sends staff home).
 SHOW_COMMANDS = "commands"

@@ -1,7 +1,9 @@
 """/reschedule ID and /cancelsession ID for admins.
 
-A reception session (or a hearing) moves whole. A voter-contact round has a time per endpoint:
-the admin moves ONE endpoint, or the whole round (its first meeting to the new time, every
+A reception session (or a hearing) moves whole; a hearing's change is told to the citizens who
+sent questions, the delegates registered to speak and its agencies' liaisons
+(storage.hearing_schedule), its default deadlines moving with it. A voter-contact round has a
+time per endpoint: the admin moves ONE endpoint, or the whole round (its first meeting to the new time, every
 other endpoint by the same span). Either way the change-notice rule (CHANGE_NOTICE_DAYS) is
 checked against every start that changes, old and new, and the voters it concerns are told
 at once (storage.schedule)."""
@@ -15,7 +17,8 @@ from bot.dialog.flow import Answer, Ctx, Draft, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
 from handlers.staff.common import ADMIN, button_label, short_text
 from handlers.staff.sessions import parse_date_and_time, parse_start, session_from_args
-from storage import schedule, staff_sessions
+from storage import hearing_schedule, schedule, staff_sessions
+from storage.models import EventKind
 from storage.rules import OPEN_STATUSES
 from storage.staff_sessions import Seats, SessionInfo
 
@@ -217,9 +220,13 @@ async def ask_move_confirm(ctx: Ctx) -> Reply | Next:
         return await ask_round_move_confirm(ctx, session, new_start)
     late, warning = window_warning(ctx, session.starts_at, new_start)
     draft.override_shown = late
-    people = await schedule.affected_count(ctx.db, session.id)
+    hearing = session.kind == EventKind.HEARING
+    if hearing:
+        people = await hearing_schedule.concerned_count(ctx.db, session.id, now=ctx.now)
+    else:
+        people = await schedule.affected_count(ctx.db, session.id)
     text = ctx.t(
-        "staff.schedule.move_review",
+        "hsetup.schedule.move_review" if hearing else "staff.schedule.move_review",
         title=session.title,
         old=ctx.dt(session.starts_at),
         new=ctx.dt(new_start),
@@ -249,6 +256,19 @@ async def on_move_confirm(ctx: Ctx, answer: Answer) -> Next:
     late, _ = window_warning(ctx, session.starts_at, new_start)
     if late and not draft.override_shown:
         return "confirm"  # the notice window began since it was asked: ask again, with the warning
+    if session.kind == EventKind.HEARING:
+        told = await hearing_schedule.move(
+            ctx.db,
+            session.id,
+            new_start,
+            reason=draft.reason,
+            override=late,
+            timing=ctx.settings.timing,
+            actor=ctx.actor,
+            now=ctx.now,
+        )
+        ctx.say("hsetup.schedule.moved", id=session.id, when=ctx.dt(new_start), people=told)
+        return Goto("staff_home", data={})
     told = await schedule.reschedule(
         ctx.db,
         session.id,
@@ -364,12 +384,16 @@ async def ask_drop_confirm(ctx: Ctx) -> Reply | Next:
     draft = ChangeDraft.of(ctx)
     late, warning = cancel_window(ctx, session)
     draft.override_shown = late
+    hearing = session.kind == EventKind.HEARING
     if session.per_endpoint:
         people = len(await schedule.round_voters(ctx.db, session.id))
+    elif hearing:
+        people = await hearing_schedule.concerned_count(ctx.db, session.id, now=ctx.now)
     else:
         people = await schedule.affected_count(ctx.db, session.id)
+    message = "events.schedule.cancel_review" if session.per_endpoint else "staff.schedule.cancel_review"
     text = ctx.t(
-        "events.schedule.cancel_review" if session.per_endpoint else "staff.schedule.cancel_review",
+        "hsetup.schedule.cancel_review" if hearing else message,
         title=session.title,
         when=ctx.dt(session.starts_at),
         reason=draft.reason,
@@ -400,6 +424,12 @@ async def on_drop_confirm(ctx: Ctx, answer: Answer) -> Next:
             ctx.db, session.id, reason=draft.reason, override=late, actor=ctx.actor, now=ctx.now
         )
         ctx.say("events.schedule.cancelled", id=session.id, people=told)
+        return Goto("staff_home", data={})
+    if session.kind == EventKind.HEARING:
+        told = await hearing_schedule.cancel(
+            ctx.db, session.id, reason=draft.reason, override=late, actor=ctx.actor, now=ctx.now
+        )
+        ctx.say("hsetup.schedule.cancelled", id=session.id, people=told)
         return Goto("staff_home", data={})
     told = await schedule.cancel(
         ctx.db, session.id, reason=draft.reason, override=late, actor=ctx.actor, now=ctx.now

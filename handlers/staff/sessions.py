@@ -10,15 +10,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time
+from typing import Any
 
 from bot.dialog.flow import Answer, Ctx, Draft, Flow, Goto, Invalid, Next
 from bot.dialog.types import Option, Reply
 from handlers import inputs
 from handlers.citizen.views import case_type_label
+from handlers.staff import hearing_setup, hearing_views
 from handlers.staff.common import ADMIN, STAFF, back_home, chosen_scope, short_text, usage
-from storage import audit, staff_endpoints, staff_sessions
+from storage import audit, hearings, staff_endpoints, staff_sessions
 from storage.endpoints import EndpointInfo
 from storage.event_kinds import default_compile_deadline, default_materials_deadline, policy
+from storage.hearings import HearingInfo
 from storage.models import CaseType, EventKind
 from storage.review import Case
 from storage.rules import MAX_CAPACITY, summary_deadline
@@ -41,10 +44,20 @@ class NewSessionDraft(Draft):
     stops: dict[str, str] = field(default_factory=dict)
     compile_deadline: str = ""
     materials_deadline: str = ""
+    # A hearing: its topics in order, the agencies that must explain ([name, [topic numbers]]),
+    # and its report and questions deadlines (ISO 8601; "" until given).
+    topics: list[str] = field(default_factory=list)
+    agencies: list[list[Any]] = field(default_factory=list)
+    report_deadline: str = ""
+    questions_deadline: str = ""
 
     @property
     def per_endpoint(self) -> bool:
         return bool(self.kind) and times_per_endpoint(EventKind(self.kind))
+
+    @property
+    def hearing(self) -> bool:
+        return self.kind == EventKind.HEARING
 
 
 overview = Flow("staff_sessions", first="list", command="sessions", roles=STAFF, needs_consent=False)
@@ -75,6 +88,12 @@ def seats_lines(ctx: Ctx, session: SessionInfo) -> str:
     return "\n".join(lines)
 
 
+def endpoint_names(ctx: Ctx, session: SessionInfo) -> str:
+    """The endpoints the actor sees (a hearing is watched there: no seats to count)."""
+    names = [link.endpoint_name for link in session.endpoints if ctx.actor.sees_endpoint(link.endpoint_id)]
+    return ctx.t("hsetup.view.endpoints", count=len(names), endpoints=", ".join(names) or "—")
+
+
 def round_deadlines(ctx: Ctx, session: SessionInfo) -> dict[str, str]:
     """A voter-contact round's compile and materials deadlines, as shown."""
     timing = ctx.settings.timing
@@ -83,8 +102,12 @@ def round_deadlines(ctx: Ctx, session: SessionInfo) -> dict[str, str]:
     return {"compile": ctx.dt(compile_deadline), "materials": ctx.dt(materials)}
 
 
-def overview_item(ctx: Ctx, session: SessionInfo, petitions: PetitionCount | None) -> str:
+def overview_item(
+    ctx: Ctx, session: SessionInfo, petitions: PetitionCount | None, hearing: HearingInfo | None = None
+) -> str:
     kind = ctx.t(f"session.kind.{session.kind.value}")
+    if hearing is not None:
+        return hearing_views.overview(ctx, hearing, endpoint_names(ctx, session))
     if not session.per_endpoint:
         return (
             ctx.t("events.kind_line", kind=kind)
@@ -132,7 +155,12 @@ async def ask_overview(ctx: Ctx) -> Reply:
         return Reply(ctx.t("staff.sessions.none"))
     rounds = [session.id for session in visible if session.per_endpoint]
     petitions = await staff_sessions.petition_counts(ctx.db, rounds)
-    blocks = [overview_item(ctx, session, petitions.get(session.id)) for session in visible]
+    heard = [session.id for session in visible if session.kind == EventKind.HEARING]
+    hearing_infos = await hearings.hearings_info(ctx.db, heard, ctx.settings.timing)
+    blocks = [
+        overview_item(ctx, session, petitions.get(session.id), hearing_infos.get(session.id))
+        for session in visible
+    ]
     return Reply(ctx.t("staff.sessions.title") + "\n\n" + "\n\n".join(blocks))
 
 
@@ -159,6 +187,10 @@ async def ask_detail(ctx: Ctx) -> Reply | Next:
         return Goto("staff_home", data={})
     if session.per_endpoint:
         return Reply(await round_detail(ctx, session))
+    if session.kind == EventKind.HEARING:
+        hearing = await hearings.hearing_info(ctx.db, session.id, ctx.settings.timing)
+        if hearing is not None:
+            return Reply(hearing_views.detail(ctx, hearing, endpoint_names(ctx, session)))
     registrations = await staff_sessions.session_cases(ctx.db, session.id)
     blocks = []
     for link in session.endpoints:
@@ -275,9 +307,10 @@ async def on_kind(ctx: Ctx, answer: Answer) -> Next:
 
 @create.ask("title")
 async def ask_title(ctx: Ctx) -> Reply:
-    return Reply(
-        ctx.t("events.new.round_title" if NewSessionDraft.of(ctx).per_endpoint else "staff.new.title")
-    )
+    draft = NewSessionDraft.of(ctx)
+    if draft.hearing:
+        return Reply(ctx.t("hsetup.new.title"))
+    return Reply(ctx.t("events.new.round_title" if draft.per_endpoint else "staff.new.title"))
 
 
 @create.handle("title", text=True)
@@ -291,7 +324,10 @@ async def on_title(ctx: Ctx, answer: Answer) -> Next:
 
 @create.ask("host")
 async def ask_host(ctx: Ctx) -> Reply:
-    return Reply(ctx.t("events.new.group" if NewSessionDraft.of(ctx).per_endpoint else "staff.new.host"))
+    draft = NewSessionDraft.of(ctx)
+    if draft.hearing:
+        return Reply(ctx.t("hsetup.new.host"))
+    return Reply(ctx.t("events.new.group" if draft.per_endpoint else "staff.new.host"))
 
 
 @create.handle("host", text=True)
@@ -380,6 +416,9 @@ async def on_endpoints(ctx: Ctx, answer: Answer) -> Next:
     chosen = await chosen_endpoints(ctx)
     if not chosen:  # "all" with no active endpoint: nobody could register
         raise Invalid("staff.new.no_endpoints")
+    if draft.hearing:  # watched at the endpoints: the seats matter little, the default is kept
+        draft.capacity = ctx.settings.default_capacity
+        return "room"
     if not draft.per_endpoint:
         return "capacity"
     # A round asks each endpoint's time in turn: the list is fixed now, in the order shown.
@@ -487,6 +526,8 @@ async def on_room(ctx: Ctx, answer: Answer) -> Next:
         raise Invalid("staff.new.room_invalid")
     draft = NewSessionDraft.of(ctx)
     draft.room = room
+    if draft.hearing:
+        return "topics"
     return "compile" if draft.per_endpoint else "review"
 
 
@@ -574,6 +615,8 @@ async def ask_new_review(ctx: Ctx) -> Reply:
     d = NewSessionDraft.of(ctx)
     if d.per_endpoint:
         return await ask_round_review(ctx)
+    if d.hearing:
+        return await hearing_setup.ask_review(ctx, d, await chosen_endpoints(ctx))
     endpoints = await chosen_endpoints(ctx)
     starts_at = datetime.fromisoformat(d.starts_at)
     deadline = summary_deadline(starts_at, ctx.settings.summary_lead_days)
@@ -604,6 +647,8 @@ async def on_new_review(ctx: Ctx, answer: Answer) -> Next:
     d = NewSessionDraft.of(ctx)
     if d.per_endpoint:
         return await save_round(ctx)
+    if d.hearing:
+        return await hearing_setup.save(ctx, d, [endpoint.id for endpoint in await chosen_endpoints(ctx)])
     starts_at = datetime.fromisoformat(d.starts_at)
     if starts_at <= ctx.now:
         raise Invalid("staff.new.date_past")
@@ -709,6 +754,9 @@ async def save_round(ctx: Ctx) -> Next:
     )
     ctx.say("events.new.saved_round", id=session.id)
     return Goto("staff_home", data={})
+
+
+hearing_setup.register(create, NewSessionDraft.of, parse_deadline)
 
 
 # /newsession, as before: the same steps and draft under its old command (and the flow name a

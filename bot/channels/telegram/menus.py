@@ -18,7 +18,6 @@ from bot.channels.telegram.mapping import CHANNEL
 from bot.i18n import SUPPORTED_LOCALES, Translator
 from storage import staff
 from storage.identity import UserKey
-from storage.models import StaffRole
 
 log = logging.getLogger(__name__)
 
@@ -64,33 +63,44 @@ class Menus:
             await self.bot.set_my_commands(commands, language_code=locale)
             if locale == settings.default_locale:
                 await self.bot.set_my_commands(commands)  # for every other language
-        roles = {key.user_id: StaffRole.ADMIN for key in settings.admin_keys if key.channel == CHANNEL}
+        admins = settings.admin_keys
+        actors = {key.user_id: staff.actor_from(key, admins, None, None, None) for key in admins}
         async with self.app.sessions() as db:
             for member in await staff.list_staff(db):
                 if member.channel == CHANNEL:
-                    roles.setdefault(member.user_id, member.role)
-        for user_id, role in roles.items():
-            await self._set_chat(user_id, role)
+                    scope = None if member.endpoint_ids is None else list(member.endpoint_ids)
+                    actors[member.user_id] = staff.actor_from(
+                        member.key,
+                        admins,
+                        member.role,
+                        scope,
+                        member.see_denouncers,
+                        agency_id=member.agency_id,
+                        delegate=member.delegate,
+                    )
+        for user_id, actor in actors.items():
+            if actor.key.channel == CHANNEL:
+                await self._set_chat(user_id, actor)
 
     async def refresh(self, user_id: str) -> None:
         """After a role change: the user's chat menu as their role now is."""
         async with self.app.sessions() as db:
             actor = await staff.actor_for(db, UserKey(CHANNEL, user_id), self.app.settings.admin_keys)
-        await self._set_chat(user_id, actor.role)
+        await self._set_chat(user_id, actor)
 
-    async def _set_chat(self, user_id: str, role: StaffRole | None) -> None:
-        """Staff get their commands in their own chat; without a role the chat falls back to
-        the citizens' menu."""
+    async def _set_chat(self, user_id: str, actor: staff.Actor) -> None:
+        """Staff (and liaisons, delegates) get their commands in their own chat; without any
+        the chat falls back to the citizens' menu."""
         if not user_id.isdecimal():
             return
         scope = BotCommandScopeChat(chat_id=int(user_id))
         for locale in SUPPORTED_LOCALES:
             try:
-                if role is None:
+                if not actor.has_home:
                     await self.bot.delete_my_commands(scope=scope, language_code=locale)
                 else:
                     commands = staff_commands(
-                        self.app.settings.translator(locale), self.app.staff_commands(role)
+                        self.app.settings.translator(locale), self.app.staff_commands(actor)
                     )
                     await self.bot.set_my_commands(commands, scope=scope, language_code=locale)
             except TelegramBadRequest as error:  # never wrote to the bot: no chat yet
