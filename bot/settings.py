@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     # Handled incoming updates and sent notices are deleted after this many days: kept so
     # long only to recognise a late repeat (a webhook retried, a reminder not queued twice).
     handled_keep_days: int = Field(30, ge=1, le=365)
-    consent_version: str = "2026-11"
+    consent_version: str = "2026-12"  # 2026-12: voter contact and hearings among the purposes
     case_fields: str = (
         "land,environment,social_insurance,health,education,transport,agriculture,urban,justice,other"
     )

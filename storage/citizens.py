@@ -12,7 +12,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage import audit
 from storage.db import insert_if_absent, mark_erased
 from storage.identity import UserKey
-from storage.models import CaseType, Citizen, ConversationState, Event, SignUp, Submission
+from storage.models import (
+    CaseType,
+    Citizen,
+    ConversationState,
+    Event,
+    SignUp,
+    Submission,
+    SubmissionKind,
+    SubmissionStatus,
+)
 from storage.registrations import ACTIVE, cancel
 
 
@@ -199,6 +208,11 @@ async def withdraw_consent(db: AsyncSession, citizen: Citizen | CitizenRecord, *
     return cancelled
 
 
+# A voter's petitions and a citizen's questions not answered yet are withdrawn when their data is
+# erased (a reception case goes with its sign-up, cancelled above).
+WITHDRAWN_WITH_THEIR_DATA = (SubmissionKind.PETITION, SubmissionKind.QUESTION)
+
+
 async def anonymise(
     db: AsyncSession, citizen: Citizen | CitizenRecord, *, now: datetime, actor: str | None = None
 ) -> int:
@@ -218,11 +232,26 @@ async def anonymise(
         )
         .execution_options(synchronize_session="fetch")
     )
-    submissions = await db.scalars(select(Submission).where(Submission.citizen_id == citizen.id))
+    submissions = list(await db.scalars(select(Submission).where(Submission.citizen_id == citizen.id)))
+    # A petition others were merged into keeps its text, the matter being theirs too.
+    behind_others = set(
+        await db.scalars(
+            select(Submission.merged_into_id).where(
+                Submission.merged_into_id.in_([submission.id for submission in submissions]),
+                Submission.status == SubmissionStatus.MERGED,
+            )
+        )
+    )
     for submission in submissions:
         submission.full_name = submission.phone = None
         submission.id_number = submission.address = None
         submission.representatives = []
+        if submission.id in behind_others:
+            continue
+        unanswered = submission.status == SubmissionStatus.ACTIVE and submission.outcome_at is None
+        if submission.kind in WITHDRAWN_WITH_THEIR_DATA and unanswered:
+            # Erased and not answered: it would stand in the lists and the report as a blank.
+            submission.status = SubmissionStatus.WITHDRAWN
         submission.summary = ""
         submission.prior_agency = ""
         submission.attachments = []

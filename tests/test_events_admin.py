@@ -89,7 +89,7 @@ async def voter(
             channel="test",
             channel_user_id=user_id,
             locale=locale,
-            consent_version="2026-11",
+            consent_version="2026-12",
             consent_at=now,
             full_name="Nguyễn Văn Cử",
             phone="+84912345678",

@@ -48,8 +48,8 @@ QUESTION = {
     "en": "Do you agree to the Office processing the personal data above?",
 }
 NOTICE_START = {
-    "vi": "THÔNG BÁO XỬ LÝ DỮ LIỆU CÁ NHÂN (phiên bản 2026-11)\n\n• Dữ liệu thu thập:",
-    "en": "PERSONAL DATA NOTICE (version 2026-11)\n\n• What we collect:",
+    "vi": "THÔNG BÁO XỬ LÝ DỮ LIỆU CÁ NHÂN (phiên bản 2026-12)\n\n• Dữ liệu thu thập:",
+    "en": "PERSONAL DATA NOTICE (version 2026-12)\n\n• What we collect:",
 }
 HELP_END = {
     "vi": "• Khi có lựa chọn, Ông/Bà có thể bấm nút hoặc gõ chữ ghi trên nút.",

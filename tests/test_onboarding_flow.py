@@ -22,7 +22,7 @@ async def test_first_message_asks_language_then_the_notice(app: App, chat: ChatU
     assert chat.labels == ["Tiếng Việt", "English"]
     await chat.press("Tiếng Việt")
     notice = chat.text
-    for part in ("họ và tên", "số CCCD", "Mục đích", "5 năm", "xem, chỉnh sửa, xóa", "phiên bản 2026-11"):
+    for part in ("họ và tên", "số CCCD", "Mục đích", "5 năm", "xem, chỉnh sửa, xóa", "phiên bản 2026-12"):
         assert part in notice
     assert chat.labels == ["Tôi đồng ý", "Tôi không đồng ý", "English"]
 
@@ -33,7 +33,7 @@ async def test_consent_is_stored_with_version_and_time(app: App, chat: ChatUser)
     await chat.press("Tôi đồng ý")
     assert "DANH MỤC CHÍNH" in chat.text
     citizen = await citizen_of(app, chat)
-    assert citizen.consent_version == "2026-11" and citizen.consent_at == NOW
+    assert citizen.consent_version == "2026-12" and citizen.consent_at == NOW
     assert citizen.locale == "vi"
 
 

@@ -17,7 +17,7 @@ from tests.support import ChatUser
 async def test_show_my_data(app: App, world: World, chat: ChatUser) -> None:
     await consent(chat)
     await chat.press("privacy")
-    assert "Phiên bản thông báo Ông/Bà đã đồng ý: 2026-11" in chat.text
+    assert "Phiên bản thông báo Ông/Bà đã đồng ý: 2026-12" in chat.text
     await chat.press("show")
     assert "Họ và tên: —" in chat.text  # nothing stored yet
     await chat.press("menu")
@@ -28,7 +28,7 @@ async def test_show_my_data(app: App, world: World, chat: ChatUser) -> None:
     # Each registration with what came with it, and the consent given.
     assert "Mã đăng ký: TCD-2026-000001" in chat.text and "Gia đình tôi bị thu hồi đất" in chat.text
     assert "Kèm theo: điện thoại 0912 345 678; CCCD 079203001234" in chat.text
-    assert "LỊCH SỬ ĐỒNG Ý XỬ LÝ DỮ LIỆU" in chat.text and "đồng ý (thông báo phiên bản 2026-11)" in chat.text
+    assert "LỊCH SỬ ĐỒNG Ý XỬ LÝ DỮ LIỆU" in chat.text and "đồng ý (thông báo phiên bản 2026-12)" in chat.text
     async with app.sessions() as db:
         views = await db.scalar(
             select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "citizen.view_own_data")

@@ -9,7 +9,15 @@ from sqlalchemy import select
 from bot.app import App
 from bot.notify import Outbox
 from storage.endpoints import upsert_endpoints
-from storage.models import Endpoint, Event, EventEndpoint, EventKind, EventStatus, Submission
+from storage.models import (
+    Endpoint,
+    Event,
+    EventEndpoint,
+    EventKind,
+    EventStatus,
+    Submission,
+    SubmissionStatus,
+)
 from tests.conftest import ADMIN_ID, WORLD_ENDPOINTS, local
 from tests.flows import consent
 from tests.support import ChatUser
@@ -138,3 +146,57 @@ async def test_two_voters_petition_staff_merge_forward_answer_and_both_are_told(
         == 2
     )
     assert {user for user, _ in results.sent} == {"21", "22"}
+
+
+async def petition_from(chat: ChatUser, name: str, phone: str, text: str) -> None:
+    await consent(chat)
+    await open_round(chat, "con dao")
+    await chat.press("petition")
+    await write_petition(chat, text=text)
+    await chat.say(name)
+    await chat.say(phone)
+    await chat.say("Thôn 2, đặc khu Côn Đảo")
+    await chat.press("confirm")
+
+
+async def delete_my_data(chat: ChatUser) -> None:
+    await chat.press("menu")
+    await chat.press("privacy")
+    await chat.press("delete")
+    await chat.press("yes")
+    assert "Đã xóa dữ liệu cá nhân" in chat.text
+
+
+async def test_a_voter_who_deletes_their_data_leaves_no_blank_petition_behind(
+    staff_app: App, admin: ChatUser
+) -> None:
+    """Their petition not answered is withdrawn, not left as a blank in the lists and the
+    report; one that others were merged into keeps its text (the matter is theirs too)."""
+    round_id = await a_round(staff_app)
+    first, second, third = (ChatUser(staff_app.dialog, user_id=str(n)) for n in (31, 32, 33))
+    await petition_from(first, "Nguyễn Văn An", "0912 345 678", ROAD)
+    await petition_from(second, "Lê Văn Cường", "0987 000 111", SAME_ROAD)
+    await petition_from(third, "Trần Thị Bình", "0903 111 222", ROAD + " Thêm ý kiến.")
+    async with staff_app.sessions() as db:
+        kept, merged, alone = (p.id for p in await db.scalars(select(Submission).order_by(Submission.id)))
+    await admin.say(f"/petitions {round_id}")
+    await admin.press(f"p:{kept}")
+    await admin.press("merge")
+    await admin.press(f"m:{merged}")
+    await admin.press("confirm")
+
+    await delete_my_data(first)
+    await delete_my_data(third)
+    async with staff_app.sessions() as db:
+        rows = {p.id: p for p in await db.scalars(select(Submission))}
+    assert (rows[kept].status, rows[kept].summary, rows[kept].full_name) == (
+        SubmissionStatus.ACTIVE,
+        ROAD,
+        None,
+    )
+    assert (rows[alone].status, rows[alone].summary, rows[alone].phone) == (
+        SubmissionStatus.WITHDRAWN,
+        "",
+        None,
+    )
+    assert rows[merged].status == SubmissionStatus.MERGED and rows[merged].summary == SAME_ROAD
