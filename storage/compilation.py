@@ -37,7 +37,7 @@ from storage.models import (
     SubmissionKind,
     SubmissionStatus,
 )
-from storage.petition_review import CLASSIFIED, WRITTEN
+from storage.petition_review import BY_A_DENOUNCER, CLASSIFIED, WRITTEN
 from storage.text import fold
 
 # Core statements over the tables, built once.
@@ -111,6 +111,7 @@ _PETITIONS = (
         SUBMISSIONS.c.outcome_at,
         CLASSIFIED.label("classified"),
         WRITTEN.label("written"),
+        BY_A_DENOUNCER.label("by_a_denouncer"),
         SUBMISSIONS.c.created_at,
     )
     .outerjoin(ENDPOINTS, ENDPOINTS.c.id == SUBMISSIONS.c.endpoint_id)
@@ -352,7 +353,7 @@ async def compile_round(
             if found not in sources:
                 sources.append(found)
         case_type = CaseType(row.case_type)
-        denouncer = case_type == CaseType.DENUNCIATION and row.full_name is not None
+        denouncer = bool(row.by_a_denouncer) and row.full_name is not None
         hidden = denouncer and not reveal_denouncers
         if hidden:
             masked += 1

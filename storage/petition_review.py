@@ -69,6 +69,13 @@ WRITTEN = and_(
         EVENT_ENDPOINTS.c.session_id == S.event_id, EVENT_ENDPOINTS.c.endpoint_id == S.endpoint_id
     ),
 )
+# From someone who has denounced (in any submission): their identity is kept on every one of
+# theirs, or the mask on one would be undone by the name on another (Luật Tố cáo, Art. 9).
+_THEIRS = SUBMISSIONS.alias("theirs")
+BY_A_DENOUNCER = or_(
+    S.case_type == CaseType.DENUNCIATION.value,
+    exists().where(_THEIRS.c.citizen_id == S.citizen_id, _THEIRS.c.case_type == CaseType.DENUNCIATION.value),
+)
 # Staff have checked its field and level (`classify`): the one meaning of "classified", for the
 # list's states, the report and the reminder before the compile deadline.
 CLASSIFIED = S.reviewed_at.is_not(None)
@@ -141,10 +148,13 @@ class Petition:
     created_at: datetime
     state: PetitionState
 
+    by_a_denouncer: bool  # a denunciation, or from someone who has denounced
+
     @property
     def denunciation(self) -> bool:
-        """A denunciation sent as a petition: the denouncer rules apply (Luật Tố cáo, Art. 9)."""
-        return self.case_type == CaseType.DENUNCIATION
+        """The denouncer rules apply (Luật Tố cáo, Art. 9): a denunciation sent as a petition,
+        or any petition of someone who has denounced."""
+        return self.by_a_denouncer
 
     @property
     def open(self) -> bool:
@@ -216,6 +226,7 @@ _COLUMNS = (
     S.created_at,
     STATE.label("state"),
     WRITTEN.label("written"),
+    BY_A_DENOUNCER.label("by_a_denouncer"),
 )
 _FROM = SUBMISSIONS.outerjoin(ENDPOINTS, ENDPOINTS.c.id == S.endpoint_id)
 _PETITIONS = select(*_COLUMNS).select_from(_FROM).where(S.kind == SubmissionKind.PETITION.value)
@@ -227,6 +238,7 @@ def _petition(row: Any) -> Petition:
         code=row.code or "",
         event_id=row.event_id,
         written=bool(row.written),
+        by_a_denouncer=bool(row.by_a_denouncer),
         citizen_id=row.citizen_id,
         endpoint_id=row.endpoint_id,
         endpoint_name=row.endpoint_name,

@@ -460,9 +460,22 @@ async def test_a_denouncer_sent_as_a_petition_stays_hidden(
         field="land",
         case_type=CaseType.DENUNCIATION,
     )
+    # Their other petition, a plain one: its name would undo the mask on the first.
+    other = await petition(
+        staff_app,
+        voter_round,
+        voter,
+        "P-TANBINH",
+        "Đề nghị lắp đèn chiếu sáng tuyến đường liên xã.",
+        name="Trần Thị Bích",
+        minutes=5,
+    )
     officer = await officer_for(staff_app, admin, "2002", None)
     await officer.say(f"/petitions {voter_round.id}")
     assert "Trần Thị Bích" not in officer.text and "T*** T** B***" in officer.text
+    await officer.press(f"p:{other}")
+    assert "Cử tri: T*** T** B***" in officer.text and "Trần Thị Bích" not in officer.text
+    await officer.say(f"/petitions {voter_round.id}")
     await officer.press(f"p:{hidden}")
     assert "Cử tri: T*** T** B***" in officer.text and "Tố cáo" in officer.text
     assert "denouncer.view" not in await actions(staff_app)
@@ -476,7 +489,11 @@ async def test_a_denouncer_sent_as_a_petition_stays_hidden(
                 )
             )
         )
-    assert views and {(v.actor, v.target_id) for v in views} == {("test:9000", str(hidden))}
+    # Both theirs are a denouncer's: the admin's view of each is audited.
+    assert views and {(v.actor, v.target_id) for v in views} == {
+        ("test:9000", str(hidden)),
+        ("test:9000", str(other)),
+    }
 
 
 # --- wrong commands, old buttons, someone else first ----------------------------------------
