@@ -251,7 +251,7 @@ async def test_liaisons_and_delegates_are_invited_joined_listed_and_audited(
     await officer.say(f"/join {code_in(admin.text)}")
     assert "đã được thêm làm cán bộ" in officer.text and "Ông/Bà đồng thời là đại biểu HĐND." in officer.text
     await officer.say("/sessions")
-    assert "CÁC BUỔI TIẾP SẮP TỚI" in officer.text  # still an officer
+    assert "CÁC BUỔI TIẾP, HỘI NGHỊ, PHIÊN GIẢI TRÌNH SẮP TỚI" in officer.text  # still an officer
 
     await admin.say("/staff")
     listed = admin.text

@@ -249,7 +249,7 @@ async def test_the_report_groups_petitions_by_level_then_field_with_their_commun
     assert groups == [
         "1. Kiến nghị thuộc thẩm quyền giải quyết của Trung ương (1 kiến nghị, 1 lượt cử tri)",
         "1.1. Lĩnh vực: Y tế",
-        "2. Kiến nghị thuộc thẩm quyền giải quyết của tỉnh (1 kiến nghị, 3 lượt cử tri)",
+        "2. Kiến nghị thuộc thẩm quyền giải quyết của cấp tỉnh (1 kiến nghị, 3 lượt cử tri)",
         "2.1. Lĩnh vực: Đất đai",
         "3. Kiến nghị chưa phân loại cấp giải quyết (1 kiến nghị, 1 lượt cử tri)",
         "3.1. Lĩnh vực: Chưa phân loại",
@@ -299,7 +299,7 @@ async def test_the_report_groups_petitions_by_level_then_field_with_their_commun
     petitions = [row for row in rows if isinstance(row[0], int)]
     assert [(row[0], row[1], row[2], row[6], row[7]) for row in petitions] == [
         (1, "Kiến nghị thuộc thẩm quyền giải quyết của Trung ương", "Y tế", 1, "Tại hội nghị"),
-        (2, "Kiến nghị thuộc thẩm quyền giải quyết của tỉnh", "Đất đai", 3, "Tại hội nghị"),
+        (2, "Kiến nghị thuộc thẩm quyền giải quyết của cấp tỉnh", "Đất đai", 3, "Tại hội nghị"),
         (
             3,
             "Kiến nghị chưa phân loại cấp giải quyết",
@@ -338,7 +338,7 @@ async def test_an_officer_gets_the_petitions_of_their_endpoints_with_the_denounc
     files = documents(await scoped.say(f"/report {found.event_id}"))
     paragraphs, tables = docx_text(files["docx"])
     assert [p for p in paragraphs if p[:2] == "1."] == [
-        "1. Kiến nghị thuộc thẩm quyền giải quyết của tỉnh (1 kiến nghị, 3 lượt cử tri)",
+        "1. Kiến nghị thuộc thẩm quyền giải quyết của cấp tỉnh (1 kiến nghị, 3 lượt cử tri)",
         "1.1. Lĩnh vực: Đất đai",
     ]
     assert [row[1] for row in tables[1][1:]] == ["Phường Tân Bình", "Tổng cộng"]
@@ -370,7 +370,7 @@ async def test_stats_for_a_round_count_sign_ups_petitions_and_answers(
     by_level = text.split("Theo cấp giải quyết:")[1].split("\n\n")[0]
     assert by_level.strip().splitlines() == [
         "Kiến nghị thuộc thẩm quyền giải quyết của Trung ương: 1",
-        "Kiến nghị thuộc thẩm quyền giải quyết của tỉnh: 1",
+        "Kiến nghị thuộc thẩm quyền giải quyết của cấp tỉnh: 1",
         "Kiến nghị chưa phân loại cấp giải quyết: 1",
     ]
     assert "Đã có kết quả trả lời: 1/3 kiến nghị (33%)" in text

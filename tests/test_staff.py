@@ -61,7 +61,7 @@ async def test_officers_may_not_use_admin_commands(staff_app: App, world: World,
         assert "không có quyền" in officer.text, command
         assert "CÁN BỘ (cán bộ tiếp công dân)" in officer.prompt.text
     await officer.say("/sessions")
-    assert "CÁC BUỔI TIẾP SẮP TỚI" in officer.text
+    assert "CÁC BUỔI TIẾP, HỘI NGHỊ, PHIÊN GIẢI TRÌNH SẮP TỚI" in officer.text
     async with staff_app.sessions() as db:
         actions = [e.action for e in await db.scalars(select(AuditEntry).order_by(AuditEntry.id))]
     assert "staff.invite" in actions and "staff.join" in actions
