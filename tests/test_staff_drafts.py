@@ -43,10 +43,19 @@ async def test_a_new_session_left_at_its_review_is_saved(
             "room": "",
         },
     )
-    await admin.say("?")  # not an option: the review is shown again, from the stored data
+    # A hearing begun before hearings had topics and deadlines (kept across the upgrade): what
+    # it lacks is asked, then its review shows what was kept.
+    await admin.say("?")
+    assert "nội dung giải trình" in admin.prompt.text
+    await admin.say("Cấp giấy chứng nhận quyền sử dụng đất")
+    await admin.press("Đã nhập xong")
+    await admin.say("Sở Tài nguyên và Môi trường")
+    await admin.press("Đã nhập xong")
+    await admin.press("default")
+    await admin.press("default")
     assert "Tiếp công dân tháng 3" in admin.text and "Thường trực HĐND tỉnh" in admin.text
-    await admin.press("Lưu buổi tiếp")
-    assert "Đã tạo buổi tiếp" in admin.text
+    await admin.press("Lưu phiên giải trình")
+    assert "Đã tạo phiên giải trình" in admin.text
     async with staff_app.sessions() as db:
         session = await db.scalar(select(Event).where(Event.title == "Tiếp công dân tháng 3"))
         assert session is not None

@@ -611,11 +611,15 @@ async def chosen_endpoints(ctx: Ctx) -> list[EndpointInfo]:
 
 
 @create.ask("review")
-async def ask_new_review(ctx: Ctx) -> Reply:
+async def ask_new_review(ctx: Ctx) -> Reply | Next:
     d = NewSessionDraft.of(ctx)
     if d.per_endpoint:
         return await ask_round_review(ctx)
     if d.hearing:
+        if not (d.topics and d.report_deadline and d.questions_deadline):
+            # A hearing begun before hearings had topics (kept across an upgrade): what it
+            # lacks is asked now, from the topics on; nothing entered is lost.
+            return "topics"
         return await hearing_setup.ask_review(ctx, d, await chosen_endpoints(ctx))
     endpoints = await chosen_endpoints(ctx)
     starts_at = datetime.fromisoformat(d.starts_at)
