@@ -14,7 +14,7 @@ from bot.clock import FrozenClock
 from tests.conftest import local, make_settings
 from tests.fakes.telegram_api import FakeTelegram
 from tests.telegram_harness import make_telegram_bot
-from tests.test_hearing_reports import ADMIN_TG, CONSOLE_ADMIN, a_hearing, tick
+from tests.test_hearing_reports import ADMIN_TG, CONSOLE_ADMIN, DELEGATE, a_hearing, tick
 
 
 @pytest.fixture
@@ -52,3 +52,16 @@ async def test_a_hearing_gets_no_reception_deadline_list_nor_an_empty_session_wa
         text for text in texts if "chưa có công dân nào đăng ký" in text or "no registrations" in text
     ]
     assert not [message.document for message in sent if message.document], "no reception register"
+
+
+async def test_a_hearings_connection_test_names_a_hearing_not_a_reception_session(
+    hearing_app: App, clock: FrozenClock, fake: FakeTelegram, telegram: TelegramBot
+) -> None:
+    """The officer (here the delegate who is also an officer) is told to test the line the day
+    before a hearing, in the words of a hearing."""
+    await a_hearing(hearing_app)
+    await tick(hearing_app, clock, telegram, local(2026, 12, 19, 14, 0))
+    told = [message.text for message in fake.sent_to(DELEGATE) if "🔌" in message.text]
+    assert told, fake.sent_to(DELEGATE)
+    assert "phiên giải trình" in told[0]
+    assert "buổi tiếp công dân" not in told[0]
