@@ -320,6 +320,10 @@ async def render_staff_notice(db: AsyncSession, notice: Notification, t: Transla
         "room": session.online_room or "—",
         "days": _days_left(session.starts_at, notice.claimed_at or notice.due_at, t),
     }
+    if session.kind == EventKind.HEARING:  # no sign-ups nor summaries: only the line is tested
+        if notice.kind != NoticeKind.CONNECTION_CHECK:
+            return None  # queued before hearings were left out of them
+        return Reply(t("hreports.connection_check", **fields))
     if notice.kind != NoticeKind.DEADLINE_EXPORT:
         return Reply(t(f"notice.{notice.kind}", **fields))
     # The admin it goes to reads the denouncers' names: the audit log names them, at the send.

@@ -146,13 +146,15 @@ async def _queue_sessions(
     admin_list = await _staff(db, StaffRole.ADMIN, admins)
     officers = [m for m in await _staff(db, StaffRole.OFFICER, admins) if isinstance(m, StaffMember)]
     for session in coming:
-        if now >= summary_deadline(session.starts_at, lead_days):
+        # A hearing has no sign-ups nor case summaries: only its connection test is due here.
+        reception = session.kind == EventKind.RECEPTION
+        if reception and now >= summary_deadline(session.starts_at, lead_days):
             await _queue(db, admin_list, NoticeKind.DEADLINE_EXPORT, session, now)
         if now >= connection_test_moment(session.starts_at, connection_at, tz):
             endpoint_ids = {link.endpoint_id for link in session.endpoints}
             theirs = [officer for officer in officers if _in_scope(officer, endpoint_ids)]
             await _queue(db, theirs, NoticeKind.CONNECTION_CHECK, session, now)
-        if now >= session.starts_at - timedelta(days=EMPTY_FLAG_DAYS):
+        if reception and now >= session.starts_at - timedelta(days=EMPTY_FLAG_DAYS):
             registered = await db.scalar(
                 select(func.count())
                 .select_from(SignUp)
