@@ -118,6 +118,9 @@ async def test_two_voters_petition_staff_merge_forward_answer_and_both_are_told(
     assert ANSWER in told["22"] and "KNCT-2026-000002" in told["22"] and "KNCT-2026-000001" not in told["22"]
     assert ADMIN_ID not in told
 
+    # Form 03 is the reception's: a round's own export is /report.
+    assert documents(await admin.say(f"/export {round_id}")) == {}
+    assert f"/report {round_id}" in admin.text and "không có sổ tiếp công dân" in admin.text
     files = documents(await admin.say(f"/report {round_id}"))
     paragraphs, tables = docx_text(files["docx"])
     text = "\n".join(paragraphs + [cell for table in tables for row in table for cell in row])

@@ -20,6 +20,7 @@ from handlers.staff.common import STAFF, back_home, usage
 from handlers.staff.reports import show_round_stats
 from handlers.staff.sessions import DATE, session_from_args
 from storage import audit
+from storage.event_kinds import policy
 from storage.reception_book import registration_stats
 
 export = Flow("export", first="send", command="export", roles=STAFF, needs_consent=False)
@@ -32,6 +33,9 @@ async def ask_export(ctx: Ctx) -> Reply | Next:
         session = await session_from_args(ctx, "export")
     except Invalid as invalid:
         ctx.say(invalid.message_id, **invalid.fields)
+        return Goto("staff_home", data={})
+    if "book" not in policy(session.kind).exports:  # Form 03 is the reception's
+        ctx.say("staff.export.other_kind", id=session.id)
         return Goto("staff_home", data={})
     if not ctx.capabilities.documents:  # the Zalo Bot API sends no files
         ctx.say("staff.export.no_files_here")

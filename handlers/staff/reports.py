@@ -12,7 +12,7 @@ from handlers.staff.common import STAFF, back_home
 from handlers.staff.sessions import session_from_args
 from storage import audit
 from storage.compilation import round_stats
-from storage.models import EventKind
+from storage.event_kinds import policy
 
 report = Flow("report", first="send", command="report", roles=STAFF, needs_consent=False)
 
@@ -24,7 +24,7 @@ async def ask_report(ctx: Ctx) -> Reply | Next:
     except Invalid as invalid:
         ctx.say(invalid.message_id, **invalid.fields)
         return Goto("staff_home", data={})
-    if session.kind != EventKind.VOTER_MEETING:
+    if "petitions" not in policy(session.kind).exports:
         ctx.say("staff.report.not_round", id=session.id)
         return Goto("staff_home", data={})
     if not ctx.capabilities.documents:  # the Zalo Bot API sends no files
@@ -83,7 +83,7 @@ async def show_round_stats(ctx: Ctx) -> None:
     """/stats ID: a voter-contact round's sign-ups per endpoint, petitions per field and level,
     and the share answered. Raises Invalid."""
     session = await session_from_args(ctx, "stats")
-    if session.kind != EventKind.VOTER_MEETING:
+    if "petitions" not in policy(session.kind).exports:
         raise Invalid("staff.report.not_round", id=session.id)
     found = await round_stats(
         ctx.db, session.id, timing=ctx.settings.timing, endpoint_ids=ctx.actor.endpoint_ids
