@@ -1,7 +1,7 @@
 """Message catalogs (`locales/<lang>/LC_MESSAGES/*.po`, read with Babel).
 
 Each area keeps its own catalog file (`messages.po` for reception and the common texts,
-`voters.po` for voter contact, …); a locale's messages are all of its files, and an id
+`voter.po` for voter contact, …); a locale's messages are all of its files, and an id
 given twice is an error.
 
 Messages are looked up by a symbolic id (`menu.register`) and formatted with
