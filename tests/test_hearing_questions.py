@@ -279,6 +279,12 @@ async def test_a_citizen_question_on_telegram_is_selected_and_answered_by_the_co
     assert "Câu hỏi CHGT-2026-000001 của Ông/Bà" in told and "đã được chọn đưa vào" in told
     assert next(text for who, text in recording.sent if who == "702").count("không được chọn") == 1
 
+    # The hearing in figures: the reports (none filed here), the questions per topic.
+    await admin.say(f"/stats {plan.event_id}")
+    assert f"THỐNG KÊ PHIÊN GIẢI TRÌNH #{plan.event_id}" in admin.text
+    assert "Báo cáo giải trình đã gửi: 0/2 cơ quan" in admin.text and "Câu hỏi của công dân: 2" in admin.text
+    assert "(chọn 1, không chọn" in admin.text
+
     # Before the hearing there is nothing to conclude.
     await admin.say(f"/conclude {plan.event_id}")
     assert "chỉ ghi kết luận sau khi phiên giải trình đã diễn ra" in admin.text

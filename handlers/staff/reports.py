@@ -10,9 +10,11 @@ from bot.petition_exports import report_filename, to_docx, to_xlsx
 from bot.petition_report import petition_report, round_stats_table
 from handlers.staff.common import STAFF, back_home
 from handlers.staff.sessions import session_from_args
-from storage import audit
+from storage import audit, hearing_questions, hearings
 from storage.compilation import round_stats
 from storage.event_kinds import policy
+from storage.hearing_questions import DECLINED, SELECTED
+from storage.models import EventKind, SubmissionStatus
 
 report = Flow("report", first="send", command="report", roles=STAFF, needs_consent=False)
 
@@ -81,11 +83,48 @@ report.handle("send")(back_home)  # never waits there: the ask always moves on
 
 async def show_round_stats(ctx: Ctx) -> None:
     """/stats ID: a voter-contact round's sign-ups per endpoint, petitions per field and level,
-    and the share answered. Raises Invalid."""
+    and the share answered; a hearing's reports, speakers and questions. Raises Invalid."""
     session = await session_from_args(ctx, "stats")
+    if session.kind == EventKind.HEARING:
+        await show_hearing_stats(ctx, session.id)
+        return
     if "petitions" not in policy(session.kind).exports:
         raise Invalid("staff.report.not_round", id=session.id)
     found = await round_stats(
         ctx.db, session.id, timing=ctx.settings.timing, endpoint_ids=ctx.actor.endpoint_ids
     )
     ctx.say_text(round_stats_table(found, ctx.t))
+
+
+async def show_hearing_stats(ctx: Ctx, event_id: int) -> None:
+    """/stats ID of a hearing: the agencies' reports filed, the speakers, the citizens' questions
+    per topic (selected, declined, waiting)."""
+    timing = ctx.settings.timing
+    info = await hearings.hearing_info(ctx.db, event_id, timing)
+    if info is None:
+        raise Invalid("staff.report.not_round", id=event_id)
+    questions = [
+        q
+        for q in await hearing_questions.for_hearing(ctx.db, event_id, timing)
+        if q.status == SubmissionStatus.ACTIVE
+    ]
+    lines = [
+        ctx.t(
+            "staff.hearing_stats.topic",
+            topic=topic.title,
+            count=sum(1 for q in questions if q.topic_id == topic.id),
+            selected=sum(1 for q in questions if q.topic_id == topic.id and q.route == SELECTED),
+            declined=sum(1 for q in questions if q.topic_id == topic.id and q.route == DECLINED),
+        )
+        for topic in info.topics
+    ]
+    ctx.say(
+        "staff.hearing_stats",
+        id=info.id,
+        title=info.title,
+        filed=sum(1 for agency in info.agencies if agency.filed),
+        agencies=len(info.agencies),
+        speakers=info.speakers,
+        questions=len(questions),
+        topics="\n".join(lines),
+    )

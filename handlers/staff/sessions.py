@@ -167,13 +167,21 @@ async def ask_overview(ctx: Ctx) -> Reply:
 overview.handle("list")(back_home)
 
 
+def _sees(ctx: Ctx, session: SessionInfo) -> bool:
+    """An event at one of the actor's endpoints; one with none (a hearing held in its room
+    only) is seen by those who see every endpoint."""
+    if ctx.actor.endpoint_ids is None:
+        return True
+    return any(ctx.actor.sees_endpoint(link.endpoint_id) for link in session.endpoints)
+
+
 async def session_from_args(ctx: Ctx, command: str) -> SessionInfo:
     """The session named by `/command ID`, visible to the actor, or the command's usage."""
     if not ctx.args.isdecimal():
         raise usage(command)
     session_id = inputs.whole_number(ctx.args, inputs.MAX_ROW_ID)  # past it no session can exist
     session = None if session_id is None else await staff_sessions.session_info(ctx.db, session_id)
-    if session is None or not any(ctx.actor.sees_endpoint(link.endpoint_id) for link in session.endpoints):
+    if session is None or not _sees(ctx, session):
         raise Invalid("staff.session.not_found", id=ctx.args)
     return session
 
