@@ -190,6 +190,29 @@ async def test_a_hearing_row_without_topics_or_with_a_wrong_topic_number_is_refu
         assert await db.scalar(select(Event.id).where(Event.kind == EventKind.HEARING)) is None
 
 
+async def test_a_hearing_whose_questions_deadline_has_passed_needs_force(
+    app: App, world: World, tmp_path: Path
+) -> None:
+    """Now is 23/11 09:00: a hearing on 25/11 would take questions until 22/11 (3 days before),
+    so no citizen could send one; /newevent warns, the import refuses unless forced."""
+    text = (
+        "date,time,title,kind,endpoints,topics,agencies\n"
+        "25/12/2026,08:00,Phiên C,hearing,all,Một nội dung,Sở Y tế\n"
+    )
+    (tmp_path / "late.csv").write_text(text.replace("25/12/2026", "25/11/2026"), encoding="utf-8")
+    with pytest.raises(SessionFileError) as refused:
+        await imported(app, tmp_path / "late.csv")
+    assert "row 2: its questions deadline has passed" in str(refused.value)
+    plan = read_session_plan(tmp_path / "late.csv", VN, 30)
+    async with app.sessions() as db, db.begin():
+        forced = await import_sessions(
+            db, plan, now=app.clock.now(), lead_days=5, timing=app.settings.timing, force=True
+        )
+    assert forced.added == 1
+    (tmp_path / "later.csv").write_text(text, encoding="utf-8")  # a month later: taken
+    assert await imported(app, tmp_path / "later.csv") == (1, 0)
+
+
 # --- liaisons and delegates: invited, joined, listed; what a liaison may not reach ----------
 
 
