@@ -47,6 +47,17 @@ class Dated(Protocol):
 
 
 @dataclass(frozen=True)
+class EventDates:
+    """An event's dates as the policy reads them, for a caller without the event itself (a
+    draft, a plan row, a round dated by its last meeting)."""
+
+    starts_at: datetime
+    status: EventStatus = EventStatus.SCHEDULED
+    compile_deadline: datetime | None = None
+    questions_deadline: datetime | None = None
+
+
+@dataclass(frozen=True)
 class KindPolicy:
     kind: EventKind
     code_prefix: str  # a sign-up's code reads PREFIX-YEAR-000123

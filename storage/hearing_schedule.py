@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit, citizens
 from storage.errors import NotFound
-from storage.event_kinds import Timing, default_report_deadline, policy
+from storage.event_kinds import EventDates, Timing, default_report_deadline, policy
 from storage.identity import UserKey
 from storage.models import (
     Event,
@@ -149,17 +149,9 @@ async def move(
     return len(people)
 
 
-@dataclass(frozen=True)
-class _Dated:
-    status: EventStatus
-    starts_at: datetime
-    compile_deadline: datetime | None
-    questions_deadline: datetime | None
-
-
-def _at(event: Event, questions_deadline: datetime | None) -> _Dated:
+def _at(event: Event, questions_deadline: datetime | None) -> EventDates:
     """The event as the policy reads it, with this questions deadline (None: the default)."""
-    return _Dated(event.status, event.starts_at, event.compile_deadline, questions_deadline)
+    return EventDates(event.starts_at, event.status, event.compile_deadline, questions_deadline)
 
 
 async def cancel(

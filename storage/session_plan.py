@@ -51,9 +51,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.datafile import CSV_SUFFIXES, DataFileError, read_csv, read_yaml, too_long
 from storage.endpoints import resolve_offered
-from storage.event_kinds import Timing, default_compile_deadline, default_materials_deadline, policy
+from storage.event_kinds import (
+    EventDates,
+    Timing,
+    default_compile_deadline,
+    default_materials_deadline,
+    policy,
+)
 from storage.hearings import AGENCY_NAME_LONGEST, TOPIC_LONGEST, AgencyTopics, create_hearing
-from storage.models import Endpoint, Event, EventKind, EventStatus
+from storage.models import Endpoint, Event, EventKind
 from storage.rules import MAX_CAPACITY
 from storage.sessions import create_session
 from storage.text import normalize
@@ -379,16 +385,6 @@ def _round_problems(event: _Round, timing: Timing) -> list[tuple[int, str]]:
     return problems
 
 
-@dataclass(frozen=True)
-class _Dated:
-    """A hearing's start as the kind policy dates its questions deadline (no deadline of its own)."""
-
-    starts_at: datetime
-    status: EventStatus = EventStatus.SCHEDULED
-    compile_deadline: datetime | None = None
-    questions_deadline: datetime | None = None
-
-
 async def import_sessions(
     db: AsyncSession,
     planned: list[PlannedSession] | SessionPlan,
@@ -440,7 +436,7 @@ async def import_sessions(
                 problems.append((plan.row, f"row {plan.row}: the session would start in the past"))
             elif plan.kind == EventKind.HEARING:
                 questions = plan.questions_deadline or rule.submission_deadline(
-                    _Dated(plan.starts_at), timing
+                    EventDates(plan.starts_at), timing
                 )
                 if questions < now and not force:
                     problems.append(

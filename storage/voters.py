@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, func, or_,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import registrations
-from storage.event_kinds import Timing, policy
+from storage.event_kinds import EventDates, Timing, policy
 from storage.models import Endpoint, Event, EventEndpoint, EventKind, EventStatus, SignUp, SignUpStatus
 from storage.rules import OPEN_STATUSES
 
@@ -113,20 +113,11 @@ class VoterRound:
         return self.status in OPEN_STATUSES and now <= self.petition_deadline
 
 
-@dataclass(frozen=True)
-class _Dated:
-    """A round as the kind policy dates it: by its last meeting."""
-
-    status: EventStatus
-    starts_at: datetime
-    compile_deadline: datetime | None
-    questions_deadline: datetime | None = None
-
-
 def petition_deadline(
     status: EventStatus, last_start: datetime, compile_deadline: datetime | None, timing: Timing
 ) -> datetime:
-    return VOTER.submission_deadline(_Dated(status, last_start, compile_deadline), timing)
+    # A round is dated by its last meeting.
+    return VOTER.submission_deadline(EventDates(last_start, status, compile_deadline), timing)
 
 
 # --- statements, built once --------------------------------------------------------------

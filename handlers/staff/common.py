@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.dialog.flow import Answer, Ctx, Goto, Invalid, Next
+from bot.dialog.types import Document
 from storage import staff_endpoints
 from storage.endpoints import EndpointInfo
 from storage.models import StaffRole
@@ -19,6 +20,15 @@ HOME_ROLES = STAFF | LIAISON
 # (the engine, which may not import flows, spells it out when a mistyped command sends staff home).
 SHOW_COMMANDS = "commands"
 BUTTON_LABEL_LONGEST = 60  # fits a phone's button; Telegram and Zalo OA (100) take it whole
+
+
+def deliverable(ctx: Ctx, files: list[Document]) -> list[Document]:
+    """The files this chat can carry (Zalo OA takes Word files only, up to 5 MB); when none,
+    the staff member is told so."""
+    carried = [file for file in files if ctx.capabilities.takes(file)]
+    if not carried:
+        ctx.say("staff.export.too_large_here")
+    return carried
 
 
 def usage(command: str) -> Invalid:

@@ -9,7 +9,7 @@ from bot.dialog.flow import Answer, Ctx, Flow, Goto, Next
 from bot.dialog.types import DOCX_TYPE, Attachment, Document, Reply
 from bot.exports import document_translator
 from handlers import inputs
-from handlers.staff.common import STAFF, back_home, button_label
+from handlers.staff.common import STAFF, back_home, button_label, deliverable
 from storage import audit
 from storage.hearing_dossier import HearingDossier, hearing_dossier
 
@@ -42,8 +42,7 @@ async def ask_send(ctx: Ctx) -> Reply | Next:
     from bot.hearing_dossier import dossier_filename, to_docx  # python-docx is heavy: when asked
 
     file = Document(dossier_filename(dossier), to_docx(dossier, document_translator(ctx.t)), DOCX_TYPE)
-    if not ctx.capabilities.takes(file):
-        ctx.say("staff.export.too_large_here")
+    if not deliverable(ctx, [file]):
         return Goto("staff_home", data={})
     audit.record(
         ctx.db,

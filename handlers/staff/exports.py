@@ -16,7 +16,7 @@ from bot.exports import (
     to_xlsx,
 )
 from bot.reception_book import reception_book
-from handlers.staff.common import STAFF, back_home, usage
+from handlers.staff.common import STAFF, back_home, deliverable, usage
 from handlers.staff.reports import show_round_stats
 from handlers.staff.sessions import DATE, session_from_args
 from storage import audit
@@ -56,9 +56,8 @@ async def ask_export(ctx: Ctx) -> Reply | Next:
         Document(export_filename(book, "docx"), to_docx(book, t), DOCX_TYPE),
         Document(export_filename(book, "csv"), to_csv(book, t), CSV_TYPE),
     ]
-    files = [file for file in files if ctx.capabilities.takes(file)]
+    files = deliverable(ctx, files)
     if not files:
-        ctx.say("staff.export.too_large_here")
         return Goto("staff_home", data={})
     extensions = [file.filename.rsplit(".", 1)[1] for file in files]
     audit.record(

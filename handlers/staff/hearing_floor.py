@@ -21,7 +21,7 @@ from bot.dialog.types import DOCX_TYPE, Document, Option, Reply
 from bot.exports import document_translator
 from bot.question_exports import questions_docx, questions_filename
 from handlers import inputs
-from handlers.staff.common import ADMIN, STAFF, button_label, usage
+from handlers.staff.common import ADMIN, STAFF, button_label, deliverable, usage
 from storage import audit, hearing_questions, speakers
 from storage.errors import AlreadyDecided, DeadlinePassed, NotFound, SessionNotOpen
 from storage.hearing_questions import DECLINED, SELECTED, Hearing, Question
@@ -516,8 +516,7 @@ async def send_docx(ctx: Ctx, event_id: int) -> None:
         questions_docx(found, listed, t, with_phones=not ctx.actor.delegate),
         DOCX_TYPE,
     )
-    if not ctx.capabilities.takes(file):
-        ctx.say("staff.export.too_large_here")
+    if not deliverable(ctx, [file]):
         return
     audit.record(
         ctx.db,

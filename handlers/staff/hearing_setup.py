@@ -14,8 +14,8 @@ from bot.dialog.flow import Answer, Ctx, Flow, Goto, Invalid, Next
 from bot.dialog.types import Reply
 from storage import audit, hearings
 from storage.endpoints import EndpointInfo
-from storage.event_kinds import default_report_deadline, policy
-from storage.models import EventKind, EventStatus
+from storage.event_kinds import EventDates, default_report_deadline, policy
+from storage.models import EventKind
 
 MAX_TOPICS = 20
 MAX_AGENCIES = 40
@@ -173,18 +173,8 @@ def default_report(ctx: Ctx, draft: HearingDraft) -> datetime:
     return default_report_deadline(starts_of(draft), ctx.settings.timing)
 
 
-class _Dated:
-    """The hearing being made, as the policy reads an event."""
-
-    def __init__(self, starts_at: datetime) -> None:
-        self.status = EventStatus.SCHEDULED
-        self.starts_at = starts_at
-        self.compile_deadline: datetime | None = None
-        self.questions_deadline: datetime | None = None
-
-
 def default_questions(ctx: Ctx, draft: HearingDraft) -> datetime:
-    return policy(EventKind.HEARING).submission_deadline(_Dated(starts_of(draft)), ctx.settings.timing)
+    return policy(EventKind.HEARING).submission_deadline(EventDates(starts_of(draft)), ctx.settings.timing)
 
 
 def before_start(ctx: Ctx, draft: HearingDraft, answer: Answer, default: datetime) -> datetime:

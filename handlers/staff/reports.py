@@ -8,7 +8,7 @@ from bot.dialog.types import DOCX_TYPE, XLSX_TYPE, Document, Reply
 from bot.exports import document_translator
 from bot.petition_exports import report_filename, to_docx, to_xlsx
 from bot.petition_report import petition_report, round_stats_table
-from handlers.staff.common import STAFF, back_home
+from handlers.staff.common import STAFF, back_home, deliverable
 from handlers.staff.sessions import session_from_args
 from storage import audit, hearing_questions, hearings
 from storage.compilation import round_stats
@@ -48,9 +48,8 @@ async def ask_report(ctx: Ctx) -> Reply | Next:
         Document(report_filename(found, "docx"), to_docx(found, t), DOCX_TYPE),
         Document(report_filename(found, "xlsx"), to_xlsx(found, t), XLSX_TYPE),
     ]
-    files = [file for file in files if ctx.capabilities.takes(file)]
+    files = deliverable(ctx, files)
     if not files:
-        ctx.say("staff.export.too_large_here")
         return Goto("staff_home", data={})
     extensions = [file.filename.rsplit(".", 1)[1] for file in files]
     audit.record(
