@@ -112,7 +112,7 @@ async def copy_user(engine: AsyncEngine, user_id: str, copies: list[str]) -> Non
 
 
 async def seats_taken(engine: AsyncEngine) -> int:
-    links = (await tables(engine)).tables["session_endpoints"]
+    links = (await tables(engine)).tables["event_endpoints"]
     async with engine.connect() as conn:
         return int(await conn.scalar(select(func.sum(links.c.seats_taken))) or 0)
 

@@ -10,6 +10,8 @@
 - `unmeasured`: the whole stack with its metrics counting nothing (bench/metrics_cost.py).
 
 With `--metrics-port`, `GET /metrics` is served on 127.0.0.1:PORT, as `tiepdan run` serves it.
+With `BENCH_PROFILE=DIR` in the environment, each bot writes its CPU profile (cProfile, on
+process time) to DIR/<kind>.prof: `python -m pstats DIR/tiepdan.prof`.
 
 Talks to the driver in lines. Out: `ready`; `done <update_id>` once the bot has finished
 with an update (every reply sent); `cpu <seconds>` (this process's CPU time, all threads)
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -155,4 +159,10 @@ if __name__ == "__main__":
     parser.add_argument("--recorder", default="")
     parser.add_argument("--metrics-port", type=int, default=0)
     args = parser.parse_args()
-    asyncio.run(main(args.kind, args.api, args.database_url, args.recorder, args.metrics_port))
+    run = main(args.kind, args.api, args.database_url, args.recorder, args.metrics_port)
+    if profile_to := os.environ.get("BENCH_PROFILE"):  # a directory: one cProfile file per bot
+        with cProfile.Profile(time.process_time) as profiler:  # CPU, not wall time
+            asyncio.run(run)
+        profiler.dump_stats(os.path.join(profile_to, f"{args.kind}.prof"))
+    else:
+        asyncio.run(run)

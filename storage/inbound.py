@@ -77,7 +77,9 @@ async def store_new(
     behind = exists().where(
         older.channel == _RETURNED["channel"],
         older.user_id == _RETURNED["user_id"],
-        older.id < _RETURNED["id"],
+        # `+ 0`: SQLite would otherwise walk every older row by rowid (the whole table's
+        # history, per update stored) instead of the small index of unfinished ones.
+        older.id + 0 < _RETURNED["id"],
         older.worker.is_distinct_from(worker),
         _unfinished(older),
     )
