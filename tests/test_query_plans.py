@@ -11,11 +11,15 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event, text
 
 from bot.app import App
 from bot.clock import FrozenClock
 from storage import inbound
+from tests.conftest import World
+from tests.flows import consent, register
+from tests.support import ChatUser
 
 HISTORY = 3000  # handled updates of one user, already stored
 
@@ -80,3 +84,51 @@ def rows_examined(node: dict[str, Any]) -> int:
         loops = node.get("Actual Loops", 1)
         own = (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)) * loops
     return own + sum(rows_examined(child) for child in node.get("Plans", []))
+
+
+# Tables that grow with the citizens and their events; a full scan of one, for an event of
+# one citizen, makes the bot slower with every citizen it has served.
+GROWING = (
+    "citizens",
+    "conversation_states",
+    "inbound_updates",
+    "sign_ups",
+    "submissions",
+    "audit_log",
+    "notifications",
+    "attachments",
+    "consents",
+)
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+@SQLITE_ONLY
+async def test_no_step_of_a_registration_scans_a_table_that_grows(app: App, world: World) -> None:
+    """SQLite's plans do not depend on how many rows there are (it keeps no statistics here),
+    so an empty database shows what a full one would do."""
+    sent: list[tuple[str, Any]] = []
+
+    def keep(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+        sent.append((statement, parameters))
+
+    event.listen(app.engine.sync_engine, "before_cursor_execute", keep)
+    try:
+        chat = ChatUser(app.dialog, user_id="5")
+        await consent(chat)
+        await register(chat)
+        await chat.press("mine")
+    finally:
+        event.remove(app.engine.sync_engine, "before_cursor_execute", keep)
+    scans: set[str] = set()
+    async with app.engine.connect() as connection:
+        raw = (await connection.get_raw_connection()).driver_connection
+        for statement, parameters in sent:
+            if not statement.lstrip().upper().startswith(("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")):
+                continue
+            for row in raw.execute(f"EXPLAIN QUERY PLAN {statement}", parameters):
+                words = row[3].split()
+                whole = words[:1] == ["SCAN"] and "USING" not in words
+                history = words[:1] == ["SEARCH"] and ("(rowid<?)" in words or "(rowid>?)" in words)
+                if (whole or history) and words[1] in GROWING:
+                    scans.add(f"{row[3]}  ←  {' '.join(statement.split())[:300]}")
+    assert not scans, "\n".join(sorted(scans))
