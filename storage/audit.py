@@ -9,6 +9,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import write_with_turn
 from storage.models import AuditEntry
 
 
@@ -34,8 +35,7 @@ def record(
     )
 
 
-_ENTRIES = cast(Table, AuditEntry.__table__)  # Core statements, built once
-_INSERT = insert(_ENTRIES)
+_ENTRIES = cast(Table, AuditEntry.__table__)
 
 
 async def write(
@@ -48,16 +48,12 @@ async def write(
     target_id: object = "",
     **details: Any,
 ) -> None:
-    """As `record`, written at once with one Core INSERT (no unit-of-work flush later)."""
-    params = {
-        "at": at,
-        "actor": actor,
-        "action": action,
-        "target_type": target_type,
-        "target_id": str(target_id),
-        "details": details,
-    }
-    await db.execute(_INSERT, params)
+    """As `record`, with one Core INSERT (no unit-of-work flush): in a dialog turn, sent with
+    its closing write (`storage.db.write_with_turn`)."""
+    entry = insert(_ENTRIES).values(
+        at=at, actor=actor, action=action, target_type=target_type, target_id=str(target_id), details=details
+    )
+    await write_with_turn(db, entry)
 
 
 @dataclass(frozen=True)

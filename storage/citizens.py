@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, exists, or_, select, update
+from sqlalchemy import Table, bindparam, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
-from storage.db import insert_if_absent, mark_erased
+from storage.db import insert_if_absent, mark_erased, write_with_turn
 from storage.identity import UserKey
 from storage.models import (
     CaseType,
@@ -63,28 +63,14 @@ RECORD_COLUMNS = (
     .label("denouncer"),
 )
 _BY_ID = select(*RECORD_COLUMNS).where(Citizen.id == bindparam("citizen_id"))
-_SET_CONSENT = (
-    update(Citizen)
-    .where(Citizen.id == bindparam("citizen_id"))
-    .values(
-        consent_version=bindparam("version"),
-        consent_at=bindparam("at"),
-        anonymised_at=None,
-    )
-)
-_SET_IDENTITY = (
-    update(Citizen)
-    .where(Citizen.id == bindparam("citizen_id"))
-    .values(
-        full_name=bindparam("new_full_name"),
-        phone=bindparam("new_phone"),
-        id_number=bindparam("new_id_number"),
-        address=bindparam("new_address"),
-    )
-)
-_SET_LOCALE = (
-    update(Citizen).where(Citizen.id == bindparam("citizen_id")).values(locale=bindparam("new_locale"))
-)
+
+
+_CITIZENS = cast(Table, Citizen.__table__)
+
+
+def _set(citizen: CitizenRecord, **values: Any) -> Any:
+    """The UPDATE of a citizen's own columns, sent with the turn's closing write."""
+    return update(_CITIZENS).where(_CITIZENS.c.id == citizen.id).values(**values)
 
 
 def record_of(values: Any) -> CitizenRecord:
@@ -107,13 +93,9 @@ async def remember_identity(
     address: str | None,
 ) -> CitizenRecord:
     """Keep the identity given with a registration for the next one (consented to)."""
-    identity = {
-        "new_full_name": full_name,
-        "new_phone": phone,
-        "new_id_number": id_number,
-        "new_address": address,
-    }
-    await db.execute(_SET_IDENTITY, {"citizen_id": citizen.id, **identity})
+    await write_with_turn(
+        db, _set(citizen, full_name=full_name, phone=phone, id_number=id_number, address=address)
+    )
     return replace(citizen, full_name=full_name, phone=phone, id_number=id_number, address=address)
 
 
@@ -122,7 +104,7 @@ def actor_of(citizen: Citizen | CitizenRecord) -> str:
 
 
 async def set_locale(db: AsyncSession, citizen: CitizenRecord, locale: str) -> CitizenRecord:
-    await db.execute(_SET_LOCALE, {"citizen_id": citizen.id, "new_locale": locale})
+    await write_with_turn(db, _set(citizen, locale=locale))
     return replace(citizen, locale=locale)
 
 
@@ -147,8 +129,8 @@ async def give_consent(
 ) -> CitizenRecord:
     """Consent to the current notice. A citizen who deleted their data and comes back is a
     citizen again: reached by broadcasts, listed for calls, and anonymised after retention."""
-    await db.execute(_SET_CONSENT, {"citizen_id": citizen.id, "version": version, "at": now})
-    audit.record(
+    await write_with_turn(db, _set(citizen, consent_version=version, consent_at=now, anonymised_at=None))
+    await audit.write(
         db,
         at=now,
         actor=actor_of(citizen),
@@ -203,7 +185,8 @@ async def withdraw_consent(db: AsyncSession, citizen: Citizen | CitizenRecord, *
         target_id=citizen.id,
         version=citizen.consent_version,
     )
-    await db.execute(_SET_CONSENT, {"citizen_id": citizen.id, "version": None, "at": None})
+    cleared = {"consent_version": None, "consent_at": None, "anonymised_at": None}
+    await db.execute(update(Citizen).where(Citizen.id == citizen.id).values(**cleared))  # read back next
     await db.flush()
     return cancelled
 

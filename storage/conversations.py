@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.citizens import RECORD_COLUMNS, CitizenRecord, record_of
-from storage.db import insert_if_absent
+from storage.db import TURN_WRITES, insert_if_absent
 from storage.identity import UserKey
 from storage.models import Citizen, ConversationState, InboundUpdate, StaffMember, UTCDateTime
 from storage.staff import Actor, actor_from
@@ -83,6 +83,60 @@ _READ = (
 )
 CITIZEN_AT = 10  # where the citizen's columns start in a row of _READ
 
+# PostgreSQL: a new user's state and citizen rows in one statement, which returns the citizen
+# (new: no submission yet, so not a denouncer) with any staff role, as _READ's rows are.
+_NEW_STATE = (
+    postgresql.insert(STATE)
+    .values(
+        channel=bindparam("key_channel"),
+        user_id=bindparam("key_user"),
+        flow="",
+        step="",
+        data=bindparam("empty", type_=JSON),
+        updated_at=bindparam("at", type_=UTCDateTime()),
+    )
+    .on_conflict_do_nothing()
+    .cte("new_state")
+)
+_NEW_CITIZEN = (
+    postgresql.insert(Citizen)
+    .values(
+        channel=bindparam("key_channel"),
+        channel_user_id=bindparam("key_user"),
+        created_at=bindparam("at", type_=UTCDateTime()),
+        unreachable=False,
+    )
+    .on_conflict_do_nothing()
+    .returning(*RECORD_COLUMNS[:-1])
+    .cte("new_citizen")
+)
+_CREATE_POSTGRESQL = (
+    select(
+        literal("").label("flow"),
+        literal("").label("step"),
+        literal(None, JSON).label("data"),
+        StaffMember.role,
+        StaffMember.endpoint_ids,
+        StaffMember.see_denouncers,
+        StaffMember.id.label("staff_id"),
+        StaffMember.agency_id,
+        StaffMember.delegate,
+        literal(False),  # handled before: a new user's event was not
+        *_NEW_CITIZEN.c,
+        literal(False).label("denouncer"),
+    )
+    .select_from(_NEW_CITIZEN)
+    .outerjoin(
+        StaffMember,
+        and_(
+            StaffMember.channel == bindparam("key_channel"),
+            StaffMember.user_id == bindparam("key_user"),
+            StaffMember.active.is_(True),
+        ),
+    )
+    .add_cte(_NEW_STATE)
+)
+
 _WRITE = (
     update(STATE)
     .where(STATE.c.channel == bindparam("key_channel"), STATE.c.user_id == bindparam("key_user"))
@@ -130,12 +184,9 @@ async def open_turn(
     params = {"key_channel": key.channel, "key_user": key.user_id, "event": event_id or ""}
     connection = await db.connection()
     row = (await connection.execute(_READ, params)).one_or_none()
-    if row is None or row.id is None:  # a new user (two first events at once: both insert, one wins)
-        state = {"channel": key.channel, "user_id": key.user_id, "flow": "", "step": "", "data": {}}
-        await insert_if_absent(db, ConversationState, state | {"updated_at": now})
-        citizen = {"channel": key.channel, "channel_user_id": key.user_id, "created_at": now}
-        await insert_if_absent(db, Citizen, citizen | {"unreachable": False})
-        row = (await connection.execute(_READ, params)).one()
+    if row is None or row.id is None:  # a new user
+        row = await _create(db, connection, key, params, now)
+    db.info[TURN_WRITES] = []  # writes to send with close_turn's
     actor = actor_from(
         key,
         admins,
@@ -154,6 +205,23 @@ async def open_turn(
         actor=actor,
         handled_before=bool(row[CITIZEN_AT - 1]),  # _HANDLED, just before the citizen
     )
+
+
+async def _create(
+    db: AsyncSession, connection: Any, key: UserKey, params: dict[str, Any], now: datetime
+) -> Any:
+    """A new user's rows, and the turn's row read from them. Two first events at once (or a
+    citizen without a state): both insert, one wins, and the other reads what is there."""
+    if connection.dialect.name == "postgresql":
+        created = (await connection.execute(_CREATE_POSTGRESQL, params | {"empty": {}, "at": now})).first()
+        if created is not None:
+            return created
+    else:
+        state = {"channel": key.channel, "user_id": key.user_id, "flow": "", "step": "", "data": {}}
+        await insert_if_absent(db, ConversationState, state | {"updated_at": now})
+        citizen = {"channel": key.channel, "channel_user_id": key.user_id, "created_at": now}
+        await insert_if_absent(db, Citizen, citizen | {"unreachable": False})
+    return (await connection.execute(_READ, params)).one()
 
 
 async def close_turn(
@@ -181,6 +249,16 @@ async def close_turn(
         "emptied": {},
     }
     connection = await db.connection()
+    writes = db.info.pop(TURN_WRITES, [])
+    if connection.dialect.name == "postgresql" and _foldable(writes):
+        # One statement: the turn's writes as its data-modifying WITH clauses. They run even
+        # if the mark finds the event handled; the caller then rolls them back.
+        folded = [write.cte(f"turn_write_{n}") for n, write in enumerate(writes)]
+        write_state = _WRITE_MARKED_POSTGRESQL if event_id else _WRITE
+        result = await connection.execute(write_state.add_cte(*folded) if folded else write_state, params)
+        return bool(result.rowcount) or not event_id
+    for write in writes:
+        await connection.execute(write)
     if not event_id:
         await connection.execute(_WRITE, params)
         return True
@@ -190,6 +268,14 @@ async def close_turn(
         return False
     await connection.execute(_WRITE, params)
     return True
+
+
+def _foldable(writes: list[Any]) -> bool:
+    """The clauses of one statement all see the database as it was before it: two UPDATEs of
+    one table there could both hit one row, and one of them would be lost. Sent one by one,
+    then."""
+    updated = [write.table for write in writes if write.is_update]
+    return len(updated) == len(set(updated))
 
 
 async def state_data(db: AsyncSession, key: UserKey) -> dict[str, Any]:

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_S = 30
 ERASED = "tiepdan.erased"  # in a session's info: personal data was erased in it
+TURN_WRITES = "tiepdan.turn_writes"  # in a session's info while a dialog turn is open
 START_LOCK = 0x7469_656D  # "tiem": the advisory lock id of a start's preparation
 
 
@@ -104,6 +105,18 @@ def dialect_insert(db: AsyncSession, model: type[Any]) -> Any:
 async def insert_if_absent(db: AsyncSession, model: type[Any], values: dict[str, Any]) -> None:
     """INSERT … ON CONFLICT DO NOTHING: safe when two workers race to create the same row."""
     await db.execute(dialect_insert(db, model).values(**values).on_conflict_do_nothing())
+
+
+async def write_with_turn(db: AsyncSession, statement: Any) -> None:
+    """A write nothing later in the same event reads back (an audit entry, the citizen's
+    language or consent). With a dialog turn open (`storage.conversations.open_turn`), it
+    goes with the turn's closing write, on PostgreSQL as a part of that one statement;
+    otherwise at once. `statement` carries its own values."""
+    pending = db.info.get(TURN_WRITES)
+    if pending is None:
+        await db.execute(statement)
+    else:
+        pending.append(statement)
 
 
 def mark_erased(db: AsyncSession) -> None:
