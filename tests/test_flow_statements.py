@@ -50,7 +50,8 @@ async def test_a_registration_reads_and_writes_little_of_its_own(
         ("attachments", chat.press, "done"),
         ("agency", chat.press, "none"),
         ("group", chat.press, "alone"),  # the review: the seat again, fresh
-        # The seat read, the seats taken, the row with its code, the audit, the identity kept.
+        # The seat read, the seats taken, the row with its code, the case; the audit entry and
+        # the identity kept go with the state's write (on PostgreSQL in its one statement).
         ("confirm", chat.press, "confirm"),
     ]
     counted = {}
@@ -70,7 +71,7 @@ async def test_a_registration_reads_and_writes_little_of_its_own(
         **dict.fromkeys(("name", "phone", "id_number", "address", "case_type", "field"), 0),
         **dict.fromkeys(("summary", "summary_done", "attachments", "agency"), 0),
         "group": 1,
-        "confirm": 6,  # sign-up (seat read, seats, row with code, audit) and its case
+        "confirm": 4 if app.engine.dialect.name == "postgresql" else 6,
     }
 
 

@@ -47,11 +47,17 @@ def load_spec() -> dict[str, Any]:
     return json.loads(SPEC_PATH.read_text(encoding="utf-8"))
 
 
+def decoded(value: Any) -> Any:
+    """An object field: JSON text in a form, already an object in a JSON body."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
 @dataclass
 class Call:
     method: str
     params: dict[str, Any]
     status: int = 200
+    content_type: str = ""  # how the request came: JSON, a form, or multipart with files
     at: float = field(default_factory=time.monotonic)  # when it arrived
 
 
@@ -87,7 +93,8 @@ class Validator:
         self.methods = {name.lower(): method for name, method in spec["methods"].items()}
         self.types = spec["types"]
 
-    def check_call(self, method: str, params: dict[str, Any]) -> list[str]:
+    def check_call(self, method: str, params: dict[str, Any], *, form: bool = True) -> list[str]:
+        """`form`: the call came as a form (every field text); else as JSON, typed."""
         spec = self.methods.get(method.lower())
         if spec is None:
             return [f"unknown method {method}"]
@@ -101,7 +108,7 @@ class Validator:
                 if spec_field["required"]:
                     problems.append(f"{method}: required field {name} missing")
                 continue
-            problems += self.check_value(f"{method}.{name}", params[name], spec_field["types"], form=True)
+            problems += self.check_value(f"{method}.{name}", params[name], spec_field["types"], form=form)
         if method.lower() in ("sendmessage", "editmessagetext"):
             text = params.get("text", "")
             if not 1 <= len(str(text)) <= 4096:
@@ -348,7 +355,7 @@ class FakeTelegram:
         if request.match_info["token"] != TOKEN:
             return self._error(401, "Unauthorized")
         params = await self._params(request)
-        call = Call(method, params)
+        call = Call(method, params, content_type=request.content_type)
         self.calls.append(call)
         # Counted on arrival, as a server does; answered after the round trip either way.
         over_limit = bool(self.per_second_limit) and method.lower() == "sendmessage" and self._over_limit()
@@ -360,10 +367,11 @@ class FakeTelegram:
         if self.offline and method.lower() == "getupdates":
             call.status = 502
             return web.Response(status=502, text="<html>502 Bad Gateway</html>", content_type="text/html")
+        as_form = call.content_type != "application/json"
         injected = self._injected.get(method.lower())
         if injected:
             failure = injected.pop(0)
-            if failure.performed and not self.validator.check_call(method, params):
+            if failure.performed and not self.validator.check_call(method, params, form=as_form):
                 handler = getattr(self, f"_m_{method.lower()}", None)
                 if handler is not None:
                     await handler(params, call)
@@ -372,7 +380,7 @@ class FakeTelegram:
             if failure.html:
                 return web.Response(status=failure.status, text="<html>oops</html>", content_type="text/html")
             return self._error(failure.status, failure.description, failure.retry_after)
-        problems = self.validator.check_call(method, params)
+        problems = self.validator.check_call(method, params, form=as_form)
         if problems:
             self.violations += problems
             call.status = 400
@@ -426,8 +434,8 @@ class FakeTelegram:
         return self._ok(True)
 
     async def _m_setmycommands(self, params: dict[str, Any], call: Call) -> web.Response:
-        language, commands = str(params.get("language_code", "")), json.loads(params["commands"])
-        scope = json.loads(params["scope"]) if isinstance(params.get("scope"), str) else params.get("scope")
+        language, commands = str(params.get("language_code", "")), decoded(params["commands"])
+        scope = decoded(params.get("scope"))
         if scope and scope.get("type") == "chat":
             self.chat_commands[(int(scope["chat_id"]), language)] = commands
         else:
@@ -437,7 +445,7 @@ class FakeTelegram:
     async def _m_deletemycommands(self, params: dict[str, Any], call: Call) -> web.Response:
         """The chat (or the language) falls back to the wider scope's commands."""
         language = str(params.get("language_code", ""))
-        scope = json.loads(params["scope"]) if isinstance(params.get("scope"), str) else params.get("scope")
+        scope = decoded(params.get("scope"))
         if scope and scope.get("type") == "chat":
             self.chat_commands.pop((int(scope["chat_id"]), language), None)
         else:
@@ -472,7 +480,7 @@ class FakeTelegram:
         if chat_id in self.blocked:
             call.status = 403
             return self._error(403, "Forbidden: bot was blocked by the user")
-        markup = json.loads(params["reply_markup"]) if "reply_markup" in params else None
+        markup = decoded(params.get("reply_markup"))
         message = SentMessage(next(self._message_ids), chat_id, params["text"], markup)
         self.messages.append(message)
         self.shown.append(Shown(copy.deepcopy(message), message.text))
@@ -501,7 +509,7 @@ class FakeTelegram:
         message, refused = self._editable(params, call)
         if message is None:
             return refused
-        markup = json.loads(params["reply_markup"]) if "reply_markup" in params else None
+        markup = decoded(params.get("reply_markup"))
         if markup == message.reply_markup:
             call.status = 400
             return self._error(400, NOT_MODIFIED)
@@ -518,7 +526,7 @@ class FakeTelegram:
         if not params.get("text"):
             call.status = 400
             return self._error(400, "Bad Request: message text is empty")
-        markup = json.loads(params["reply_markup"]) if "reply_markup" in params else None
+        markup = decoded(params.get("reply_markup"))
         if params["text"] == message.text and markup == message.reply_markup:
             call.status = 400
             return self._error(400, NOT_MODIFIED)
