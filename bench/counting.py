@@ -89,6 +89,12 @@ class Tally:
         return ", ".join(f"{name} ×{times}" if times > 1 else name for name, times in runs)
 
 
+def _autocommit(conn: Any) -> bool:
+    """A connection in autocommit (`storage.db.one_statement` on PostgreSQL) sends no BEGIN,
+    COMMIT or ROLLBACK: its driver does not, though SQLAlchemy's events still fire."""
+    return bool(conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT")
+
+
 class RoundTrips:
     """Listens to one engine; `mark()` and `since(mark)` bracket a stretch of work."""
 
@@ -128,13 +134,16 @@ class RoundTrips:
         self._add("statement", statement_label(statement))
 
     def _begin(self, conn: Any) -> None:
-        self._add("begin")
+        if not _autocommit(conn):
+            self._add("begin")
 
     def _commit(self, conn: Any) -> None:
-        self._add("commit")
+        if not _autocommit(conn):
+            self._add("commit")
 
     def _rollback(self, conn: Any) -> None:
-        self._add("rollback")
+        if not _autocommit(conn):
+            self._add("rollback")
 
     def mark(self) -> int:
         return len(self.trips)

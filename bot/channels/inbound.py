@@ -45,6 +45,7 @@ from bot.app import App
 from bot.dialog.engine import KeyedLocks
 from bot.dialog.types import RecipientUnreachable, Reply
 from storage import inbound, workers
+from storage.db import one_statement
 from storage.identity import UserKey
 
 log = logging.getLogger(__name__)
@@ -149,10 +150,16 @@ class Inbound:
         fresh = {event_id for event_id, _, _ in batch} - self._in_hand
         self._in_hand |= fresh
         try:
-            async with self.app.sessions() as db, db.begin():
-                now = self.app.clock.now()
-                new = await inbound.store_new(db, self.channel, batch, now, worker=self.worker)
-                if also is not None:
+            if also is None:
+                async with one_statement(self.app.sessions) as db:
+                    new = await inbound.store_new(
+                        db, self.channel, batch, self.app.clock.now(), worker=self.worker
+                    )
+            else:
+                async with self.app.sessions() as db, db.begin():
+                    new = await inbound.store_new(
+                        db, self.channel, batch, self.app.clock.now(), worker=self.worker
+                    )
                     await also(db)
         except BaseException:
             self._in_hand -= fresh
@@ -245,7 +252,7 @@ class Inbound:
         async with self._commit:
             batch, self._finished = self._finished, []
             if batch:  # else a commit while we waited took ours
-                async with self.app.sessions() as db, db.begin():
+                async with one_statement(self.app.sessions) as db:
                     await inbound.replies_sent(
                         db, self.channel, batch, self.app.clock.now(), worker=self.worker
                     )
