@@ -16,7 +16,7 @@ from aiogram.exceptions import TelegramNetworkError
 from aiogram.methods import TelegramMethod
 from aiogram.methods.base import TelegramType
 from aiogram.types import InputFile
-from aiohttp import ClientError
+from aiohttp import ClientError, ClientTimeout
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 
@@ -46,7 +46,10 @@ class JsonSession(AiohttpSession):
         url = self.api.api_url(token=bot.token, method=method.__api_method__)
         try:
             async with session.post(
-                url, data=body, headers=JSON_HEADERS, timeout=self.timeout if timeout is None else timeout
+                url,
+                data=body,
+                headers=JSON_HEADERS,
+                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
             ) as response:
                 raw_result = await response.text()
         except TimeoutError as error:  # as aiogram's own request
