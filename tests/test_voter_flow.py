@@ -462,7 +462,7 @@ async def test_a_voter_petitions_through_telegram(
     assert petition.attachments[0]["name"] == "anh-con-duong.pdf"
 
 
-async def test_a_petition_step_is_one_read_and_one_write_and_sending_it_two_writes_more(
+async def test_a_petition_step_is_one_read_and_one_write_and_sending_it_few_writes_more(
     app: App, rounds: Rounds, chat: ChatUser
 ) -> None:
     await consent(chat)
@@ -487,13 +487,16 @@ async def test_a_petition_step_is_one_read_and_one_write_and_sending_it_two_writ
         await chat.press("confirm")
     assert "KNCT-2026-000001" in chat.text
     # The petition with its code and the round's deadline checked in one INSERT, the audit
-    # row, the profile remembered (new here): three writes, no read of ours.
-    assert round_trips(sent, dialect) == expected + 3, sent
+    # row, the profile remembered (new here): three writes, no read of ours. On PostgreSQL the
+    # audit row and the profile are clauses of the state's write (storage.db.write_with_turn).
+    postgresql = dialect == "postgresql"
+    assert round_trips(sent, dialect) == expected + (1 if postgresql else 3), sent
     await chat.press("more")
     await write_petition(chat)
     with statements(app) as again:
         await chat.press("confirm")
-    assert round_trips(again, dialect) == expected + 2, again  # the profile already holds it
+    # The profile already holds it: the petition and its audit row.
+    assert round_trips(again, dialect) == expected + (1 if postgresql else 2), again
 
 
 async def test_a_written_petition_in_the_console(app: App, rounds: Rounds) -> None:
