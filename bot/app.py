@@ -37,7 +37,7 @@ class App:
 
 
 def build_app(settings: Settings, clock: Clock | None = None) -> App:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=settings.database_pool_size)
     sessions = session_factory(engine)
     clock = clock or SystemClock()
     dialog = Dialog(sessions, settings, clock, all_flows())

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
 
     environment: str = Field("development", description="development | production")
     database_url: str = "sqlite+aiosqlite:///./data/tiepdan.db"
+    # PostgreSQL: connections each process keeps open (and up to POOL_OVERFLOW more at peaks).
+    # Fewer made the bot open and close a connection for most events under load.
+    database_pool_size: int = Field(20, ge=1, le=500)
     default_locale: str = "vi"
     timezone: str = "Asia/Ho_Chi_Minh"
     summary_lead_days: int = Field(5, ge=0)

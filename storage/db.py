@@ -26,7 +26,10 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+POOL_OVERFLOW = 10  # PostgreSQL connections opened beyond the pool at a peak, closed after use
+
+
+def create_engine(url: str, pool_size: int | None = None, **kwargs: Any) -> AsyncEngine:
     """An async engine; on SQLite every transaction takes the write lock up front.
 
     SQLite lets only one writer in at a time. A deferred transaction that reads
@@ -43,7 +46,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("hide_parameters", True)
     if not is_sqlite(url):
         # No ping before each checkout (a round trip per event): a connection found dead is
-        # invalidated when used, and the dialog engine runs that event again.
+        # invalidated when used, and the dialog engine runs that event again. `pool_size`:
+        # connections kept open (SQLAlchemy's 5 made 200 citizens at once open and close one
+        # for most events, a quarter of the bot's CPU: bench/README.md).
+        if pool_size is not None:
+            kwargs.update(pool_size=pool_size, max_overflow=POOL_OVERFLOW)
         return create_async_engine(url, **kwargs)
 
     # aiosqlite logs every statement with its values at DEBUG ("executing …"), which

@@ -12,6 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot import cli
+from bot.app import build_app
 from bot.settings import Settings
 from storage.identity import UserKey
 
@@ -333,3 +334,15 @@ def test_run_explains_a_database_it_cannot_migrate(
     assert told.err.startswith("tiepdan: the database of DATABASE_URL cannot be used: ")
     assert "127.0.0.1" in told.err and "tiepdan db upgrade" in told.err
     assert "Traceback" not in told.err + told.out
+
+
+async def test_a_postgresql_process_keeps_database_pool_size_connections_open() -> None:
+    """SQLAlchemy's 5 made 200 citizens at once open and close a connection for most events."""
+    settings = Settings(_env_file=None, database_url="postgresql+asyncpg://tiepdan@db/tiepdan")  # type: ignore[call-arg]
+    assert settings.database_pool_size == 20
+    settings.database_pool_size = 7
+    app = build_app(settings)
+    try:
+        assert app.engine.sync_engine.pool.size() == 7  # type: ignore[attr-defined]
+    finally:
+        await app.close()
