@@ -17,6 +17,7 @@ import logging
 import re
 
 from aiogram import Bot, Dispatcher, methods
+from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError
 from aiogram.methods.base import Response
@@ -33,7 +34,6 @@ from pydantic import ValidationError
 from bot.app import App
 from bot.channels.inbound import Inbound, Payload, acknowledged, unless_stopped
 from bot.channels.telegram.channel import LatestMessages, TelegramChannel
-from bot.channels.telegram.json_session import JsonSession
 from bot.channels.telegram.mapping import (
     CHANNEL,
     Pressed,
@@ -87,7 +87,7 @@ def make_bot(
 ) -> Bot:
     """A bot whose requests are retried (outermost) and, with `pacer`, whose messages wait
     for their slot (each attempt)."""
-    session = JsonSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
     session.middleware(
         RetryMiddleware(
             max_retries=max_retries, base_delay=retry_base_delay, wait_out_rate_limits=wait_out_rate_limits
