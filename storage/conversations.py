@@ -46,17 +46,21 @@ _HANDLED = (
     .where(InboundUpdate.channel == bindparam("key_channel"), InboundUpdate.update_id == bindparam("event"))
     .scalar_subquery()
 )
+# Who the user is on the staff (all None for a citizen), as `actor_from` takes it.
+_STAFF_COLUMNS = (
+    StaffMember.role,
+    StaffMember.endpoint_ids,
+    StaffMember.see_denouncers,
+    StaffMember.id.label("staff_id"),
+    StaffMember.agency_id,
+    StaffMember.delegate,
+)
 _READ = (
     select(
         ConversationState.flow,
         ConversationState.step,
         ConversationState.data,
-        StaffMember.role,
-        StaffMember.endpoint_ids,
-        StaffMember.see_denouncers,
-        StaffMember.id.label("staff_id"),
-        StaffMember.agency_id,
-        StaffMember.delegate,
+        *_STAFF_COLUMNS,
         _HANDLED,
         *RECORD_COLUMNS,
     )
@@ -115,12 +119,7 @@ _CREATE_POSTGRESQL = (
         literal("").label("flow"),
         literal("").label("step"),
         literal(None, JSON).label("data"),
-        StaffMember.role,
-        StaffMember.endpoint_ids,
-        StaffMember.see_denouncers,
-        StaffMember.id.label("staff_id"),
-        StaffMember.agency_id,
-        StaffMember.delegate,
+        *_STAFF_COLUMNS,
         literal(False),  # handled before: a new user's event was not
         *_NEW_CITIZEN.c,
         literal(False).label("denouncer"),
