@@ -13,17 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.app import App, build_app
 from bot.channels import inbound as pipeline
 from bot.channels.telegram.runner import make_bot
 from bot.clock import FrozenClock
+from bot.dialog.types import Incoming
 from bot.workers import AnotherWorkerOnSqlite
 from storage import inbound, migrate, workers
-from storage.models import InboundUpdate
+from storage.models import AuditEntry, Citizen, InboundUpdate
 from tests.conftest import make_settings
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
+from tests.support import BUTTONS, ChatUser
 from tests.telegram_harness import make_telegram_bot
 from tests.worker_processes import run_workers
 
@@ -100,6 +102,31 @@ async def test_only_the_unfinished_updates_of_dead_or_no_workers_are_taken_over(
         assert await inbound.take_over(db, "telegram", "other:1", alive_since=now, orphaned_before=None) == [
             inbound.Taken("9", None, payload, False, None, False)
         ]
+
+
+# --- one event handed to two workers at once ----------------------------------------------
+
+
+@POSTGRES_ONLY
+async def test_an_event_two_workers_handle_at_once_is_written_once(pair: tuple[App, App]) -> None:
+    """The consent's writes are clauses of the state's write (storage.db.write_with_turn). The
+    worker that waits on the state's lock reads the state the other wrote (its button is now
+    an old one), and the event's mark, taken, makes it roll back: one consent, one audit."""
+    first, second = pair
+    chat = ChatUser(first.dialog, user_id="42")
+    await chat.say("/start")
+    await chat.press("Tiếng Việt")
+    agree = chat.find_option("agree").payload
+    same = Incoming(channel="test", user_id="42", option=agree, event_id="42-agree")
+    answered = await asyncio.gather(*(app.dialog.handle(same, BUTTONS) for app in (first, second)))
+    assert sorted(bool(replies) for replies in answered) == [False, True]  # one answers
+    async with first.sessions() as db:
+        given = await db.scalar(
+            select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "consent.give")
+        )
+        citizen = await db.scalar(select(Citizen).where(Citizen.channel_user_id == "42"))
+    assert given == 1
+    assert citizen is not None and citizen.consent_at is not None
 
 
 # --- a dead worker's updates ---------------------------------------------------------------
