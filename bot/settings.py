@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     environment: str = Field("development", description="development | production")
     database_url: str = "sqlite+aiosqlite:///./data/tiepdan.db"
     # PostgreSQL: connections each process keeps open (and up to POOL_OVERFLOW more at peaks).
-    # Fewer made the bot open and close a connection for most events under load.
+    # Fewer made the bot open and close connections over and over under load.
     database_pool_size: int = Field(20, ge=1, le=500)
     default_locale: str = "vi"
     timezone: str = "Asia/Ho_Chi_Minh"

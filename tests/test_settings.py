@@ -337,7 +337,7 @@ def test_run_explains_a_database_it_cannot_migrate(
 
 
 async def test_a_postgresql_process_keeps_database_pool_size_connections_open() -> None:
-    """SQLAlchemy's 5 made 200 citizens at once open and close a connection for most events."""
+    """With SQLAlchemy's 5, 200 citizens at once made the bot open and close connections."""
     settings = Settings(_env_file=None, database_url="postgresql+asyncpg://tiepdan@db/tiepdan")  # type: ignore[call-arg]
     assert settings.database_pool_size == 20
     settings.database_pool_size = 7
