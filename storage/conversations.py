@@ -271,9 +271,9 @@ async def close_turn(
 
 def _foldable(writes: list[Any]) -> bool:
     """The clauses of one statement all see the database as it was before it: two UPDATEs of
-    one table there could both hit one row, and one of them would be lost. Sent one by one,
-    then."""
-    updated = [write.table for write in writes if write.is_update]
+    one table there (the state's write and the mark among them) could both hit one row, and
+    one of them would be lost. Sent one by one, then."""
+    updated = [STATE, INBOUND, *(write.table for write in writes if write.is_update)]
     return len(updated) == len(set(updated))
 
 

@@ -12,6 +12,9 @@ from typing import Any
 from sqlalchemy import event
 
 from bot.app import App
+from bot.clock import FrozenClock
+from storage import audit, citizens, conversations
+from storage.identity import UserKey
 from tests.conftest import World
 from tests.flows import consent
 from tests.support import ChatUser
@@ -68,3 +71,23 @@ async def test_a_typed_answer_and_a_pressed_button_are_one_read_and_one_write(
     expected = 4 if dialect == "postgresql" else 5
     assert round_trips(typed, dialect) == expected, typed
     assert round_trips(pressed, dialect) == expected, pressed
+
+
+async def test_two_writes_of_one_citizen_in_a_turn_both_stay(app: App, clock: FrozenClock) -> None:
+    """A turn's writes go with its closing statement (storage.db.write_with_turn); two UPDATEs
+    of one table are not folded into it, where one would be lost (one snapshot for all)."""
+    key = UserKey("test", "77")
+    now = clock.now()
+    async with app.sessions() as db, db.begin():
+        turn = await conversations.open_turn(db, key, "77-1", frozenset(), now=now)
+        citizen = await citizens.set_locale(db, turn.citizen, "en")
+        await citizens.give_consent(db, citizen, "2026-12", now=now)
+        wrote = await conversations.close_turn(
+            db, key, flow="menu", step="menu", data={}, event_id="77-1", reply_to=None, now=now
+        )
+    assert wrote
+    async with app.sessions() as db:
+        stored = await citizens.record(db, turn.citizen.id)
+        consents = await audit.consents(db, citizens.actor_of(stored))
+    assert (stored.locale, stored.consent_version) == ("en", "2026-12")
+    assert [entry.action for entry in consents] == ["consent.give"]
