@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit, citizens
+from storage import citizens
 from storage.errors import NotFound
 from storage.event_kinds import EventDates, Timing, default_report_deadline, policy
 from storage.identity import UserKey
@@ -28,6 +28,7 @@ from storage.models import (
     SubmissionStatus,
 )
 from storage.outbox import HearingCancelled, HearingMoved, NoticeKind, queue_all
+from storage.schedule import record_change
 from storage.staff import Actor
 
 QUESTION, SPEAKER, LIAISON = "question", "speaker", "liaison"
@@ -132,18 +133,17 @@ async def move(
         [(p.citizen_id, HearingMoved(event.id, p.role, old_start, new_start, reason)) for p in people],
         now=now,
     )
-    audit.record(
+    record_change(
         db,
-        at=now,
-        actor=str(actor),
-        action="session.reschedule",
-        target_type="session",
-        target_id=event.id,
+        "reschedule",
+        event.id,
+        actor=actor,
+        now=now,
+        reason=reason,
+        override=override,
+        told=len(people),
         old=old_start.isoformat(),
         new=new_start.isoformat(),
-        reason=reason,
-        short_notice_override=override,
-        told=len(people),
     )
     await db.flush()
     return len(people)
@@ -168,16 +168,8 @@ async def cancel(
         [(p.citizen_id, HearingCancelled(event.id, p.role, reason)) for p in people],
         now=now,
     )
-    audit.record(
-        db,
-        at=now,
-        actor=str(actor),
-        action="session.cancel",
-        target_type="session",
-        target_id=event.id,
-        reason=reason,
-        short_notice_override=override,
-        told=len(people),
+    record_change(
+        db, "cancel", event.id, actor=actor, now=now, reason=reason, override=override, told=len(people)
     )
     await db.flush()
     return len(people)

@@ -99,18 +99,17 @@ async def reschedule(
         [(r.citizen_id, SessionMoved(r.id, old_start, new_start, deadline, reason)) for r in people],
         now=now,
     )
-    audit.record(
+    record_change(
         db,
-        at=now,
-        actor=str(actor),
-        action="session.reschedule",
-        target_type="session",
-        target_id=session.id,
+        "reschedule",
+        session.id,
+        actor=actor,
+        now=now,
+        reason=reason,
+        override=override,
+        told=len(people),
         old=old_start.isoformat(),
         new=new_start.isoformat(),
-        reason=reason,
-        short_notice_override=override,
-        told=len(people),
     )
     await db.flush()
     return len(people)
@@ -131,19 +130,39 @@ async def cancel(
             now,
             now,
         )
+    record_change(
+        db, "cancel", session.id, actor=actor, now=now, reason=reason, override=override, told=len(people)
+    )
+    await db.flush()
+    return len(people)
+
+
+def record_change(
+    db: AsyncSession,
+    change: str,
+    event_id: int,
+    *,
+    actor: Actor,
+    now: datetime,
+    reason: str,
+    override: bool,
+    told: int,
+    **details: object,
+) -> None:
+    """The audit entry of a schedule change (`change`: reschedule | cancel), one shape for
+    every kind of event."""
     audit.record(
         db,
         at=now,
         actor=str(actor),
-        action="session.cancel",
+        action=f"session.{change}",
         target_type="session",
-        target_id=session.id,
+        target_id=event_id,
+        **details,
         reason=reason,
         short_notice_override=override,
-        told=len(people),
+        told=told,
     )
-    await db.flush()
-    return len(people)
 
 
 # --- voter-contact rounds -----------------------------------------------------------
@@ -291,19 +310,18 @@ async def move_round(
         )
         notices.append((voter.citizen_id, RoundMoved(event.id, told_of, old, new, deadline, reason)))
     await queue_all(db, NoticeKind.ROUND_MOVED, notices, now=now)
-    audit.record(
+    record_change(
         db,
-        at=now,
-        actor=str(actor),
-        action="session.reschedule",
-        target_type="session",
-        target_id=event.id,
+        "reschedule",
+        event.id,
+        actor=actor,
+        now=now,
+        reason=reason,
+        override=override,
+        told=len(notices),
         endpoint_id=endpoint_id,
         old=min(move.old_starts.values()).isoformat(),
         new=event.starts_at.isoformat(),
-        reason=reason,
-        short_notice_override=override,
-        told=len(notices),
     )
     await db.flush()
     return len(notices)
@@ -325,16 +343,8 @@ async def cancel_round(
     )
     for sign_up in await affected(db, event.id):
         sign_up.status, sign_up.cancelled_at, sign_up.updated_at = SignUpStatus.CANCELLED, now, now
-    audit.record(
-        db,
-        at=now,
-        actor=str(actor),
-        action="session.cancel",
-        target_type="session",
-        target_id=event.id,
-        reason=reason,
-        short_notice_override=override,
-        told=len(voters),
+    record_change(
+        db, "cancel", event.id, actor=actor, now=now, reason=reason, override=override, told=len(voters)
     )
     await db.flush()
     return len(voters)

@@ -18,9 +18,8 @@ from bot.exports import (
 from bot.reception_book import reception_book
 from handlers.staff.common import STAFF, back_home, deliverable, usage
 from handlers.staff.reports import show_round_stats
-from handlers.staff.sessions import DATE, session_from_args
+from handlers.staff.sessions import DATE, session_to_send
 from storage import audit
-from storage.event_kinds import policy
 from storage.reception_book import registration_stats
 
 export = Flow("export", first="send", command="export", roles=STAFF, needs_consent=False)
@@ -29,16 +28,8 @@ stats = Flow("stats", first="show", command="stats", roles=STAFF, needs_consent=
 
 @export.ask("send")
 async def ask_export(ctx: Ctx) -> Reply | Next:
-    try:
-        session = await session_from_args(ctx, "export")
-    except Invalid as invalid:
-        ctx.say(invalid.message_id, **invalid.fields)
-        return Goto("staff_home", data={})
-    if "book" not in policy(session.kind).exports:  # Form 03 is the reception's
-        ctx.say("staff.export.other_kind", id=session.id)
-        return Goto("staff_home", data={})
-    if not ctx.capabilities.documents:  # the Zalo Bot API sends no files
-        ctx.say("staff.export.no_files_here")
+    session = await session_to_send(ctx, "export", "book", "staff.export.other_kind")  # Form 03: reception
+    if session is None:
         return Goto("staff_home", data={})
     t = document_translator(ctx.t)  # the document in Vietnamese; the chat in the admin's language
     book = await reception_book(

@@ -9,7 +9,7 @@ from bot.exports import document_translator
 from bot.petition_exports import report_filename, to_docx, to_xlsx
 from bot.petition_report import petition_report, round_stats_table
 from handlers.staff.common import STAFF, back_home, deliverable
-from handlers.staff.sessions import session_from_args
+from handlers.staff.sessions import session_from_args, session_to_send
 from storage import audit, hearing_questions, hearings
 from storage.compilation import round_stats
 from storage.event_kinds import policy
@@ -21,16 +21,8 @@ report = Flow("report", first="send", command="report", roles=STAFF, needs_conse
 
 @report.ask("send")
 async def ask_report(ctx: Ctx) -> Reply | Next:
-    try:
-        session = await session_from_args(ctx, "report")
-    except Invalid as invalid:
-        ctx.say(invalid.message_id, **invalid.fields)
-        return Goto("staff_home", data={})
-    if "petitions" not in policy(session.kind).exports:
-        ctx.say("staff.report.not_round", id=session.id)
-        return Goto("staff_home", data={})
-    if not ctx.capabilities.documents:  # the Zalo Bot API sends no files
-        ctx.say("staff.export.no_files_here")
+    session = await session_to_send(ctx, "report", "petitions", "staff.report.not_round")
+    if session is None:
         return Goto("staff_home", data={})
     t = document_translator(ctx.t)  # the document in Vietnamese; the chat in the staff's language
     found = await petition_report(

@@ -186,6 +186,24 @@ async def session_from_args(ctx: Ctx, command: str) -> SessionInfo:
     return session
 
 
+async def session_to_send(ctx: Ctx, command: str, export: str, other_kind: str) -> SessionInfo | None:
+    """The session of `/command ID` whose kind has the `export` (its policy's exports), asked
+    for in a chat that carries files; else None, the staff member told why (`other_kind`: the
+    message for a session of another kind)."""
+    try:
+        session = await session_from_args(ctx, command)
+    except Invalid as invalid:
+        ctx.say(invalid.message_id, **invalid.fields)
+        return None
+    if export not in policy(session.kind).exports:
+        ctx.say(other_kind, id=session.id)
+        return None
+    if not ctx.capabilities.documents:  # the Zalo Bot API sends no files
+        ctx.say("staff.export.no_files_here")
+        return None
+    return session
+
+
 @detail.ask("show")
 async def ask_detail(ctx: Ctx) -> Reply | Next:
     try:
