@@ -6,7 +6,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, exists, or_, select, update
+from sqlalchemy import String, Table, bindparam, exists, func, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import audit
@@ -18,6 +19,7 @@ from storage.models import (
     ConversationState,
     Event,
     SignUp,
+    SignUpStatus,
     Submission,
     SubmissionKind,
     SubmissionStatus,
@@ -42,6 +44,12 @@ class CitizenRecord:
     unreachable: bool
     anonymised_at: datetime | None
     denouncer: bool = False  # has denounced: their identity is never echoed back to them
+    # (event id, code) of each sign-up not cancelled: what they hold already.
+    active_sign_ups: tuple[tuple[int, str], ...] = ()
+
+    def code_held_for(self, event_id: int) -> str | None:
+        """The code of their sign-up for this event, if they hold one."""
+        return next((code for held, code in self.active_sign_ups if held == event_id), None)
 
 
 # The columns of a CitizenRecord, in its order (a query selects them to build one).
@@ -61,7 +69,12 @@ RECORD_COLUMNS = (
     exists()
     .where(Submission.citizen_id == Citizen.id, Submission.case_type == CaseType.DENUNCIATION)
     .label("denouncer"),
+    select(func.aggregate_strings(sql_cast(SignUp.session_id, String) + ":" + SignUp.code, ","))
+    .where(SignUp.citizen_id == Citizen.id, SignUp.status != SignUpStatus.CANCELLED)
+    .scalar_subquery()
+    .label("active_sign_ups"),
 )
+DENOUNCER_AT = -2  # where `denouncer` is in RECORD_COLUMNS
 _BY_ID = select(*RECORD_COLUMNS).where(Citizen.id == bindparam("citizen_id"))
 
 
@@ -75,7 +88,12 @@ def _set(citizen: CitizenRecord, **values: Any) -> Any:
 
 def record_of(values: Any) -> CitizenRecord:
     """A CitizenRecord from a row holding RECORD_COLUMNS in order."""
-    return replace(CitizenRecord(*values), denouncer=bool(values[-1]))  # SQLite says 0 or 1
+    held = (pair.split(":", 1) for pair in values[-1].split(",")) if values[-1] else ()
+    return replace(
+        CitizenRecord(*values[:-1]),
+        denouncer=bool(values[DENOUNCER_AT]),  # SQLite says 0 or 1
+        active_sign_ups=tuple((int(event_id), code) for event_id, code in held),
+    )
 
 
 async def record(db: AsyncSession, citizen_id: int) -> CitizenRecord:

@@ -14,11 +14,24 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Table, and_, bindparam, exists, literal, select, update
+from sqlalchemy import (
+    JSON,
+    String,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    literal,
+    literal_column,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.citizens import RECORD_COLUMNS, CitizenRecord, record_of
+from storage.catalog import CATALOG_VERSION, CURRENT_VERSION
+from storage.citizens import DENOUNCER_AT, RECORD_COLUMNS, CitizenRecord, record_of
 from storage.db import TURN_WRITES, insert_if_absent
 from storage.identity import UserKey
 from storage.models import Citizen, ConversationState, InboundUpdate, StaffMember, UTCDateTime
@@ -61,6 +74,7 @@ _READ = (
         ConversationState.step,
         ConversationState.data,
         *_STAFF_COLUMNS,
+        CURRENT_VERSION.label("catalog_version"),
         _HANDLED,
         *RECORD_COLUMNS,
     )
@@ -85,44 +99,58 @@ _READ = (
     )
     .with_for_update(of=ConversationState)  # PostgreSQL; SQLite's transactions hold the write lock
 )
-CITIZEN_AT = 10  # where the citizen's columns start in a row of _READ
+CITIZEN_AT = 11  # where the citizen's columns start in a row of _READ
 
-# PostgreSQL: a new user's state and citizen rows in one statement, which returns the citizen
-# (new: no submission yet, so not a denouncer) with any staff role, as _READ's rows are.
+# PostgreSQL: the turn's read, which for a new user also creates their state and citizen rows
+# (one round trip, not a read that finds nothing and then an INSERT). The INSERTs select
+# nothing when the state was found; a new citizen is not a denouncer (no submission yet).
+# A user with a state but no citizen row, or a first event racing another, returns no row
+# here: `_create` then makes what is missing, or reads what the other made.
+_EXISTING = _READ.cte("existing")
+_NOTHING_FOUND = ~exists(select(literal(1)).select_from(_EXISTING))
 _NEW_STATE = (
     postgresql.insert(STATE)
-    .values(
-        channel=bindparam("key_channel"),
-        user_id=bindparam("key_user"),
-        flow="",
-        step="",
-        data=bindparam("empty", type_=JSON),
-        updated_at=bindparam("at", type_=UTCDateTime()),
+    .from_select(
+        ["channel", "user_id", "flow", "step", "data", "updated_at"],
+        select(
+            bindparam("key_channel"),
+            bindparam("key_user"),
+            literal(""),
+            literal(""),
+            literal_column("'{}'", JSON),
+            bindparam("at", type_=UTCDateTime()),
+        ).where(_NOTHING_FOUND),
     )
     .on_conflict_do_nothing()
     .cte("new_state")
 )
 _NEW_CITIZEN = (
     postgresql.insert(Citizen)
-    .values(
-        channel=bindparam("key_channel"),
-        channel_user_id=bindparam("key_user"),
-        created_at=bindparam("at", type_=UTCDateTime()),
-        unreachable=False,
+    .from_select(
+        ["channel", "channel_user_id", "created_at", "unreachable"],
+        select(
+            bindparam("key_channel"),
+            bindparam("key_user"),
+            bindparam("at", type_=UTCDateTime()),
+            literal(False),
+        ).where(_NOTHING_FOUND),
     )
     .on_conflict_do_nothing()
-    .returning(*RECORD_COLUMNS[:-1])
+    .returning(*RECORD_COLUMNS[:DENOUNCER_AT])
     .cte("new_citizen")
 )
-_CREATE_POSTGRESQL = (
+_READ_OR_CREATE_POSTGRESQL = union_all(
+    select(_EXISTING),
     select(
-        literal("").label("flow"),
-        literal("").label("step"),
-        literal(None, JSON).label("data"),
+        literal(""),
+        literal(""),
+        literal(None, JSON),
         *_STAFF_COLUMNS,
+        CURRENT_VERSION,
         literal(False),  # handled before: a new user's event was not
         *_NEW_CITIZEN.c,
-        literal(False).label("denouncer"),
+        literal(False),  # a denouncer: not yet
+        literal(None, String),  # sign-ups: none yet
     )
     .select_from(_NEW_CITIZEN)
     .outerjoin(
@@ -133,7 +161,7 @@ _CREATE_POSTGRESQL = (
             StaffMember.active.is_(True),
         ),
     )
-    .add_cte(_NEW_STATE)
+    .add_cte(_NEW_STATE),
 )
 
 _WRITE = (
@@ -180,12 +208,16 @@ async def open_turn(
     db: AsyncSession, key: UserKey, event_id: str | None, admins: frozenset[UserKey], *, now: datetime
 ) -> Turn:
     """The user's state, locked, with who they are; created for a new user."""
-    params = {"key_channel": key.channel, "key_user": key.user_id, "event": event_id or ""}
+    params: dict[str, Any] = {"key_channel": key.channel, "key_user": key.user_id, "event": event_id or ""}
+    read: Any = _READ
     connection = await db.connection()
-    row = (await connection.execute(_READ, params)).one_or_none()
-    if row is None or row.id is None:  # a new user
-        row = await _create(db, connection, key, params, now)
+    if connection.dialect.name == "postgresql":
+        read, params = _READ_OR_CREATE_POSTGRESQL, params | {"at": now}
+    row = (await connection.execute(read, params)).one_or_none()
+    if row is None or row.id is None:  # a new user (PostgreSQL: one the read could not create)
+        row = await _create(db, key, params, now)
     db.info[TURN_WRITES] = []  # writes to send with close_turn's
+    db.info[CATALOG_VERSION] = row.catalog_version
     actor = actor_from(
         key,
         admins,
@@ -206,20 +238,14 @@ async def open_turn(
     )
 
 
-async def _create(
-    db: AsyncSession, connection: Any, key: UserKey, params: dict[str, Any], now: datetime
-) -> Any:
+async def _create(db: AsyncSession, key: UserKey, params: dict[str, Any], now: datetime) -> Any:
     """A new user's rows, and the turn's row read from them. Two first events at once (or a
     citizen without a state): both insert, one wins, and the other reads what is there."""
-    if connection.dialect.name == "postgresql":
-        created = (await connection.execute(_CREATE_POSTGRESQL, params | {"empty": {}, "at": now})).first()
-        if created is not None:
-            return created
-    else:
-        state = {"channel": key.channel, "user_id": key.user_id, "flow": "", "step": "", "data": {}}
-        await insert_if_absent(db, ConversationState, state | {"updated_at": now})
-        citizen = {"channel": key.channel, "channel_user_id": key.user_id, "created_at": now}
-        await insert_if_absent(db, Citizen, citizen | {"unreachable": False})
+    state = {"channel": key.channel, "user_id": key.user_id, "flow": "", "step": "", "data": {}}
+    await insert_if_absent(db, ConversationState, state | {"updated_at": now})
+    citizen = {"channel": key.channel, "channel_user_id": key.user_id, "created_at": now}
+    await insert_if_absent(db, Citizen, citizen | {"unreachable": False})
+    connection = await db.connection()
     return (await connection.execute(_READ, params)).one()
 
 
@@ -249,6 +275,7 @@ async def close_turn(
     }
     connection = await db.connection()
     writes = db.info.pop(TURN_WRITES, [])
+    db.info.pop(CATALOG_VERSION, None)
     if connection.dialect.name == "postgresql" and _foldable(writes):
         # One statement: the turn's writes as its data-modifying WITH clauses. They run even
         # if the mark finds the event handled; the caller then rolls them back.

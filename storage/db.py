@@ -132,7 +132,8 @@ async def write_with_turn(db: AsyncSession, statement: Any) -> None:
     """A write nothing later in the same event reads back (an audit entry, the citizen's
     language or consent). With a dialog turn open (`storage.conversations.open_turn`), it
     goes with the turn's closing write, on PostgreSQL as a part of that one statement;
-    otherwise at once. `statement` carries its own values."""
+    otherwise at once. `statement` carries its own values, all of them: as a WITH clause an
+    INSERT gets none of the models' Python-side defaults."""
     pending = db.info.get(TURN_WRITES)
     if pending is None:
         await db.execute(statement)

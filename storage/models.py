@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     Enum,
@@ -196,6 +197,18 @@ class EventEndpoint(Base):
 
     event: Mapped[Event] = relationship(back_populates="endpoints")
     endpoint: Mapped[Endpoint] = relationship(lazy="joined")
+
+
+class CatalogVersion(Base):
+    """One row: a number every change to `events`, `endpoints` or `event_endpoints` (seats
+    taken included) moves on, by triggers (migration 0009; on PostgreSQL at commit, so that
+    this row is the last a transaction locks). The turn's read returns it, and what
+    `storage.catalog` keeps between events is read again when it has moved."""
+
+    __tablename__ = "catalog_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
 class Citizen(Base):

@@ -14,7 +14,7 @@ import dataclasses
 import typing
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import (
     ColumnElement,
@@ -22,10 +22,12 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     cast,
     exists,
     func,
     insert,
+    literal,
     select,
     true,
     update,
@@ -33,7 +35,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage import audit, outbox
+from storage import audit, catalog, outbox, sessions
+from storage.db import write_with_turn
 from storage.errors import AlreadyRegistered, DeadlinePassed, NotFound, SessionNotOpen, TooManyPeople
 from storage.event_kinds import Timing, policy
 from storage.models import (
@@ -285,13 +288,15 @@ _INSERTED = (
 )
 
 
-def _insert_numbered(dialect: str) -> Any:
+def _insert_numbered(dialect: str, status: ColumnElement[Any] | None = None, prefix: str = "") -> Any:
     """INSERT … SELECT that takes the row's id first, so that its code, made of the id, goes in
     with it: one statement, not an INSERT and an UPDATE. The id is the one the engine would
     have given: the sequence's next on PostgreSQL, one past the largest on SQLite (whose
     writers hold the database's lock: no two take the same). A second active registration of
     the same citizen for the same session inserts nothing (the partial unique index and
-    ON CONFLICT DO NOTHING): no SAVEPOINT, and the transaction goes on."""
+    ON CONFLICT DO NOTHING): no SAVEPOINT, and the transaction goes on. The status is the
+    `status` parameter unless an expression is given; the parameters' names start with
+    `prefix`."""
     next_id: ColumnElement[int]
     if dialect == "postgresql":
         next_id = func.nextval(func.pg_get_serial_sequence(REGISTRATIONS.name, "id"))
@@ -303,10 +308,13 @@ def _insert_numbered(dialect: str) -> Any:
         number = func.lpad(digits, func.greatest(6, func.length(digits)), "0")
     else:
         number = func.printf("%06d", row.c.id)
+    columns: dict[str, ColumnElement[Any]] = {
+        name: bindparam(prefix + name, type_=REGISTRATIONS.c[name].type) for name in _INSERTED
+    }
+    if status is not None:
+        columns["status"] = status
     values = select(
-        row.c.id,
-        bindparam("code_prefix", type_=String()) + number,
-        *(bindparam(name, type_=REGISTRATIONS.c[name].type) for name in _INSERTED),
+        row.c.id, bindparam(prefix + "code_prefix", type_=String()) + number, *columns.values()
     ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT … SELECT
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return (
@@ -318,15 +326,40 @@ def _insert_numbered(dialect: str) -> Any:
 
 
 _INSERT = {dialect: _insert_numbered(dialect) for dialect in ("postgresql", "sqlite")}
+
+
+def _take_and_insert_postgresql() -> Any:
+    """PostgreSQL: the seats taken if they are left and the sign-up inserted, confirmed or
+    waitlisted as that went, in one statement. It returns whether seats were taken (to give
+    them back when the insert found the citizen already signed up) and the new row's id and
+    code (none then). The sign-up's parameters are named `new_…`: SQLAlchemy would take one
+    named as a column of the seat's table (`session_id`) for a value its UPDATE sets."""
+    taken = _TAKE_SEATS.returning(SESSION_ENDPOINTS.c.id).cte("taken")
+    status = case(
+        (exists(select(literal(1)).select_from(taken)), literal(SignUpStatus.CONFIRMED.value)),
+        else_=literal(SignUpStatus.WAITLISTED.value),
+    )
+    inserted = _insert_numbered("postgresql", status, prefix="new_").cte("inserted")
+    took = select(func.count().label("took")).select_from(taken).subquery("took")
+    return select(took.c.took, inserted.c.id, inserted.c.code).select_from(took.outerjoin(inserted, true()))
+
+
+_TAKE_AND_INSERT_POSTGRESQL = _take_and_insert_postgresql()
 _CASE_COLUMNS = (
     "event_id", "sign_up_id", "citizen_id", "endpoint_id", "full_name", "phone", "id_number", "address",
     "case_type", "field", "summary", "prior_agency", "group_size", "representatives", "attachments",
     "created_at", "updated_at",
 )  # fmt: skip
+# Every NOT NULL column is given: folded into the turn's closing statement (a WITH clause),
+# an INSERT gets none of the models' Python-side defaults.
 _INSERT_CASE = insert(SUBMISSIONS).values(
     kind=SubmissionKind.CASE,
     status=SubmissionStatus.ACTIVE,
     voters=1,
+    route_note="",
+    forwarded_to="",
+    reviewed_by="",
+    outcome="",
     **{name: bindparam(name, type_=SUBMISSIONS.c[name].type) for name in _CASE_COLUMNS},
 )
 _SET_SUMMARY = (
@@ -383,11 +416,32 @@ def _registration_of(row: Any, lead_days: int) -> CitizenRegistration:
 # --- reading -----------------------------------------------------------------------------
 
 
+@runtime_checkable
+class TurnCitizen(Protocol):
+    """A citizen as the turn's read gives them (`storage.citizens.CitizenRecord`): with what
+    they hold already."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def denouncer(self) -> bool: ...
+
+    def code_held_for(self, event_id: int) -> str | None: ...
+
+
 async def seat_for(
-    db: AsyncSession, citizen_id: int, session_endpoint_id: int, lead_days: int | Timing
+    db: AsyncSession, citizen: Person | TurnCitizen, session_endpoint_id: int, lead_days: int | Timing
 ) -> SeatChoice | None:
-    """A seat with what the citizen's own registrations say about taking it, in one read."""
-    params = {"citizen_id": citizen_id, "session_endpoint_id": session_endpoint_id}
+    """A seat with what the citizen's own registrations say about taking it. For a citizen
+    as the turn read them, the seat alone is read (and kept between events: see
+    `storage.catalog`); otherwise all of it, in one read."""
+    if isinstance(citizen, TurnCitizen):
+        seat = await sessions.seat(db, session_endpoint_id, lead_days)
+        if seat is None:
+            return None
+        return SeatChoice(seat, citizen.code_held_for(seat.session_id), citizen.denouncer)
+    params = {"citizen_id": citizen.id, "session_endpoint_id": session_endpoint_id}
     row = (await db.execute(_SEAT_FOR, params)).first()
     if row is None:
         return None
@@ -460,10 +514,10 @@ async def sign_up(
     that for a reception case).
 
     Raises NotFound, DeadlinePassed, SessionNotOpen, AlreadyRegistered or TooManyPeople. The
-    caller commits. Four statements: the seat read, the seats taken, the row with its code,
-    the audit.
+    caller commits. Statements: the seat read; the seats taken and the row with its code (one
+    on PostgreSQL, two on SQLite); the audit, which goes with a dialog turn's closing write.
     """
-    choice = await seat_for(db, citizen.id, session_endpoint_id, lead_days)
+    choice = await seat_for(db, citizen, session_endpoint_id, lead_days)
     if choice is None:
         raise NotFound(f"session endpoint {session_endpoint_id}")
     seat = choice.seat
@@ -475,20 +529,32 @@ async def sign_up(
     if seats > seat.capacity:
         # It could never be confirmed, and at the head of the waitlist it would block everyone.
         raise TooManyPeople(seat.capacity)
-    confirmed = await _take_seats(db, seat.session_endpoint_id, seats)
-    status = SignUpStatus.CONFIRMED if confirmed else SignUpStatus.WAITLISTED
     values: dict[str, Any] = {
         "citizen_id": citizen.id,
         "session_id": seat.session_id,
         "session_endpoint_id": seat.session_endpoint_id,
-        "status": status,
         "seats": seats,
         "created_at": now,
         "updated_at": now,
         "queued_at": now,
         "code_prefix": code_prefix(seat.kind, now, tz),
     }
-    inserted = (await db.execute(_INSERT[db.get_bind().dialect.name], values)).first()
+    inserted: Any
+    catalog.changed(db)  # the seats taken move on
+    if db.get_bind().dialect.name == "postgresql":
+        params = {f"new_{name}": value for name, value in values.items()} | {
+            "session_endpoint_id": seat.session_endpoint_id,
+            "seats": seats,
+        }
+        took, *inserted = (await db.execute(_TAKE_AND_INSERT_POSTGRESQL, params)).one()
+        confirmed = bool(took)
+        if inserted[0] is None:
+            inserted = None
+    else:
+        confirmed = await _take_seats(db, seat.session_endpoint_id, seats)
+        values["status"] = SignUpStatus.CONFIRMED if confirmed else SignUpStatus.WAITLISTED
+        inserted = (await db.execute(_INSERT["sqlite"], values)).first()
+    status = SignUpStatus.CONFIRMED if confirmed else SignUpStatus.WAITLISTED
     if inserted is None:
         # The same citizen signed up twice at once and the other one won.
         won = await db.scalar(_HELD_CODE, {"citizen_id": citizen.id, "session_id": seat.session_id})
@@ -520,7 +586,8 @@ async def submit(
     """A reception sign-up with its case: confirmed if seats are left, else waitlisted.
 
     Raises DeadlinePassed, SessionNotOpen, AlreadyRegistered or TooManyPeople. The caller
-    commits. Five statements: `sign_up`'s four and the case.
+    commits. `sign_up`'s statements and the case, which (as the audit) goes with a dialog
+    turn's closing write: nothing in the event reads it back.
     """
     seats = seats_needed(draft.group_size, draft.representatives)
     if seats < 1:
@@ -528,7 +595,7 @@ async def submit(
     signed = await sign_up(
         db, citizen, draft.session_endpoint_id, seats=seats, now=now, lead_days=lead_days, tz=tz
     )
-    case = {
+    case_row = {
         "event_id": signed.seat.session_id,
         "sign_up_id": signed.id,
         "citizen_id": citizen.id,
@@ -547,7 +614,7 @@ async def submit(
         "created_at": now,
         "updated_at": now,
     }
-    await db.execute(_INSERT_CASE, case)
+    await write_with_turn(db, _INSERT_CASE.values(case_row))
     return CitizenRegistration(
         id=signed.id,
         code=signed.code,
@@ -644,6 +711,7 @@ async def cancel(db: AsyncSession, registration: Held, *, now: datetime, actor: 
     if old != SignUpStatus.CONFIRMED:
         return []
     params = {"session_endpoint_id": registration.session_endpoint_id, "seats": registration.seats}
+    catalog.changed(db)
     await db.execute(_GIVE_BACK_SEATS, params)
     return await _promote_waitlisted(db, registration.session_endpoint_id, now=now)
 

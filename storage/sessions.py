@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Row, Table, bindparam, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from storage import catalog
 from storage.event_kinds import POLICIES, Timing, policy
 from storage.models import Endpoint, Event, EventEndpoint, EventKind, EventStatus, UTCDateTime
 from storage.rules import OPEN_STATUSES
@@ -133,12 +134,28 @@ async def open_seats_at(
     timing = timing_of(lead_days)
     # Each kind closes sign-ups some time before the start: starts sooner than that are past.
     earliest = min(now + (now - policy(kind).sign_up_deadline(now, timing)) for kind in kinds)
-    rows = await db.execute(_OPEN_SEATS[kinds], {"endpoint_id": endpoint_id, "earliest": earliest})
+
+    async def read() -> tuple[datetime, Sequence[Row[Any]]]:
+        params = {"endpoint_id": endpoint_id, "earliest": earliest}
+        return earliest, (await db.execute(_OPEN_SEATS[kinds], params)).all()
+
+    # Kept between events (`storage.catalog`) and narrowed to `now` each time: as time goes
+    # on, fewer of the rows kept are open, and none opens that was not among them.
+    read_from, rows = await catalog.cached(db, ("open seats", endpoint_id, kinds), read)
+    if earliest < read_from:  # a clock set back (tests): the rows kept may miss some
+        read_from, rows = await read()
+    for row in rows:
+        catalog.keep(db, ("seat", row.session_endpoint_id), row)
     return [seat for seat in (seat_of(row, lead_days) for row in rows) if now <= seat.deadline]
 
 
-async def seat(db: AsyncSession, session_endpoint_id: int, lead_days: int) -> SessionSeat | None:
-    row = (await db.execute(_SEAT, {"id": session_endpoint_id})).first()
+async def seat(db: AsyncSession, session_endpoint_id: int, lead_days: int | Timing) -> SessionSeat | None:
+    """One session at one endpoint (kept between events, as `open_seats_at`'s)."""
+
+    async def read() -> Row[Any] | None:
+        return (await db.execute(_SEAT, {"id": session_endpoint_id})).first()
+
+    row = await catalog.cached(db, ("seat", session_endpoint_id), read)
     return seat_of(row, lead_days) if row else None
 
 

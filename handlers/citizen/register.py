@@ -163,7 +163,7 @@ async def on_session(ctx: Ctx, answer: Answer) -> Next:
     if not answer.choice or not answer.choice.startswith("s:"):
         raise Invalid("common.choose_option")
     lead_days = ctx.settings.summary_lead_days
-    choice = await registrations.seat_for(ctx.db, ctx.citizen.id, int(answer.choice[2:]), lead_days)
+    choice = await registrations.seat_for(ctx.db, ctx.citizen, int(answer.choice[2:]), lead_days)
     if choice is None or choice.seat.status not in OPEN_STATUSES:  # cancelled while they were choosing
         raise Invalid("register.session.cancelled")
     seat = choice.seat
@@ -436,7 +436,7 @@ async def ask_review(ctx: Ctx) -> Reply | Next:
     draft.editing = True
     if draft.se_id is None:
         return "session"
-    choice = await registrations.seat_for(ctx.db, ctx.citizen.id, draft.se_id, ctx.settings.summary_lead_days)
+    choice = await registrations.seat_for(ctx.db, ctx.citizen, draft.se_id, ctx.settings.summary_lead_days)
     if choice is None:
         return "session"
     if not choice.seat.endpoint_active:  # deactivated since it was chosen: choose again
