@@ -3,12 +3,10 @@ again at the next event after any change, made here or by another process."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from bot.app import App
@@ -16,6 +14,7 @@ from storage.models import CatalogVersion
 from tests.conftest import World
 from tests.flows import consent
 from tests.support import ChatUser
+from tests.test_flow_statements import statements
 
 
 @pytest.fixture
@@ -26,20 +25,9 @@ async def elsewhere(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-@contextmanager
-def seat_reads(app: App) -> Iterator[list[str]]:
+def seat_reads(seen: list[str]) -> list[str]:
     """The statements that read seats (the turn's own read names none of their tables)."""
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if "event_endpoints" in statement:
-            seen.append(statement)
-
-    event.listen(app.engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(app.engine.sync_engine, "before_cursor_execute", count)
+    return [statement for statement in seen if "event_endpoints" in statement]
 
 
 async def version(engine: AsyncEngine) -> int:
@@ -56,13 +44,13 @@ async def test_seats_are_read_again_after_a_change_made_by_another_process(
 
     await consent(chat)
     await chat.press("register")
-    with seat_reads(app) as first:
+    with statements(app) as first:
         await choose_tan_binh()
-    assert first and "Còn 30/30 chỗ" in chat.text
+    assert seat_reads(first) and "Còn 30/30 chỗ" in chat.text
     await chat.press("back")
-    with seat_reads(app) as kept:
+    with statements(app) as kept:
         await choose_tan_binh()
-    assert not kept, "nothing changed: the seats kept are shown"
+    assert not seat_reads(kept), "nothing changed: the seats kept are shown"
     assert "Còn 30/30 chỗ" in chat.text
 
     se_id = world.seats[(world.second_id, "P-TANBINH")]  # 30 seats (the first session's: 2)
@@ -71,9 +59,9 @@ async def test_seats_are_read_again_after_a_change_made_by_another_process(
             text("UPDATE event_endpoints SET seats_taken = 28 WHERE id = :id"), {"id": se_id}
         )
     await chat.press("back")
-    with seat_reads(app) as again:
+    with statements(app) as again:
         await choose_tan_binh()
-    assert again and "Còn 2/30 chỗ" in chat.text
+    assert seat_reads(again) and "Còn 2/30 chỗ" in chat.text
 
     async with elsewhere.begin() as connection:  # staff cancel it from the CLI
         await connection.execute(

@@ -62,9 +62,9 @@ def test_with_a_revision_and_yes_it_downgrades(command_on: str, capsys: pytest.C
 def test_an_unknown_revision_is_explained(
     command_on: str, capsys: pytest.CaptureFixture[str], confirmed: list[str]
 ) -> None:
-    assert cli.main(["db", "downgrade", "0009", *confirmed]) == 2
+    assert cli.main(["db", "downgrade", "0099", *confirmed]) == 2
     told = capsys.readouterr().err
-    assert "Can't locate revision identified by '0009'" in told
+    assert "Can't locate revision identified by '0099'" in told
     assert "base  no tables at all" in told and "0001  initial schema" in told
     assert "Traceback" not in told
     assert asyncio.run(current_revision(command_on)) == head()
