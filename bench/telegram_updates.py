@@ -149,11 +149,20 @@ async def converse(
         else:
             async with http.get(f"{api}/control/keyboard/{user_id}") as response:
                 message: dict[str, Any] = await response.json()
+            if not (message or {}).get("reply_markup"):
+                raise RuntimeError(f"citizen {user_id} wants {value!r}, but no message has buttons")
             button = next(
-                row[0]
-                for row in message["reply_markup"]["inline_keyboard"]
-                if value.lower() in row[0]["text"].lower()
+                (
+                    row[0]
+                    for row in message["reply_markup"]["inline_keyboard"]
+                    if value.lower() in row[0]["text"].lower()
+                ),
+                None,
             )
+            if button is None:
+                async with http.get(f"{api}/control/chat/{user_id}") as response:
+                    calls = await response.json()
+                raise RuntimeError(f"citizen {user_id} wants {value!r}; the calls for them: {calls}")
             update = callback_update(user_id, message, button["callback_data"])
         started = time.perf_counter()
         async with http.post(f"{api}/control/updates", json=update) as response:

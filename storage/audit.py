@@ -36,6 +36,10 @@ def record(
 
 
 _ENTRIES = cast(Table, AuditEntry.__table__)
+_COLUMNS = ("at", "actor", "action", "target_type", "target_id", "details")
+_INSERT = insert(_ENTRIES).values(
+    {name: bindparam(f"audit_{name}", type_=_ENTRIES.c[name].type) for name in _COLUMNS}
+)
 
 
 async def write(
@@ -50,10 +54,15 @@ async def write(
 ) -> None:
     """As `record`, with one Core INSERT (no unit-of-work flush): in a dialog turn, sent with
     its closing write (`storage.db.write_with_turn`)."""
-    entry = insert(_ENTRIES).values(
-        at=at, actor=actor, action=action, target_type=target_type, target_id=str(target_id), details=details
-    )
-    await write_with_turn(db, entry)
+    params = {
+        "audit_at": at,
+        "audit_actor": actor,
+        "audit_action": action,
+        "audit_target_type": target_type,
+        "audit_target_id": str(target_id),
+        "audit_details": details,
+    }
+    await write_with_turn(db, _INSERT, params)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import String, Table, bindparam, exists, func, or_, select, update
@@ -81,9 +82,17 @@ _BY_ID = select(*RECORD_COLUMNS).where(Citizen.id == bindparam("citizen_id"))
 _CITIZENS = cast(Table, Citizen.__table__)
 
 
-def _set(citizen: CitizenRecord, **values: Any) -> Any:
-    """The UPDATE of a citizen's own columns, sent with the turn's closing write."""
-    return update(_CITIZENS).where(_CITIZENS.c.id == citizen.id).values(**values)
+@cache
+def _setting(columns: tuple[str, ...]) -> Any:
+    """The UPDATE of these columns of one citizen, built once."""
+    values = {name: bindparam(f"set_{name}", type_=_CITIZENS.c[name].type) for name in columns}
+    return update(_CITIZENS).where(_CITIZENS.c.id == bindparam("set_citizen")).values(values)
+
+
+async def _set(db: AsyncSession, citizen: CitizenRecord, **values: Any) -> None:
+    """Write a citizen's own columns with the turn's closing write."""
+    params = {f"set_{name}": value for name, value in values.items()} | {"set_citizen": citizen.id}
+    await write_with_turn(db, _setting(tuple(values)), params)
 
 
 def record_of(values: Any) -> CitizenRecord:
@@ -111,9 +120,7 @@ async def remember_identity(
     address: str | None,
 ) -> CitizenRecord:
     """Keep the identity given with a registration for the next one (consented to)."""
-    await write_with_turn(
-        db, _set(citizen, full_name=full_name, phone=phone, id_number=id_number, address=address)
-    )
+    await _set(db, citizen, full_name=full_name, phone=phone, id_number=id_number, address=address)
     return replace(citizen, full_name=full_name, phone=phone, id_number=id_number, address=address)
 
 
@@ -122,7 +129,7 @@ def actor_of(citizen: Citizen | CitizenRecord) -> str:
 
 
 async def set_locale(db: AsyncSession, citizen: CitizenRecord, locale: str) -> CitizenRecord:
-    await write_with_turn(db, _set(citizen, locale=locale))
+    await _set(db, citizen, locale=locale)
     return replace(citizen, locale=locale)
 
 
@@ -147,7 +154,7 @@ async def give_consent(
 ) -> CitizenRecord:
     """Consent to the current notice. A citizen who deleted their data and comes back is a
     citizen again: reached by broadcasts, listed for calls, and anonymised after retention."""
-    await write_with_turn(db, _set(citizen, consent_version=version, consent_at=now, anonymised_at=None))
+    await _set(db, citizen, consent_version=version, consent_at=now, anonymised_at=None)
     await audit.write(
         db,
         at=now,

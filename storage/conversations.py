@@ -2,10 +2,12 @@
 
 `open_turn` reads, in one statement, the user's state (locked until the transaction ends,
 so a user's events are handled one at a time across workers), who they are (the citizen
-row and any staff role), and whether this event was handled before. `close_turn` writes
-the new state and marks the event handled: on PostgreSQL in one statement, which also
-decides a race between two workers handed the same event (the loser writes nothing and
-rolls back). The statements are built once, here.
+row with their sign-ups, and any staff role), whether this event was handled before, and the
+catalog's version (`storage.catalog`); on PostgreSQL the same statement creates a new user.
+`close_turn` writes the new state and marks the event handled: on PostgreSQL in one statement
+(with the turn's own writes, `storage.db.write_with_turn`), which also decides a race between
+two workers handed the same event (the loser writes nothing and rolls back). The statements
+are built once, here.
 """
 
 from __future__ import annotations
@@ -276,15 +278,14 @@ async def close_turn(
     connection = await db.connection()
     writes = db.info.pop(TURN_WRITES, [])
     db.info.pop(CATALOG_VERSION, None)
-    if connection.dialect.name == "postgresql" and _foldable(writes):
+    if connection.dialect.name == "postgresql" and (folded := _folded(writes, params, bool(event_id))):
         # One statement: the turn's writes as its data-modifying WITH clauses. They run even
         # if the mark finds the event handled; the caller then rolls them back.
-        folded = [write.cte(f"turn_write_{n}") for n, write in enumerate(writes)]
-        write_state = _WRITE_MARKED_POSTGRESQL if event_id else _WRITE
-        result = await connection.execute(write_state.add_cte(*folded) if folded else write_state, params)
+        statement, all_params = folded
+        result = await connection.execute(statement, all_params)
         return bool(result.rowcount) or not event_id
-    for write in writes:
-        await connection.execute(write)
+    for write, write_params in writes:
+        await connection.execute(write, write_params)
     if not event_id:
         await connection.execute(_WRITE, params)
         return True
@@ -296,12 +297,38 @@ async def close_turn(
     return True
 
 
-def _foldable(writes: list[Any]) -> bool:
-    """The clauses of one statement all see the database as it was before it: two UPDATEs of
-    one table there (the state's write and the mark among them) could both hit one row, and
-    one of them would be lost. Sent one by one, then."""
-    updated = [STATE, INBOUND, *(write.table for write in writes if write.is_update)]
-    return len(updated) == len(set(updated))
+# The state's write with the turn's writes folded in, built once per sequence of writes (a
+# flow's step makes the same ones each time: a few sequences in all).
+_FOLDED: dict[tuple[bool, tuple[int, ...]], Any] = {}
+
+
+def _folded(
+    writes: list[tuple[Any, dict[str, Any]]], params: dict[str, Any], marked: bool
+) -> tuple[Any, dict[str, Any]] | None:
+    """The one statement and its parameters, or None where the writes cannot be folded:
+
+    - The clauses of one statement all see the database as it was before it: two UPDATEs of
+      one table there (the state's write and the mark among them) could both hit one row,
+      and one of them would be lost.
+    - One statement written twice (two audit entries) would have its parameters twice, and
+      so would two that name a parameter alike.
+
+    They are then sent one by one."""
+    statements = [statement for statement, _ in writes]
+    updated = [STATE, INBOUND, *(statement.table for statement in statements if statement.is_update)]
+    if len(updated) != len(set(updated)) or len(set(map(id, statements))) != len(statements):
+        return None
+    key = (marked, tuple(map(id, statements)))
+    if (statement := _FOLDED.get(key)) is None:
+        write_state = _WRITE_MARKED_POSTGRESQL if marked else _WRITE
+        clauses = [write.cte(f"turn_write_{n}") for n, write in enumerate(statements)]
+        statement = _FOLDED.setdefault(key, write_state.add_cte(*clauses) if clauses else write_state)
+    all_params = dict(params)
+    for _, write_params in writes:
+        all_params |= write_params
+    if len(all_params) != len(params) + sum(len(write_params) for _, write_params in writes):
+        return None
+    return statement, all_params
 
 
 async def state_data(db: AsyncSession, key: UserKey) -> dict[str, Any]:

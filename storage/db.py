@@ -128,17 +128,20 @@ async def insert_if_absent(db: AsyncSession, model: type[Any], values: dict[str,
     await db.execute(dialect_insert(db, model).values(**values).on_conflict_do_nothing())
 
 
-async def write_with_turn(db: AsyncSession, statement: Any) -> None:
+async def write_with_turn(db: AsyncSession, statement: Any, params: dict[str, Any]) -> None:
     """A write nothing later in the same event reads back (an audit entry, the citizen's
     language or consent). With a dialog turn open (`storage.conversations.open_turn`), it
     goes with the turn's closing write, on PostgreSQL as a part of that one statement;
-    otherwise at once. `statement` carries its own values, all of them: as a WITH clause an
-    INSERT gets none of the models' Python-side defaults."""
+    otherwise at once.
+
+    `statement` is built once, with parameters named for it alone (`audit_at`, not `at`): the
+    turn's writes share one statement's parameters. Each value is given, none left to the
+    models' Python-side defaults, which a WITH clause does not get."""
     pending = db.info.get(TURN_WRITES)
     if pending is None:
-        await db.execute(statement)
+        await db.execute(statement, params)
     else:
-        pending.append(statement)
+        pending.append((statement, params))
 
 
 def mark_erased(db: AsyncSession) -> None:

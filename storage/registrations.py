@@ -360,7 +360,7 @@ _INSERT_CASE = insert(SUBMISSIONS).values(
     forwarded_to="",
     reviewed_by="",
     outcome="",
-    **{name: bindparam(name, type_=SUBMISSIONS.c[name].type) for name in _CASE_COLUMNS},
+    **{name: bindparam(f"case_{name}", type_=SUBMISSIONS.c[name].type) for name in _CASE_COLUMNS},
 )
 _SET_SUMMARY = (
     update(SUBMISSIONS)
@@ -614,7 +614,7 @@ async def submit(
         "created_at": now,
         "updated_at": now,
     }
-    await write_with_turn(db, _INSERT_CASE.values(case_row))
+    await write_with_turn(db, _INSERT_CASE, {f"case_{name}": value for name, value in case_row.items()})
     return CitizenRegistration(
         id=signed.id,
         code=signed.code,

@@ -285,6 +285,7 @@ class FakeTelegram:
         app.router.add_get("/control/violations", self._control_violations)
         app.router.add_get("/control/stats", self._control_stats)
         app.router.add_get("/control/keyboard/{chat_id}", self._control_keyboard)
+        app.router.add_get("/control/chat/{chat_id}", self._control_chat)
         self._runner, self.base_url = await serve_locally(app, port)
         return self.base_url
 
@@ -312,6 +313,22 @@ class FakeTelegram:
                 "chats": len(per_chat),
             }
         )
+
+    async def _control_chat(self, request: web.Request) -> web.Response:
+        """For a driver in another process, to explain a conversation gone astray: the calls
+        made for one chat, in order, with their status and text."""
+        chat_id = str(request.match_info["chat_id"])
+        calls = [
+            {
+                "method": call.method,
+                "status": call.status,
+                "text": str(call.params.get("text", "")),
+                "reply_markup": call.params.get("reply_markup"),
+            }
+            for call in self.calls
+            if str(call.params.get("chat_id", "")) == chat_id
+        ]
+        return web.json_response(calls)
 
     async def _control_keyboard(self, request: web.Request) -> web.Response:
         """For a driver in another process: the last message with an inline keyboard in a chat,
