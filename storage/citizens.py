@@ -120,7 +120,10 @@ async def remember_identity(
     address: str | None,
 ) -> CitizenRecord:
     """Keep the identity given with a registration for the next one (consented to)."""
-    await _set(db, citizen, full_name=full_name, phone=phone, id_number=id_number, address=address)
+    identity = {"full_name": full_name, "phone": phone, "id_number": id_number, "address": address}
+    if all(getattr(citizen, name) == value for name, value in identity.items()):
+        return citizen  # kept already (a second registration): nothing to write
+    await _set(db, citizen, **identity)
     return replace(citizen, full_name=full_name, phone=phone, id_number=id_number, address=address)
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import event
 
 from bot.app import App
 from tests.conftest import World
-from tests.flows import ID_NUMBER, SUMMARY, consent
+from tests.flows import ID_NUMBER, SUMMARY, consent, fill_until_review
 from tests.support import ChatUser
 
 
@@ -88,3 +88,22 @@ async def test_searching_with_typos_reads_no_more_than_finding_nothing(
         await chat.say("tan bihn")  # one typo: found, and listed
     assert chat.find_option("Phường Tân Bình")
     assert len(searched) == len(missed)
+
+
+async def test_a_second_registration_with_the_same_identity_writes_no_profile(
+    app: App, world: World, chat: ChatUser
+) -> None:
+    """The identity kept with the first registration is the one given again: not rewritten."""
+
+    def profile_writes(seen: list[str]) -> int:
+        return sum("UPDATE citizens" in statement for statement in seen)
+
+    await consent(chat)
+    await fill_until_review(chat)
+    with statements(app) as first:
+        await chat.press("confirm")
+    await fill_until_review(chat, session=f"s:{world.seats[(world.second_id, 'P-TANBINH')]}")
+    with statements(app) as second:
+        await chat.press("confirm")
+    assert "TCD-2026-000002" in chat.text
+    assert (profile_writes(first), profile_writes(second)) == (1, 0)
