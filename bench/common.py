@@ -3,6 +3,8 @@ figures' targets printed with PASS or MISS."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -65,11 +67,32 @@ async def fresh_database(url: str) -> None:
         raise SystemExit(f"refusing to empty database {name!r}: its name must contain 'bench' or 'test'")
     engine = create_engine(url)
     try:
+        await _alone_on(engine, name)
         async with engine.begin() as conn:
             await conn.execute(text("DROP SCHEMA public CASCADE"))
             await conn.execute(text("CREATE SCHEMA public"))
     finally:
         await engine.dispose()
+
+
+async def _alone_on(engine: AsyncEngine, name: str, patience_s: float = 15) -> None:
+    """Refuse a database another process is connected to: two benchmarks on one database
+    empty it under each other, and what they print is then nonsense (updates "lost", a
+    conversation gone astray). A process of the previous benchmark may take a moment to go."""
+    others = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    deadline = time.monotonic() + patience_s
+    while True:
+        async with engine.connect() as conn:
+            connected = await conn.scalar(others)
+        if not connected:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"database {name!r} is in use by {connected} other connection(s): one benchmark at a time"
+            )
+        await asyncio.sleep(0.5)
 
 
 async def seeded_app(url: str, now: datetime, seats: int = 100_000) -> App:

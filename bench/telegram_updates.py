@@ -181,9 +181,12 @@ async def measure(name: str, kind: str, api: str, scripts: dict[int, Script], ur
             await converse(http, api, worker, recorder, first, [])
             latencies: list[float] = []
             cpu, started = await worker.cpu(), time.perf_counter()
-            await asyncio.gather(
-                *(converse(http, api, worker, uid, script, latencies) for uid, script in others)
-            )
+            try:
+                await asyncio.gather(
+                    *(converse(http, api, worker, uid, script, latencies) for uid, script in others)
+                )
+            except RuntimeError as astray:
+                raise RuntimeError(f"{name}: {astray}") from astray
             seconds = time.perf_counter() - started
             cpu = await worker.cpu() - cpu
     finally:
