@@ -539,21 +539,8 @@ async def sign_up(
         "queued_at": now,
         "code_prefix": code_prefix(seat.kind, now, tz),
     }
-    inserted: Any
     catalog.changed(db)  # the seats taken move on
-    if db.get_bind().dialect.name == "postgresql":
-        params = {f"new_{name}": value for name, value in values.items()} | {
-            "session_endpoint_id": seat.session_endpoint_id,
-            "seats": seats,
-        }
-        took, *inserted = (await db.execute(_TAKE_AND_INSERT_POSTGRESQL, params)).one()
-        confirmed = bool(took)
-        if inserted[0] is None:
-            inserted = None
-    else:
-        confirmed = await _take_seats(db, seat.session_endpoint_id, seats)
-        values["status"] = SignUpStatus.CONFIRMED if confirmed else SignUpStatus.WAITLISTED
-        inserted = (await db.execute(_INSERT["sqlite"], values)).first()
+    confirmed, inserted = await _take_and_insert(db, seat.session_endpoint_id, seats, values)
     status = SignUpStatus.CONFIRMED if confirmed else SignUpStatus.WAITLISTED
     if inserted is None:
         # The same citizen signed up twice at once and the other one won.
@@ -638,6 +625,23 @@ async def submit(
         queued_at=now,
         seat=signed.seat,
     )
+
+
+async def _take_and_insert(
+    db: AsyncSession, session_endpoint_id: int, seats: int, values: dict[str, Any]
+) -> tuple[bool, tuple[int, str] | None]:
+    """The seats taken if they are left, and the sign-up inserted, confirmed or waitlisted as
+    that went: whether seats were taken, and the new row's id and code (None: the citizen
+    holds a sign-up for the event already). One statement on PostgreSQL, two on SQLite."""
+    if db.get_bind().dialect.name == "postgresql":
+        params = {f"new_{name}": value for name, value in values.items()}
+        params |= {"session_endpoint_id": session_endpoint_id, "seats": seats}
+        took, sign_up_id, code = (await db.execute(_TAKE_AND_INSERT_POSTGRESQL, params)).one()
+        return bool(took), None if sign_up_id is None else (sign_up_id, code)
+    confirmed = await _take_seats(db, session_endpoint_id, seats)
+    status = SignUpStatus.CONFIRMED if confirmed else SignUpStatus.WAITLISTED
+    row = (await db.execute(_INSERT["sqlite"], values | {"status": status})).first()
+    return confirmed, None if row is None else (row.id, row.code)
 
 
 async def _take_seats(db: AsyncSession, session_endpoint_id: int, seats: int) -> bool:
